@@ -1,0 +1,77 @@
+"""The ffbench command line (typer). Errors caused by input or environment print one paragraph
+on stderr and exit with code 2, without a traceback."""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Optional
+
+import typer
+
+import ffbench
+from ffbench.cli import cache as cache_cmd
+from ffbench.cli.console import err
+from ffbench.cli.plugins import plugins
+from ffbench.cli.run import EXAMPLES, run
+from ffbench.errors import FFBenchError
+
+app = typer.Typer(
+    name="ffbench",
+    help="Benchmark Forward-Forward-style learning rules: train, measure, and compare on leaderboards.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def friendly_errors(fn):
+    """Report FFBenchError as one paragraph on stderr, exit code 2, no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except FFBenchError as exc:
+            err.print(f"[bold red]Error:[/bold red] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err.print("Interrupted: run points that finished are kept in the results file.")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+app.command(epilog=EXAMPLES)(friendly_errors(run))
+app.command()(friendly_errors(plugins))
+app.add_typer(cache_cmd.app, name="cache")
+
+
+def version_text() -> str:
+    import platform
+
+    import torch
+
+    from ffbench.registry import get_registry
+
+    lines = [f"ffbench {ffbench.__version__} (python {platform.python_version()}, torch {torch.__version__})"]
+    dists = sorted({(p.dist, p.dist_version) for p in get_registry().plugins})
+    lines.append("plugins: " + ", ".join(f"{d}-{v}" for d, v in dists))
+    return "\n".join(lines)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
+                                                    help="Show ffbench, torch and plugin versions.")] = None,
+) -> None:
+    """Benchmark Forward-Forward-style learning rules."""
+
+
+def main() -> None:
+    app()

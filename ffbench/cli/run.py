@@ -1,0 +1,117 @@
+"""`ffbench run`: expand a grid, train, compute metrics, append tidy rows to Parquet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from ffbench.cache import ModelCache
+from ffbench.cli.console import err, out, print_json
+from ffbench.cli.progress import RichReporter
+from ffbench.grid import expand_grid
+from ffbench.provenance import resolve_device
+from ffbench.registry import get_registry
+from ffbench.results import to_frame
+from ffbench.runner import RunOptions, Runner
+from ffbench.summary import summary_table
+
+DEFAULTS = {"rule": ["ff"], "goodness": ["l2"], "negatives": ["wrong-label"],
+            "dataset": ["fashion-mnist-mini"], "metric": ["accuracy", "sparsity"]}
+
+EXAMPLES = """
+Examples:
+
+  ffbench run                                      # ff on the embedded Fashion-MNIST subset (quick preset)
+
+  ffbench run --rule ff --metric sparsity          # one metric
+
+  ffbench run --rule ff --param ff.epochs=5,20 --seeds 3     # a grid: 2 epoch settings x 3 seeds
+
+  ffbench run --rule "ff[schedule=simultaneous]" --goodness l2,sumsq
+
+  ffbench run --preset paper --dataset fashion-mnist --device cuda --out paper.parquet
+"""
+
+ListOpt = Optional[List[str]]
+
+
+def print_summary(df: pd.DataFrame, registry) -> None:
+    table_df = summary_table(df, registry)
+    table = Table(title="ffbench results", show_lines=False)
+    for col in table_df.columns:
+        if col == "run_id":
+            continue
+        numeric = pd.api.types.is_float_dtype(table_df[col])
+        table.add_column(col, justify="right" if numeric else "left", overflow="fold")
+    for _, row in table_df.iterrows():
+        cells = []
+        for col in table_df.columns:
+            if col == "run_id":
+                continue
+            v = row[col]
+            if pd.isna(v):
+                cells.append("-")
+            elif isinstance(v, float):
+                cells.append(f"{v:.4f}")
+            elif col == "status" and v == "failed":
+                cells.append("[red]failed[/red]")
+            else:
+                cells.append(str(v))
+        table.add_row(*cells)
+    out.print(table)
+
+
+def run(
+    rule: Annotated[ListOpt, typer.Option("--rule", "-r", help="Learning rule(s): name or name[k=v,...]; comma-separated or repeated. [default: ff]")] = None,
+    goodness: Annotated[ListOpt, typer.Option("--goodness", "-g", help="Goodness function(s). [default: l2]")] = None,
+    negatives: Annotated[ListOpt, typer.Option("--negatives", "-n", help="Negative-sample generator(s); 'none' for goodness functions that need none. [default: wrong-label]")] = None,
+    dataset: Annotated[ListOpt, typer.Option("--dataset", "-d", help="Dataset(s). [default: fashion-mnist-mini, embedded]")] = None,
+    metric: Annotated[ListOpt, typer.Option("--metric", "-m", help="Metric(s) computed for every point. [default: accuracy,sparsity]")] = None,
+    seed: Annotated[int, typer.Option(help="First seed.")] = 0,
+    seeds: Annotated[int, typer.Option(help="Number of seeds: seed, seed+1, ... (a grid axis).", min=1)] = 1,
+    preset: Annotated[str, typer.Option(help="quick: fewer epochs, smaller batches (minutes on a laptop); paper: the papers' settings (SCIENCE.md).")] = "quick",
+    param: Annotated[ListOpt, typer.Option("--param", "-p", help="TARGET.KEY=VALUE[,VALUE...] (target: a kind or a component name); several values add a grid axis.")] = None,
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Parquet results file; rows are appended. Artifacts go to OUT.artifacts/.")] = Path("ffbench-results.parquet"),
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Dataset folder (default $FFBENCH_DATA or the user cache).")] = None,
+    download: Annotated[bool, typer.Option("--download/--no-download", help="Download missing datasets where the network allows.")] = True,
+    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse trained models cached for the same configuration and code.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tidy rows as JSON on stdout instead of a table.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or logs on stderr.")] = False,
+) -> None:
+    """Train every point of a grid and compute metrics; append tidy rows with provenance to Parquet."""
+    from ffbench.errors import FFBenchError
+
+    if preset not in ("quick", "paper"):
+        raise FFBenchError(f"Unknown preset '{preset}'. Valid presets: quick, paper.")
+    registry = get_registry()
+    grid = expand_grid(
+        registry,
+        rules=rule or DEFAULTS["rule"], goodness=goodness or DEFAULTS["goodness"],
+        negatives=negatives or DEFAULTS["negatives"], datasets=dataset or DEFAULTS["dataset"],
+        metrics=metric or DEFAULTS["metric"], seeds=list(range(seed, seed + seeds)),
+        params=param or [], preset=preset,
+    )
+    for note in grid.notes:
+        err.log(note)
+    opts = RunOptions(out=out_path.resolve(), device=resolve_device(device), data_dir=data_dir,
+                      download=download, cache=ModelCache(enabled=cache))
+    if not quiet:
+        err.log(f"{len(grid.points)} run point(s) x {len(grid.metrics)} metric(s) on {opts.device}; "
+                f"results -> {opts.out}")
+    with RichReporter(quiet=quiet) as reporter:
+        rows = Runner(registry, opts, reporter).run(grid)
+    df = to_frame(rows)
+    if as_json:
+        print_json(df.astype(object).where(df.notna(), None).to_dict("records"))
+    else:
+        print_summary(df, registry)
+    failed = df.loc[df["status"] == "failed", "run_id"].nunique()
+    if failed:
+        err.print(f"[red]{failed} of {df['run_id'].nunique()} run point(s) had failures[/red] "
+                  f"(see the 'error' column in {opts.out}).")
+        raise typer.Exit(1)

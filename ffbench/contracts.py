@@ -1,0 +1,342 @@
+"""The five contracts every plugin implements, and the data that flows between them.
+
+- :class:`LearningRule` builds and trains a model -> :class:`TrainedModel`
+- :class:`Goodness` scores a layer's activity and builds the layer loss on it
+- :class:`NegativeGenerator` turns a batch (x, y) into negative samples, or declares none
+- :class:`Dataset` loads a :class:`DatasetBundle` (normalised train/test tensors + facts)
+- :class:`Metric` reads an :class:`Evaluation` and returns a :class:`MetricResult` (tidy rows)
+
+No science lives here except the default FF logistic loss that the Goodness contract names.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from ffbench.component import Component
+
+# ---------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class DataSplit:
+    """Images ``x`` (float32, [N, C, H, W], normalised) and integer labels ``y`` ([N])."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def to(self, device: torch.device | str) -> "DataSplit":
+        return DataSplit(self.x.to(device), self.y.to(device))
+
+    def select(self, mask_or_index: torch.Tensor) -> "DataSplit":
+        return DataSplit(self.x[mask_or_index], self.y[mask_or_index])
+
+    def flat(self) -> torch.Tensor:
+        return self.x.reshape(len(self), -1)
+
+
+@dataclass
+class DatasetBundle:
+    """What a Dataset yields: both splits plus the facts rules and metrics need."""
+
+    name: str
+    train: DataSplit
+    test: DataSplit
+    classes: list[str]
+    shape: tuple[int, int, int]  # (C, H, W)
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    content_hash: str
+    source: str = ""
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def input_dim(self) -> int:
+        c, h, w = self.shape
+        return c * h * w
+
+    def without_classes(self, held_out: list[int]) -> "DatasetBundle":
+        """The same bundle with ``held_out`` classes removed from the training split."""
+        keep = ~torch.isin(self.train.y, torch.as_tensor(held_out, device=self.train.y.device))
+        return DatasetBundle(
+            self.name, self.train.select(keep), self.test, self.classes, self.shape,
+            self.mean, self.std, self.content_hash, self.source,
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------
+
+
+def _no_progress(done: float, total: float, description: str = "") -> None:
+    return None
+
+
+@dataclass
+class TrainContext:
+    """Everything a rule needs besides its data and components."""
+
+    device: torch.device
+    seed: int
+    #: Classes that may appear in training, as positives and as negative labels. All by default;
+    #: the unseen-category metric trains with one class held out.
+    train_classes: list[int]
+    num_classes: int
+    progress: Callable[[float, float, str], None] = _no_progress
+    log: Callable[[str], None] = lambda message: None
+    generator: torch.Generator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(self.seed)
+        torch.manual_seed(self.seed)
+
+    @property
+    def allowed_labels(self) -> torch.Tensor:
+        return torch.as_tensor(self.train_classes, device=self.device, dtype=torch.long)
+
+
+class TrainedModel(ABC):
+    """A trained model, as metrics see it. Must be picklable (it is cached with torch.save)."""
+
+    @property
+    @abstractmethod
+    def num_layers(self) -> int:
+        """Number of hidden layers whose representations metrics read."""
+
+    @abstractmethod
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Predicted labels [N] for images x [N, C, H, W]."""
+
+    @abstractmethod
+    def representations(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+        """Post-ReLU hidden activity per layer, each [N, D_l]. Rules that embed labels embed ``y``."""
+
+    @abstractmethod
+    def weights(self) -> list[torch.Tensor]:
+        """Incoming weight matrix of each hidden layer, each [D_out, D_in]."""
+
+    def to(self, device: torch.device | str) -> "TrainedModel":
+        return self
+
+
+class LearningRule(Component):
+    """Builds and trains a model on a dataset."""
+
+    kind: ClassVar[str] = "rule"
+    #: Whether the rule reads a goodness function / negative generator (BP reads neither).
+    uses_goodness: ClassVar[bool] = True
+    uses_negatives: ClassVar[bool] = True
+
+    @abstractmethod
+    def fit(
+        self,
+        data: DatasetBundle,
+        goodness: "Goodness | None",
+        negatives: "NegativeGenerator | None",
+        ctx: TrainContext,
+    ) -> TrainedModel:
+        """Train on ``data.train`` (already on ``ctx.device``) and return the trained model."""
+
+
+# ---------------------------------------------------------------------------------------
+# Goodness and negatives
+# ---------------------------------------------------------------------------------------
+
+
+def ff_logistic_loss(g_pos: torch.Tensor, g_neg: torch.Tensor | None, threshold: float) -> torch.Tensor:
+    """The FF loss: mean over positives and negatives together of
+    softplus(theta - G(pos)) and softplus(G(neg) - theta)."""
+    terms = [F.softplus(threshold - g_pos)]
+    if g_neg is not None:
+        terms.append(F.softplus(g_neg - threshold))
+    return torch.cat(terms).mean()
+
+
+class Goodness(Component):
+    """Per-sample score of a layer's activity and the layer loss built on it."""
+
+    kind: ClassVar[str] = "goodness"
+    #: False for goodness functions trained without negatives (e.g. dimensionality compression);
+    #: rules then embed no labels and use :meth:`augment` and the goodness's own readout.
+    needs_negatives: ClassVar[bool] = True
+
+    @abstractmethod
+    def score(self, h: torch.Tensor) -> torch.Tensor:
+        """Goodness per sample, [N], of activity h [N, D]."""
+
+    def threshold_for(self, width: int) -> float:
+        """theta for activity of ``width`` units (goodness functions may derive it from the width)."""
+        return float(self.values["threshold"])
+
+    def loss_from_scores(self, g_pos: torch.Tensor, g_neg: torch.Tensor | None, width: int) -> torch.Tensor:
+        """FF loss on per-sample scores; ``width`` = number of units the scores were taken over."""
+        return ff_logistic_loss(g_pos, g_neg, self.threshold_for(width))
+
+    def layer_loss(self, h_pos: torch.Tensor, h_neg: torch.Tensor | None) -> torch.Tensor:
+        g_neg = None if h_neg is None else self.score(h_neg)
+        return self.loss_from_scores(self.score(h_pos), g_neg, h_pos.shape[-1])
+
+
+class NegativeGenerator(Component):
+    """Turns a batch (x, y) into negative samples (images and the labels to embed), or declares none."""
+
+    kind: ClassVar[str] = "negatives"
+    produces_negatives: ClassVar[bool] = True
+    #: True if :meth:`generate` wants the model's current label scores (hard negatives).
+    needs_scores: ClassVar[bool] = False
+
+    @property
+    def resamples(self) -> bool:
+        """Whether negatives are drawn afresh every epoch (else once, before training)."""
+        return bool(self.values.get("resample", False))
+
+    @abstractmethod
+    def generate(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        *,
+        allowed: torch.Tensor,
+        generator: torch.Generator,
+        scores: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (x_neg, y_neg). ``allowed``: labels that may be used; ``scores``: [N, C] label
+        scores of the current model (only when :attr:`needs_scores`)."""
+
+
+# ---------------------------------------------------------------------------------------
+# Datasets
+# ---------------------------------------------------------------------------------------
+
+
+class Dataset(Component):
+    """Loads normalised train/test tensors, knows where its files live and what to say if missing."""
+
+    kind: ClassVar[str] = "dataset"
+
+    @abstractmethod
+    def load(self, data_dir: Path | None = None, download: bool = True) -> DatasetBundle:
+        """Load both splits. Raise :class:`ffbench.errors.DatasetNotFoundError` when files are
+        missing and cannot be downloaded, saying where it looked and how to fix it."""
+
+
+# ---------------------------------------------------------------------------------------
+# Metrics
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class MetricRow:
+    """One tidy value. ``layer`` is 1-based (None: whole model); ``cls`` a class name (None: all
+    classes); ``cls_b`` the second class of a pair metric."""
+
+    stat: str
+    value: float
+    layer: int | None = None
+    cls: str | None = None
+    cls_b: str | None = None
+
+
+@dataclass
+class MetricResult:
+    rows: list[MetricRow]
+    #: Full matrices / unit sets, saved as run artifacts next to the rows: name -> array or JSON-able.
+    artifacts: dict[str, Any] = field(default_factory=dict)
+
+
+class Evaluation:
+    """A trained model and its test data, with predictions and representations computed once and
+    shared by every metric of a run point."""
+
+    def __init__(self, model: TrainedModel, data: DatasetBundle, device: torch.device, batch_size: int = 4096):
+        self.model, self.data, self.device, self.batch_size = model, data, device, batch_size
+
+    @property
+    def classes(self) -> list[str]:
+        return self.data.classes
+
+    @property
+    def y(self) -> torch.Tensor:
+        return self.data.test.y.cpu()
+
+    @cached_property
+    def predictions(self) -> torch.Tensor:
+        x = self.data.test.x
+        with torch.no_grad():
+            out = [self.model.predict(x[i : i + self.batch_size].to(self.device)).cpu()
+                   for i in range(0, len(x), self.batch_size)]
+        return torch.cat(out)
+
+    @cached_property
+    def correct(self) -> torch.Tensor:
+        return self.predictions == self.y
+
+    @cached_property
+    def representations(self) -> list[torch.Tensor]:
+        """Per layer [N_test, D] (CPU, float32), true labels embedded, all test samples."""
+        x, y = self.data.test.x, self.data.test.y
+        chunks: list[list[torch.Tensor]] = []
+        with torch.no_grad():
+            for i in range(0, len(x), self.batch_size):
+                reps = self.model.representations(
+                    x[i : i + self.batch_size].to(self.device), y[i : i + self.batch_size].to(self.device)
+                )
+                chunks.append([r.float().cpu() for r in reps])
+        return [torch.cat([c[l] for c in chunks]) for l in range(len(chunks[0]))]
+
+    def sample_mask(self, samples: str) -> torch.Tensor:
+        """Which test samples a metric reads: 'correct' (default in SCIENCE.md) or 'all'."""
+        if samples == "correct":
+            return self.correct
+        if samples == "all":
+            return torch.ones_like(self.correct)
+        raise ValueError(f"samples must be 'correct' or 'all', not {samples!r}")
+
+
+class Metric(Component):
+    """Reads a trained model + test data (+ its representations) and returns tidy rows."""
+
+    kind: ClassVar[str] = "metric"
+    #: Direction of the headline value: True, False, or None (descriptive, not ranked).
+    higher_is_better: ClassVar[bool | None] = None
+    #: The stats shown in summary tables and ranked on leaderboards (default: the metric's name).
+    headline: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def headline_stats(cls) -> tuple[str, ...]:
+        return cls.headline or (cls.name,)
+
+    def training_variant(self, data: DatasetBundle) -> dict[str, Any] | None:
+        """A metric that needs a differently trained model returns how (e.g. ``{"holdout": [3]}``);
+        the runner trains (or reuses) that model once and passes its Evaluation."""
+        return None
+
+    @abstractmethod
+    def compute(self, ev: Evaluation) -> MetricResult:
+        """Return the rows (and artifacts) of this metric for one trained model."""
+
+
+KINDS: dict[str, type[Component]] = {
+    "rule": LearningRule,
+    "goodness": Goodness,
+    "negatives": NegativeGenerator,
+    "dataset": Dataset,
+    "metric": Metric,
+}

@@ -1,0 +1,44 @@
+"""Summaries of tidy results: one row per run point, headline values as columns."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ffbench.registry import Registry
+
+ID_COLUMNS = ["rule", "goodness", "negatives", "dataset", "seed"]
+
+
+def headline_column(metric: str, stat: str, layer) -> str:
+    name = metric if stat == metric else f"{metric}.{stat}"
+    return name if pd.isna(layer) else f"{name} L{int(layer)}"
+
+
+def headline_rows(df: pd.DataFrame, registry: Registry | None = None) -> pd.DataFrame:
+    """Rows over all classes whose stat is a headline stat of their metric."""
+    def is_headline(metric: str, stat: str) -> bool:
+        if registry is not None:
+            try:
+                return stat in registry.get("metric", metric).cls.headline_stats()
+            except Exception:
+                pass
+        return stat == metric
+
+    ok = df[(df["status"] == "ok") & df["class"].isna() & df["class_b"].isna()]
+    keep = [is_headline(m, s) for m, s in zip(ok["metric"], ok["stat"])]
+    return ok[keep]
+
+
+def summary_table(df: pd.DataFrame, registry: Registry | None = None) -> pd.DataFrame:
+    """Wide table: one row per run point (run_id), identity columns, status, headline values."""
+    points = df.groupby("run_id", sort=False).agg(
+        **{c: (c, "first") for c in ID_COLUMNS},
+        status=("status", lambda s: "failed" if (s == "failed").any() else "ok"),
+    )
+    heads = headline_rows(df, registry)
+    if not heads.empty:
+        heads = heads.assign(column=[headline_column(m, s, l) for m, s, l in
+                                     zip(heads["metric"], heads["stat"], heads["layer"])])
+        wide = heads.pivot_table(index="run_id", columns="column", values="value", aggfunc="first", sort=False)
+        points = points.join(wide)
+    return points.reset_index()

@@ -1,0 +1,1 @@
+"""Built-in ffbench plugins, installed as the package ``ffbench_plugins``."""

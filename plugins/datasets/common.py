@@ -1,0 +1,137 @@
+"""Helpers shared by the dataset plugins: IDX parsing, stratified subsets, hashing, normalisation.
+
+Every dataset plugin reduces its source to four uint8/integer arrays (images ``[N, C, H, W]``
+uint8, labels ``[N]``) and hands them to :func:`make_bundle`, so that subsetting, the content
+hash and the normalisation are defined once.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ffbench.component import Param
+from ffbench.contracts import DataSplit, DatasetBundle
+
+FASHION_MNIST_CLASSES = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+]
+
+#: Seed of every stratified subset: subsets are a fixed function of the data and the size.
+SUBSET_SEED = 0
+
+SIZE_PARAMS = (
+    Param("train_size", int, 0, "number of training images, a stratified subset (0 = all)", min=0),
+    Param("test_size", int, 0, "number of test images, a stratified subset (0 = all)", min=0),
+)
+
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (the MNIST format), gzip-compressed if its name ends in ``.gz``."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4]!r})")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, dtype=_IDX_DTYPES[raw[2]], offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"{path}: header says shape {shape}, file holds {data.size} values")
+    return data.reshape(shape)
+
+
+def stratified_indices(labels: np.ndarray, size: int, seed: int = SUBSET_SEED) -> np.ndarray:
+    """Indices of a seeded subset of ``size`` samples with the class proportions of ``labels``.
+
+    Each class gets its proportional share (largest remainders, ties to the lower class, take
+    the leftover samples); within a class the samples are a seeded random draw. Indices come
+    back in ascending order. ``size`` 0 or >= ``len(labels)`` selects everything.
+    """
+    n = len(labels)
+    if size <= 0 or size >= n:
+        return np.arange(n)
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = counts * size / n
+    take = np.floor(quota).astype(np.int64)
+    leftover = size - int(take.sum())
+    order = np.lexsort((classes, -(quota - take)))  # largest remainder first, then class
+    take[order[:leftover]] += 1
+    rng = np.random.default_rng(seed)
+    picked = [rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, take)]
+    return np.sort(np.concatenate(picked))
+
+
+def content_hash(*splits: tuple[np.ndarray, np.ndarray]) -> str:
+    """First 16 hex digits of the sha256 of ``(uint8 images, labels)`` splits, in order.
+
+    Shapes are hashed with the bytes; labels are hashed as little-endian int64, so the hash does
+    not depend on how a loader happened to type them.
+    """
+    h = hashlib.sha256()
+    for images, labels in splits:
+        if images.dtype != np.uint8:
+            raise TypeError(f"content_hash expects uint8 images, got {images.dtype}")
+        for a in (images, np.asarray(labels).astype("<i8")):
+            h.update(f"{a.dtype.str}{a.shape};".encode())
+            h.update(np.ascontiguousarray(a).data)
+    return h.hexdigest()[:16]
+
+
+def channel_stats(images: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of uint8 images ``[N, C, H, W]`` scaled to [0, 1] (exact)."""
+    values = np.arange(256, dtype=np.float64) / 255.0
+    means, stds = [], []
+    for c in range(images.shape[1]):
+        counts = np.bincount(images[:, c].ravel(), minlength=256).astype(np.float64)
+        mean = float(counts @ values / counts.sum())
+        var = float(counts @ (values - mean) ** 2 / counts.sum())
+        means.append(mean)
+        stds.append(var ** 0.5)
+    return tuple(means), tuple(stds)
+
+
+def normalise(images: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """uint8 ``[N, C, H, W]`` -> float32 in [0, 1] -> ``(x - mean) / std`` per channel."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).to(torch.float32).div_(255.0)
+    m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+    return x.sub_(m).div_(s)
+
+
+def make_bundle(
+    name: str,
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    classes: list[str],
+    train_size: int = 0,
+    test_size: int = 0,
+    source: str = "",
+) -> DatasetBundle:
+    """Subset, hash and normalise uint8 ``(images [N, C, H, W], labels [N])`` splits.
+
+    The content hash covers the (subset) uint8 images and labels of both splits; mean and std
+    are those of the (subset) training images, applied to both splits.
+    """
+    (x_tr, y_tr), (x_te, y_te) = train, test
+    i_tr, i_te = stratified_indices(y_tr, train_size), stratified_indices(y_te, test_size)
+    x_tr, y_tr, x_te, y_te = x_tr[i_tr], np.asarray(y_tr)[i_tr], x_te[i_te], np.asarray(y_te)[i_te]
+    mean, std = channel_stats(x_tr)
+    return DatasetBundle(
+        name=name,
+        train=DataSplit(normalise(x_tr, mean, std), torch.as_tensor(y_tr, dtype=torch.long)),
+        test=DataSplit(normalise(x_te, mean, std), torch.as_tensor(y_te, dtype=torch.long)),
+        classes=list(classes),
+        shape=tuple(int(d) for d in x_tr.shape[1:]),  # type: ignore[arg-type]
+        mean=mean,
+        std=std,
+        content_hash=content_hash((x_tr, y_tr), (x_te, y_te)),
+        source=source,
+    )

@@ -193,6 +193,19 @@ class Goodness(Component):
         g_neg = None if h_neg is None else self.score(h_neg)
         return self.loss_from_scores(self.score(h_pos), g_neg, h_pos.shape[-1])
 
+    # -- hooks for goodness functions trained without negatives (needs_negatives = False) ----
+    def augment(self, x_flat: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The layer-1 input actually presented for images ``x_flat`` [N, D] (e.g. K noisy copies
+        per image, sample-major: [N * K, D]). Identity by default."""
+        return x_flat
+
+    def fit_readout(self, net: Any, data: DatasetBundle, ctx: TrainContext) -> Any:
+        """Train the inference readout on the frozen features of ``net`` (rules call this after
+        training when ``needs_negatives`` is False). Returns an object with
+        ``predict(hs: list[Tensor], n: int) -> labels [n]`` where ``hs`` are the layers' activity
+        for ``augment(x)``."""
+        raise TypeError(f"goodness {self.name!r} is trained with negatives and has no readout of its own")
+
 
 class NegativeGenerator(Component):
     """Turns a batch (x, y) into negative samples (images and the labels to embed), or declares none."""

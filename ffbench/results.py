@@ -34,7 +34,7 @@ COLUMNS: dict[str, str] = {
     "artifact": "string",
     "ffbench_version": "string", "git_sha": "string", "torch_version": "string", "python_version": "string",
     "device": "string", "cached": "boolean", "train_seconds": "float64", "metric_seconds": "float64",
-    "started_at": "string",
+    "started_at": "string", "suite": "string", "suite_version": "string",
 }
 RESULTS_SCHEMA_VERSION = "1"
 

@@ -1,5 +1,9 @@
 """Running a grid: load data -> train (or reuse a cached model) -> compute metrics -> append rows.
 
+Work is split into picklable :class:`PointTask` s executed by :func:`execute_point` (in this
+process by :class:`LocalExecutor`, or on Dask workers by ffbench.executors); only the client
+(:class:`Runner`) writes the results file and artifacts.
+
 Every point's rows are appended to the results file as soon as the point finishes, so an
 interrupted run keeps everything finished. A point that fails (training or one metric) is
 recorded with status ``failed`` and its error; the run goes on. Datasets are loaded before any
@@ -25,8 +29,8 @@ from ffbench.component import Component
 from ffbench.contracts import DatasetBundle, Evaluation, Metric, MetricResult, TrainContext, TrainedModel
 from ffbench.grid import Grid, RunPoint, canonical_hash
 from ffbench.provenance import code_hash, device_label, environment
-from ffbench.registry import Registry
-from ffbench.results import append_results
+from ffbench.registry import Registry, get_registry
+from ffbench.results import append_results, read_results
 
 
 class Reporter(Protocol):
@@ -54,10 +58,43 @@ class RunOptions:
     data_dir: Path | None = None
     download: bool = True
     cache: ModelCache = field(default_factory=lambda: ModelCache(enabled=False))
+    #: Columns added to every row (e.g. the suite a point belongs to).
+    extra_columns: dict[str, Any] = field(default_factory=dict)
 
     @property
     def artifacts_dir(self) -> Path:
         return self.out.with_name(self.out.name + ".artifacts")
+
+
+@dataclass
+class PointTask:
+    """One unit of work, picklable so that executors can ship it to another process."""
+
+    index: int
+    point: RunPoint
+    metrics: list[Metric]
+    opts: RunOptions
+
+
+@dataclass
+class Artifact:
+    """A metric's artifacts for one run point; ``stem`` is relative to the results file's folder."""
+
+    stem: str
+    arrays: dict[str, np.ndarray]
+    other: dict[str, Any]
+
+
+@dataclass
+class PointResult:
+    task: PointTask
+    rows: list[dict]
+    artifacts: list[Artifact]
+    seconds: float
+
+    @property
+    def status(self) -> str:
+        return "failed" if any(r["status"] == "failed" for r in self.rows) else "ok"
 
 
 def error_text(exc: BaseException) -> str:
@@ -76,137 +113,203 @@ def component_columns(registry: Registry, prefix: str, component: Component | No
             f"{prefix}_dist_version": entry.dist_version}
 
 
-def load_datasets(grid: Grid, opts: RunOptions) -> dict[str, DatasetBundle]:
-    bundles: dict[str, DatasetBundle] = {}
-    for point in grid.points:
-        key = point.dataset.identity
-        if key not in bundles:
-            bundle = point.dataset.load(opts.data_dir, opts.download)
-            bundle.train, bundle.test = bundle.train.to(opts.device), bundle.test.to(opts.device)
-            bundles[key] = bundle
-    return bundles
+_BUNDLES: dict[tuple, DatasetBundle] = {}
+
+
+def load_bundle(dataset: Component, opts: RunOptions) -> DatasetBundle:
+    """The dataset on ``opts.device``, loaded once per process."""
+    key = (dataset.identity, str(opts.data_dir), str(opts.device))
+    if key not in _BUNDLES:
+        bundle = dataset.load(opts.data_dir, opts.download)  # type: ignore[attr-defined]
+        bundle.train, bundle.test = bundle.train.to(opts.device), bundle.test.to(opts.device)
+        _BUNDLES[key] = bundle
+    return _BUNDLES[key]
 
 
 def variant_key(variant: dict | None) -> str:
     return "standard" if not variant else canonical_hash(variant)
 
 
+def completed_points(out: Path) -> dict[str, set[str]]:
+    """config hash -> metric ids with ok rows, from an existing results file (for --resume)."""
+    if not out.exists():
+        return {}
+    df = read_results(out)
+    ok = df[df["status"] == "ok"]
+    done: dict[str, set[str]] = {}
+    for config_hash, metric_id in zip(ok["config_hash"], ok["metric_id"]):
+        done.setdefault(config_hash, set()).add(metric_id)
+    return done
+
+
+class LocalExecutor:
+    """Runs tasks one after the other in this process (progress of each training is shown)."""
+
+    def run(self, tasks: list[PointTask], registry: Registry, reporter: Reporter):
+        for task in tasks:
+            reporter.point_started(task.index, task.point)
+            yield task, execute_point(task, registry, reporter)
+
+
 class Runner:
     def __init__(self, registry: Registry, opts: RunOptions, reporter: Reporter | None = None):
         self.registry, self.opts = registry, opts
         self.reporter: Reporter = reporter or SilentReporter()
-        self.env = environment()
-        self.device_name = device_label(opts.device)
 
-    # -- public -------------------------------------------------------------------------
-    def run(self, grid: Grid) -> list[dict]:
-        bundles = load_datasets(grid, self.opts)
-        self.reporter.start(len(grid.points))
-        all_rows: list[dict] = []
+    def tasks(self, grid: Grid, resume: bool = False) -> list[PointTask]:
+        """The grid's tasks; with ``resume``, without the points whose metrics all have ok rows."""
+        done = completed_points(self.opts.out) if resume else {}
+        tasks = []
         for i, point in enumerate(grid.points):
-            self.reporter.point_started(i, point)
-            t0 = time.perf_counter()
-            rows = self.run_point(point, grid.metrics, bundles[point.dataset.identity])
-            append_results(self.opts.out, rows)
-            all_rows.extend(rows)
-            status = "failed" if any(r["status"] == "failed" for r in rows) else "ok"
-            self.reporter.point_finished(i, point, status, time.perf_counter() - t0)
+            if done and {m.identity for m in grid.metrics} <= done.get(point.config_hash, set()):
+                self.reporter.log(f"resume: skipping {point.label} (rows present)")
+                continue
+            tasks.append(PointTask(i, point, grid.metrics, self.opts))
+        return tasks
+
+    def run(self, grid: Grid, executor: Any = None, resume: bool = False) -> list[dict]:
+        """Run every point (datasets are loaded first, so a missing one fails before training);
+        rows and artifacts are written here, by the client only, as each point finishes."""
+        for point in grid.points:
+            load_bundle(point.dataset, self.opts)
+        tasks = self.tasks(grid, resume)
+        self.reporter.start(len(tasks))
+        all_rows: list[dict] = []
+        for task, outcome in (executor or LocalExecutor()).run(tasks, self.registry, self.reporter):
+            result = outcome if isinstance(outcome, PointResult) else lost_task_result(task, outcome, self.registry)
+            for artifact in result.artifacts:
+                save_artifact(self.opts.out.parent, artifact)
+            append_results(self.opts.out, result.rows)
+            all_rows.extend(result.rows)
+            self.reporter.point_finished(task.index, task.point, result.status, result.seconds)
         return all_rows
 
-    def run_point(self, point: RunPoint, metrics: list[Metric], bundle: DatasetBundle) -> list[dict]:
-        run_id = uuid.uuid4().hex[:12]
-        base = self._base_row(point, bundle, run_id)
-        groups: dict[str, tuple[dict | None, list[Metric]]] = {}
-        for metric in metrics:
-            variant = metric.training_variant(bundle)
-            groups.setdefault(variant_key(variant), (variant, []))[1].append(metric)
-        rows: list[dict] = []
-        for variant, group in groups.values():
-            try:
-                model, train_seconds, cached = self.train(point, bundle, variant)
-            except Exception as exc:  # a failed point is recorded, never cached, and the run goes on
-                self.reporter.log(f"[red]training failed[/red] for {point.label}: {error_text(exc)}")
-                rows += [self._failed_row(base, m, exc) for m in group]
-                continue
-            ev = Evaluation(model, bundle, self.opts.device)
-            for metric in group:
-                rows += self.compute_metric(base, metric, ev, run_id, train_seconds, cached)
-        return rows
 
-    def train(self, point: RunPoint, bundle: DatasetBundle, variant: dict | None) -> tuple[TrainedModel, float, bool]:
-        """Return (model, training seconds, whether it came from the cache)."""
-        comps = [c for c in (point.rule, point.goodness, point.negatives, point.dataset) if c is not None]
-        key = ModelCache.key(point.config, variant, bundle.content_hash,
-                             code_hash(*(type(c) for c in comps)), self.opts.device.type)
-        hit = self.opts.cache.load(key)
-        if hit is not None:
-            self.reporter.log(f"reusing cached model for {point.label}" + (f" {variant}" if variant else ""))
-            return hit.model.to(self.opts.device), float(hit.meta.get("train_seconds", float("nan"))), True
-        held_out = list((variant or {}).get("holdout", []))
-        data = bundle.without_classes(held_out) if held_out else bundle
-        ctx = TrainContext(
-            device=self.opts.device, seed=point.seed,
-            train_classes=[c for c in range(bundle.num_classes) if c not in held_out],
-            num_classes=bundle.num_classes, progress=self.reporter.progress, log=self.reporter.log,
-        )
-        t0 = time.perf_counter()
-        model = point.rule.fit(data, point.goodness, point.negatives, ctx)
-        if self.opts.device.type == "cuda":
-            torch.cuda.synchronize(self.opts.device)
-        seconds = time.perf_counter() - t0
-        self.opts.cache.save(key, model, {"train_seconds": seconds, "config": point.config, "variant": variant})
-        return model, seconds, False
+def lost_task_result(task: PointTask, exc: BaseException, registry: Registry) -> PointResult:
+    """Failed rows for a task that raised outside the point's own error handling (e.g. a lost worker)."""
+    base = base_row(task, registry, None, uuid.uuid4().hex[:12])
+    return PointResult(task, [failed_row(base, m, exc, registry) for m in task.metrics], [], 0.0)
 
-    def compute_metric(self, base: dict, metric: Metric, ev: Evaluation, run_id: str, train_seconds: float,
-                       cached: bool) -> list[dict]:
-        t0 = time.perf_counter()
+
+def execute_point(task: PointTask, registry: Registry | None = None, reporter: Reporter | None = None) -> PointResult:
+    """Train (or reuse) the point's model(s) and compute its metrics. Never raises for a failing
+    point: failures become rows with status 'failed'. Writes nothing but the model cache."""
+    registry = registry or get_registry()
+    reporter = reporter or SilentReporter()
+    t_start = time.perf_counter()
+    point, opts = task.point, task.opts
+    run_id = uuid.uuid4().hex[:12]
+    try:
+        bundle = load_bundle(point.dataset, opts)
+    except Exception as exc:
+        base = base_row(task, registry, None, run_id)
+        return PointResult(task, [failed_row(base, m, exc, registry) for m in task.metrics], [],
+                           time.perf_counter() - t_start)
+    base = base_row(task, registry, bundle, run_id)
+    groups: dict[str, tuple[dict | None, list[Metric]]] = {}
+    rows: list[dict] = []
+    for metric in task.metrics:
         try:
-            result = metric.compute(ev)
-            artifact = self._save_artifacts(run_id, metric, result)
+            variant = metric.training_variant(bundle)
         except Exception as exc:
-            self.reporter.log(f"[red]metric {metric.name} failed[/red]: {error_text(exc)}")
-            return [self._failed_row(base, metric, exc, train_seconds=train_seconds, cached=cached)]
-        seconds = time.perf_counter() - t0
-        head = {**base, **component_columns(self.registry, "metric", metric),
-                "higher_is_better": metric.higher_is_better, "status": "ok", "artifact": artifact,
-                "train_seconds": train_seconds, "metric_seconds": seconds, "cached": cached}
-        head["metric"] = metric.name
-        return [{**head, "stat": r.stat, "layer": r.layer, "class": r.cls, "class_b": r.cls_b,
-                 "value": float(r.value)} for r in result.rows]
+            rows.append(failed_row(base, metric, exc, registry))
+            continue
+        groups.setdefault(variant_key(variant), (variant, []))[1].append(metric)
+    artifacts: list[Artifact] = []
+    for variant, group in groups.values():
+        try:
+            model, train_seconds, cached = train(point, bundle, variant, opts, reporter)
+        except Exception as exc:  # a failed point is recorded, never cached, and the run goes on
+            reporter.log(f"[red]training failed[/red] for {point.label}: {error_text(exc)}")
+            rows += [failed_row(base, m, exc, registry) for m in group]
+            continue
+        ev = Evaluation(model, bundle, opts.device)
+        for metric in group:
+            extra = {"train_seconds": train_seconds, "cached": cached}
+            t0 = time.perf_counter()
+            try:
+                result = metric.compute(ev)
+            except Exception as exc:
+                reporter.log(f"[red]metric {metric.name} failed[/red]: {error_text(exc)}")
+                rows.append(failed_row(base, metric, exc, registry, **extra))
+                continue
+            artifact = make_artifact(opts, run_id, metric, result)
+            if artifact:
+                artifacts.append(artifact)
+            head = {**base, **component_columns(registry, "metric", metric), **extra,
+                    "higher_is_better": metric.higher_is_better, "status": "ok",
+                    "artifact": artifact.stem if artifact else None, "metric_seconds": time.perf_counter() - t0}
+            head["metric"] = metric.name
+            rows += [{**head, "stat": r.stat, "layer": r.layer, "class": r.cls, "class_b": r.cls_b,
+                      "value": float(r.value)} for r in result.rows]
+    return PointResult(task, rows, artifacts, time.perf_counter() - t_start)
 
-    # -- helpers ------------------------------------------------------------------------
-    def _base_row(self, point: RunPoint, bundle: DatasetBundle, run_id: str) -> dict:
-        row: dict[str, Any] = {"run_id": run_id, "config_hash": point.config_hash, "seed": point.seed,
-                               "preset": point.preset, "dataset_hash": bundle.content_hash,
-                               "device": self.device_name,
-                               "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        for prefix, comp in point.components().items():
-            row.update(component_columns(self.registry, prefix, comp))
-        row.update(self.env)
-        return row
 
-    def _failed_row(self, base: dict, metric: Metric, exc: BaseException, **extra: Any) -> dict:
-        row = {**base, **component_columns(self.registry, "metric", metric), "status": "failed",
-               "error": error_text(exc), "value": float("nan"), "higher_is_better": metric.higher_is_better}
-        row["metric"] = metric.name
-        row.update(extra)
-        return row
+def train(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: RunOptions,
+          reporter: Reporter) -> tuple[TrainedModel, float, bool]:
+    """Return (model, training seconds, whether it came from the cache)."""
+    comps = [c for c in (point.rule, point.goodness, point.negatives, point.dataset) if c is not None]
+    key = ModelCache.key(point.config, variant, bundle.content_hash,
+                         code_hash(*(type(c) for c in comps)), opts.device.type)
+    hit = opts.cache.load(key)
+    if hit is not None:
+        reporter.log(f"reusing cached model for {point.label}" + (f" {variant}" if variant else ""))
+        return hit.model.to(opts.device), float(hit.meta.get("train_seconds", float("nan"))), True
+    held_out = list((variant or {}).get("holdout", []))
+    data = bundle.without_classes(held_out) if held_out else bundle
+    ctx = TrainContext(
+        device=opts.device, seed=point.seed,
+        train_classes=[c for c in range(bundle.num_classes) if c not in held_out],
+        num_classes=bundle.num_classes, progress=reporter.progress, log=reporter.log,
+    )
+    t0 = time.perf_counter()
+    model = point.rule.fit(data, point.goodness, point.negatives, ctx)
+    if opts.device.type == "cuda":
+        torch.cuda.synchronize(opts.device)
+    seconds = time.perf_counter() - t0
+    opts.cache.save(key, model, {"train_seconds": seconds, "config": point.config, "variant": variant})
+    return model, seconds, False
 
-    def _save_artifacts(self, run_id: str, metric: Metric, result: MetricResult) -> str | None:
-        """Arrays go to ``<metric>.npz``, everything else to ``<metric>.json``; returns the folder
-        relative to the results file's folder."""
-        if not result.artifacts:
-            return None
-        folder = self.opts.artifacts_dir / run_id
-        folder.mkdir(parents=True, exist_ok=True)
-        arrays = {k: np.asarray(v.cpu() if torch.is_tensor(v) else v) for k, v in result.artifacts.items()
-                  if torch.is_tensor(v) or isinstance(v, np.ndarray)}
-        other = {k: v for k, v in result.artifacts.items() if k not in arrays}
-        if arrays:
-            np.savez_compressed(folder / f"{metric.name}.npz", **arrays)
-        if other:
-            (folder / f"{metric.name}.json").write_text(json.dumps(other, indent=1, default=_jsonable))
-        return str((folder / metric.name).relative_to(self.opts.out.parent))
+
+def base_row(task: PointTask, registry: Registry, bundle: DatasetBundle | None, run_id: str) -> dict:
+    point = task.point
+    row: dict[str, Any] = {"run_id": run_id, "config_hash": point.config_hash, "seed": point.seed,
+                           "preset": point.preset, "dataset_hash": bundle.content_hash if bundle else None,
+                           "device": device_label(task.opts.device),
+                           "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    for prefix, comp in point.components().items():
+        row.update(component_columns(registry, prefix, comp))
+    row.update(environment())
+    row.update(task.opts.extra_columns)
+    return row
+
+
+def failed_row(base: dict, metric: Metric, exc: BaseException, registry: Registry, **extra: Any) -> dict:
+    row = {**base, **component_columns(registry, "metric", metric), "status": "failed",
+           "error": error_text(exc), "value": float("nan"), "higher_is_better": metric.higher_is_better}
+    row["metric"] = metric.name
+    row.update(extra)
+    return row
+
+
+def make_artifact(opts: RunOptions, run_id: str, metric: Metric, result: MetricResult) -> Artifact | None:
+    """Arrays go to ``<metric>.npz``, everything else to ``<metric>.json``."""
+    if not result.artifacts:
+        return None
+    arrays = {k: np.asarray(v.cpu() if torch.is_tensor(v) else v) for k, v in result.artifacts.items()
+              if torch.is_tensor(v) or isinstance(v, np.ndarray)}
+    other = {k: v for k, v in result.artifacts.items() if k not in arrays}
+    stem = (opts.artifacts_dir / run_id / metric.name).relative_to(opts.out.parent)
+    return Artifact(str(stem), arrays, other)
+
+
+def save_artifact(root: Path, artifact: Artifact) -> None:
+    path = root / artifact.stem
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if artifact.arrays:
+        np.savez_compressed(path.with_name(path.name + ".npz"), **artifact.arrays)
+    if artifact.other:
+        path.with_name(path.name + ".json").write_text(json.dumps(artifact.other, indent=1, default=_jsonable))
 
 
 def _jsonable(obj: Any) -> Any:

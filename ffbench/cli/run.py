@@ -34,6 +34,10 @@ Examples:
   ffbench run --rule "ff[schedule=simultaneous]" --goodness l2,sumsq
 
   ffbench run --preset paper --dataset fashion-mnist --device cuda --out paper.parquet
+
+  ffbench run --suite quick --out quick.parquet    # a named suite, for leaderboards
+
+  ffbench run --rule ff,bp --seeds 5 --executor dask --workers 4 --resume
 """
 
 ListOpt = Optional[List[str]]
@@ -80,6 +84,17 @@ def run(
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Dataset folder (default $FFBENCH_DATA or the user cache).")] = None,
     download: Annotated[bool, typer.Option("--download/--no-download", help="Download missing datasets where the network allows.")] = True,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse trained models cached for the same configuration and code.")] = True,
+    suite: Annotated[Optional[str], typer.Option(help="Run a named, versioned suite of run points (see `ffbench leaderboard suites`) instead of --rule/--goodness/... .")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Skip run points whose metrics already have ok rows in --out (same config hash, seed included).")] = False,
+    executor: Annotated[str, typer.Option(help="local (in process), dask (a LocalCluster, or --scheduler), or slurm (dask-jobqueue).", rich_help_panel="Scale out")] = "local",
+    workers: Annotated[Optional[int], typer.Option(help="Dask LocalCluster workers (default: CPU count).", min=1, rich_help_panel="Scale out")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="Address of an existing Dask scheduler, e.g. tcp://127.0.0.1:8786.", rich_help_panel="Scale out")] = None,
+    cluster_config: Annotated[Optional[Path], typer.Option("--cluster-config", help="YAML/JSON file of SLURMCluster options (queue, walltime, memory, gpus, jobs, ...).", rich_help_panel="Scale out")] = None,
+    slurm_queue: Annotated[Optional[str], typer.Option(help="SLURM partition.", rich_help_panel="Scale out")] = None,
+    slurm_walltime: Annotated[Optional[str], typer.Option(help="Walltime per job, e.g. 02:00:00.", rich_help_panel="Scale out")] = None,
+    slurm_memory: Annotated[Optional[str], typer.Option(help="Memory per job, e.g. 16GB.", rich_help_panel="Scale out")] = None,
+    slurm_gpus: Annotated[Optional[int], typer.Option(help="GPUs per job.", rich_help_panel="Scale out")] = None,
+    slurm_jobs: Annotated[Optional[int], typer.Option(help="Number of SLURM jobs (workers) to start.", rich_help_panel="Scale out")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the tidy rows as JSON on stdout instead of a table.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or logs on stderr.")] = False,
 ) -> None:
@@ -89,22 +104,51 @@ def run(
     if preset not in ("quick", "paper"):
         raise FFBenchError(f"Unknown preset '{preset}'. Valid presets: quick, paper.")
     registry = get_registry()
-    grid = expand_grid(
-        registry,
-        rules=rule or DEFAULTS["rule"], goodness=goodness or DEFAULTS["goodness"],
-        negatives=negatives or DEFAULTS["negatives"], datasets=dataset or DEFAULTS["dataset"],
-        metrics=metric or DEFAULTS["metric"], seeds=list(range(seed, seed + seeds)),
-        params=param or [], preset=preset,
-    )
+    extra_columns: dict[str, str] = {}
+    if suite:
+        from ffbench.suites import get_suite
+
+        mixed = [flag for flag, v in (("--rule", rule), ("--goodness", goodness), ("--negatives", negatives),
+                                      ("--dataset", dataset), ("--metric", metric), ("--param", param)) if v]
+        if mixed:
+            raise FFBenchError(f"--suite {suite} defines its own run points; drop {', '.join(mixed)}.")
+        chosen = get_suite(suite)
+        grid = chosen.grid(registry)
+        extra_columns = {"suite": chosen.name, "suite_version": chosen.version}
+    else:
+        grid = expand_grid(
+            registry,
+            rules=rule or DEFAULTS["rule"], goodness=goodness or DEFAULTS["goodness"],
+            negatives=negatives or DEFAULTS["negatives"], datasets=dataset or DEFAULTS["dataset"],
+            metrics=metric or DEFAULTS["metric"], seeds=list(range(seed, seed + seeds)),
+            params=param or [], preset=preset,
+        )
     for note in grid.notes:
         err.log(note)
     opts = RunOptions(out=out_path.resolve(), device=resolve_device(device), data_dir=data_dir,
-                      download=download, cache=ModelCache(enabled=cache))
+                      download=download, cache=ModelCache(enabled=cache), extra_columns=extra_columns)
     if not quiet:
         err.log(f"{len(grid.points)} run point(s) x {len(grid.metrics)} metric(s) on {opts.device}; "
                 f"results -> {opts.out}")
+    pool = None
+    if executor != "local":
+        from ffbench.executors import make_executor
+
+        slurm = {"queue": slurm_queue, "walltime": slurm_walltime, "memory": slurm_memory,
+                 "gpus": slurm_gpus, "jobs": slurm_jobs}
+        pool = make_executor(executor, workers=workers, scheduler=scheduler, cluster_config=cluster_config,
+                             slurm={k: v for k, v in slurm.items() if v is not None})
+    elif scheduler or workers:
+        raise FFBenchError("--workers and --scheduler need --executor dask (or slurm).")
     with RichReporter(quiet=quiet) as reporter:
-        rows = Runner(registry, opts, reporter).run(grid)
+        if pool is None:
+            rows = Runner(registry, opts, reporter).run(grid, resume=resume)
+        else:
+            with pool:
+                rows = Runner(registry, opts, reporter).run(grid, executor=pool, resume=resume)
+    if not rows:
+        err.print("Nothing to run: every run point already has its rows (--resume).")
+        return
     df = to_frame(rows)
     if as_json:
         print_json(df.astype(object).where(df.notna(), None).to_dict("records"))

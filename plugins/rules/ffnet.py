@@ -1,7 +1,11 @@
-"""The FF network shared by the `ff` and `bp-ff` rules (SCIENCE.md, "Models").
+"""The FF network shared by the `ff` and `bp-ff` rules (SCIENCE.md, "Models"), and the training
+pieces both rules use (optimizers, negatives, batches).
 
-Each layer: x -> x / ||x||_2 (per sample) -> Linear(bias) -> ReLU. Labels are embedded in the
-first pixels of the image; inference scores every candidate label in one batched pass.
+Each layer: x -> x / ||x||_2 (per sample) -> Linear(bias) -> ReLU. With a goodness that needs
+negatives, labels are embedded in the first pixels of the image and inference scores every
+candidate label in one batched pass. With a goodness trained without negatives (e.g.
+dimensionality compression) no label is embedded, the layer-1 input is the goodness's
+``augment`` (e.g. noisy copies), and inference is the goodness's own readout.
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ffbench.contracts import DatasetBundle, Goodness, TrainedModel
+from ffbench.component import Param
+from ffbench.contracts import DatasetBundle, Goodness, NegativeGenerator, TrainContext, TrainedModel
 
 EPS = 1e-8
 
@@ -58,12 +63,14 @@ class FFNet(nn.Module, TrainedModel):
     or 'raw' (goodness summed over layers); ``skip_first`` leaves layer 1 out (Hinton).
     """
 
-    def __init__(self, dims: list[int], embedding: LabelEmbedding, goodness: Goodness, num_classes: int,
+    def __init__(self, dims: list[int], embedding: LabelEmbedding | None, goodness: Goodness, num_classes: int,
                  inference: str = "softmax", skip_first: bool = False):
         super().__init__()
         self.layers = nn.ModuleList(nn.Linear(dims[i], dims[i + 1]) for i in range(len(dims) - 1))
         self.embedding, self.goodness = embedding, goodness
         self.num_classes, self.inference, self.skip_first = num_classes, inference, skip_first
+        #: set by the rule for goodness functions trained without negatives (no label embedding)
+        self.readout = None
 
     @property
     def num_layers(self) -> int:
@@ -102,11 +109,17 @@ class FFNet(nn.Module, TrainedModel):
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
+        if self.embedding is None:  # self-supervised goodness: its readout on the augmented input
+            flat = x.reshape(x.shape[0], -1)
+            return self.readout.predict(self.forward_all(self.goodness.augment(flat)), flat.shape[0])
         return self.combine(self.label_goodness(x)).argmax(dim=1)
 
     @torch.no_grad()
     def representations(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
-        return self.forward_all(self.embedding(x.reshape(x.shape[0], -1), y))
+        """Activity with the true label embedded; without an embedding (self-supervised goodness),
+        activity on the clean image (no augmentation noise)."""
+        flat = x.reshape(x.shape[0], -1)
+        return self.forward_all(flat if self.embedding is None else self.embedding(flat, y))
 
     def weights(self) -> list[torch.Tensor]:
         return [layer.weight.detach() for layer in self.layers]
@@ -116,3 +129,62 @@ def forward_in_chunks(fn, x: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
     """Apply ``fn`` to row chunks of ``x`` without gradients and concatenate."""
     with torch.no_grad():
         return torch.cat([fn(x[i : i + chunk]) for i in range(0, x.shape[0], chunk)])
+
+
+# ---------------------------------------------------------------------------------------
+# Training pieces shared by the ff and bp-ff rules
+# ---------------------------------------------------------------------------------------
+
+OPTIMIZER_PARAMS = (
+    Param("optimizer", str, "adam", "adam, or adamw (decoupled weight decay; the DC reference)",
+          choices=("adam", "adamw")),
+    Param("weight_decay", float, 0.0, "weight decay (adamw: decoupled)", min=0.0),
+    Param("lr_schedule", str, "constant", "constant, or cosine decay to 0 over the training steps",
+          choices=("constant", "cosine")),
+)
+
+
+def make_optimizer(values: dict, params, steps: int):
+    """(optimizer, scheduler or None) from a rule's optimizer parameters."""
+    cls = torch.optim.AdamW if values["optimizer"] == "adamw" else torch.optim.Adam
+    opt = cls(params, lr=values["lr"], weight_decay=values["weight_decay"])
+    sched = None
+    if values["lr_schedule"] == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
+    return opt, sched
+
+
+def batches(n: int, batch_size: int, generator: torch.Generator, device: torch.device):
+    """Shuffled index batches covering 0..n-1 once (the last one may be smaller)."""
+    return torch.randperm(n, generator=generator, device=device).split(batch_size)
+
+
+def build_ffnet(values: dict, data: DatasetBundle, goodness: Goodness, device: torch.device) -> FFNet:
+    """An FFNet sized by the rule's ``layers``/``width``, embedding labels when the goodness needs
+    negatives (value: the maximum of the normalised training data)."""
+    width = values["width"] or default_width(data)
+    dims = [data.input_dim] + [width] * values["layers"]
+    embedding = None
+    if goodness.needs_negatives:
+        embedding = LabelEmbedding(data.shape, data.num_classes, float(data.train.x.max()))
+    net = FFNet(dims, embedding, goodness, data.num_classes, values["inference"], values["skip_first"])
+    return net.to(device)
+
+
+def draw_negatives(net: FFNet, negatives: NegativeGenerator, x: torch.Tensor, y: torch.Tensor,
+                   ctx: TrainContext, upto: int) -> torch.Tensor:
+    """Negative inputs (labels embedded) for the training set; hard negatives read the label
+    scores of the layers trained so far (1..upto)."""
+    scores = None
+    if negatives.needs_scores:
+        scores = forward_in_chunks(lambda xb: net.label_log_probs(xb, upto), x, chunk=2048)
+    x_neg, y_neg = negatives.generate(x, y, allowed=ctx.allowed_labels, generator=ctx.generator, scores=scores)
+    return net.embedding(x_neg, y_neg)
+
+
+def check_components(rule_name: str, goodness: Goodness | None, negatives: NegativeGenerator | None) -> None:
+    if goodness is None or negatives is None:
+        raise ValueError(f"the {rule_name} rule needs a goodness function and a negative generator "
+                         "('none' for goodness functions trained without negatives)")
+    if goodness.needs_negatives != negatives.produces_negatives:
+        raise ValueError(f"goodness '{goodness.name}' and negatives '{negatives.name}' do not fit together")

@@ -1,0 +1,71 @@
+"""BP/FF: the FF network and label embedding, trained end to end by back-propagation on the FF
+objective (SCIENCE.md): G_total(x) = sum over layers of G(h_l), loss = the FF loss on G_total
+(threshold: the goodness's, for the summed width), one optimizer. Inference as FF.
+
+With a goodness trained without negatives (dimensionality compression), the loss is the sum of
+the goodness's layer losses, back-propagated end to end, and the goodness fits its readout.
+"""
+
+from __future__ import annotations
+
+import torch
+
+import ffbench
+from ffbench.component import Param
+from ffbench.contracts import LearningRule, TrainContext
+from ffbench_plugins.rules.ff import FF_PARAMS
+from ffbench_plugins.rules.ffnet import batches, build_ffnet, check_components, draw_negatives, make_optimizer
+
+
+def _with_defaults(params: tuple[Param, ...], **defaults) -> tuple[Param, ...]:
+    return tuple(Param(p.name, p.type, defaults.get(p.name, p.default), p.help, p.choices, p.min, p.max)
+                 for p in params)
+
+
+class BPFFRule(LearningRule):
+    name = "bp-ff"
+    version = "1"
+    description = "the FF objective on goodness summed over layers, back-propagated end to end"
+    params = _with_defaults(FF_PARAMS, lr=1e-4, epochs=300)
+    #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
+    presets = {"quick": {"epochs": 10, "batch_size": 256}}
+
+    def fit(self, data, goodness, negatives, ctx: TrainContext):
+        check_components(self.name, goodness, negatives)
+        net = build_ffnet(self.values, data, goodness, ctx.device)
+        x, y = data.train.flat(), data.train.y
+        epochs, bs = self.values["epochs"], self.values["batch_size"]
+        opt, sched = make_optimizer(self.values, net.parameters(), epochs * -(-len(y) // bs))
+        self_supervised = not goodness.needs_negatives
+        pos = None if self_supervised else net.embedding(x, y)
+        neg, losses = None, []
+        for epoch in range(epochs):
+            if not self_supervised and (neg is None or negatives.resamples):
+                neg = draw_negatives(net, negatives, x, y, ctx, upto=net.num_layers)
+            total = torch.zeros((), device=ctx.device)
+            for idx in batches(len(y), bs, ctx.generator, ctx.device):
+                if self_supervised:
+                    hs = net.forward_all(goodness.augment(x[idx], ctx.generator))
+                    loss = sum(goodness.layer_loss(h, None) for h in hs)
+                else:
+                    hs = net.forward_all(torch.cat([pos[idx], neg[idx]]))
+                    g = sum(goodness.score(h) for h in hs)
+                    width = sum(h.shape[-1] for h in hs)
+                    loss = goodness.loss_from_scores(g[: len(idx)], g[len(idx):], width)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                total += loss.detach() * len(idx)
+            losses.append(total / len(y))
+            ctx.progress(epoch + 1, epochs, "end to end")
+        ctx.log(f"bp-ff: loss {losses[0].item():.4f} -> {losses[-1].item():.4f}")
+        if self_supervised:
+            net.readout = goodness.fit_readout(net, data, ctx)
+        return net.eval()
+
+
+@ffbench.hookimpl
+def ffbench_register_rules(register):
+    register(BPFFRule)

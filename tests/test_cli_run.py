@@ -1,0 +1,124 @@
+"""`ffbench run` end to end through typer's CliRunner, reading the Parquet back."""
+
+import types
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import ffbench
+import ffbench.registry as registry_module
+from ffbench.cli import app
+from ffbench.contracts import LearningRule
+from ffbench.results import COLUMNS
+
+TINY = ["--rule", "ff[width=128,layers=2,epochs=10,batch_size=50]",
+        "--dataset", "fashion-mnist-mini[train_size=500,test_size=200]", "-q"]
+
+
+def invoke(*args):
+    result = CliRunner().invoke(app, list(args))
+    return result
+
+
+def test_run_writes_tidy_rows_with_provenance(tmp_path):
+    out = tmp_path / "r.parquet"
+    result = invoke("run", *TINY, "--metric", "accuracy,sparsity", "--seeds", "2", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "sparsity L2" in result.stdout and "accuracy" in result.stdout
+    df = pd.read_parquet(out)
+    assert list(df.columns) == list(COLUMNS)
+    assert (df["status"] == "ok").all()
+    assert df["run_id"].nunique() == 2 and set(df["seed"]) == {0, 1}
+    overall = df[(df.metric == "accuracy") & df["class"].isna()]
+    assert len(overall) == 2 and overall["value"].between(0.3, 1.0).all()
+    per_class = df[(df.metric == "accuracy") & df["class"].notna()]
+    assert per_class["class"].nunique() == 10
+    sparsity = df[(df.metric == "sparsity") & (df.stat == "sparsity") & df["class"].isna()]
+    assert sorted(sparsity["layer"].unique()) == [1, 2]
+    assert sparsity["value"].between(0, 1).all()
+    row = df.iloc[0]
+    assert row["rule_dist"] == "ffbench" and row["rule_dist_version"] == ffbench.__version__
+    assert row["rule_id"].startswith("ff[batch_size=50,epochs=10,")
+    assert row["goodness_id"] == "l2[threshold=3.0]" and row["negatives_id"] == "wrong-label[resample=false]"
+    assert row["device"].startswith("cpu") and row["torch_version"] and len(row["config_hash"]) == 16
+    assert row["dataset_hash"] and row["train_seconds"] > 0 and row["preset"] == "quick"
+
+
+def test_second_run_reuses_the_cached_model_and_no_cache_retrains(tmp_path):
+    out = tmp_path / "r.parquet"
+    assert invoke("run", *TINY, "--metric", "accuracy", "--out", str(out)).exit_code == 0
+    assert invoke("run", *TINY, "--metric", "accuracy,sparsity", "--out", str(out)).exit_code == 0
+    assert invoke("run", *TINY, "--metric", "accuracy", "--no-cache", "--out", str(out)).exit_code == 0
+    df = pd.read_parquet(out)
+    acc = df[(df.metric == "accuracy") & df["class"].isna()]
+    assert acc["cached"].tolist() == [False, True, False]
+    assert acc["value"].iloc[0] == acc["value"].iloc[1]  # same model, same numbers
+    assert acc["config_hash"].nunique() == 1
+
+
+def test_resume_skips_finished_points(tmp_path):
+    out = tmp_path / "r.parquet"
+    assert invoke("run", *TINY, "--metric", "accuracy", "--out", str(out)).exit_code == 0
+    result = invoke("run", *TINY, "--metric", "accuracy", "--seeds", "2", "--resume", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    df = pd.read_parquet(out)
+    assert df.groupby("seed")["run_id"].nunique().to_dict() == {0: 1, 1: 1}
+
+
+class ExplodingRule(LearningRule):
+    name = "explode"
+    version = "1"
+    uses_goodness = uses_negatives = False
+
+    def fit(self, data, goodness, negatives, ctx):
+        raise RuntimeError("boom at training time")
+
+
+@pytest.fixture
+def with_exploding_rule(monkeypatch):
+    plugin = types.ModuleType("exploding_plugin")
+
+    @ffbench.hookimpl
+    def ffbench_register_rules(register):
+        register(ExplodingRule)
+
+    plugin.ffbench_register_rules = ffbench_register_rules
+    monkeypatch.setattr(registry_module, "_DEFAULT",
+                        registry_module.load_registry(extra=[("exploding", plugin, "test-dist", "0.0.1")]))
+
+
+def test_a_failing_point_is_recorded_and_the_run_goes_on(tmp_path, with_exploding_rule):
+    out = tmp_path / "r.parquet"
+    result = invoke("run", "--rule", "explode,ff[width=64,layers=1,epochs=1]", "--dataset",
+                    "fashion-mnist-mini[train_size=300,test_size=100]", "--metric", "accuracy", "-q", "--out", str(out))
+    assert result.exit_code == 1
+    df = pd.read_parquet(out)
+    failed = df[df.status == "failed"]
+    assert failed["rule"].tolist() == ["explode"] and "boom at training time" in failed["error"].iloc[0]
+    assert failed["rule_dist"].iloc[0] == "test-dist"
+    assert (df[df.rule.str.startswith("ff")]["status"] == "ok").all()
+
+
+def test_missing_dataset_is_one_clear_paragraph(tmp_path):
+    result = invoke("run", "--dataset", "mnist", "--data-dir", str(tmp_path), "--no-download", "-q",
+                    "--out", str(tmp_path / "r.parquet"))
+    assert result.exit_code == 2
+    assert "Dataset 'mnist' was not found" in result.output and str(tmp_path) in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "r.parquet").exists()
+
+
+def test_unknown_names_and_help():
+    result = invoke("run", "--rule", "fff")
+    assert result.exit_code == 2 and "Did you mean 'ff'" in result.output
+    result = invoke("run", "--help")
+    assert result.exit_code == 0 and "--param" in result.output and "Examples" in result.output
+
+
+def test_plugins_lists_every_builtin():
+    result = invoke("plugins")
+    assert result.exit_code == 0
+    for name in ("ff", "bp-ff", "bp", "l2", "sumsq", "meansq", "wrong-label", "hard", "fashion-mnist-mini",
+                 "accuracy", "sparsity"):
+        assert f" {name} " in result.stdout

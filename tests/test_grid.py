@@ -1,0 +1,59 @@
+"""Grid expansion: component lists, --param axes, seeds, compatibility, unknown names."""
+
+import pytest
+
+from ffbench.errors import IncompatibleError, ParameterError, UnknownComponentError
+from ffbench.grid import expand_grid
+from ffbench.registry import get_registry
+
+
+def grid(**kw):
+    args = dict(rules=["ff"], goodness=["l2"], negatives=["wrong-label"], datasets=["fashion-mnist-mini"],
+                metrics=["accuracy"], seeds=[0], params=[], preset="quick")
+    args.update(kw)
+    return expand_grid(get_registry(), **args)
+
+
+def test_grid_is_the_product_of_axes():
+    g = grid(rules=["ff,bp-ff"], goodness=["l2", "sumsq"], seeds=[0, 1], params=["ff.epochs=1,2"])
+    # ff: 2 epochs values x 2 goodness x 2 seeds = 8; bp-ff: 2 goodness x 2 seeds = 4
+    assert len(g.points) == 12
+    assert {p.rule.values["epochs"] for p in g.points if p.rule.name == "ff"} == {1, 2}
+    assert len({p.config_hash for p in g.points}) == 12
+
+
+def test_bp_reads_no_goodness_or_negatives_and_is_not_duplicated():
+    g = grid(rules=["bp"], goodness=["l2", "sumsq"], negatives=["wrong-label", "hard"])
+    assert len(g.points) == 1
+    assert g.points[0].goodness is None and g.points[0].negatives is None
+
+
+def test_config_hash_depends_on_seed_and_params_only():
+    a, b = grid().points[0], grid().points[0]
+    assert a.config_hash == b.config_hash
+    assert grid(seeds=[1]).points[0].config_hash != a.config_hash
+    assert grid(params=["rule.lr=0.5"]).points[0].config_hash != a.config_hash
+
+
+def test_unknown_names_list_valid_ones_with_a_close_match():
+    with pytest.raises(UnknownComponentError, match=r"Did you mean 'ff'\?.*Valid rule names: bp, bp-ff, ff"):
+        grid(rules=["fff"])
+
+
+def test_param_target_and_key_errors():
+    with pytest.raises(ParameterError, match="Did you mean 'epochs'"):
+        grid(params=["ff.epoch=3"])
+    with pytest.raises(ParameterError, match="matches no chosen component"):
+        grid(params=["bp.epochs=3"])
+    with pytest.raises(ParameterError, match="expected TARGET.KEY=VALUE"):
+        grid(params=["epochs=3"])
+
+
+def test_goodness_without_negatives_needs_none():
+    with pytest.raises(IncompatibleError, match="--negatives none"):
+        grid(goodness=["dimcompress"])
+    with pytest.raises(IncompatibleError, match="no chosen goodness"):
+        grid(negatives=["none"])
+    g = grid(goodness=["l2", "dimcompress"], negatives=["wrong-label", "none"])
+    assert [(p.goodness.name, p.negatives.name) for p in g.points] == [("l2", "wrong-label"), ("dimcompress", "none")]
+    assert len(g.notes) == 2

@@ -100,6 +100,10 @@ class TrainContext:
     num_classes: int
     progress: Callable[[float, float, str], None] = _no_progress
     log: Callable[[str], None] = lambda message: None
+    #: "fp32" (default), "tf32" (CUDA matmuls in TF32) or "bf16" (CUDA autocast to bfloat16)
+    precision: str = "fp32"
+    #: wrap hot functions in torch.compile (opt-in)
+    compile: bool = False
     generator: torch.Generator = field(init=False)
 
     def __post_init__(self) -> None:
@@ -110,6 +114,11 @@ class TrainContext:
     @property
     def allowed_labels(self) -> torch.Tensor:
         return torch.as_tensor(self.train_classes, device=self.device, dtype=torch.long)
+
+    def autocast(self):
+        """The autocast context rules wrap forward passes in (a no-op unless precision is bf16)."""
+        enabled = self.precision == "bf16"
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
 class TrainedModel(ABC):
@@ -153,6 +162,20 @@ class LearningRule(Component):
         ctx: TrainContext,
     ) -> TrainedModel:
         """Train on ``data.train`` (already on ``ctx.device``) and return the trained model."""
+
+    #: True if :meth:`fit_seeds` trains several seeds together (e.g. one stacked model); the
+    #: runner then hands it every seed of a configuration at once.
+    stacks_seeds: ClassVar[bool] = False
+
+    def fit_seeds(
+        self,
+        data: DatasetBundle,
+        goodness: "Goodness | None",
+        negatives: "NegativeGenerator | None",
+        ctxs: list[TrainContext],
+    ) -> list[TrainedModel]:
+        """Train one model per context (one per seed). Default: one after the other."""
+        return [self.fit(data, goodness, negatives, ctx) for ctx in ctxs]
 
 
 # ---------------------------------------------------------------------------------------

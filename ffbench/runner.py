@@ -12,6 +12,7 @@ training, so a missing dataset stops the run at once with its own clear message.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import traceback
@@ -60,6 +61,11 @@ class RunOptions:
     cache: ModelCache = field(default_factory=lambda: ModelCache(enabled=False))
     #: Columns added to every row (e.g. the suite a point belongs to).
     extra_columns: dict[str, Any] = field(default_factory=dict)
+    #: "fp32", "tf32" or "bf16" (the last two for CUDA); torch.compile of hot functions
+    precision: str = "fp32"
+    compile: bool = False
+    #: train the seeds of one configuration together when the rule can (LearningRule.stacks_seeds)
+    stack_seeds: bool = True
 
     @property
     def artifacts_dir(self) -> Path:
@@ -74,6 +80,8 @@ class PointTask:
     point: RunPoint
     metrics: list[Metric]
     opts: RunOptions
+    #: seeds of the same configuration in this run, trained together if the rule stacks seeds
+    sibling_seeds: tuple[int, ...] = ()
 
 
 @dataclass
@@ -159,20 +167,27 @@ class Runner:
     def tasks(self, grid: Grid, resume: bool = False) -> list[PointTask]:
         """The grid's tasks; with ``resume``, without the points whose metrics all have ok rows."""
         done = completed_points(self.opts.out) if resume else {}
-        tasks = []
+        todo = []
         for i, point in enumerate(grid.points):
             if done and {m.identity for m in grid.metrics} <= done.get(point.config_hash, set()):
                 self.reporter.log(f"resume: skipping {point.label} (rows present)")
                 continue
-            tasks.append(PointTask(i, point, grid.metrics, self.opts))
-        return tasks
+            todo.append((i, point))
+        seeds: dict[str, list[int]] = {}
+        for _, point in todo:
+            seeds.setdefault(seedless_hash(point), []).append(point.seed)
+        return [PointTask(i, point, grid.metrics, self.opts, tuple(seeds[seedless_hash(point)]))
+                for i, point in todo]
 
     def run(self, grid: Grid, executor: Any = None, resume: bool = False) -> list[dict]:
         """Run every point (datasets are loaded first, so a missing one fails before training);
-        rows and artifacts are written here, by the client only, as each point finishes."""
+        rows and artifacts are written here, by the client only, as each point finishes.
+        Seeds are stacked in process only: an executor that spreads tasks gets unstacked ones."""
         for point in grid.points:
             load_bundle(point.dataset, self.opts)
         tasks = self.tasks(grid, resume)
+        if executor is not None and not isinstance(executor, LocalExecutor):
+            tasks = [dataclasses.replace(t, sibling_seeds=()) for t in tasks]
         self.reporter.start(len(tasks))
         all_rows: list[dict] = []
         for task, outcome in (executor or LocalExecutor()).run(tasks, self.registry, self.reporter):
@@ -218,7 +233,7 @@ def execute_point(task: PointTask, registry: Registry | None = None, reporter: R
     artifacts: list[Artifact] = []
     for variant, group in groups.values():
         try:
-            model, train_seconds, cached = train(point, bundle, variant, opts, reporter)
+            model, train_seconds, cached = train(point, bundle, variant, opts, reporter, task.sibling_seeds)
         except Exception as exc:  # a failed point is recorded, never cached, and the run goes on
             reporter.log(f"[red]training failed[/red] for {point.label}: {error_text(exc)}")
             rows += [failed_row(base, m, exc, registry) for m in group]
@@ -245,37 +260,78 @@ def execute_point(task: PointTask, registry: Registry | None = None, reporter: R
     return PointResult(task, rows, artifacts, time.perf_counter() - t_start)
 
 
-def train(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: RunOptions,
-          reporter: Reporter) -> tuple[TrainedModel, float, bool]:
-    """Return (model, training seconds, whether it came from the cache)."""
+#: models trained together with a sibling seed, waiting for their own task (in-process)
+_STACKED: dict[str, tuple[TrainedModel, float]] = {}
+
+
+def seedless_hash(point: RunPoint) -> str:
+    config = dict(point.config)
+    config.pop("seed")
+    return canonical_hash(config)
+
+
+def train_context(point: RunPoint, bundle: DatasetBundle, held_out: list[int], opts: RunOptions,
+                  reporter: Reporter, seed: int | None = None) -> TrainContext:
+    return TrainContext(
+        device=opts.device, seed=point.seed if seed is None else seed,
+        train_classes=[c for c in range(bundle.num_classes) if c not in held_out],
+        num_classes=bundle.num_classes, progress=reporter.progress, log=reporter.log,
+        precision=opts.precision, compile=opts.compile,
+    )
+
+
+def model_key(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: RunOptions) -> str:
     comps = [c for c in (point.rule, point.goodness, point.negatives, point.dataset) if c is not None]
-    key = ModelCache.key(point.config, variant, bundle.content_hash,
-                         code_hash(*(type(c) for c in comps)), opts.device.type)
+    return ModelCache.key(point.config, variant, bundle.content_hash, code_hash(*(type(c) for c in comps)),
+                          opts.device.type)
+
+
+def train(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: RunOptions,
+          reporter: Reporter, sibling_seeds: tuple[int, ...] = ()) -> tuple[TrainedModel, float, bool]:
+    """Return (model, training seconds, whether it came from the cache). When the rule stacks
+    seeds, this point's not-yet-trained sibling seeds are trained together with it; their models
+    wait in memory (and in the model cache) for their own tasks, with the time shared equally."""
+    key = model_key(point, bundle, variant, opts)
+    if key in _STACKED:
+        model, seconds = _STACKED.pop(key)
+        return model, seconds, False
     hit = opts.cache.load(key)
     if hit is not None:
         reporter.log(f"reusing cached model for {point.label}" + (f" {variant}" if variant else ""))
         return hit.model.to(opts.device), float(hit.meta.get("train_seconds", float("nan"))), True
     held_out = list((variant or {}).get("holdout", []))
     data = bundle.without_classes(held_out) if held_out else bundle
-    ctx = TrainContext(
-        device=opts.device, seed=point.seed,
-        train_classes=[c for c in range(bundle.num_classes) if c not in held_out],
-        num_classes=bundle.num_classes, progress=reporter.progress, log=reporter.log,
-    )
+    points = [point]
+    if opts.stack_seeds and point.rule.stacks_seeds and len(sibling_seeds) > 1:
+        others = [dataclasses.replace(point, seed=s) for s in sibling_seeds if s != point.seed]
+        points += [p for p in others if opts.cache.load(model_key(p, bundle, variant, opts)) is None]
+    ctxs = [train_context(p, bundle, held_out, opts, reporter) for p in points]
+    if opts.precision == "tf32" and opts.device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     t0 = time.perf_counter()
-    model = point.rule.fit(data, point.goodness, point.negatives, ctx)
+    if len(points) > 1:
+        reporter.log(f"training seeds {[p.seed for p in points]} of {point.rule.short_identity} together")
+        models = point.rule.fit_seeds(data, point.goodness, point.negatives, ctxs)
+    else:
+        models = [point.rule.fit(data, point.goodness, point.negatives, ctxs[0])]
     if opts.device.type == "cuda":
         torch.cuda.synchronize(opts.device)
-    seconds = time.perf_counter() - t0
-    opts.cache.save(key, model, {"train_seconds": seconds, "config": point.config, "variant": variant})
-    return model, seconds, False
+    seconds = (time.perf_counter() - t0) / len(points)
+    for p, model in zip(points, models):
+        k = model_key(p, bundle, variant, opts)
+        opts.cache.save(k, model, {"train_seconds": seconds, "config": p.config, "variant": variant,
+                                   "stacked_seeds": len(points)})
+        if p is not point:
+            _STACKED[k] = (model, seconds)
+    return models[0], seconds, False
 
 
 def base_row(task: PointTask, registry: Registry, bundle: DatasetBundle | None, run_id: str) -> dict:
     point = task.point
     row: dict[str, Any] = {"run_id": run_id, "config_hash": point.config_hash, "seed": point.seed,
                            "preset": point.preset, "dataset_hash": bundle.content_hash if bundle else None,
-                           "device": device_label(task.opts.device),
+                           "device": device_label(task.opts.device), "precision": task.opts.precision,
+                           "compiled": task.opts.compile,
                            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     for prefix, comp in point.components().items():
         row.update(component_columns(registry, prefix, comp))

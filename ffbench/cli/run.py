@@ -81,6 +81,9 @@ def run(
     param: Annotated[ListOpt, typer.Option("--param", "-p", help="TARGET.KEY=VALUE[,VALUE...] (target: a kind or a component name); several values add a grid axis.")] = None,
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Parquet results file; rows are appended. Artifacts go to OUT.artifacts/.")] = Path("ffbench-results.parquet"),
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    precision: Annotated[str, typer.Option(help="fp32 (default), or on CUDA tf32 (TF32 matmuls) or bf16 (autocast); recorded per row.")] = "fp32",
+    compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the rules' hot functions (opt-in; recorded per row).")] = False,
+    stack_seeds: Annotated[bool, typer.Option("--stack-seeds/--no-stack-seeds", help="Train the seeds of a configuration together as one stacked model when the rule supports it.")] = True,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Dataset folder (default $FFBENCH_DATA or the user cache).")] = None,
     download: Annotated[bool, typer.Option("--download/--no-download", help="Download missing datasets where the network allows.")] = True,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse trained models cached for the same configuration and code.")] = True,
@@ -103,6 +106,8 @@ def run(
 
     if preset not in ("quick", "paper"):
         raise FFBenchError(f"Unknown preset '{preset}'. Valid presets: quick, paper.")
+    if precision not in ("fp32", "tf32", "bf16"):
+        raise FFBenchError(f"Unknown precision '{precision}'. Valid: fp32, tf32, bf16.")
     registry = get_registry()
     extra_columns: dict[str, str] = {}
     if suite:
@@ -126,7 +131,10 @@ def run(
     for note in grid.notes:
         err.log(note)
     opts = RunOptions(out=out_path.resolve(), device=resolve_device(device), data_dir=data_dir,
-                      download=download, cache=ModelCache(enabled=cache), extra_columns=extra_columns)
+                      download=download, cache=ModelCache(enabled=cache), extra_columns=extra_columns,
+                      precision=precision, compile=compile_, stack_seeds=stack_seeds)
+    if precision != "fp32" and opts.device.type != "cuda":
+        raise FFBenchError(f"--precision {precision} is a CUDA mode; this run is on {opts.device}. Use fp32.")
     if not quiet:
         err.log(f"{len(grid.points)} run point(s) x {len(grid.metrics)} metric(s) on {opts.device}; "
                 f"results -> {opts.out}")

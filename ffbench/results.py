@@ -74,6 +74,7 @@ def write_atomic(df: pd.DataFrame, path: Path, metadata: dict[str, str] | None =
     os.close(fd)
     try:
         pq.write_table(table, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are ordinary shared files
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -10,6 +10,7 @@ import typer
 
 import ffbench
 from ffbench.cli import cache as cache_cmd
+from ffbench.cli import leaderboard as leaderboard_cmd
 from ffbench.cli.console import err
 from ffbench.cli.plugins import plugins
 from ffbench.cli.run import EXAMPLES, run
@@ -20,7 +21,7 @@ app = typer.Typer(
     help="Benchmark Forward-Forward-style learning rules: train, measure, and compare on leaderboards.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # help shows name[k=v,...] literally; no markup parsing
 )
 
 
@@ -44,6 +45,7 @@ def friendly_errors(fn):
 app.command(epilog=EXAMPLES)(friendly_errors(run))
 app.command()(friendly_errors(plugins))
 app.add_typer(cache_cmd.app, name="cache")
+app.add_typer(leaderboard_cmd.app, name="leaderboard")
 
 
 def version_text() -> str:

@@ -7,6 +7,7 @@ from typing import Annotated, List, Optional
 
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ffbench.cache import ModelCache
@@ -64,7 +65,7 @@ def print_summary(df: pd.DataFrame, registry) -> None:
             elif col == "status" and v == "failed":
                 cells.append("[red]failed[/red]")
             else:
-                cells.append(str(v))
+                cells.append(escape(str(v)))
         table.add_row(*cells)
     out.print(table)
 

@@ -1,0 +1,210 @@
+"""`ffbench leaderboard`: merge run results into the boards, show and diff them, render their
+Markdown, list the suites. Logs go to stderr; tables, JSON and CSV to stdout."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated, Callable, List, Optional
+
+import pandas as pd
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from ffbench import leaderboard as lb
+from ffbench.cli.console import err, out, print_json
+from ffbench.errors import FFBenchError
+
+EXAMPLES = """
+Examples:
+
+  ffbench run --suite quick --out quick.parquet && ffbench leaderboard update quick.parquet
+
+  ffbench leaderboard show                           # every board in leaderboards/
+
+  ffbench leaderboard show fashion-mnist-mini --metric sparsity --layer 2
+
+  ffbench leaderboard show --metric accuracy --json  # for machines (--csv too)
+
+  ffbench leaderboard diff old-boards/ leaderboards/ --markdown
+"""
+
+app = typer.Typer(help="Leaderboards: one Parquet board per dataset in leaderboards/, with a Markdown view.",
+                  no_args_is_help=True, epilog=EXAMPLES)
+
+BoardsOpt = Annotated[Path, typer.Option("--boards", help="Folder holding the boards.")]
+DEFAULT_BOARDS = Path("leaderboards")
+
+
+def friendly(fn: Callable) -> Callable:
+    """The CLI's one-paragraph error reporting (imported late: ffbench.cli imports this module)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from ffbench.cli import friendly_errors
+
+        return friendly_errors(fn)(*args, **kwargs)
+
+    return wrapper
+
+
+def rich_table(table: lb.TextTable, title: str) -> Table:
+    view = Table(title=escape(title), caption=escape(table.note) if table.note else None)
+    for header, numeric in zip(table.headers, table.numeric):
+        view.add_column(escape(header), justify="right" if numeric else "left", overflow="fold")
+    for row in table.rows:
+        view.add_row(*map(escape, row))
+    return view
+
+
+def _machine_rows(df: pd.DataFrame) -> list[dict]:
+    return df.astype(object).where(df.notna(), None).to_dict("records")
+
+
+@app.command()
+@friendly
+def update(
+    results: Annotated[List[Path], typer.Argument(help="Results Parquet files written by `ffbench run`.",
+                                                  show_default=False)],
+    boards: BoardsOpt = DEFAULT_BOARDS,
+    render: Annotated[bool, typer.Option("--render/--no-render", help="Regenerate the Markdown views.")] = True,
+    lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for another update to finish.", min=0)] = 600.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what happened as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-run decisions on stderr.")] = False,
+) -> None:
+    """Merge run results into the boards and re-render their Markdown.
+
+    A newer run of a configuration, seed and metric replaces its rows; every other row stays;
+    failed rows are left out. A repeated update changes nothing."""
+    report = lb.update(results, boards, render=render, lock_timeout=lock_timeout,
+                       log=(lambda message: None) if quiet else (lambda message: err.log(escape(message))))
+    if as_json:
+        print_json(report.as_dict())
+        return
+    actions = ("added", "replaced", "kept", "superseded", "unchanged")
+    table = lb.TextTable("", ["board", *actions, "rows", "file"],
+                         [[b.name, *(str(b.count(a)) for a in actions), f"{b.rows_before} -> {b.rows_after}",
+                           f"{b.path} ({'written' if b.written else 'unchanged'})"] for b in report.boards],
+                         [False] + [True] * 6 + [False],
+                         f"{len(report.failed)} failed row group(s) not merged" if report.failed else "")
+    out.print(rich_table(table, "Leaderboard update (run x metric units)"))
+    if report.rendered:
+        err.log(escape(f"Markdown rewritten: {', '.join(str(p) for p in report.rendered)}"))
+
+
+@app.command()
+@friendly
+def show(
+    board: Annotated[Optional[str], typer.Argument(help="Board name (e.g. fashion-mnist-mini) or Parquet path "
+                                                   "(default: every board in --boards).", show_default=False)] = None,
+    metric: Annotated[Optional[str], typer.Option("--metric", "-m", help="Rank by this metric (name or id).")] = None,
+    stat: Annotated[Optional[str], typer.Option(help="A stat of the metric other than its headline stats.")] = None,
+    layer: Annotated[Optional[int], typer.Option("--layer", "-l", help="Only this layer (1-based).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Ranked rows as JSON on stdout.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Ranked rows as CSV on stdout.")] = False,
+    boards: BoardsOpt = DEFAULT_BOARDS,
+) -> None:
+    """Show boards, ranked.
+
+    Without options: an overview, one row per configuration with its headline values (mean ± std
+    over seeds). With --metric/--stat/--layer: one ranked table per selected value, ordered by the
+    direction the metric declares (descriptive metrics are listed, not ranked)."""
+    if as_json and as_csv:
+        raise FFBenchError("Choose one of --json and --csv.")
+    if board is not None:
+        path = lb.resolve_board(board, boards)
+        paths = {path.stem: path}
+    else:
+        paths = lb.list_boards(boards)
+        if not paths:
+            raise FFBenchError(f"No leaderboards in {boards}. Make one: ffbench run --suite quick --out quick.parquet "
+                               f"&& ffbench leaderboard update quick.parquet --boards {boards}")
+    chosen = metric is not None or stat is not None or layer is not None
+    rows = []
+    for name, path in paths.items():
+        agg = lb.aggregate(lb.read_board(path))
+        ranked = lb.select(agg, metric, stat, layer)
+        rows.append(lb.records(ranked, name))
+        if as_json or as_csv:
+            continue
+        for table in (lb.ranking_tables(ranked) if chosen else [lb.overview(agg)]):
+            out.print(rich_table(table, f"{name}: {table.title}"))
+    if as_json:
+        print_json(_machine_rows(pd.concat(rows, ignore_index=True)))
+    elif as_csv:
+        pd.concat(rows, ignore_index=True).to_csv(sys.stdout, index=False)
+
+
+@app.command()
+@friendly
+def diff(
+    old: Annotated[Path, typer.Argument(help="The board (or boards folder) before.", show_default=False)],
+    new: Annotated[Path, typer.Argument(help="The board (or boards folder) after.", show_default=False)],
+    every_cell: Annotated[bool, typer.Option("--all", help="Every changed value (per class, every stat), not only "
+                                                           "the headline values over all classes.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Every change as JSON.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown summary (for a pull request).")] = False,
+) -> None:
+    """What changed between two boards (or boards folders), for reviewing an update.
+
+    Values added, removed, changed or re-run with the same numbers, and rank moves of the ranked
+    headline values."""
+    changes = lb.diff(old, new)
+    if as_json:
+        print_json(_machine_rows(changes))
+        return
+    table = lb.diff_table(changes, every_cell)
+    if markdown:
+        body = lb.markdown_table(table) if table.rows else "No headline value changed."
+        sys.stdout.write(f"### {table.title}\n\n{table.note}.\n\n{body}\n")
+        return
+    if table.rows:
+        out.print(rich_table(table, f"{old} -> {new}"))
+    else:
+        out.print(escape(f"No changes shown ({table.note})."), highlight=False)
+
+
+@app.command()
+@friendly
+def render(
+    boards: BoardsOpt = DEFAULT_BOARDS,
+    check: Annotated[bool, typer.Option("--check", help="Change nothing; exit 1 if any Markdown file is not what "
+                                                        "its board renders to.")] = False,
+) -> None:
+    """Regenerate the Markdown views (one .md per board, and README.md) from the Parquet boards."""
+    if check:
+        stale = lb.stale_markdown(boards)
+        if stale:
+            err.print(escape(f"Out of date or edited by hand: {', '.join(map(str, stale))}. "
+                             "Run `ffbench leaderboard render`."), highlight=False, soft_wrap=True)
+            raise typer.Exit(1)
+        err.log(escape(f"Markdown in {boards} matches its boards."))
+        return
+    written = lb.render_all(boards)
+    err.log(escape(f"{len(written)} Markdown file(s) rewritten in {boards}" +
+                   (f": {', '.join(p.name for p in written)}" if written else " (all up to date)")))
+
+
+@app.command()
+@friendly
+def suites(as_json: Annotated[bool, typer.Option("--json", help="Suites and their entries as JSON.")] = False) -> None:
+    """List the named suites that `ffbench run --suite NAME` runs."""
+    from ffbench.registry import get_registry
+    from ffbench.suites import list_suites
+
+    registry = get_registry()
+    rows, described = [], []
+    for suite in list_suites():
+        try:
+            points = str(len(suite.grid(registry).points))
+        except FFBenchError as exc:
+            points = f"unavailable: {exc}"
+        rows.append([suite.name, suite.version, points, ", ".join(suite.metrics), suite.description])
+        described.append({**suite.describe(), "points": points})
+    if as_json:
+        print_json(described)
+        return
+    out.print(rich_table(lb.TextTable("", ["suite", "version", "run points", "metrics", "description"], rows,
+                                      [False, False, True, False, False]), "ffbench suites"))

@@ -1,0 +1,109 @@
+"""Suites: named, versioned sets of run points that ``ffbench run --suite NAME`` executes and
+leaderboards are built from.
+
+A suite is a list of entries, each a small grid (rules x goodness x negatives x datasets x
+seeds, with ``--param``-style overrides and a preset) expanded by :func:`ffbench.grid.expand_grid`;
+the suite's points are the entries' points concatenated, without duplicates. Every entry of a
+suite is measured with the same metric list (the suite's), so each board cell has one
+definition across the suite. Components are named by spec strings and resolved only when the
+grid is built, so a suite may name a plugin that is not installed here (building it then says
+which).
+
+Bump a suite's ``version`` whenever its points or metrics change: rows carry ``suite`` and
+``suite_version``, so a board says which definition produced each row.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from ffbench.errors import FFBenchError
+from ffbench.grid import Grid, expand_grid
+from ffbench.registry import Registry
+
+#: The metrics every paper figure is built from (unseen-category trains a second model per point).
+PAPER_METRICS = ("accuracy", "sparsity", "loo-ensembles", "jaccard", "unseen-category", "excitation")
+
+
+@dataclass(frozen=True)
+class SuiteEntry:
+    """One grid of a suite; fields take what the matching ``ffbench run`` options take."""
+
+    rules: tuple[str, ...]
+    datasets: tuple[str, ...]
+    goodness: tuple[str, ...] = ("l2",)
+    negatives: tuple[str, ...] = ("wrong-label",)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    params: tuple[str, ...] = ()
+    preset: str = "quick"
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    version: str
+    description: str
+    metrics: tuple[str, ...]
+    entries: tuple[SuiteEntry, ...] = field(default_factory=tuple)
+
+    def grid(self, registry: Registry) -> Grid:
+        """All run points of the suite (entries in order, duplicates dropped), with its metrics."""
+        points, notes, metrics = [], [], None
+        for entry in self.entries:
+            part = expand_grid(registry, rules=entry.rules, goodness=entry.goodness, negatives=entry.negatives,
+                               datasets=entry.datasets, metrics=self.metrics, seeds=entry.seeds,
+                               params=entry.params, preset=entry.preset)
+            metrics = metrics if metrics is not None else part.metrics
+            points += [p for p in part.points if p not in points]
+            notes += part.notes
+        return Grid(points=points, metrics=metrics or [], notes=notes)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "description": self.description,
+                "metrics": list(self.metrics),
+                "entries": [{"rules": list(e.rules), "goodness": list(e.goodness), "negatives": list(e.negatives),
+                             "datasets": list(e.datasets), "seeds": list(e.seeds), "params": list(e.params),
+                             "preset": e.preset} for e in self.entries]}
+
+
+_RULES = ("ff", "bp-ff", "bp")
+
+SUITES: dict[str, Suite] = {s.name: s for s in (
+    Suite("quick", "1",
+          "ff, bp-ff and bp (quick preset) on the embedded Fashion-MNIST subset, 3 seeds: minutes on a laptop, "
+          "no download; the suite the scheduled leaderboard update runs.",
+          metrics=("accuracy", "sparsity", "loo-ensembles", "jaccard", "excitation"),
+          entries=(SuiteEntry(rules=_RULES, datasets=("fashion-mnist-mini",)),)),
+    Suite("ci-smoke", "1",
+          "Two tiny models (ff and bp, 2 layers of 64 units, 1 epoch) on 1 000 embedded images, 2 seeds: "
+          "seconds; exercises the leaderboard pipeline in CI, not a benchmark.",
+          metrics=("accuracy", "sparsity"),
+          entries=(SuiteEntry(rules=("ff[layers=2,width=64,epochs=1]", "bp[layers=2,width=64,epochs=1]"),
+                              datasets=("fashion-mnist-mini[train_size=1000,test_size=500]",), seeds=(0, 1)),)),
+    Suite("paper-fashion", "1",
+          "Tosato et al.'s comparison on Fashion-MNIST with the paper settings (SCIENCE.md defaults): ff, bp-ff, "
+          "bp; l2 goodness, wrong-label negatives; every paper metric; 3 seeds. Hours on a GPU.",
+          metrics=PAPER_METRICS,
+          entries=(SuiteEntry(rules=_RULES, datasets=("fashion-mnist",), preset="paper"),)),
+    Suite("paper-mnist", "1",
+          "The same comparison on MNIST with the paper settings (SCIENCE.md defaults): ff, bp-ff, bp; l2 goodness, "
+          "wrong-label negatives; every paper metric; 3 seeds. Hours on a GPU.",
+          metrics=PAPER_METRICS,
+          entries=(SuiteEntry(rules=_RULES, datasets=("mnist",), preset="paper"),)),
+)}
+
+
+def list_suites() -> list[Suite]:
+    return list(SUITES.values())
+
+
+def get_suite(name: str) -> Suite:
+    """The suite called ``name``; an unknown name is an error listing the valid ones."""
+    try:
+        return SUITES[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(SUITES), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise FFBenchError(f"Unknown suite '{name}'.{hint} Valid suites: {', '.join(sorted(SUITES))}.") from None

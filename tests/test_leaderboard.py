@@ -1,0 +1,395 @@
+"""Leaderboards: merge rules (newest wins per configuration x seed x metric, nothing else lost),
+idempotency, a concurrent update from two processes, refusing corrupt and foreign boards, ranking
+direction, Markdown rendering, diff, suites, and one real tiny run end to end."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import shutil
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from ffbench import leaderboard as lb
+from ffbench.cli import leaderboard as lb_cli
+from ffbench.errors import FFBenchError
+from ffbench.registry import get_registry
+from ffbench.results import append_results
+from ffbench.suites import get_suite, list_suites
+
+T0, T1, T2 = "2026-01-01T00:00:00+00:00", "2026-01-02T00:00:00+00:00", "2026-01-03T00:00:00+00:00"
+
+
+def row(rule="ff", seed=0, value=0.5, run="a", t=T1, metric="accuracy", stat=None, layer=None, cls=None,
+        higher=True, status="ok", dataset="fashion-mnist-mini", **extra) -> dict:
+    """One results row of a fabricated run; ``bp*`` rules read no goodness or negatives."""
+    bp = rule.startswith("bp")
+    return {"run_id": run, "status": status, "seed": seed, "rule": rule, "rule_id": f"{rule}[lr=0.1]",
+            "rule_version": "1", "goodness": None if bp else "l2", "goodness_id": None if bp else "l2[threshold=3.0]",
+            "negatives": None if bp else "wrong-label",
+            "negatives_id": None if bp else "wrong-label[resample=false]", "dataset": dataset,
+            "dataset_id": dataset, "dataset_version": "1", "dataset_hash": "h1", "metric": metric,
+            "metric_id": metric, "metric_version": "1", "higher_is_better": higher, "stat": stat or metric,
+            "layer": layer, "class": cls, "value": value, "started_at": t, "git_sha": "0123456789abcdef-dirty",
+            "ffbench_version": "0.1.0", "device": "cpu:x86_64", "suite": "quick", "suite_version": "1", **extra}
+
+
+def results(tmp_path, name, rows) -> str:
+    path = tmp_path / name
+    append_results(path, rows)
+    return str(path)
+
+
+def board_of(boards, name="fashion-mnist-mini") -> pd.DataFrame:
+    return lb.read_board(boards / f"{name}.parquet")
+
+
+def values(board, rule="ff", seed=0, metric="accuracy", cls=None) -> list[float]:
+    sel = board[(board["rule"] == rule) & (board["seed"] == seed) & (board["metric"] == metric)]
+    sel = sel[sel["class"].isna()] if cls is None else sel[sel["class"] == cls]
+    return sel["value"].tolist()
+
+
+def cli() -> typer.Typer:
+    from ffbench.cli import friendly_errors
+    from ffbench.cli.run import run
+
+    app = typer.Typer()
+    app.command()(friendly_errors(run))
+    app.add_typer(lb_cli.app, name="leaderboard")
+    return app
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli(), [str(a) for a in args])
+
+
+# -- merging ----------------------------------------------------------------------------------
+
+
+def test_update_merges_and_a_second_identical_update_changes_nothing(tmp_path):
+    boards = tmp_path / "boards"
+    res = results(tmp_path, "r.parquet", [row(seed=0, value=0.8, run="f0"), row(seed=1, value=0.9, run="f1"),
+                                          row(rule="bp", seed=0, value=0.7, run="b0")])
+    report = lb.update([res, res], boards)  # the same file twice adds its rows once
+    (up,) = report.boards
+    assert (up.name, up.rows_before, up.rows_after, up.written, up.count("added")) == \
+        ("fashion-mnist-mini", 0, 3, True, 3)
+    assert sorted(p.name for p in report.rendered) == ["README.md", "fashion-mnist-mini.md"]
+    files = {p.name: p.read_bytes() for p in boards.iterdir() if not p.name.startswith(".")}
+    again = lb.update([res], boards)
+    assert again.boards[0].written is False and again.boards[0].count("unchanged") == 3 and again.rendered == []
+    assert {p.name: p.read_bytes() for p in boards.iterdir() if not p.name.startswith(".")} == files
+    board = board_of(boards)
+    assert values(board, seed=1) == [pytest.approx(0.9)] and values(board, rule="bp") == [pytest.approx(0.7)]
+    assert board["goodness_id"].isna().tolist() == [r == "bp" for r in board["rule"]]
+
+
+def test_a_newer_run_replaces_its_unit_and_nothing_else(tmp_path):
+    boards = tmp_path / "boards"
+    lb.update([results(tmp_path, "old.parquet", [
+        row(value=0.5, run="old"), row(value=0.4, run="old", cls="Bag"),
+        row(value=0.3, run="old", metric="sparsity", layer=1),
+        row(seed=1, value=0.6, run="old1"), row(rule="bp", value=0.7, run="bp")])], boards)
+    report = lb.update([results(tmp_path, "new.parquet", [row(value=0.55, run="new", t=T2)])], boards)
+    board = board_of(boards)
+    assert values(board) == [pytest.approx(0.55)]
+    assert values(board, cls="Bag") == []  # the unit is replaced whole: no stale per-class row survives
+    assert values(board, metric="sparsity") == [pytest.approx(0.3)]  # same run point, other metric: kept
+    assert values(board, seed=1) == [pytest.approx(0.6)] and values(board, rule="bp") == [pytest.approx(0.7)]
+    (decision,) = report.boards[0].decisions
+    assert decision.action == "replaced" and (decision.other_run, decision.run) == ("old", "new")
+    assert "run old" in decision.message and "newer run new" in decision.message
+
+
+def test_an_older_run_is_kept_out_and_the_board_is_not_rewritten(tmp_path):
+    boards = tmp_path / "boards"
+    lb.update([results(tmp_path, "new.parquet", [row(value=0.9, run="new", t=T2)])], boards)
+    before = (boards / "fashion-mnist-mini.parquet").read_bytes()
+    report = lb.update([results(tmp_path, "old.parquet", [row(value=0.1, run="old", t=T0)])], boards)
+    assert [d.action for d in report.boards[0].decisions] == ["kept"]
+    assert (boards / "fashion-mnist-mini.parquet").read_bytes() == before
+    assert values(board_of(boards)) == [pytest.approx(0.9)]
+
+
+def test_within_one_update_the_newest_run_of_a_unit_wins_whatever_the_order(tmp_path):
+    boards = tmp_path / "boards"
+    newer = results(tmp_path, "b.parquet", [row(value=0.9, run="newer", t=T2)])
+    older = results(tmp_path, "a.parquet", [row(value=0.1, run="older", t=T1)])
+    report = lb.update([newer, older], boards)
+    assert values(board_of(boards)) == [pytest.approx(0.9)]
+    actions = sorted(d.action for d in report.boards[0].decisions)
+    assert actions == ["added", "superseded"]
+
+
+def test_failed_rows_are_logged_not_merged(tmp_path):
+    boards = tmp_path / "boards"
+    logged: list[str] = []
+    res = results(tmp_path, "r.parquet", [
+        row(value=0.8, run="ok"), row(rule="bp", value=float("nan"), run="bad", status="failed", error="ValueError: boom")])
+    report = lb.update([res], boards, log=logged.append)
+    assert board_of(boards)["run_id"].tolist() == ["ok"]
+    assert len(report.failed) == 1 and "bad" in report.failed[0] and "ValueError: boom" in report.failed[0]
+    assert report.failed[0] in logged
+
+
+def test_rows_go_to_one_board_per_dataset_name(tmp_path):
+    boards = tmp_path / "boards"
+    lb.update([results(tmp_path, "r.parquet", [
+        row(run="m", dataset="mnist"), row(run="s", dataset="mnist[train_size=100]"),
+        row(run="f", dataset="fashion-mnist")])], boards)
+    assert sorted(p.name for p in boards.glob("*.parquet")) == ["fashion-mnist.parquet", "mnist.parquet"]
+    assert sorted(board_of(boards, "mnist")["dataset_id"]) == ["mnist", "mnist[train_size=100]"]
+
+
+def _update_in_child(paths, boards, barrier) -> None:
+    barrier.wait()
+    lb.update(paths, boards, lock_timeout=60)
+
+
+def test_two_concurrent_updates_both_land(tmp_path):
+    get_registry()  # loaded once, before forking
+    boards = tmp_path / "boards"
+    a = results(tmp_path, "a.parquet", [row(rule="ff", seed=s, run=f"ff{s}", value=0.1 * s) for s in range(3)])
+    b = results(tmp_path, "b.parquet", [row(rule="bp", seed=s, run=f"bp{s}", value=0.2 * s) for s in range(3)])
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(2)
+    procs = [ctx.Process(target=_update_in_child, args=([p], boards, barrier)) for p in (a, b)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    board = board_of(boards)
+    assert sorted(board["run_id"]) == ["bp0", "bp1", "bp2", "ff0", "ff1", "ff2"]
+    assert lb.stale_markdown(boards) == []
+
+
+def test_an_update_waits_for_the_lock_and_says_so_when_it_times_out(tmp_path):
+    from filelock import FileLock
+
+    boards = tmp_path / "boards"
+    boards.mkdir()
+    res = results(tmp_path, "r.parquet", [row()])
+    with FileLock(str(boards / lb.LOCK_NAME)):
+        with pytest.raises(FFBenchError, match="Another leaderboard update holds"):
+            lb.update([res], boards, lock_timeout=0.2)
+    assert not (boards / "fashion-mnist-mini.parquet").exists()
+
+
+# -- refusing boards we cannot trust ----------------------------------------------------------
+
+
+def test_a_corrupt_board_is_refused_and_left_untouched(tmp_path):
+    boards = tmp_path / "boards"
+    lb.update([results(tmp_path, "r.parquet", [row(run="a")])], boards)
+    path = boards / "fashion-mnist-mini.parquet"
+    path.write_bytes(path.read_bytes()[:200])  # truncated, as by a crash without atomic writes
+    corrupt = path.read_bytes()
+    res = results(tmp_path, "r2.parquet", [row(run="b", t=T2), row(run="m", dataset="mnist")])
+    with pytest.raises(lb.BoardError, match="is not a readable Parquet file.*left untouched"):
+        lb.update([res], boards)
+    assert path.read_bytes() == corrupt
+    assert not (boards / "mnist.parquet").exists()  # nothing is written when any board is refused
+    result = invoke("leaderboard", "update", res, "--boards", boards)
+    assert result.exit_code == 2 and "not a readable Parquet file" in result.output
+    assert path.read_bytes() == corrupt
+
+
+def test_foreign_and_other_version_boards_are_refused(tmp_path):
+    boards = tmp_path / "boards"
+    boards.mkdir()
+    res = results(tmp_path, "r.parquet", [row()])
+    foreign = boards / "fashion-mnist-mini.parquet"
+    pd.DataFrame({"x": [1, 2]}).to_parquet(foreign)
+    with pytest.raises(lb.BoardError, match="not an ffbench leaderboard.*ffbench_leaderboard_schema"):
+        lb.update([res], boards)
+    foreign.unlink()
+    lb.update([res], boards)
+    table = pq.read_table(foreign)
+    meta = {**table.schema.metadata, lb.SCHEMA_KEY.encode(): b"2"}
+    pq.write_table(table.replace_schema_metadata(meta), foreign)
+    newer = foreign.read_bytes()
+    with pytest.raises(lb.BoardError, match="schema version 2; .* reads version 1 only"):
+        lb.update([results(tmp_path, "r2.parquet", [row(run="b", t=T2)])], boards)
+    assert foreign.read_bytes() == newer
+    pq.write_table(table.drop(["headline"]).replace_schema_metadata(table.schema.metadata), foreign)
+    with pytest.raises(lb.BoardError, match="columns differ \\(missing headline\\)"):
+        lb.read_board(foreign)
+
+
+# -- aggregation and ranking ------------------------------------------------------------------
+
+
+def test_aggregate_is_mean_sample_std_and_n_over_seeds(tmp_path):
+    boards = tmp_path / "boards"
+    lb.update([results(tmp_path, "r.parquet", [
+        row(seed=0, value=0.5, run="s0"), row(seed=1, value=0.7, run="s1"), row(seed=2, value=0.9, run="s2"),
+        row(seed=3, value=float("nan"), run="s3"), row(rule="bp", value=0.4, run="b")])], boards)
+    agg = lb.aggregate(board_of(boards)).set_index("rule")
+    assert set(lb.AGGREGATE_COLUMNS) <= set(agg.reset_index().columns)
+    ff, bp = agg.loc["ff"], agg.loc["bp"]
+    assert ff["mean"] == pytest.approx(0.7) and ff["std"] == pytest.approx(0.2) and ff["n"] == 3
+    assert ff["seeds"] == "0,1,2,3" and ff["runs"] == "s0,s1,s2,s3"
+    assert bp["mean"] == pytest.approx(0.4) and pd.isna(bp["std"]) and bp["n"] == 1
+    assert pd.isna(bp["goodness"]) and bp["dataset"] == "fashion-mnist-mini"
+
+
+def _board_with(tmp_path, metric, higher, scores) -> pd.DataFrame:
+    rows = [row(rule=rule, run=rule, value=v, metric=metric, higher=higher) for rule, v in scores.items()]
+    lb.update([results(tmp_path, f"{metric}.parquet", rows)], tmp_path / "boards")
+    return lb.aggregate(board_of(tmp_path / "boards"))
+
+
+def test_ranking_follows_the_declared_direction(tmp_path):
+    scores = {"ff": 0.3, "bp": 0.9, "bp-ff": 0.6, "ff2": 0.6}
+    up = lb.select(_board_with(tmp_path, "accuracy", True, scores), "accuracy")
+    assert list(zip(up["rule"], up["rank"])) == [("bp", 1), ("bp-ff", 2), ("ff2", 2), ("ff", 4)]
+    down = lb.select(_board_with(tmp_path, "error", False, scores), "error")
+    assert list(zip(down["rule"], down["rank"])) == [("ff", 1), ("bp-ff", 2), ("ff2", 2), ("bp", 4)]
+    flat = lb.select(_board_with(tmp_path, "size", None, scores), "size")
+    assert flat["rank"].isna().all() and sorted(flat["rule"]) == flat["rule"].tolist()
+    table = lb.overview(lb.aggregate(board_of(tmp_path / "boards")))
+    assert table.headers[5:] == ["accuracy ▲", "error ▼", "size"]  # ranked metrics first
+    assert [r[1] for r in table.rows] == ["bp", "bp-ff", "ff2", "ff"] and table.note == "Ordered by accuracy ▲."
+
+
+def test_show_ranks_and_prints_json_and_csv(tmp_path):
+    boards = tmp_path / "boards"
+    lb.update([results(tmp_path, "r.parquet", [
+        row(rule="ff", run="f", value=0.6), row(rule="bp", run="b", value=0.8),
+        row(rule="ff", run="f", value=0.2, metric="sparsity", layer=1), row(rule="ff", run="f", value=0.3,
+                                                                           metric="sparsity", layer=2),
+        row(rule="bp", run="b", value=0.5, metric="sparsity", layer=2)])], boards)
+    shown = invoke("leaderboard", "show", "--boards", boards)
+    assert shown.exit_code == 0, shown.output
+    assert "accuracy ▲" in shown.stdout and "sparsity L2 ▲" in shown.stdout and "0.8000" in shown.stdout
+    data = json.loads(invoke("leaderboard", "show", "fashion-mnist-mini", "--boards", boards, "--metric", "sparsity",
+                             "--layer", "2", "--json").stdout)
+    assert [(d["rule"], d["rank"], d["mean"]) for d in data] == [("bp", 1, 0.5), ("ff", 2, 0.3)]
+    csv = invoke("leaderboard", "show", str(boards / "fashion-mnist-mini.parquet"), "--metric", "accuracy", "--csv")
+    lines = csv.stdout.strip().splitlines()
+    assert lines[0].startswith("board,rank,rule,") and lines[1].startswith("fashion-mnist-mini,1,bp,")
+    bad = invoke("leaderboard", "show", "--boards", boards, "--metric", "acuracy")
+    assert bad.exit_code == 2 and "Did you mean 'accuracy'?" in bad.output
+    bad = invoke("leaderboard", "show", "--boards", boards, "--metric", "sparsity", "--layer", "3")
+    assert bad.exit_code == 2 and "Valid layers: 1, 2" in bad.output
+    empty = invoke("leaderboard", "show", "--boards", tmp_path / "none")
+    assert empty.exit_code == 2 and "ffbench leaderboard update" in empty.output
+
+
+# -- Markdown ---------------------------------------------------------------------------------
+
+
+def test_markdown_renders_overview_rankings_and_provenance(tmp_path):
+    boards = tmp_path / "boards"
+    lb.update([results(tmp_path, "r.parquet", [
+        row(rule="ff", seed=0, run="f0", value=0.6), row(rule="ff", seed=1, run="f1", value=0.8),
+        row(rule="bp", run="b0", value=0.9), row(rule="bp", run="b0", value=0.25, metric="sparsity", layer=1),
+        row(rule="bp", run="b0", value=3.0, metric="size", higher=None, layer=1),
+        row(rule="ff", seed=0, run="f0", value=0.2, metric="sparsity", layer=1),
+        row(rule="ff", seed=1, run="f1", value=float("nan"), metric="sparsity", layer=1)])], boards)
+    text = (boards / "fashion-mnist-mini.md").read_text()
+    assert text.startswith("<!-- Generated by `ffbench leaderboard render` from fashion-mnist-mini.parquet")
+    assert "# Leaderboard: fashion-mnist-mini" in text and "2 configuration(s), 3 seeded run(s)" in text
+    assert "| # | rule | goodness | negatives | seeds | accuracy ▲ | sparsity L1 ▲ | size L1 |" in text
+    assert "| 1 | bp | – | – | 1 | 0.9000 | 0.2500 | 3.0000 |" in text
+    assert "| 2 | ff | l2 | wrong-label | 2 | 0.7000 ± 0.1414 | 0.2000 (n=1) | – |" in text
+    ranking = text.split("### accuracy ▲")[1].split("###")[0]
+    assert ranking.index("| 1 | bp |") < ranking.index("| 2 | ff |")
+    assert "### size" not in text  # descriptive: in the overview, not ranked
+    assert "`ff[lr=0.1]` / `l2[threshold=3.0]` / `wrong-label[resample=false]`" in text
+    assert "0123456789ab-dirty" in text and "quick@1" in text
+    index = (boards / "README.md").read_text()
+    assert "| [fashion-mnist-mini](fashion-mnist-mini.md) | 2 | 3 | accuracy, size, sparsity | bp (accuracy ▲) |" in index
+
+
+def test_render_check_catches_hand_edits_and_render_repairs_them(tmp_path):
+    boards = tmp_path / "boards"
+    lb.update([results(tmp_path, "r.parquet", [row()])], boards)
+    assert invoke("leaderboard", "render", "--boards", boards, "--check").exit_code == 0
+    page = boards / "fashion-mnist-mini.md"
+    page.write_text(page.read_text().replace("0.5000", "0.9999"))
+    check = invoke("leaderboard", "render", "--boards", boards, "--check")
+    assert check.exit_code == 1 and "fashion-mnist-mini.md" in check.output
+    assert invoke("leaderboard", "render", "--boards", boards).exit_code == 0
+    assert "0.5000" in page.read_text() and lb.stale_markdown(boards) == []
+    (boards / "SCHEMA.md").write_text("# hand-written\n")
+    shutil.copy(page, boards / "gone.md")  # the page of a board since deleted
+    assert lb.stale_markdown(boards) == [boards / "gone.md"]
+    assert invoke("leaderboard", "render", "--boards", boards).exit_code == 0
+    assert not (boards / "gone.md").exists() and (boards / "SCHEMA.md").read_text() == "# hand-written\n"
+
+
+# -- diff -------------------------------------------------------------------------------------
+
+
+def test_diff_reports_changed_added_and_removed_values_with_ranks(tmp_path):
+    boards = tmp_path / "boards"
+    lb.update([results(tmp_path, "r.parquet", [row(rule="ff", run="f", value=0.6), row(rule="bp", run="b", value=0.8),
+                                               row(run="m", dataset="mnist")])], boards)
+    old = tmp_path / "old"
+    shutil.copytree(boards, old)
+    (boards / "mnist.parquet").unlink()
+    lb.update([results(tmp_path, "r2.parquet", [row(rule="ff", run="f2", value=0.9, t=T2),
+                                                row(rule="bp-ff", run="x", value=0.7)])], boards)
+    changes = lb.diff(old, boards).set_index(["board", "rule"])
+    ff = changes.loc[("fashion-mnist-mini", "ff")]
+    assert ff["status"] == "changed" and ff["delta"] == pytest.approx(0.3) and (ff["old_rank"], ff["new_rank"]) == (2, 1)
+    assert changes.loc[("fashion-mnist-mini", "bp-ff"), "status"] == "added"
+    assert changes.loc[("mnist", "ff"), "status"] == "removed"
+    assert ("fashion-mnist-mini", "bp") not in changes.index  # same run, same numbers (its rank moved: 1 -> 2)
+    md = invoke("leaderboard", "diff", old, boards, "--markdown")
+    assert md.exit_code == 0 and "1 added, 1 removed, 1 changed, 0 rerun cell(s)" in md.stdout
+    assert "| fashion-mnist-mini | changed | ff / l2 / wrong-label on fashion-mnist-mini | accuracy | 0.6000 | 0.9000 | " \
+           "+0.3000 | 1 -> 1 | 2 -> 1 |" in md.stdout
+    same = invoke("leaderboard", "diff", boards, boards, "--json")
+    assert same.exit_code == 0 and json.loads(same.stdout) == []
+
+
+# -- suites -----------------------------------------------------------------------------------
+
+
+def test_suites_expand_to_their_grids():
+    registry = get_registry()
+    quick = get_suite("quick").grid(registry)
+    assert len(quick.points) == 9 and {p.seed for p in quick.points} == {0, 1, 2}
+    assert {p.rule.name for p in quick.points} == {"ff", "bp-ff", "bp"}
+    assert all(p.goodness is None and p.negatives is None for p in quick.points if p.rule.name == "bp")
+    assert [m.name for m in quick.metrics] == ["accuracy", "sparsity", "loo-ensembles", "jaccard", "excitation"]
+    assert all(p.preset == "quick" and p.rule.values["epochs"] == 10 for p in quick.points)
+    paper = get_suite("paper-fashion").grid(registry)
+    assert {p.rule.values["epochs"] for p in paper.points} == {100, 300, 80}
+    for suite in list_suites():
+        assert suite.grid(registry).points, suite.name
+    with pytest.raises(FFBenchError, match="Unknown suite 'quik'. Did you mean 'quick'\\?.*Valid suites: ci-smoke"):
+        get_suite("quik")
+
+
+# -- a real run, end to end -------------------------------------------------------------------
+
+
+def test_suite_run_update_show_end_to_end(tmp_path):
+    out, boards = tmp_path / "ci.parquet", tmp_path / "boards"
+    ran = invoke("run", "--suite", "ci-smoke", "--out", out, "-q")
+    assert ran.exit_code == 0, ran.output
+    updated = invoke("leaderboard", "update", out, "--boards", boards, "--json")
+    assert updated.exit_code == 0, updated.output
+    counts = json.loads(updated.stdout)["boards"][0]["counts"]
+    assert counts["added"] == 8  # 2 rules x 2 seeds x 2 metrics
+    before = {p.name: p.read_bytes() for p in boards.iterdir()}
+    again = invoke("leaderboard", "update", out, "--boards", boards, "-q")
+    assert again.exit_code == 0 and "unchanged" in again.stdout
+    assert {p.name: p.read_bytes() for p in boards.iterdir()} == before
+    board = board_of(boards)
+    assert set(board["suite"]) == {"ci-smoke"} and set(board["seed"]) == {0, 1}
+    assert board["git_sha"].notna().all() and board["torch_version"].notna().all()
+    data = json.loads(invoke("leaderboard", "show", "--boards", boards, "--metric", "accuracy", "--json").stdout)
+    assert sorted(d["rank"] for d in data) == [1, 2] and all(d["n"] == 2 for d in data)
+    assert data[0]["mean"] >= data[1]["mean"] and all(0.0 <= d["mean"] <= 1.0 for d in data)
+    listed = invoke("leaderboard", "suites")
+    assert listed.exit_code == 0 and "ci-smoke" in listed.stdout and "paper-mnist" in listed.stdout

@@ -3,21 +3,25 @@
 Built-in plugins register through the same entry-point group third-party packages use. Each
 entry point names a module that implements some of the register hooks in
 :mod:`ffbench.hookspecs`. Loading is forgiving: a plugin that fails to import, implements a
-misspelt hook, or registers something that is not a component is listed as *broken* with the
-reason, and the others still load. ``FFBENCH_DISABLE_PLUGINS=name,...`` blocks plugins by entry-point
-name or distribution name. Two distributions that register the same kind and name make that name
-unusable (an error naming both), never silently renamed.
+misspelt hook (``pm.check_pending``), forgets ``@ffbench.hookimpl``, raises in its register hook or
+registers something that is not a valid component is listed as *broken* with the reason, and the
+others still load (commands that need a missing component say why it is missing).
+``FFBENCH_DISABLE_PLUGINS=name,...`` blocks plugins by entry-point name or distribution name. Two
+distributions that register the same kind and name make that name unusable (an error naming both),
+never silently renamed.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
 import importlib.metadata as md
 import os
+import re
 import traceback
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import pluggy
 
@@ -28,6 +32,8 @@ from ffbench.errors import CollisionError, FFBenchError, UnknownComponentError
 
 ENTRY_POINT_GROUP = "ffbench"
 DISABLE_ENV = "FFBENCH_DISABLE_PLUGINS"
+#: What a component name may look like: it must survive ``name[k=v,...]`` and comma-separated lists.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
 
 @dataclass
@@ -68,18 +74,24 @@ class Registry:
         self.entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
         self.collisions: dict[tuple[str, str], list[Entry]] = {}
         self.plugins: list[PluginInfo] = []
+        #: Names in FFBENCH_DISABLE_PLUGINS that matched no plugin (most likely typos).
+        self.unmatched_blocks: list[str] = []
 
     # -- registration -------------------------------------------------------------------
     def add(self, entry: Entry) -> None:
+        """Add ``entry``; a second class under the same kind and name makes the name a collision.
+        The very same class registered twice (e.g. by two entry points of one package) is one entry."""
         kind, name = entry.kind, entry.name
         key = (kind, name)
         if key in self.collisions:
-            self.collisions[key].append(entry)
+            if all(e.cls is not entry.cls for e in self.collisions[key]):
+                self.collisions[key].append(entry)
             return
         existing = self.entries[kind].get(name)
         if existing is not None:
-            self.collisions[key] = [existing, entry]
-            del self.entries[kind][name]
+            if existing.cls is not entry.cls:
+                self.collisions[key] = [existing, entry]
+                del self.entries[kind][name]
             return
         self.entries[kind][name] = entry
 
@@ -95,7 +107,11 @@ class Registry:
         try:
             return self.entries[kind][name]
         except KeyError:
-            raise UnknownComponentError(kind, name, self.names(kind)) from None
+            error = UnknownComponentError(kind, name, self.names(kind))
+            note = self.not_loaded_note()
+            if note:
+                error.args = (f"{error} {note}",)
+            raise error from None
 
     def build(self, kind: str, spec: str, preset: str | None = None,
               overrides: Mapping[str, Any] | None = None) -> Component:
@@ -113,31 +129,69 @@ class Registry:
         for kind in KINDS:
             yield from (self.entries[kind][n] for n in sorted(self.entries[kind]))
 
+    def not_loaded_note(self) -> str:
+        """A sentence naming the plugins that did not load (they may hold what was asked for)."""
+        skipped = [p for p in self.plugins if p.status != "ok"]
+        if not skipped:
+            return ""
+        listed = "; ".join(f"'{p.name}' ({p.dist} {p.dist_version}) is {p.status}: {p.reason}" for p in skipped)
+        return f"Plugins not loaded: {listed}. Run `ffbench plugins` for details."
+
 
 def collision_message(kind: str, name: str, entries: list[Entry]) -> str:
     who = " and ".join(f"{e.dist} {e.dist_version} (plugin '{e.plugin}')" for e in entries)
-    return (f"Name collision: {kind} '{name}' is registered by {who}. Uninstall or disable one of them "
-            f"(e.g. {DISABLE_ENV}={entries[-1].plugin}).")
+    return (f"Name collision: {kind} '{name}' is registered by {who}. Uninstall one of these "
+            f"distributions, or block one of the plugins (e.g. {DISABLE_ENV}={entries[-1].plugin}).")
+
+
+def canonical_dist(name: str) -> str:
+    """A distribution name as PyPI compares them (PEP 503): ``FFBench_Plugin.X`` -> ``ffbench-plugin-x``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def disabled_names() -> set[str]:
+    """The entry-point or distribution names listed in FFBENCH_DISABLE_PLUGINS."""
     raw = os.environ.get(DISABLE_ENV, "")
     return {part.strip() for part in raw.split(",") if part.strip()}
 
 
-def _unknown_hooks(plugin: object) -> list[str]:
-    """Names of hook implementations in ``plugin`` that match no hook specification."""
+def _is_blocked(info: PluginInfo, blocked: set[str]) -> str | None:
+    """The FFBENCH_DISABLE_PLUGINS entry that blocks ``info``, if any."""
+    for name in sorted(blocked):
+        if name == info.name or canonical_dist(name) == canonical_dist(info.dist):
+            return name
+    return None
+
+
+def _undecorated_hooks(plugin: object) -> list[str]:
+    """Functions named like a register hook but not marked ``@ffbench.hookimpl`` (pluggy would
+    silently never call them)."""
+    marker = f"{hookspecs.PROJECT}_impl"
+    return [attr for attr in dir(plugin)
+            if attr.startswith("ffbench_register") and callable(getattr(plugin, attr, None))
+            and not hasattr(getattr(plugin, attr), marker)]
+
+
+def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> list[str]:
+    """The hook implementations of ``plugin`` that match no hook specification, with a suggestion."""
     bad = []
-    for attr in dir(plugin):
-        fn = getattr(plugin, attr, None)
-        if callable(fn) and hasattr(fn, f"{hookspecs.PROJECT}_impl") and attr not in hookspecs.HOOK_KINDS:
-            close = difflib.get_close_matches(attr, list(hookspecs.HOOK_KINDS), n=1)
-            bad.append(attr + (f" (did you mean '{close[0]}'?)" if close else ""))
+    for name, caller in vars(pm.hook).items():
+        if name.startswith("_") or caller.has_spec():
+            continue
+        if any(impl.plugin is plugin and not impl.optionalhook for impl in caller.get_hookimpls()):
+            close = difflib.get_close_matches(name, list(hookspecs.HOOK_KINDS), n=1)
+            bad.append(f"'{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
     return bad
 
 
+_IMPORTLIB_DIR = os.path.dirname(importlib.__file__)
+
+
 def _short_reason(exc: BaseException) -> str:
-    frames = traceback.extract_tb(exc.__traceback__)
+    """``Type: message (file:line)``, the innermost frame outside the import machinery and ffbench's
+    loader (a missing module has none: its message says it all)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.startswith(("<frozen", _IMPORTLIB_DIR)) and f.filename != __file__]
     where = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}"
 
@@ -148,8 +202,9 @@ def load_registry(
 ) -> Registry:
     """Discover plugins and return the registry.
 
-    ``extra`` adds in-process plugins as ``(name, module_or_object, dist, dist_version)``
-    (what tests and the conformance suite use).
+    ``extra`` adds plugins as ``(name, plugin, dist, dist_version)`` after the entry points (what
+    tests use): ``plugin`` is a module or object with hook implementations, or an entry-point
+    value such as ``"package.module"``, imported like an entry point.
     """
     registry = Registry()
     pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -167,36 +222,70 @@ def load_registry(
             seen.add((ep.name, ep.value))
             candidates.append((PluginInfo(ep.name, ep.value, dist, version), ep.load))
     for name, obj, dist, version in extra:
-        module = obj.__name__ if isinstance(obj, ModuleType) else type(obj).__name__
-        candidates.append((PluginInfo(name, module, dist, version), lambda obj=obj: obj))
+        if isinstance(obj, str):
+            entry_point = md.EntryPoint(name, obj, ENTRY_POINT_GROUP)
+            candidates.append((PluginInfo(name, obj, dist, version), entry_point.load))
+        else:
+            module = obj.__name__ if isinstance(obj, ModuleType) else type(obj).__name__
+            candidates.append((PluginInfo(name, module, dist, version), lambda obj=obj: obj))
 
     for info, loader in candidates:
         registry.plugins.append(info)
-        if info.name in blocked or info.dist in blocked:
-            info.status, info.reason = "disabled", f"blocked by {DISABLE_ENV}"
-            continue
-        try:
-            plugin = loader()
-        except Exception as exc:  # a broken plugin must not break the others
-            info.status, info.reason = "broken", f"import failed: {_short_reason(exc)}"
-            continue
-        unknown = _unknown_hooks(plugin)
-        if unknown:
-            info.status = "broken"
-            info.reason = "unknown hook implementation: " + ", ".join(unknown)
-            continue
-        try:
-            pm.register(plugin, name=info.name)
-        except Exception as exc:
-            info.status, info.reason = "broken", f"registration failed: {_short_reason(exc)}"
-            continue
-        _collect(pm, plugin, info, registry)
-    pm.check_pending()
+        _load_plugin(pm, info, loader, blocked, registry)
+    registry.unmatched_blocks = sorted(
+        b for b in blocked if not any(_is_blocked(p, {b}) for p in registry.plugins))
     return registry
 
 
+def _load_plugin(pm: pluggy.PluginManager, info: PluginInfo, loader: Callable[[], object],
+                 blocked: set[str], registry: Registry) -> None:
+    """Import, check and register one plugin; on any failure record why in ``info`` and return."""
+    blocker = _is_blocked(info, blocked)
+    if blocker:
+        info.status, info.reason = "disabled", f"blocked by {DISABLE_ENV}={blocker}"
+        return
+    try:
+        plugin = loader()
+    except (Exception, SystemExit) as exc:  # a broken plugin must not break the others
+        info.status, info.reason = "broken", f"import failed: {_short_reason(exc)}"
+        return
+    undecorated = _undecorated_hooks(plugin)
+    if undecorated:
+        info.status = "broken"
+        info.reason = (f"{', '.join(undecorated)} not marked with @ffbench.hookimpl, so ffbench would "
+                       "never call it")
+        return
+    try:
+        pm.register(plugin, name=f"{info.dist}:{info.name}")
+    except Exception as exc:  # e.g. a hook whose arguments do not match its specification
+        info.status, info.reason = "broken", f"registration failed: {_short_reason(exc)}"
+        return
+    try:
+        pm.check_pending()  # misspelt hook names; earlier plugins passed, so these are this plugin's
+    except pluggy.PluginValidationError:
+        info.status = "broken"
+        info.reason = "unknown hook implementation " + ", ".join(_unknown_hooks(pm, plugin))
+        pm.unregister(plugin)
+        return
+    _collect(pm, plugin, info, registry)
+
+
+def _check_component(cls: Any, kind: str, hook: str) -> None:
+    """Raise TypeError unless ``cls`` is a usable component class of ``kind``."""
+    contract = KINDS[kind]
+    if not (isinstance(cls, type) and issubclass(cls, contract)):
+        raise TypeError(f"{hook} registered {cls!r}, which is not a {contract.__name__} subclass")
+    if cls.kind != kind:
+        raise TypeError(f"{cls.__name__}.kind is {cls.kind!r}, expected {kind!r}")
+    if not isinstance(cls.name, str) or not NAME_PATTERN.fullmatch(cls.name):
+        raise TypeError(f"{cls.__name__}.name {cls.name!r} is not a valid component name (letters, digits "
+                        "and _.+- only, starting with a letter or digit)")
+    if not isinstance(cls.version, str) or not cls.version:
+        raise TypeError(f"{cls.__name__}.version must be a non-empty string, not {cls.version!r}")
+
+
 def _collect(pm: pluggy.PluginManager, plugin: object, info: PluginInfo, registry: Registry) -> None:
-    """Call the plugin's own register hooks and add what it registers."""
+    """Call the plugin's own register hooks and add what it registers (all or nothing)."""
     collected: list[Entry] = []
     try:
         for hook_name, kind in hookspecs.HOOK_KINDS.items():
@@ -205,13 +294,7 @@ def _collect(pm: pluggy.PluginManager, plugin: object, info: PluginInfo, registr
                     continue
 
                 def register(cls: Any, _kind: str = kind, _hook: str = hook_name) -> None:
-                    contract = KINDS[_kind]
-                    if not (isinstance(cls, type) and issubclass(cls, contract)):
-                        raise TypeError(f"{_hook} registered {cls!r}, which is not a {contract.__name__} subclass")
-                    if not cls.name or not isinstance(cls.name, str):
-                        raise TypeError(f"{cls.__name__} has no name")
-                    if cls.kind != _kind:
-                        raise TypeError(f"{cls.__name__}.kind is {cls.kind!r}, expected {_kind!r}")
+                    _check_component(cls, _kind, _hook)
                     collected.append(Entry(cls, info.name, info.dist, info.dist_version))
 
                 impl.function(register=register)
@@ -221,7 +304,8 @@ def _collect(pm: pluggy.PluginManager, plugin: object, info: PluginInfo, registr
         return
     for entry in collected:
         registry.add(entry)
-        info.components.append((entry.kind, entry.name))
+        if (entry.kind, entry.name) not in info.components:
+            info.components.append((entry.kind, entry.name))
 
 
 _DEFAULT: Registry | None = None

@@ -52,7 +52,7 @@ def test_param_target_and_key_errors():
 def test_goodness_without_negatives_needs_none():
     with pytest.raises(IncompatibleError, match="--negatives none"):
         grid(goodness=["dimcompress"])
-    with pytest.raises(IncompatibleError, match="no chosen goodness"):
+    with pytest.raises(IncompatibleError, match="goodness 'l2' needs negative samples"):
         grid(negatives=["none"])
     g = grid(goodness=["l2", "dimcompress"], negatives=["wrong-label", "none"])
     assert [(p.goodness.name, p.negatives.name) for p in g.points] == [("l2", "wrong-label"), ("dimcompress", "none")]

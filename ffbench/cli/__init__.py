@@ -56,8 +56,12 @@ def version_text() -> str:
     from ffbench.registry import get_registry
 
     lines = [f"ffbench {ffbench.__version__} (python {platform.python_version()}, torch {torch.__version__})"]
-    dists = sorted({(p.dist, p.dist_version) for p in get_registry().plugins})
+    registry = get_registry()
+    dists = sorted({(p.dist, p.dist_version) for p in registry.plugins if p.status == "ok"})
     lines.append("plugins: " + ", ".join(f"{d}-{v}" for d, v in dists))
+    problems = [f"{p.name} ({p.status})" for p in registry.plugins if p.status != "ok"]
+    if problems:
+        lines.append("not loaded: " + ", ".join(problems) + " (see `ffbench plugins`)")
     return "\n".join(lines)
 
 

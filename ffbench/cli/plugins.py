@@ -1,54 +1,88 @@
-"""`ffbench plugins`: every registered component with its distribution, and plugin load status."""
+"""`ffbench plugins`: every registered component with its distribution, and each plugin's load status.
+
+A plugin that failed to import or register is listed as ``broken`` with the reason, a blocked one
+as ``disabled``; neither stops this command (or any other) from working with the rest.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from ffbench.cli.console import out, print_json
-from ffbench.component import format_value
-from ffbench.registry import collision_message, get_registry
+import ffbench
+from ffbench.cli.console import err, out, print_json
+from ffbench.component import Component, format_value
+from ffbench.registry import DISABLE_ENV, Registry, collision_message, disabled_names, get_registry
+
+#: Per kind, the class attributes that say how a component combines with others.
+TRAITS = {
+    "rule": ("uses_goodness", "uses_negatives"),
+    "goodness": ("needs_negatives",),
+    "negatives": ("produces_negatives", "needs_scores"),
+    "dataset": (),
+    "metric": ("higher_is_better", "headline"),
+}
+STATUS_COLOURS = {"ok": "green", "broken": "red", "disabled": "yellow"}
 
 
-def plugins(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
-    """List installed components (rules, goodness, negatives, datasets, metrics) and plugins."""
-    registry = get_registry()
+def traits(cls: type[Component]) -> dict[str, Any]:
+    """The compatibility declarations of a component class (see :data:`TRAITS`)."""
+    values = {name: getattr(cls, name) for name in TRAITS.get(cls.kind, ())}
+    if "headline" in values:
+        values["headline"] = list(cls.headline_stats())  # type: ignore[attr-defined]
+    return values
+
+
+def report(registry: Registry) -> dict[str, Any]:
+    """Everything `ffbench plugins --json` prints."""
     components = [
-        {**e.cls.describe(), "distribution": e.dist, "distribution_version": e.dist_version, "plugin": e.plugin}
+        {**e.cls.describe(), **traits(e.cls), "distribution": e.dist, "distribution_version": e.dist_version,
+         "plugin": e.plugin}
         for e in registry.all_entries()
+    ]
+    plugins = [
+        {"name": p.name, "module": p.module, "distribution": p.dist, "distribution_version": p.dist_version,
+         "status": p.status, "reason": p.reason, "components": [f"{k}:{n}" for k, n in p.components]}
+        for p in registry.plugins
     ]
     collisions = [
         {"kind": kind, "name": name, "message": collision_message(kind, name, entries),
          "distributions": [e.dist for e in entries]}
         for (kind, name), entries in registry.collisions.items()
     ]
-    plugin_rows = [
-        {"name": p.name, "module": p.module, "distribution": p.dist, "distribution_version": p.dist_version,
-         "status": p.status, "reason": p.reason, "components": [f"{k}:{n}" for k, n in p.components]}
-        for p in registry.plugins
-    ]
+    return {"ffbench_version": ffbench.__version__, "components": components, "plugins": plugins,
+            "collisions": collisions, "disabled_by_env": sorted(disabled_names()),
+            "unmatched_disabled": registry.unmatched_blocks}
+
+
+def plugins(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """List installed components (rules, goodness, negatives, datasets, metrics) and plugins."""
+    data = report(get_registry())
     if as_json:
-        print_json({"components": components, "plugins": plugin_rows, "collisions": collisions})
+        print_json(data)
         return
     table = Table(title="ffbench components")
     for col in ("kind", "name", "version", "distribution", "params", "description"):
         table.add_column(col, overflow="fold")
-    for c in components:
+    for c in data["components"]:
         params = ", ".join(f"{p['name']}={format_value(p['default'])}" for p in c["params"])
         table.add_row(c["kind"], c["name"], c["version"], f"{c['distribution']} {c['distribution_version']}",
-                      params, c["description"])
+                      escape(params), escape(c["description"]))
     out.print(table)
-    problems = [p for p in plugin_rows if p["status"] != "ok"]
-    if problems:
-        t = Table(title="plugins not loaded")
-        for col in ("plugin", "distribution", "status", "reason"):
-            t.add_column(col, overflow="fold")
-        for p in problems:
-            colour = "red" if p["status"] == "broken" else "yellow"
-            t.add_row(p["name"], f"{p['distribution']} {p['distribution_version']}",
-                      f"[{colour}]{p['status']}[/{colour}]", p["reason"])
-        out.print(t)
-    for c in collisions:
-        out.print(f"[red]collision[/red]: {c['message']}")
+    t = Table(title="plugins (entry-point group 'ffbench')")
+    for col in ("plugin", "distribution", "status", "provides / reason"):
+        t.add_column(col, overflow="fold")
+    for p in data["plugins"]:
+        colour = STATUS_COLOURS[p["status"]]
+        detail = p["reason"] if p["status"] != "ok" else ", ".join(p["components"])
+        t.add_row(p["name"], f"{p['distribution']} {p['distribution_version']}",
+                  f"[{colour}]{p['status']}[/{colour}]", escape(detail))
+    out.print(t)
+    for c in data["collisions"]:
+        out.print(f"[red]collision[/red]: {escape(c['message'])}", highlight=False)
+    for name in data["unmatched_disabled"]:
+        err.print(f"[yellow]warning[/yellow]: {DISABLE_ENV} names '{escape(name)}', which is neither an "
+                  "installed plugin nor a distribution providing one.", highlight=False)

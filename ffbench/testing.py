@@ -1,0 +1,714 @@
+"""Conformance checks for ffbench components: what plugin authors run against their own classes.
+
+Each check exercises one promise of a contract (:mod:`ffbench.contracts`) on tiny inputs and, when
+it is broken, raises :class:`ConformanceError` naming the component, the check and the problem.
+Checks that train a model do so with partner components from the installed registry, in a tiny
+:class:`Harness` setting (the ``ff`` rule, ``l2`` goodness, ``wrong-label`` negatives and 300
+images of the embedded ``fashion-mnist-mini`` by default).
+
+With pytest, one test per check::
+
+    from ffbench.testing import conformance_suite
+    from my_plugin.goodness import MyGoodness
+    from my_plugin.rules import MyRule
+
+    TestMyGoodness = conformance_suite(MyGoodness)
+    TestMyRule = conformance_suite(MyRule, params={"epochs": 1, "width": 32})  # small and fast
+
+or parametrised over several components::
+
+    @pytest.mark.parametrize("case", conformance_cases(MyGoodness, MyMetric))
+    def test_conformance(case):
+        case.run()
+
+Without pytest, :func:`check_component` runs every check and raises one ConformanceError listing
+all failures. A check that does not apply (a dataset whose files are absent, negatives for a
+generator that declares none) is skipped with its reason; ``skip={"check": "why"}`` skips a
+check on purpose, with the reason shown.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import numbers
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import torch
+
+from ffbench.component import Component, Param, format_value, parse_spec
+from ffbench.contracts import (
+    KINDS, Dataset, DatasetBundle, Evaluation, Goodness, LearningRule, Metric, MetricResult, MetricRow,
+    NegativeGenerator, TrainContext, TrainedModel,
+)
+from ffbench.errors import DatasetNotFoundError, ParameterError
+from ffbench.grid import compatible
+from ffbench.registry import NAME_PATTERN, get_registry
+
+__all__ = [
+    "TINY", "Case", "Check", "CheckResult", "ConformanceError", "Harness", "NotApplicable",
+    "check_component", "checks_for", "conformance_cases", "conformance_suite", "tiny_params",
+]
+
+
+class ConformanceError(AssertionError):
+    """A component breaks its contract; the message names the component, the check and the problem."""
+
+
+class NotApplicable(Exception):
+    """The check does not apply to this component (reported as skipped, with this reason)."""
+
+
+#: Small settings for the usual size parameters; :func:`tiny_params` keeps those a class declares.
+TINY: dict[str, Any] = {"epochs": 1, "layers": 2, "width": 32, "batch_size": 100,
+                        "train_size": 300, "test_size": 100}
+
+
+def tiny_params(cls: type[Component]) -> dict[str, Any]:
+    """The entries of :data:`TINY` that ``cls`` has parameters for (to keep its checks fast)."""
+    return {k: v for k, v in TINY.items() if k in cls.param_map()}
+
+
+@dataclass(frozen=True)
+class Harness:
+    """The tiny setting that checks train and evaluate in. Partners are specs of installed
+    components; the component under test takes the place of its own kind. A goodness or negative
+    generator under test is paired with the first installed partner it is compatible with when the
+    default partner is not."""
+
+    dataset: str = "fashion-mnist-mini[test_size=100,train_size=300]"
+    rule: str = "ff[batch_size=100,epochs=2,layers=2,width=32]"
+    goodness: str = "l2"
+    negatives: str = "wrong-label"
+    seed: int = 0
+    device: str = "cpu"
+    #: Where a dataset under test looks for its files (its own default when None); never downloads.
+    data_dir: Path | None = None
+
+
+@dataclass
+class Subject:
+    """The component class under test, the parameters it is built with, and the harness."""
+
+    cls: type[Component]
+    params: Mapping[str, Any]
+    harness: Harness
+
+    def build(self) -> Any:
+        """A fresh instance (checks never share state through the component)."""
+        return self.cls.from_spec(dict(self.params))
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    doc: str
+    fn: Callable[[Subject], None]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: str
+    status: str  # passed | failed | skipped
+    message: str = ""
+
+
+CHECKS: dict[str, list[Check]] = {kind: [] for kind in KINDS}
+
+
+def _check(*kinds: str) -> Callable[[Callable[[Subject], None]], Callable[[Subject], None]]:
+    """Register a check for the given kinds (all kinds when none are given)."""
+
+    def add(fn: Callable[[Subject], None]) -> Callable[[Subject], None]:
+        doc = (fn.__doc__ or "").strip().splitlines()[0]
+        for kind in kinds or tuple(KINDS):
+            CHECKS[kind].append(Check(fn.__name__, doc, fn))
+        return fn
+
+    return add
+
+
+def expect(condition: Any, problem: str) -> None:
+    """Raise :class:`ConformanceError` with ``problem`` unless ``condition`` holds."""
+    if not condition:
+        raise ConformanceError(problem)
+
+
+# ---------------------------------------------------------------------------------------
+# The harness: partner components, data and trained models, shared across checks
+# ---------------------------------------------------------------------------------------
+
+_BUNDLES: dict[tuple[str, str], DatasetBundle] = {}
+_MODELS: dict[tuple, TrainedModel] = {}
+
+
+def harness_bundle(harness: Harness) -> DatasetBundle:
+    """The harness dataset (loaded once per process, on ``harness.device``)."""
+    key = (harness.dataset, harness.device)
+    if key not in _BUNDLES:
+        bundle = get_registry().build("dataset", harness.dataset).load(None, False)  # type: ignore[attr-defined]
+        bundle.train, bundle.test = bundle.train.to(harness.device), bundle.test.to(harness.device)
+        _BUNDLES[key] = bundle
+    return _BUNDLES[key]
+
+
+def _first_compatible(kind: str, preferred: str, fits: Callable[[Any], bool], what: str) -> Any:
+    registry = get_registry()
+    candidate = registry.build(kind, preferred)
+    if fits(candidate):
+        return candidate
+    for entry in registry.all_entries():
+        if entry.kind == kind:
+            candidate = entry.cls.from_spec({})
+            if fits(candidate):
+                return candidate
+    raise NotApplicable(f"no installed {kind} component {what}")
+
+
+def training_setup(subject: Subject) -> tuple[LearningRule, Goodness | None, NegativeGenerator | None]:
+    """(rule, goodness, negatives) to train with: the subject in its own slot, harness partners
+    elsewhere (a goodness or negatives under test gets a compatible partner)."""
+    h, registry = subject.harness, get_registry()
+    me = subject.build()
+    if isinstance(me, Goodness):
+        negatives = _first_compatible("negatives", h.negatives, lambda n: compatible(me, n),
+                                      f"with produces_negatives={me.needs_negatives} to train it with")
+        return registry.build("rule", h.rule), me, negatives  # type: ignore[return-value]
+    if isinstance(me, NegativeGenerator):
+        goodness = _first_compatible("goodness", h.goodness, lambda g: compatible(g, me),
+                                     f"with needs_negatives={me.produces_negatives} to train it with")
+        return registry.build("rule", h.rule), goodness, me  # type: ignore[return-value]
+    rule = me if isinstance(me, LearningRule) else registry.build("rule", h.rule)
+    return rule, registry.build("goodness", h.goodness), registry.build("negatives", h.negatives)  # type: ignore[return-value]
+
+
+def train(subject: Subject, held_out: Iterable[int] = (), cached: bool = True) -> TrainedModel:
+    """Train the subject's training setup on the harness data (``held_out`` classes removed from
+    training, as the runner does); reused across checks unless ``cached`` is False."""
+    rule, goodness, negatives = training_setup(subject)
+    bundle, held = harness_bundle(subject.harness), sorted(held_out)
+    key = tuple((type(c), c.identity) for c in (rule, goodness, negatives) if c is not None)
+    key += (subject.harness, tuple(held))
+    if cached and key in _MODELS:
+        return _MODELS[key]
+    data = bundle.without_classes(held) if held else bundle
+    ctx = TrainContext(device=torch.device(subject.harness.device), seed=subject.harness.seed,
+                       train_classes=[c for c in range(bundle.num_classes) if c not in held],
+                       num_classes=bundle.num_classes)
+    model = rule.fit(data, goodness if rule.uses_goodness else None,
+                     negatives if rule.uses_negatives else None, ctx)
+    if cached:
+        _MODELS[key] = model
+    return model
+
+
+# ---------------------------------------------------------------------------------------
+# Checks for every kind
+# ---------------------------------------------------------------------------------------
+
+TRAITS: dict[str, dict[str, tuple[type, ...]]] = {
+    "rule": {"uses_goodness": (bool,), "uses_negatives": (bool,)},
+    "goodness": {"needs_negatives": (bool,)},
+    "negatives": {"produces_negatives": (bool,), "needs_scores": (bool,)},
+    "dataset": {},
+    "metric": {"higher_is_better": (bool, type(None)), "headline": (tuple,)},
+}
+
+
+@_check()
+def declares_contract(s: Subject) -> None:
+    """Subclass of its contract, nothing abstract left, valid name/version/params/presets/traits."""
+    cls = s.cls
+    expect(cls.kind in KINDS and issubclass(cls, KINDS[cls.kind]),
+           f"kind {cls.kind!r} with base classes {[b.__name__ for b in cls.__mro__[1:]]}: a component "
+           f"subclasses one of {', '.join(c.__name__ for c in KINDS.values())}")
+    missing = sorted(getattr(cls, "__abstractmethods__", ()))
+    expect(not missing, f"abstract methods not implemented: {', '.join(missing)}")
+    expect(isinstance(cls.name, str) and NAME_PATTERN.fullmatch(cls.name),
+           f"name {cls.name!r} is not a valid component name (letters, digits and _.+- only)")
+    expect(isinstance(cls.version, str) and cls.version, f"version must be a non-empty string, not {cls.version!r}")
+    expect(isinstance(cls.description, str), f"description must be a string, not {type(cls.description).__name__}")
+    expect(isinstance(cls.params, tuple) and all(isinstance(p, Param) for p in cls.params),
+           "params must be a tuple of ffbench.component.Param")
+    names = [p.name for p in cls.params]
+    expect(len(names) == len(set(names)), f"duplicate parameter names in {names}")
+    for preset, overrides in cls.presets.items():
+        unknown = sorted(set(overrides) - set(names))
+        expect(not unknown, f"preset {preset!r} sets unknown parameters {unknown}; parameters: {names}")
+    for trait, types in TRAITS[cls.kind].items():
+        value = getattr(cls, trait)
+        expect(isinstance(value, types), f"{trait} must be {' or '.join(t.__name__ for t in types)}, "
+                                         f"not {value!r}")
+    if issubclass(cls, Metric):
+        expect(all(isinstance(h, str) and h for h in cls.headline), f"headline must hold stat names: {cls.headline!r}")
+
+
+@_check()
+def param_schema_round_trip(s: Subject) -> None:
+    """Defaults and choices coerce to themselves, from values and from CLI text; the identity
+    ``name[k=v,...]`` parses back to an equal component; presets resolve; describe() is JSON."""
+    cls = s.cls
+    for p in cls.params:
+        values = [p.default] + list(p.choices or ())
+        if p.choices is not None and p.default is not None:
+            expect(p.default in p.choices, f"parameter {p.name!r}: default {p.default!r} is not one of {p.choices}")
+        for value in values:
+            try:
+                direct, from_text = p.coerce(value, cls.name), p.coerce(format_value(value), cls.name)
+            except ParameterError as exc:
+                raise ConformanceError(f"parameter {p.name!r} rejects its own value {value!r}: {exc}") from None
+            expect(direct == value and from_text == value and type(direct) is type(value),
+                   f"parameter {p.name!r}: {value!r} comes back as {direct!r} (from the value) and "
+                   f"{from_text!r} (from the CLI text {format_value(value)!r})")
+    component = s.build()
+    for identity in (component.identity, component.short_identity):
+        name, spec = parse_spec(identity)
+        again = cls.from_spec(spec)
+        expect(name == cls.name and again == component and again.identity == component.identity,
+               f"identity {identity!r} does not parse back to the same component ({again.identity!r})")
+    for preset in cls.presets:
+        cls.resolve_params({}, preset=preset)
+    try:
+        cls.resolve_params({"no_such_parameter": 1})
+    except ParameterError:
+        pass
+    else:
+        raise ConformanceError("an unknown parameter was accepted; resolve_params must raise ParameterError")
+    try:
+        json.dumps(cls.describe())
+    except TypeError as exc:
+        raise ConformanceError(f"describe() is not JSON-serialisable: {exc}") from None
+
+
+# ---------------------------------------------------------------------------------------
+# Goodness
+# ---------------------------------------------------------------------------------------
+
+
+def _activity(n: int, d: int, seed: int) -> torch.Tensor:
+    """Post-ReLU-like activity [n, d]: non-negative, about half the units active."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.relu(torch.randn(n, d, generator=g))
+
+
+@_check("goodness")
+def score_shape(s: Subject) -> None:
+    """score(h [N, D]) is a finite floating tensor of shape [N]."""
+    h = _activity(8, 16, 0)
+    g = s.build().score(h)
+    expect(isinstance(g, torch.Tensor), f"score returned {type(g).__name__}, not a tensor")
+    expect(tuple(g.shape) == (8,), f"score of activity [8, 16] has shape {list(g.shape)}, expected [8]")
+    expect(g.is_floating_point(), f"score has dtype {g.dtype}, expected a floating dtype")
+    expect(torch.isfinite(g).all(), f"score has non-finite values: {g.tolist()}")
+
+
+@_check("goodness")
+def score_per_sample(s: Subject) -> None:
+    """A sample's score does not depend on the other samples in the batch."""
+    h = _activity(8, 16, 1)
+    goodness = s.build()
+    whole, part = goodness.score(h), goodness.score(h[:3])
+    expect(torch.allclose(whole[:3], part, rtol=1e-5, atol=1e-6),
+           f"scores of the first 3 samples change with the batch: {part.tolist()} alone, "
+           f"{whole[:3].tolist()} within 8 samples")
+
+
+@_check("goodness")
+def loss_scalar_with_gradient(s: Subject) -> None:
+    """layer_loss(h_pos, h_neg) is a finite scalar whose gradient reaches the activity (one row
+    per row of ``augment``: a goodness trained on noisy copies gets its copies)."""
+    goodness = s.build()
+    rows = goodness.augment(_activity(8, 16, 4), torch.Generator().manual_seed(0)).shape[0]
+    h_pos = _activity(rows, 16, 2).requires_grad_(True)
+    h_neg = _activity(rows, 16, 3).requires_grad_(True) if goodness.needs_negatives else None
+    loss = goodness.layer_loss(h_pos, h_neg)
+    expect(isinstance(loss, torch.Tensor) and loss.dim() == 0,
+           f"layer_loss returned {getattr(loss, 'shape', type(loss).__name__)}, expected a 0-dim tensor")
+    expect(torch.isfinite(loss), f"layer_loss is {loss.item()}")
+    expect(loss.requires_grad, "layer_loss has no gradient (is it computed under no_grad or detached?)")
+    loss.backward()
+    for label, h in (("h_pos", h_pos), ("h_neg", h_neg)):
+        if h is None:
+            continue
+        expect(h.grad is not None and torch.isfinite(h.grad).all(), f"gradient of the loss w.r.t. {label} "
+                                                                    f"is missing or not finite")
+        expect(h.grad.abs().sum() > 0, f"gradient of the loss w.r.t. {label} is zero everywhere")
+
+
+# ---------------------------------------------------------------------------------------
+# Negative generators
+# ---------------------------------------------------------------------------------------
+
+
+def _generate(s: Subject, x: torch.Tensor, y: torch.Tensor, allowed: torch.Tensor, seed: int):
+    negatives = s.build()
+    if not negatives.produces_negatives:
+        raise NotApplicable("declares produces_negatives = False")
+    scores = None
+    if negatives.needs_scores:
+        g = torch.Generator().manual_seed(seed)
+        scores = torch.log_softmax(torch.randn(len(y), int(allowed.max()) + 1, generator=g), dim=1)
+    generator = torch.Generator(device=x.device).manual_seed(seed)
+    out = negatives.generate(x, y, allowed=allowed, generator=generator, scores=scores)
+    expect(isinstance(out, tuple) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out),
+           f"generate returned {type(out).__name__}, expected a tuple (x_neg, y_neg) of tensors")
+    return out
+
+
+def _train_batch(s: Subject, n: int = 64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Flattened images, labels and all labels, as the ff rule passes them to ``generate``."""
+    bundle = harness_bundle(s.harness)
+    x, y = bundle.train.flat()[:n], bundle.train.y[:n]
+    return x, y, torch.arange(bundle.num_classes, device=y.device)
+
+
+@_check("negatives")
+def generate_shapes(s: Subject) -> None:
+    """generate(x [N, D], y [N]) returns x_neg [N, D] and integer labels y_neg [N] on x's device."""
+    x, y, allowed = _train_batch(s)
+    x_neg, y_neg = _generate(s, x, y, allowed, seed=0)
+    expect(tuple(x_neg.shape) == tuple(x.shape), f"x_neg has shape {list(x_neg.shape)}, expected {list(x.shape)}")
+    expect(x_neg.dtype == x.dtype, f"x_neg has dtype {x_neg.dtype}, expected {x.dtype}")
+    expect(tuple(y_neg.shape) == (len(y),), f"y_neg has shape {list(y_neg.shape)}, expected [{len(y)}]")
+    expect(y_neg.dtype == torch.long, f"y_neg has dtype {y_neg.dtype}, expected torch.int64")
+    expect(x_neg.device == x.device and y_neg.device == y.device, "negatives are on another device than x")
+
+
+@_check("negatives")
+def labels_wrong_and_allowed(s: Subject) -> None:
+    """Every negative label differs from the true one and lies in ``allowed`` (also with a class held out)."""
+    x, y, allowed = _train_batch(s)
+    held = int(y[0])
+    keep = y != held
+    for xs, ys, labels in ((x, y, allowed), (x[keep], y[keep], allowed[allowed != held])):
+        _, y_neg = _generate(s, xs, ys, labels, seed=1)
+        same = int((y_neg == ys).sum())
+        expect(same == 0, f"{same} of {len(ys)} negative labels equal the true label")
+        outside = sorted(set(y_neg.tolist()) - set(labels.tolist()))
+        expect(not outside, f"negative labels {outside} are not in allowed = {labels.tolist()}")
+
+
+@_check("negatives")
+def generate_seeded(s: Subject) -> None:
+    """The same generator seed gives the same negatives (randomness comes from ``generator``)."""
+    x, y, allowed = _train_batch(s)
+    a, b = _generate(s, x, y, allowed, seed=7), _generate(s, x, y, allowed, seed=7)
+    expect(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]), "two calls with equally seeded generators differ")
+
+
+# ---------------------------------------------------------------------------------------
+# Rules (and goodness / negatives through the harness rule)
+# ---------------------------------------------------------------------------------------
+
+
+def check_trained_model(model: Any, bundle: DatasetBundle, n: int = 64) -> None:
+    """What metrics rely on: predictions [N] in range, post-ReLU representations [N, D_l] per layer,
+    one incoming weight matrix [D_l, D_in] per layer."""
+    expect(isinstance(model, TrainedModel), f"fit returned {type(model).__name__}, not a TrainedModel")
+    layers = model.num_layers
+    expect(isinstance(layers, int) and layers >= 1, f"num_layers is {layers!r}, expected an int >= 1")
+    x, y = bundle.test.x[:n], bundle.test.y[:n]
+    with torch.no_grad():
+        pred, reps, weights = model.predict(x), model.representations(x, y), model.weights()
+    expect(isinstance(pred, torch.Tensor) and tuple(pred.shape) == (n,),
+           f"predict(x [{n}, ...]) returned shape {list(getattr(pred, 'shape', []))}, expected [{n}]")
+    expect(not pred.is_floating_point() and pred.dtype != torch.bool, f"predictions have dtype {pred.dtype}, "
+                                                                      "expected integer labels")
+    expect(bool(((pred >= 0) & (pred < bundle.num_classes)).all()),
+           f"predictions outside 0..{bundle.num_classes - 1}: {sorted(set(pred.tolist()))}")
+    expect(isinstance(reps, list) and len(reps) == layers,
+           f"representations returned {len(reps) if isinstance(reps, list) else type(reps).__name__} "
+           f"layers, expected a list of num_layers = {layers}")
+    expect(isinstance(weights, list) and len(weights) == layers, f"weights() must return a list of {layers} matrices")
+    for l, (h, w) in enumerate(zip(reps, weights), start=1):
+        expect(h.dim() == 2 and h.shape[0] == n, f"layer {l} representation has shape {list(h.shape)}, expected [{n}, D]")
+        expect(h.is_floating_point() and torch.isfinite(h).all(), f"layer {l} representation is not finite floats")
+        expect(bool((h >= 0).all()), f"layer {l} representation has negative values (the contract is post-ReLU activity)")
+        expect(w.dim() == 2 and w.shape[0] == h.shape[1],
+               f"layer {l} weight has shape {list(w.shape)}, expected [{h.shape[1]}, D_in]")
+
+
+@_check("rule", "goodness", "negatives")
+def trains_and_predicts(s: Subject) -> None:
+    """Trains with the harness (or, for a rule, with the harness goodness and negatives) and
+    returns a model whose predictions, representations and weights have the contract's shapes."""
+    check_trained_model(train(s), harness_bundle(s.harness))
+
+
+@_check("rule", "goodness", "negatives")
+def deterministic_training(s: Subject) -> None:
+    """Training twice with the same seed gives the same predictions and representations."""
+    bundle = harness_bundle(s.harness)
+    first, second = train(s), train(s, cached=False)
+    x, y = bundle.test.x, bundle.test.y
+    with torch.no_grad():
+        p1, p2 = first.predict(x), second.predict(x)
+        r1, r2 = first.representations(x, y), second.representations(x, y)
+    differ = int((p1 != p2).sum())
+    expect(differ == 0, f"{differ} of {len(x)} test predictions differ between two trainings with seed "
+                        f"{s.harness.seed} (use ctx.generator / ctx.seed for every random draw)")
+    for l, (a, b) in enumerate(zip(r1, r2), start=1):
+        expect(torch.allclose(a, b, rtol=1e-5, atol=1e-6),
+               f"layer {l} representations differ between two trainings with the same seed "
+               f"(max difference {float((a - b).abs().max()):.3g})")
+
+
+@_check("rule")
+def trained_model_picklable(s: Subject) -> None:
+    """The trained model survives torch.save / torch.load (the model cache stores it so)."""
+    model, bundle = train(s), harness_bundle(s.harness)
+    buffer = io.BytesIO()
+    try:
+        torch.save(model, buffer)
+        buffer.seek(0)
+        loaded = torch.load(buffer, weights_only=False)
+    except Exception as exc:
+        raise ConformanceError(f"the trained model cannot be pickled: {type(exc).__name__}: {exc}") from None
+    x = bundle.test.x[:64]
+    with torch.no_grad():
+        expect(torch.equal(model.predict(x), loaded.predict(x)), "the reloaded model predicts differently")
+
+
+# ---------------------------------------------------------------------------------------
+# Metrics
+# ---------------------------------------------------------------------------------------
+
+
+def evaluation(s: Subject, metric: Metric) -> Evaluation:
+    """An Evaluation of the harness model, trained as the metric's training_variant asks."""
+    bundle = harness_bundle(s.harness)
+    variant = metric.training_variant(bundle)
+    expect(variant is None or isinstance(variant, dict), f"training_variant returned {variant!r}, "
+                                                         "expected None or a dict")
+    held = list((variant or {}).get("holdout", []))
+    expect(all(isinstance(c, int) and 0 <= c < bundle.num_classes for c in held),
+           f"training_variant holds out {held!r}, expected class indices 0..{bundle.num_classes - 1}")
+    return Evaluation(train(s, held_out=held), bundle, torch.device(s.harness.device))
+
+
+def _row_key(row: MetricRow) -> tuple:
+    return (row.stat, row.layer, row.cls, row.cls_b)
+
+
+@_check("metric")
+def rows_well_formed(s: Subject) -> None:
+    """compute returns a MetricResult of MetricRows: named stats, float values (finite, or NaN for
+    "undefined"), 1-based layers, known class names, no duplicates, the headline stats present."""
+    metric = s.build()
+    ev = evaluation(s, metric)
+    result = metric.compute(ev)
+    expect(isinstance(result, MetricResult), f"compute returned {type(result).__name__}, not a MetricResult")
+    expect(isinstance(result.rows, list) and result.rows, "compute returned no rows")
+    layers, classes, seen = ev.model.num_layers, set(ev.classes), set()
+    for row in result.rows:
+        expect(isinstance(row, MetricRow), f"row {row!r} is not a MetricRow")
+        where = f"row {_row_key(row)}"
+        expect(isinstance(row.stat, str) and row.stat, f"{where}: stat must be a non-empty string")
+        expect(isinstance(row.value, numbers.Real) and not isinstance(row.value, bool),
+               f"{where}: value {row.value!r} ({type(row.value).__name__}) is not a real number; use float(...)")
+        expect(not math.isinf(row.value), f"{where}: value is infinite (use NaN for undefined values)")
+        expect(row.layer is None or (isinstance(row.layer, int) and not isinstance(row.layer, bool)
+                                     and 1 <= row.layer <= layers),
+               f"{where}: layer must be None or 1..{layers} (1-based)")
+        for label in (row.cls, row.cls_b):
+            expect(label is None or label in classes, f"{where}: class {label!r} is not one of {sorted(classes)}")
+        expect(row.cls_b is None or row.cls is not None, f"{where}: cls_b is set without cls")
+        expect(_row_key(row) not in seen, f"{where} appears twice")
+        seen.add(_row_key(row))
+    stats = {r.stat for r in result.rows}
+    missing = [h for h in metric.headline_stats() if h not in stats]
+    expect(not missing, f"headline stats {missing} are not among the rows' stats {sorted(stats)}")
+    expect(isinstance(result.artifacts, dict) and all(isinstance(k, str) and k for k in result.artifacts),
+           "artifacts must be a dict with non-empty string keys")
+
+
+@_check("metric")
+def compute_deterministic(s: Subject) -> None:
+    """Computing twice on the same trained model gives the same rows."""
+    metric = s.build()
+    ev = evaluation(s, metric)
+    a, b = metric.compute(ev).rows, metric.compute(Evaluation(ev.model, ev.data, ev.device)).rows
+
+    def same(u: float, v: float) -> bool:
+        return (math.isnan(u) and math.isnan(v)) or u == v
+
+    expect([_row_key(r) for r in a] == [_row_key(r) for r in b], "the rows differ in stats/layers/classes")
+    diff = [(_row_key(r), r.value, q.value) for r, q in zip(a, b) if not same(float(r.value), float(q.value))]
+    expect(not diff, f"values differ between two computations: {diff[:3]}")
+
+
+# ---------------------------------------------------------------------------------------
+# Datasets
+# ---------------------------------------------------------------------------------------
+
+
+def _load(s: Subject) -> tuple[Dataset, DatasetBundle]:
+    dataset = s.build()
+    try:
+        return dataset, dataset.load(s.harness.data_dir, False)
+    except DatasetNotFoundError as exc:
+        raise NotApplicable(f"data not available here ({exc})") from None
+
+
+@_check("dataset")
+def bundle_consistent(s: Subject) -> None:
+    """load returns a DatasetBundle whose tensors, shape, classes, normalisation and hash agree."""
+    dataset, b = _load(s)
+    expect(isinstance(b, DatasetBundle), f"load returned {type(b).__name__}, not a DatasetBundle")
+    expect(b.name == dataset.name, f"bundle name {b.name!r} differs from the dataset's name {dataset.name!r}")
+    expect(isinstance(b.shape, tuple) and len(b.shape) == 3 and all(isinstance(d, int) and d > 0 for d in b.shape),
+           f"shape {b.shape!r} is not (C, H, W) of positive ints")
+    expect(isinstance(b.classes, list) and len(b.classes) >= 2 and len(set(b.classes)) == len(b.classes)
+           and all(isinstance(c, str) and c for c in b.classes), f"classes {b.classes!r} are not >= 2 distinct names")
+    for split_name, split in (("train", b.train), ("test", b.test)):
+        x, y = split.x, split.y
+        expect(len(y) > 0, f"the {split_name} split is empty")
+        expect(tuple(x.shape) == (len(y), *b.shape), f"{split_name}.x has shape {list(x.shape)}, "
+                                                     f"expected [{len(y)}, {', '.join(map(str, b.shape))}]")
+        expect(x.dtype == torch.float32, f"{split_name}.x has dtype {x.dtype}, expected torch.float32")
+        expect(y.dtype == torch.long and y.dim() == 1, f"{split_name}.y must be a 1-D int64 tensor, not {y.dtype} "
+                                                       f"{list(y.shape)}")
+        expect(bool(torch.isfinite(x).all()), f"{split_name}.x has non-finite values")
+        expect(int(y.min()) >= 0 and int(y.max()) < b.num_classes,
+               f"{split_name} labels span {int(y.min())}..{int(y.max())}, expected 0..{b.num_classes - 1}")
+    channels = b.shape[0]
+    expect(len(b.mean) == channels and len(b.std) == channels and all(sd > 0 for sd in b.std),
+           f"mean {b.mean} / std {b.std} must have one value per channel ({channels}), std > 0")
+    expect(isinstance(b.content_hash, str) and b.content_hash, "content_hash must be a non-empty string")
+
+
+@_check("dataset")
+def content_hash_stable(s: Subject) -> None:
+    """Loading twice gives the same content hash and the same tensors."""
+    _, a = _load(s)
+    _, b = _load(s)
+    expect(a.content_hash == b.content_hash, f"content hash changes between loads: {a.content_hash} vs {b.content_hash}")
+    expect(torch.equal(a.train.y, b.train.y) and torch.equal(a.test.x, b.test.x), "two loads give different data")
+
+
+# ---------------------------------------------------------------------------------------
+# Running checks: plain, parametrised, or as a pytest class
+# ---------------------------------------------------------------------------------------
+
+
+def checks_for(cls: type[Component]) -> list[Check]:
+    """The checks that apply to ``cls``'s kind, in order."""
+    if cls.kind not in CHECKS:
+        raise ConformanceError(f"{cls.__name__}.kind is {cls.kind!r}; valid kinds: {', '.join(KINDS)}")
+    return list(CHECKS[cls.kind])
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch on one CPU thread: the harness's tiny tensors gain nothing from more, and on a
+    busy machine idle-spinning worker threads make them many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run_check(check: Check, subject: Subject) -> None:
+    """Run one check; failures (and crashes of the component) become a ConformanceError that names
+    the component and the check. NotApplicable passes through."""
+    cls = subject.cls
+    who = f"{cls.kind} '{cls.name}' ({cls.__module__}.{cls.__qualname__})"
+    try:
+        with single_thread():
+            check.fn(subject)
+    except NotApplicable:
+        raise
+    except ConformanceError as exc:
+        raise ConformanceError(f"{who} fails check '{check.name}': {exc}") from None
+    except Exception as exc:
+        raise ConformanceError(f"{who} fails check '{check.name}': it raised {type(exc).__name__}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Case:
+    """One check of one component, runnable under pytest (``case.run()``)."""
+
+    check: Check
+    subject: Subject
+    skip_reason: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.subject.cls.name}-{self.check.name}"
+
+    def run(self) -> None:
+        import pytest
+
+        if self.skip_reason is not None:
+            pytest.skip(self.skip_reason)
+        try:
+            run_check(self.check, self.subject)
+        except NotApplicable as exc:
+            pytest.skip(f"{self.check.name} does not apply: {exc}")
+        except ConformanceError as exc:
+            if exc.__cause__ is not None:  # the component crashed: its traceback is what helps
+                raise
+            pytest.fail(str(exc), pytrace=False)
+
+
+def _cases(cls: type[Component], params: Mapping[str, Any] | None, harness: Harness | None,
+           skip: Mapping[str, str] | None) -> list[Case]:
+    checks = checks_for(cls)
+    unknown = sorted(set(skip or {}) - {c.name for c in checks})
+    if unknown:
+        raise ValueError(f"skip names unknown checks {unknown}; checks for a {cls.kind}: "
+                         f"{', '.join(c.name for c in checks)}")
+    subject = Subject(cls, dict(params or {}), harness or Harness())
+    return [Case(c, subject, (skip or {}).get(c.name)) for c in checks]
+
+
+def conformance_cases(*classes: type[Component], params: Mapping[str, Any] | None = None,
+                      harness: Harness | None = None, skip: Mapping[str, str] | None = None) -> list[Any]:
+    """``pytest.param`` cases (id ``name-check``) for ``@pytest.mark.parametrize("case", ...)``;
+    each test calls ``case.run()``. ``params`` (the same for every class) builds the components."""
+    import pytest
+
+    return [pytest.param(case, id=str(case)) for cls in classes for case in _cases(cls, params, harness, skip)]
+
+
+def conformance_suite(cls: type[Component], *, params: Mapping[str, Any] | None = None,
+                      harness: Harness | None = None, skip: Mapping[str, str] | None = None) -> type:
+    """A pytest test class with one ``test_<check>`` per check of ``cls``; assign it to a name
+    starting with ``Test`` in a test module."""
+    namespace: dict[str, Any] = {"__doc__": f"Conformance of {cls.kind} '{cls.name}'."}
+    for case in _cases(cls, params, harness, skip):
+        def test(self: Any, _case: Case = case) -> None:
+            _case.run()
+
+        test.__name__ = f"test_{case.check.name}"
+        test.__doc__ = case.check.doc
+        namespace[test.__name__] = test
+    return type(f"Test{cls.__name__}Conformance", (), namespace)
+
+
+def check_component(cls: type[Component], *, params: Mapping[str, Any] | None = None,
+                    harness: Harness | None = None, skip: Mapping[str, str] | None = None) -> list[CheckResult]:
+    """Run every check of ``cls``; return the results, or raise one ConformanceError listing
+    every failure."""
+    results: list[CheckResult] = []
+    for case in _cases(cls, params, harness, skip):
+        if case.skip_reason is not None:
+            results.append(CheckResult(case.check.name, "skipped", case.skip_reason))
+            continue
+        try:
+            run_check(case.check, case.subject)
+        except NotApplicable as exc:
+            results.append(CheckResult(case.check.name, "skipped", str(exc)))
+        except ConformanceError as exc:
+            results.append(CheckResult(case.check.name, "failed", str(exc)))
+        else:
+            results.append(CheckResult(case.check.name, "passed"))
+    failures = [r.message for r in results if r.status == "failed"]
+    if failures:
+        raise ConformanceError(f"{len(failures)} of {len(results)} checks failed:\n" + "\n".join(failures))
+    return results

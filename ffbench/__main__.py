@@ -1,0 +1,5 @@
+"""`python -m ffbench` is the `ffbench` command."""
+
+from ffbench.cli import main
+
+main()

@@ -1,0 +1,36 @@
+"""`ffbench report`: the papers' figures from a results file or a leaderboard, as PNGs and a
+static index.html."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ffbench.cli.console import err, out
+
+
+def report(
+    results: Annotated[Path, typer.Argument(help="Results Parquet written by `ffbench run`, or a leaderboard Parquet.",
+                                            show_default=False)],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for the PNGs and index.html. Default: "
+                                                    "RESULTS-report/ next to RESULTS, e.g. ffbench-results-report/.",
+                                                    show_default=False)] = None,
+    class_name: Annotated[Optional[str], typer.Option("--class", help="Class whose mean activity per unit is drawn "
+                                                      "(figure 2), e.g. Trouser. Default: the first class.",
+                                                      show_default=False)] = None,
+) -> None:
+    """Draw every figure the results support (activation maps, ensembles, sparsity, Jaccard maps,
+    unseen category, rho+, accuracy vs sparsity) and an index.html that shows them with the run's
+    configuration and provenance. Figures whose metric was not run are skipped with a note."""
+    from ffbench.report import build_report
+
+    built = build_report(results, out_dir, class_name)
+    for note in built.notes:
+        err.log(note, highlight=False)
+    skipped = [s.title for s in built.sections if s.skipped]
+    if skipped:
+        err.log(f"skipped (metric not run): {', '.join(skipped)}", highlight=False)
+    err.log(f"{len(built.files)} figure(s) written to {built.out}", highlight=False)
+    out.print(str(built.index), highlight=False, soft_wrap=True)

@@ -12,6 +12,7 @@ import ffbench
 from ffbench.cli import cache as cache_cmd
 from ffbench.cli import leaderboard as leaderboard_cmd
 from ffbench.cli.console import err
+from ffbench.cli.bench import bench
 from ffbench.cli.plugins import plugins
 from ffbench.cli.report import report
 from ffbench.cli.run import EXAMPLES, run
@@ -46,6 +47,7 @@ def friendly_errors(fn):
 app.command(epilog=EXAMPLES)(friendly_errors(run))
 app.command()(friendly_errors(plugins))
 app.command()(friendly_errors(report))
+app.command()(friendly_errors(bench))
 app.add_typer(cache_cmd.app, name="cache")
 app.add_typer(leaderboard_cmd.app, name="leaderboard")
 

@@ -64,8 +64,13 @@ class RunOptions:
     #: "fp32", "tf32" or "bf16" (the last two for CUDA); torch.compile of hot functions
     precision: str = "fp32"
     compile: bool = False
-    #: train the seeds of one configuration together when the rule can (LearningRule.stacks_seeds)
-    stack_seeds: bool = True
+    #: train the seeds of one configuration together when the rule can (LearningRule.stacks_seeds):
+    #: "auto" (on CUDA only: on CPU a stacked bmm measured slower than separate matmuls), "on", "off"
+    stack_seeds: str = "auto"
+
+    @property
+    def stacking(self) -> bool:
+        return self.stack_seeds == "on" or (self.stack_seeds == "auto" and self.device.type == "cuda")
 
     @property
     def artifacts_dir(self) -> Path:
@@ -302,7 +307,7 @@ def train(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: Ru
     held_out = list((variant or {}).get("holdout", []))
     data = bundle.without_classes(held_out) if held_out else bundle
     points = [point]
-    if opts.stack_seeds and point.rule.stacks_seeds and len(sibling_seeds) > 1:
+    if opts.stacking and point.rule.stacks_seeds and len(sibling_seeds) > 1:
         others = [dataclasses.replace(point, seed=s) for s in sibling_seeds if s != point.seed]
         points += [p for p in others if opts.cache.load(model_key(p, bundle, variant, opts)) is None]
     ctxs = [train_context(p, bundle, held_out, opts, reporter) for p in points]

@@ -122,3 +122,18 @@ def test_plugins_lists_every_builtin():
     for name in ("ff", "bp-ff", "bp", "l2", "sumsq", "meansq", "wrong-label", "hard", "fashion-mnist-mini",
                  "accuracy", "sparsity"):
         assert f" {name} " in result.stdout
+
+
+def test_stacked_seeds_through_the_runner_match_separate_runs(tmp_path):
+    """--stack-seeds on trains both seeds in one stacked model; rows agree with one-by-one runs."""
+    rows = {}
+    for mode in ("on", "off"):
+        out = tmp_path / f"{mode}.parquet"
+        result = invoke("run", *TINY, "--metric", "accuracy", "--seeds", "2", "--no-cache", "--stack-seeds", mode,
+                        "--out", str(out))
+        assert result.exit_code == 0, result.output
+        df = pd.read_parquet(out)
+        rows[mode] = df[df["class"].isna()].sort_values("seed")
+    assert rows["on"]["config_hash"].tolist() == rows["off"]["config_hash"].tolist()
+    assert (rows["on"]["value"] > 0.3).all() and (rows["off"]["value"] > 0.3).all()
+    assert (rows["on"]["value"] - rows["off"]["value"]).abs().max() < 0.1  # same configuration, seed noise

@@ -107,7 +107,9 @@ class ClockSeededFF(FFRule):
     name = "clock-ff"
 
     def fit(self, data, goodness, negatives, ctx):
-        torch.manual_seed(time.perf_counter_ns())  # initial weights no longer follow ctx.seed
+        seed = time.perf_counter_ns()  # every random draw no longer follows ctx.seed
+        torch.manual_seed(seed)
+        ctx.generator.manual_seed(seed)
         return super().fit(data, goodness, negatives, ctx)
 
 

@@ -29,7 +29,7 @@ def tiny_grid(metrics=("accuracy", "sparsity")):
 
 
 def run(tmp_path: Path, name: str, executor=None, grid=None) -> pd.DataFrame:
-    opts = RunOptions(out=tmp_path / f"{name}.parquet", device=torch.device("cpu"), stack_seeds=False)
+    opts = RunOptions(out=tmp_path / f"{name}.parquet", device=torch.device("cpu"), stack_seeds="off")
     Runner(get_registry(), opts).run(grid or tiny_grid(), executor=executor)
     return pd.read_parquet(opts.out)
 

@@ -1,8 +1,11 @@
-"""`ffbench bench`: trainer throughput vs this machine's matmul peak and vs a straightforward FF."""
+"""`ffbench bench`: trainer throughput vs this machine's matmul peak and vs the same algorithm
+written the straightforward way; with --quality, the fast path's and the baseline's accuracy
+and sparsity on real data."""
 
 from __future__ import annotations
 
-from typing import Annotated, List, Optional
+import statistics
+from typing import Annotated, Any, List, Optional
 
 import torch
 import typer
@@ -10,46 +13,139 @@ from rich.markup import escape
 from rich.table import Table
 
 from ffbench.cli.console import err, out, print_json
+from ffbench.errors import FFBenchError
 from ffbench.grid import split_specs
 from ffbench.provenance import resolve_device
 
+EXAMPLES = """
+Examples:
+
+  ffbench bench                                    # ff greedy, 8192 x 784 -> 3 x 1000, batch 1024, fixed negatives
+
+  ffbench bench --rule ff,"ff[schedule=simultaneous]",bp-ff,bp --json
+
+  ffbench bench --seeds 10                         # also 10 seeds trained together as one stacked model
+
+  ffbench bench --quality 3 --samples 0            # fast path vs baseline: accuracy and sparsity, 3 seeds each
+
+  ffbench bench --device cuda --precision tf32 --samples 60000
+"""
+
+
+def _shape(text: str) -> tuple[int, int, int]:
+    try:
+        c, h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise FFBenchError(f"--shape must be CxHxW, e.g. 1x28x28 or 3x32x32, not '{text}'.") from None
+    return c, h, w
+
 
 def bench(
-    rule: Annotated[Optional[List[str]], typer.Option("--rule", "-r", help="Rules to time (ff, bp-ff, bp). [default: ff]")] = None,
-    samples: Annotated[int, typer.Option(help="Synthetic MNIST-shaped training images.", min=1)] = 8192,
+    rule: Annotated[Optional[List[str]], typer.Option("--rule", "-r", help="Rules to time: ff (any schedule), bp-ff, bp; comma-separated or repeated. [default: ff]")] = None,
+    goodness: Annotated[str, typer.Option("--goodness", "-g", help="Goodness function of ff and bp-ff.")] = "l2",
+    negatives: Annotated[str, typer.Option("--negatives", "-n", help="Negatives of ff and bp-ff, e.g. wrong-label, 'wrong-label[resample=true]', hard.")] = "wrong-label",
+    batch_size: Annotated[Optional[List[str]], typer.Option("--batch-size", "-b", help="Batch size(s), comma-separated: one configuration each. [default: 1024]")] = None,
     width: Annotated[int, typer.Option(help="Units per hidden layer.", min=1)] = 1000,
     layers: Annotated[int, typer.Option(help="Hidden layers.", min=1)] = 3,
-    batch_size: Annotated[int, typer.Option(help="Positives per batch.", min=1)] = 1024,
-    epochs: Annotated[int, typer.Option(help="Epochs (per layer for ff).", min=1)] = 2,
+    epochs: Annotated[int, typer.Option(help="Epochs (ff greedy: per layer).", min=1)] = 2,
+    samples: Annotated[int, typer.Option(help="Synthetic training images (random, normalised).", min=1)] = 8192,
+    shape: Annotated[str, typer.Option(help="Image shape CxHxW of the synthetic data.")] = "1x28x28",
+    seeds: Annotated[int, typer.Option(help="Also time this many seeds trained together (rules that stack seeds).", min=1)] = 1,
+    repeats: Annotated[int, typer.Option(help="Interleaved repeats; the fastest of each is reported.", min=1)] = 3,
+    baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also time the straightforward baseline.")] = True,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    threads: Annotated[Optional[int], typer.Option(help="torch CPU threads (default: torch's choice).")] = None,
-    baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also time the straightforward FF baseline.")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of result objects.")] = False,
+    threads: Annotated[Optional[int], typer.Option(help="torch CPU threads (default: torch's choice).", min=1)] = None,
+    precision: Annotated[str, typer.Option(help="fp32, or on CUDA tf32 or bf16 (the peak is measured in the same precision).")] = "fp32",
+    compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the rules' hot functions.")] = False,
+    quality: Annotated[int, typer.Option(help="Instead of timing: train this many seeds with the fast path and with the baseline on --quality-dataset and compare accuracy and sparsity.", min=0)] = 0,
+    quality_dataset: Annotated[str, typer.Option(help="Dataset of --quality.")] = "fashion-mnist-mini",
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of result objects on stdout.")] = False,
 ) -> None:
-    """Time the trainers on synthetic 784 -> layers x width data (fixed negatives): samples/s,
-    analytic FLOPs per epoch, achieved GFLOP/s and its ratio to a dense matmul peak measured in the
-    same run, peak memory, and for ff the speed-up over FF written the usual way."""
-    from ffbench.bench import bench_rule, matmul_peak
+    """Time the trainers on synthetic data: samples/s, analytically counted FLOPs per epoch, achieved
+    GFLOP/s and its ratio to a dense matmul peak measured in the same run, peak memory, and the
+    speed-up over the same rule written the usual way, timed in the same run (benchmarks/README.md)."""
+    from ffbench.bench import build_case, bench_case, compare_quality, synthetic_bundle
+    from ffbench.registry import get_registry
 
+    if precision not in ("fp32", "tf32", "bf16"):
+        raise FFBenchError(f"Unknown precision '{precision}'. Valid: fp32, tf32, bf16.")
+    dev = resolve_device(device)
+    if precision != "fp32" and dev.type != "cuda":
+        raise FFBenchError(f"--precision {precision} is a CUDA mode; this run is on {dev}. Use fp32.")
+    if precision == "tf32":
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     if threads:
         torch.set_num_threads(threads)
-    dev = resolve_device(device)
-    peak = matmul_peak(dev)
-    if not as_json:
-        err.log(f"dense fp32 matmul peak on {dev}: {peak:.1f} GFLOP/s ({torch.get_num_threads()} threads)")
-    results = [bench_rule(name, samples=samples, width=width, layers=layers, batch_size=batch_size,
-                          epochs=epochs, device=dev, baseline=baseline, peak=peak)
-               for name in split_specs(rule or ["ff"])]
-    if as_json:
-        print_json([r.as_dict() for r in results])
+    registry = get_registry()
+    try:
+        sizes = [int(b) for b in split_specs(batch_size or ["1024"])]
+    except ValueError:
+        raise FFBenchError(f"--batch-size takes whole numbers, not {batch_size}.") from None
+    log = (lambda m: None) if as_json else err.log
+    rows: list[dict[str, Any]] = []
+    if quality:
+        data = registry.build("dataset", quality_dataset).load()
+        data.train, data.test = data.train.to(dev), data.test.to(dev)
+        for spec in split_specs(rule or ["ff"]):
+            for bs in sizes:
+                case = build_case(registry, spec, goodness, negatives,
+                                  {"width": width, "layers": layers, "epochs": epochs, "batch_size": bs})
+                rows += compare_quality(case, data, dev, quality, log=log)
+        if as_json:
+            print_json(rows)
+        else:
+            out.print(_quality_table(rows))
         return
-    table = Table(title=f"ffbench bench: {samples} x 784 -> {layers} x {width}, batch {batch_size}, {epochs} epoch(s)")
-    for col in ("rule", "samples/s", "GFLOP/epoch", "GFLOP/s", "of peak", "baseline samples/s", "speed-up",
-                "peak MB"):
+    data = synthetic_bundle(samples, _shape(shape), device=dev)
+    log(f"{samples} synthetic {shape} images on {dev}, {torch.get_num_threads()} thread(s), {repeats} repeat(s)")
+    for spec in split_specs(rule or ["ff"]):
+        for bs in sizes:
+            case = build_case(registry, spec, goodness, negatives,
+                              {"width": width, "layers": layers, "epochs": epochs, "batch_size": bs})
+            rows.append(bench_case(case, data, dev, repeats=repeats, seeds=seeds, baseline=baseline,
+                                   precision=precision, compile_=compile_, log=log))
+    if as_json:
+        print_json(rows)
+    else:
+        out.print(_timing_table(rows))
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _timing_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="ffbench bench (FLOPs: matmul FLOPs each implementation performs; fastest of the repeats)")
+    cols = ["rule", "batch", "samples/s", "GFLOP/epoch", "GFLOP/s", "peak GFLOP/s", "of peak", "peak MB",
+            "baseline samples/s", "baseline GFLOP/epoch", "speed-up", "seeds", "stacked / 1 seed"]
+    for col in cols:
         table.add_column(col, justify="left" if col == "rule" else "right")
-    for r in results:
-        table.add_row(escape(r.rule), f"{r.samples_per_s:,.0f}", f"{r.gflop_per_epoch:.1f}", f"{r.achieved_gflops:.1f}",
-                      f"{r.ratio_to_peak:.0%}",
-                      "-" if r.baseline_samples_per_s is None else f"{r.baseline_samples_per_s:,.0f}",
-                      "-" if r.speedup is None else f"{r.speedup:.2f}x", f"{r.peak_memory_mb:,.0f}")
-    out.print(table)
+    for r in rows:
+        table.add_row(
+            escape(r["rule"]), str(r["batch_size"]), _fmt(r["samples_per_s"], ",.0f"),
+            _fmt(r["gflop_per_epoch"], ".1f"), _fmt(r["achieved_gflops"], ".1f"), _fmt(r["peak_gflops"], ".1f"),
+            _fmt(r["ratio_to_peak"], ".0%"), _fmt(r["peak_memory_mb"], ",.0f"),
+            _fmt(r["baseline_samples_per_s"], ",.0f"), _fmt(r["baseline_gflop_per_epoch"], ".1f"),
+            "-" if r["speedup"] is None else f"{r['speedup']:.2f}x", str(r["seeds"]),
+            "-" if r["stacked_cost_ratio"] is None else f"{r['stacked_cost_ratio']:.2f}x",
+        )
+    return table
+
+
+def _quality_table(rows: list[dict[str, Any]]) -> Table:
+    stats = [k for k in rows[0] if k == "accuracy" or k.startswith("sparsity_")]
+    table = Table(title="fast path vs baseline (mean ± sd over seeds)")
+    for col in ["rule", "path", "seeds", *stats, "train s"]:
+        table.add_column(col, justify="left" if col in ("rule", "path") else "right")
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["rule"], r["path"]), []).append(r)
+    for (rule, path), group in groups.items():
+        cells = []
+        for stat in stats + ["train_seconds"]:
+            values = [g[stat] for g in group]
+            sd = statistics.stdev(values) if len(values) > 1 else 0.0
+            cells.append(f"{statistics.mean(values):.4f} ± {sd:.4f}" if stat != "train_seconds"
+                         else f"{statistics.mean(values):.1f}")
+        table.add_row(escape(rule), path, str(len(group)), *cells)
+    return table

@@ -84,7 +84,7 @@ def run(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     precision: Annotated[str, typer.Option(help="fp32 (default), or on CUDA tf32 (TF32 matmuls) or bf16 (autocast); recorded per row.")] = "fp32",
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the rules' hot functions (opt-in; recorded per row).")] = False,
-    stack_seeds: Annotated[bool, typer.Option("--stack-seeds/--no-stack-seeds", help="Train the seeds of a configuration together as one stacked model when the rule supports it.")] = True,
+    stack_seeds: Annotated[str, typer.Option("--stack-seeds", help="Train the seeds of a configuration together as one stacked model when the rule supports it: auto (on CUDA only), on, off.")] = "auto",
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Dataset folder (default $FFBENCH_DATA or the user cache).")] = None,
     download: Annotated[bool, typer.Option("--download/--no-download", help="Download missing datasets where the network allows.")] = True,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse trained models cached for the same configuration and code.")] = True,
@@ -107,6 +107,8 @@ def run(
 
     if preset not in ("quick", "paper"):
         raise FFBenchError(f"Unknown preset '{preset}'. Valid presets: quick, paper.")
+    if stack_seeds not in ("auto", "on", "off"):
+        raise FFBenchError(f"Unknown --stack-seeds '{stack_seeds}'. Valid: auto, on, off.")
     if precision not in ("fp32", "tf32", "bf16"):
         raise FFBenchError(f"Unknown precision '{precision}'. Valid: fp32, tf32, bf16.")
     registry = get_registry()

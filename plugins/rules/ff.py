@@ -1,27 +1,45 @@
 """The Forward-Forward rule (Hinton 2022; Tosato et al. defaults): local, per-layer training.
 
 Greedy schedule (default): layer 1 is trained for all epochs, then layer 2 on layer 1's frozen
-outputs, and so on. Each frozen layer's outputs are computed once per pass over the data (once in
-total when negatives are fixed; with resampled negatives the positives' outputs are cached and
-only the fresh negatives go through the frozen layers, once per epoch). Positives and negatives
-go through each layer in one matmul. Simultaneous schedule (Hinton): every layer updated on
-every batch, inputs detached between layers.
+outputs, and so on. Simultaneous schedule (Hinton): every layer updated on every batch, inputs
+detached between layers.
+
+How the trainer avoids waste (the definitions are unchanged; see benchmarks/README.md):
+
+- Data stays on the device as tensors; batches are index gathers, no DataLoader.
+- Positives and negatives go through each layer in one matmul. When the negatives are the
+  positives' images with other labels (wrong-label, hard), layer 1 needs only one matmul over
+  the *images* (B rows for 2B samples), forward and backward (``LabelEmbedding.fold``).
+- Each layer's input is stored already normalised. Greedy with fixed negatives: every frozen
+  layer's outputs are computed once in total. Greedy with resampled negatives: the positives'
+  inputs to the layer in training are cached, and so is layer 1's label-independent matmul over
+  the images; each epoch only the fresh negatives go through the frozen layers 2..l-1.
+- Several seeds of one configuration train together as one stacked model (``fit_seeds``):
+  weights [S, out, in], torch.bmm, one fused Adam over the stacked parameters with the loss
+  summed over seeds (Adam is elementwise: S independent Adams). Every seed draws its
+  initialisation, negatives and batch order from its own generator in the same order as when
+  trained alone, so seed s of a stack equals seed s trained alone. ``fit`` is a stack of one.
+- No host-device synchronisation inside the training loop (losses are logged at the end).
 
 With a goodness trained without negatives (dimensionality compression), each batch is the
 goodness's ``augment`` of the images (fresh noise every batch, so frozen layers are re-run per
-batch), the layer loss is the goodness's, and the goodness fits its readout at the end.
+batch), the layer loss is the goodness's, and the goodness fits its readout at the end; such
+seeds are trained one after the other.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+import torch.nn.functional as F
 
 import ffbench
 from ffbench.component import Param
-from ffbench.contracts import LearningRule, TrainContext
+from ffbench.contracts import Goodness, LearningRule, TrainContext
 from ffbench_plugins.rules.ffnet import (
-    OPTIMIZER_PARAMS, FFNet, batches, build_ffnet, check_components, draw_negatives, forward_in_chunks,
-    make_optimizer,
+    OPTIMIZER_PARAMS, FFNet, LabelEmbedding, batches, build_ffnet, check_components, draw_negative_samples,
+    make_optimizer, normalize,
 )
 
 FF_PARAMS = (
@@ -35,6 +53,9 @@ FF_PARAMS = (
     Param("skip_first", bool, False, "leave layer 1 out of inference (Hinton)"),
 ) + OPTIMIZER_PARAMS
 
+#: rows per chunk when frozen layers are applied to the whole training set
+CHUNK = 8192
+
 
 class FFRule(LearningRule):
     name = "ff"
@@ -46,19 +67,29 @@ class FFRule(LearningRule):
     )
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
     presets = {"quick": {"epochs": 10, "batch_size": 256}}
+    stacks_seeds = True
 
     def fit(self, data, goodness, negatives, ctx):
         check_components(self.name, goodness, negatives)
-        net = build_ffnet(self.values, data, goodness, ctx.device)
-        x, y = data.train.flat(), data.train.y
-        if not goodness.needs_negatives:
-            self._self_supervised(net, x, ctx)
-            net.readout = goodness.fit_readout(net, data, ctx)
-        elif self.values["schedule"] == "greedy":
-            self._greedy(net, net.embedding(x, y), x, y, negatives, ctx)
-        else:
-            self._simultaneous(net, net.embedding(x, y), x, y, negatives, ctx)
+        if goodness.needs_negatives:
+            return self.fit_seeds(data, goodness, negatives, [ctx])[0]
+        net = build_ffnet(self.values, data, goodness, ctx.device, ctx.generator)
+        self._self_supervised(net, data.train.flat(), ctx)
+        net.readout = goodness.fit_readout(net, data, ctx)
         return net.eval()
+
+    def fit_seeds(self, data, goodness, negatives, ctxs):
+        check_components(self.name, goodness, negatives)
+        if not goodness.needs_negatives:
+            return [self.fit(data, goodness, negatives, ctx) for ctx in ctxs]
+        nets = [build_ffnet(self.values, data, goodness, ctx.device, ctx.generator) for ctx in ctxs]
+        trainer = StackedFF(nets, self.values, negatives, ctxs, data.train.flat(), data.train.y)
+        if self.values["schedule"] == "greedy":
+            trainer.greedy()
+        else:
+            trainer.simultaneous()
+        trainer.export()
+        return [net.eval() for net in nets]
 
     def _optimizers(self, net: FFNet, n: int):
         steps = self.values["epochs"] * -(-n // self.values["batch_size"])
@@ -70,53 +101,6 @@ class FFRule(LearningRule):
         opt.step()
         if sched is not None:
             sched.step()
-
-    def _greedy(self, net, pos, x, y, negatives, ctx: TrainContext):
-        epochs, n_layers, bs = self.values["epochs"], net.num_layers, self.values["batch_size"]
-        resample = negatives.resamples
-        inp_pos = pos
-        inp_neg = None if resample else draw_negatives(net, negatives, x, y, ctx, upto=1)
-        for l, (opt, sched) in enumerate(self._optimizers(net, len(y))):
-            losses = []
-            for epoch in range(epochs):
-                if resample:  # fresh negatives through the frozen layers, once per epoch
-                    inp_neg = draw_negatives(net, negatives, x, y, ctx, upto=l + 1)
-                    for k in range(l):
-                        inp_neg = forward_in_chunks(lambda b, k=k: net.layer_forward(k, b), inp_neg)
-                total = torch.zeros((), device=ctx.device)
-                for idx in batches(len(y), bs, ctx.generator, ctx.device):
-                    h = net.layer_forward(l, torch.cat([inp_pos[idx], inp_neg[idx]]))
-                    loss = net.goodness.layer_loss(h[: len(idx)], h[len(idx):])
-                    self._step(opt, sched, loss)
-                    total += loss.detach() * len(idx)
-                losses.append(total / len(y))
-                ctx.progress(l * epochs + epoch + 1, n_layers * epochs, f"layer {l + 1}/{n_layers}")
-            ctx.log(f"ff layer {l + 1}: loss {losses[0].item():.4f} -> {losses[-1].item():.4f}")
-            if l == n_layers - 1:
-                break
-            inp_pos = forward_in_chunks(lambda b: net.layer_forward(l, b), inp_pos)
-            if not resample:
-                inp_neg = forward_in_chunks(lambda b: net.layer_forward(l, b), inp_neg)
-
-    def _simultaneous(self, net, pos, x, y, negatives, ctx: TrainContext):
-        epochs, bs = self.values["epochs"], self.values["batch_size"]
-        opts = self._optimizers(net, len(y))
-        neg, losses = None, []
-        for epoch in range(epochs):
-            if neg is None or negatives.resamples:
-                neg = draw_negatives(net, negatives, x, y, ctx, upto=net.num_layers)
-            total = torch.zeros((), device=ctx.device)
-            for idx in batches(len(y), bs, ctx.generator, ctx.device):
-                inp = torch.cat([pos[idx], neg[idx]])
-                for l, (opt, sched) in enumerate(opts):
-                    h = net.layer_forward(l, inp)
-                    loss = net.goodness.layer_loss(h[: len(idx)], h[len(idx):])
-                    self._step(opt, sched, loss)
-                    total += loss.detach() * len(idx)
-                    inp = h.detach()
-            losses.append(total / (len(y) * net.num_layers))
-            ctx.progress(epoch + 1, epochs, "all layers")
-        ctx.log(f"ff (simultaneous): mean layer loss {losses[0].item():.4f} -> {losses[-1].item():.4f}")
 
     def _self_supervised(self, net, x, ctx: TrainContext):
         """Layer-local training on the goodness's augmented input, no negatives. Greedy: layer l
@@ -135,13 +119,278 @@ class FFRule(LearningRule):
                         for k in range(trained[0]):
                             inp = net.layer_forward(k, inp)
                     for l in trained:
-                        h = net.layer_forward(l, inp)
-                        loss = net.goodness.layer_loss(h, None)
+                        with ctx.autocast():
+                            h = net.layer_forward(l, inp)
+                            loss = net.goodness.layer_loss(h, None)
                         self._step(*opts[l], loss)
                         total += loss.detach()
                         inp = h.detach()
                 ctx.progress(s * epochs + epoch + 1, len(stages) * epochs, f"stage {s + 1}/{len(stages)}")
             ctx.log(f"ff ({net.goodness.name}) stage {s + 1}: last epoch loss sum {total.item():.4f}")
+
+
+# ---------------------------------------------------------------------------------------
+# Layer inputs for S stacked seeds
+# ---------------------------------------------------------------------------------------
+
+
+def _linear(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Stacked affine map: x [S, R, in] -> [S, R, out] with w [S, in, out] (the transposed
+    weights: the backward then yields their gradient contiguous, with no transposing copy)."""
+    return torch.baddbmm(b.unsqueeze(1), x, w)
+
+
+@dataclass
+class RowInput:
+    """A layer's input as rows, already normalised: x [S, 2N, D], positives then negatives."""
+
+    x: torch.Tensor
+
+    def pre(self, w: torch.Tensor, b: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """Pre-activation [S, 2B, out] of the positives idx [S, B] and their negatives: one
+        gather, one (batched) matmul."""
+        s, n2, d = self.x.shape
+        offsets = torch.arange(s, device=idx.device).unsqueeze(1) * n2
+        rows = torch.cat([idx, idx + n2 // 2], dim=1) + offsets
+        return _linear(w, b, self.x.view(s * n2, d)[rows.view(-1)].view(s, -1, d))
+
+    def frozen(self, w: torch.Tensor, b: torch.Tensor) -> "RowInput":
+        """The next layer's input: normalize(relu(layer(x))) for all rows, chunk by chunk."""
+        s, n2, _ = self.x.shape
+        out = torch.empty(s, n2, w.shape[2], device=self.x.device, dtype=self.x.dtype)
+        with torch.no_grad():
+            for i in range(0, n2, CHUNK):
+                out[:, i : i + CHUNK] = normalize(_linear(w, b, self.x[:, i : i + CHUNK]).relu_())
+        return RowInput(out)
+
+
+@dataclass
+class FoldedInput:
+    """Layer 1's input when every negative is its positive's image with another label: the
+    folded images x0n [N, D] and scales [N] (``LabelEmbedding.fold``, shared by all seeds) plus
+    the positive labels y [N] and each seed's negative labels y_neg [S, N]. A layer's
+    pre-activation is one matmul over the B images of a batch plus a label-code matmul (K = C)."""
+
+    x0n: torch.Tensor
+    scale: torch.Tensor
+    y: torch.Tensor
+    y_neg: torch.Tensor
+    embedding: LabelEmbedding
+
+    def _codes(self, idx: torch.Tensor) -> torch.Tensor:
+        """[S, 2B, C]: value/n at each sample's label (positives, then negatives), else 0."""
+        labels = torch.cat([self.y[idx], self.y_neg.gather(1, idx)], dim=1)
+        scale = self.scale[idx].repeat(1, 2)
+        codes = torch.zeros(*labels.shape, self.embedding.num_classes, device=idx.device, dtype=scale.dtype)
+        return codes.scatter_(2, labels.unsqueeze(2), scale.unsqueeze(2))
+
+    def pre(self, w: torch.Tensor, b: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """(x0n W^T + b) for the B images, repeated for positives and negatives, plus
+        codes [S, 2B, C] @ the label columns [S, C, out]."""
+        s, bsz = idx.shape
+        base = _linear(w, b, self.x0n[idx.reshape(-1)].view(s, bsz, -1))
+        return torch.baddbmm(base.repeat(1, 2, 1), self._codes(idx), self._label_rows(w))
+
+    def _label_rows(self, w: torch.Tensor) -> torch.Tensor:
+        """[S, C, out]: the rows of the transposed weights w [S, in, out] that label pixels meet."""
+        return self.embedding.label_columns(w.transpose(1, 2)).transpose(1, 2)
+
+    def image_matmul(self, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """(x0n W^T + b) for all N images, [S, N, out]: the label-independent part of layer 1."""
+        s = w.shape[0]
+        with torch.no_grad():
+            return torch.cat([_linear(w, b, self.x0n[i : i + CHUNK].expand(s, -1, -1))
+                              for i in range(0, len(self.x0n), CHUNK)], dim=1)
+
+    def frozen(self, w: torch.Tensor, b: torch.Tensor, base: torch.Tensor | None = None,
+               negatives_only: bool = False) -> RowInput:
+        """Layer 2's input (normalised layer-1 activity; positives then negatives, or only the
+        negatives) from the image matmul ``base`` (computed here unless given) plus each sample's
+        label column, scaled: elementwise, no further matmul."""
+        base = self.image_matmul(w, b) if base is None else base
+        s, n, _ = base.shape
+        labels = self._label_rows(w)
+        halves = [self.y_neg] if negatives_only else [self.y.expand(s, n), self.y_neg]
+        out = torch.empty(s, len(halves) * n, w.shape[2], device=base.device, dtype=base.dtype)
+        seeds = torch.arange(s, device=base.device).unsqueeze(1)
+        with torch.no_grad():
+            for k, ys in enumerate(halves):
+                for i in range(0, n, CHUNK):
+                    cols = labels[seeds, ys[:, i : i + CHUNK]]  # [S, chunk, out]
+                    pre = torch.addcmul(base[:, i : i + CHUNK], self.scale[i : i + CHUNK, None], cols)
+                    out[:, k * n + i : k * n + i + cols.shape[1]] = normalize(pre.relu_())
+        return RowInput(out)
+
+
+def _same_images(pairs: list[tuple[torch.Tensor, torch.Tensor]], x: torch.Tensor) -> bool:
+    return all(xn is x or (xn.shape == x.shape and torch.equal(xn, x)) for xn, _ in pairs)
+
+
+# ---------------------------------------------------------------------------------------
+# The stacked trainer
+# ---------------------------------------------------------------------------------------
+
+
+class StackedFF:
+    """FF training of S networks of one configuration at once (S = 1 for a single seed).
+
+    ``nets``: freshly built FFNets, one per seed (their initial weights are stacked here and the
+    trained weights copied back by :meth:`export`); ``ctxs``: one TrainContext per seed.
+    """
+
+    def __init__(self, nets: list[FFNet], values: dict, negatives, ctxs: list[TrainContext],
+                 x: torch.Tensor, y: torch.Tensor):
+        self.nets, self.values, self.negatives, self.ctxs = nets, values, negatives, ctxs
+        self.x, self.y, self.n = x, y, len(y)
+        self.goodness, self.embedding = nets[0].goodness, nets[0].embedding
+        self.num_layers = nets[0].num_layers
+        #: transposed weights [S, in, out] and biases [S, out] of every layer
+        self.w = [torch.nn.Parameter(torch.stack([net.layers[l].weight.detach().T for net in nets]))
+                  for l in range(self.num_layers)]
+        self.b = [torch.nn.Parameter(torch.stack([net.layers[l].bias.detach() for net in nets]))
+                  for l in range(self.num_layers)]
+        steps = values["epochs"] * -(-self.n // values["batch_size"])
+        self.opts = [make_optimizer(values, [w, b], steps) for w, b in zip(self.w, self.b)]
+        self._fold: tuple[torch.Tensor, torch.Tensor] | None = None  # LabelEmbedding.fold(x), once
+        #: the goodness's layer loss is the default one (FF loss on its scores), so scores can be
+        #: taken over all seeds' rows at once
+        self.scores_only = type(self.goodness).layer_loss is Goodness.layer_loss
+        self.head = self._head
+        if ctxs[0].compile:
+            self.head = torch.compile(self._head, dynamic=False)
+
+    # -- pieces ----------------------------------------------------------------------------
+    def export(self) -> None:
+        """Copy the stacked weights into the per-seed FFNets."""
+        with torch.no_grad():
+            for s, net in enumerate(self.nets):
+                for l, layer in enumerate(net.layers):
+                    layer.weight.copy_(self.w[l][s].T)
+                    layer.bias.copy_(self.b[l][s])
+
+    def _batches(self):
+        """[S, B] index batches, each seed shuffled by its own generator."""
+        per_seed = [batches(self.n, self.values["batch_size"], c.generator, c.device) for c in self.ctxs]
+        return [torch.stack(b) for b in zip(*per_seed)]
+
+    def _draw_negatives(self, upto: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Each seed's (x_neg, y_neg); hard negatives read that seed's layers 1..upto."""
+        if self.negatives.needs_scores:
+            self.export()
+        return [draw_negative_samples(net, self.negatives, self.x, self.y, c, upto)
+                for net, c in zip(self.nets, self.ctxs)]
+
+    def _first_input(self, pairs) -> FoldedInput | RowInput:
+        """Layer 1's input for these negatives: folded when they are the positives' images."""
+        if _same_images(pairs, self.x):
+            if self._fold is None:
+                self._fold = self.embedding.fold(self.x)
+            y_neg = torch.stack([yn for _, yn in pairs])
+            return FoldedInput(*self._fold, self.y, y_neg, self.embedding)
+        pos = normalize(self.embedding(self.x, self.y))
+        return RowInput(torch.stack([torch.cat([pos, normalize(self.embedding(xn, yn))]) for xn, yn in pairs]))
+
+    def _head(self, pre: torch.Tensor, bsz: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(activity [S, 2B, D], per-seed losses [S]) from pre-activations; the goodness's own
+        layer loss of each seed on its positives (first B rows) and negatives."""
+        h = F.relu(pre)
+        s, rows, width = h.shape
+        if self.scores_only:  # one score over all rows: no per-seed slices of h in the backward
+            g = self.goodness.score(h.view(s * rows, width)).view(s, rows)
+            losses = [self.goodness.loss_from_scores(gs[:bsz], gs[bsz:], width) for gs in g.unbind(0)]
+        else:  # a goodness with its own layer loss: split/unbind, whose backward concatenates
+            pos, neg = h.split(bsz, dim=1)
+            losses = [self.goodness.layer_loss(hp, hn) for hp, hn in zip(pos.unbind(0), neg.unbind(0))]
+        return h, torch.stack(losses)
+
+    def _train_step(self, l: int, inp, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimizer step of layer l on batch idx; returns (activity, per-seed losses), detached."""
+        with self.ctxs[0].autocast():
+            h, losses = self.head(inp.pre(self.w[l], self.b[l], idx), idx.shape[1])
+        opt, sched = self.opts[l]
+        opt.zero_grad(set_to_none=True)
+        losses.sum().backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
+        return h.detach(), losses.detach()
+
+    def _progress(self, done: int, total: int, what: str) -> None:
+        for c in self.ctxs:
+            c.progress(done, total, what)
+
+    def _log(self, what: str, first: torch.Tensor, last: torch.Tensor) -> None:
+        for s, c in enumerate(self.ctxs):
+            c.log(f"ff {what}: loss {first[s].item():.4f} -> {last[s].item():.4f}")
+
+    # -- schedules --------------------------------------------------------------------------
+    def greedy(self) -> None:
+        epochs, n_layers = self.values["epochs"], self.num_layers
+        resample = self.negatives.resamples
+        inp: FoldedInput | RowInput = self._first_input(self._draw_negatives(upto=1))
+        image_matmul = None  # layer 1's label-independent matmul, kept when negatives are resampled
+        for l in range(n_layers):
+            losses = []
+            for epoch in range(epochs):
+                if resample and l == 0 and epoch > 0:
+                    inp = self._first_input(self._draw_negatives(upto=1))
+                elif resample and l > 0:
+                    inp = self._resampled_input(l, inp, image_matmul)
+                total = torch.zeros(len(self.ctxs), device=self.x.device)
+                for idx in self._batches():
+                    total += self._train_step(l, inp, idx)[1] * idx.shape[1]
+                losses.append(total / self.n)
+                self._progress(l * epochs + epoch + 1, n_layers * epochs, f"layer {l + 1}/{n_layers}")
+            self._log(f"layer {l + 1}", losses[0], losses[-1])
+            if l == n_layers - 1:
+                break
+            if l == 0 and resample and isinstance(inp, FoldedInput):
+                image_matmul = inp.image_matmul(self.w[0], self.b[0])
+                inp = inp.frozen(self.w[0], self.b[0], image_matmul)
+            else:  # with resampling, the negatives' half is replaced before it is read
+                inp = inp.frozen(self.w[l], self.b[l])
+
+    def _resampled_input(self, l: int, inp: RowInput, image_matmul: torch.Tensor | None) -> RowInput:
+        """Layer l's (>= 2) input with fresh negatives: the cached positives' half is kept; only
+        the negatives go through layer 1 (just its label term when folded, from the cached image
+        matmul) and the frozen layers 2..l-1."""
+        fresh = self._first_input(self._draw_negatives(upto=l + 1))
+        if isinstance(fresh, FoldedInput):
+            rows = fresh.frozen(self.w[0], self.b[0], image_matmul, negatives_only=True)
+        else:
+            rows = RowInput(fresh.x[:, self.n :]).frozen(self.w[0], self.b[0])
+        for k in range(1, l):
+            rows = rows.frozen(self.w[k], self.b[k])
+        inp.x[:, self.n :] = rows.x
+        return inp
+
+    def simultaneous(self) -> None:
+        epochs, n_layers = self.values["epochs"], self.num_layers
+        first, losses = None, []
+        for epoch in range(epochs):
+            if first is None or self.negatives.resamples:
+                first = self._first_input(self._draw_negatives(upto=n_layers))
+            total = torch.zeros(len(self.ctxs), device=self.x.device)
+            for idx in self._batches():
+                h, loss = self._train_step(0, first, idx)
+                total += loss * idx.shape[1]
+                for l in range(1, n_layers):
+                    h, loss = self._train_step(l, _Detached(normalize(h)), idx)
+                    total += loss * idx.shape[1]
+            losses.append(total / (self.n * n_layers))
+            self._progress(epoch + 1, epochs, "all layers")
+        self._log("(simultaneous) mean layer", losses[0], losses[-1])
+
+
+@dataclass
+class _Detached:
+    """The previous layer's normalised activity on the current batch as the next layer's input
+    (simultaneous schedule): the batch rows are already selected."""
+
+    x: torch.Tensor
+
+    def pre(self, w: torch.Tensor, b: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        return _linear(w, b, self.x)
 
 
 @ffbench.hookimpl

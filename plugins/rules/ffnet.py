@@ -55,6 +55,25 @@ class LabelEmbedding:
         labels = torch.arange(num_classes, device=x_flat.device).repeat_interleave(n)
         return self(x_flat.repeat(num_classes, 1), labels)
 
+    def fold(self, x_flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x0 / n [N, D], value / n [N]) with x0 the images with their label pixels zeroed and
+        n = (||x0||^2 + channels * value^2)^0.5 + EPS, the norm the embedded image has for *any*
+        label. Then normalize(embed(x, c)) = x0 / n + (value / n) * e_c (e_c: label c's pixel in
+        every channel), so a layer on the normalised embedded input is
+        (x0 / n) W^T + (value / n) * label_columns(W)[:, c] + b for every label c at once: one
+        matmul over the images serves the positive, the negative and every candidate label."""
+        x0 = x_flat.clone()
+        for off in self.offsets:
+            x0[:, off : off + self.num_classes] = 0.0
+        sq = torch.linalg.vector_norm(x0, dim=-1).square() + len(self.offsets) * self.value ** 2
+        n = sq.sqrt() + EPS
+        return x0.div_(n.unsqueeze(-1)), self.value / n
+
+    def label_columns(self, weight: torch.Tensor) -> torch.Tensor:
+        """[..., D_out, C]: the weight columns that label pixels meet, summed over channels."""
+        cols = [weight[..., off : off + self.num_classes] for off in self.offsets]
+        return cols[0] if len(cols) == 1 else torch.stack(cols).sum(0)
+
 
 class FFNet(nn.Module, TrainedModel):
     """An MLP of FF layers plus goodness-per-label inference.
@@ -79,19 +98,32 @@ class FFNet(nn.Module, TrainedModel):
     def layer_forward(self, index: int, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.layers[index](normalize(x)))
 
-    def forward_all(self, x: torch.Tensor, upto: int | None = None) -> list[torch.Tensor]:
-        """Activity of layers 1..upto (all by default) for already-embedded inputs."""
+    def forward_all(self, x: torch.Tensor, upto: int | None = None, start: int = 0) -> list[torch.Tensor]:
+        """Activity of layers start+1..upto (all by default) for inputs to layer start+1
+        (already-embedded images when start = 0)."""
         hs = []
-        for i in range(self.num_layers if upto is None else upto):
+        for i in range(start, self.num_layers if upto is None else upto):
             x = self.layer_forward(i, x)
             hs.append(x)
         return hs
 
     # -- inference ----------------------------------------------------------------------
+    def first_layer_all_labels(self, flat: torch.Tensor) -> torch.Tensor:
+        """Layer-1 activity for every candidate label, [C * N, D_1] (label-major, as
+        ``LabelEmbedding.all_labels``), from one matmul over the N images (``LabelEmbedding.fold``)."""
+        x0n, scale = self.embedding.fold(flat)
+        layer = self.layers[0]
+        base = F.linear(x0n, layer.weight, layer.bias)  # [N, D_1]
+        labels = self.embedding.label_columns(layer.weight).T  # [C, D_1]
+        h = torch.addcmul(base.unsqueeze(0), scale[None, :, None], labels.unsqueeze(1)).relu_()
+        return h.reshape(-1, h.shape[-1])
+
     def label_goodness(self, x: torch.Tensor, upto: int | None = None) -> torch.Tensor:
-        """Goodness of every candidate label at every layer: [N, C, L]."""
+        """Goodness of every candidate label at every layer: [N, C, L], all labels in one
+        batched pass (layer 1 from one matmul over the images)."""
         flat = x.reshape(x.shape[0], -1)
-        hs = self.forward_all(self.embedding.all_labels(flat, self.num_classes), upto)
+        h1 = self.first_layer_all_labels(flat)
+        hs = [h1] + self.forward_all(h1, upto, start=1)
         g = torch.stack([self.goodness.score(h) for h in hs], dim=-1)  # [C*N, L]
         return g.reshape(self.num_classes, flat.shape[0], -1).transpose(0, 1)
 
@@ -145,9 +177,12 @@ OPTIMIZER_PARAMS = (
 
 
 def make_optimizer(values: dict, params, steps: int):
-    """(optimizer, scheduler or None) from a rule's optimizer parameters."""
+    """(optimizer, scheduler or None) from a rule's optimizer parameters. Uses the fused Adam(W)
+    kernel on CPU and CUDA (one pass over the parameters per step; same update rule)."""
+    params = list(params)
     cls = torch.optim.AdamW if values["optimizer"] == "adamw" else torch.optim.Adam
-    opt = cls(params, lr=values["lr"], weight_decay=values["weight_decay"])
+    fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+    opt = cls(params, lr=values["lr"], weight_decay=values["weight_decay"], fused=fused or None)
     sched = None
     if values["lr_schedule"] == "cosine":
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
@@ -159,27 +194,43 @@ def batches(n: int, batch_size: int, generator: torch.Generator, device: torch.d
     return torch.randperm(n, generator=generator, device=device).split(batch_size)
 
 
-def build_ffnet(values: dict, data: DatasetBundle, goodness: Goodness, device: torch.device) -> FFNet:
+def build_ffnet(values: dict, data: DatasetBundle, goodness: Goodness, device: torch.device,
+                generator: torch.Generator | None = None) -> FFNet:
     """An FFNet sized by the rule's ``layers``/``width``, embedding labels when the goodness needs
-    negatives (value: the maximum of the normalised training data)."""
+    negatives (value: the maximum of the normalised training data). With ``generator`` (on
+    ``device``) the weights and biases are drawn from it, with nn.Linear's default distribution
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)): a seed's initialisation then depends on its own
+    generator only, whether it is trained alone or stacked with other seeds."""
     width = values["width"] or default_width(data)
     dims = [data.input_dim] + [width] * values["layers"]
     embedding = None
     if goodness.needs_negatives:
         embedding = LabelEmbedding(data.shape, data.num_classes, float(data.train.x.max()))
     net = FFNet(dims, embedding, goodness, data.num_classes, values["inference"], values["skip_first"])
-    return net.to(device)
+    net = net.to(device)
+    if generator is not None:
+        with torch.no_grad():
+            for layer in net.layers:
+                bound = layer.in_features ** -0.5
+                layer.weight.uniform_(-bound, bound, generator=generator)
+                layer.bias.uniform_(-bound, bound, generator=generator)
+    return net
+
+
+def draw_negative_samples(net: FFNet, negatives: NegativeGenerator, x: torch.Tensor, y: torch.Tensor,
+                          ctx: TrainContext, upto: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x_neg, y_neg) for the training set, labels not yet embedded; hard negatives read the
+    label scores of the layers trained so far (1..upto)."""
+    scores = None
+    if negatives.needs_scores:
+        scores = forward_in_chunks(lambda xb: net.label_log_probs(xb, upto), x, chunk=2048)
+    return negatives.generate(x, y, allowed=ctx.allowed_labels, generator=ctx.generator, scores=scores)
 
 
 def draw_negatives(net: FFNet, negatives: NegativeGenerator, x: torch.Tensor, y: torch.Tensor,
                    ctx: TrainContext, upto: int) -> torch.Tensor:
-    """Negative inputs (labels embedded) for the training set; hard negatives read the label
-    scores of the layers trained so far (1..upto)."""
-    scores = None
-    if negatives.needs_scores:
-        scores = forward_in_chunks(lambda xb: net.label_log_probs(xb, upto), x, chunk=2048)
-    x_neg, y_neg = negatives.generate(x, y, allowed=ctx.allowed_labels, generator=ctx.generator, scores=scores)
-    return net.embedding(x_neg, y_neg)
+    """Negative inputs (labels embedded) for the training set (see draw_negative_samples)."""
+    return net.embedding(*draw_negative_samples(net, negatives, x, y, ctx, upto))
 
 
 def check_components(rule_name: str, goodness: Goodness | None, negatives: NegativeGenerator | None) -> None:

@@ -78,10 +78,11 @@ def matmul_gflops(device: torch.device, m: int, k: int, n: int, dtype: torch.dty
     return 2 * m * k * n / best / 1e9
 
 
-def matmul_peak(device: torch.device, shapes: list[tuple[int, int, int]], dtype: torch.dtype) -> float:
-    """The machine's measured dense matmul peak: the best over a square 2048^3 product and the
-    given shapes (the benchmarked layers' own)."""
-    return max(matmul_gflops(device, *s, dtype=dtype) for s in [(2048, 2048, 2048), *shapes])
+def matmul_peak(device: torch.device, shapes: list[tuple[int, int, int]], dtype: torch.dtype,
+                square: int = 2048) -> float:
+    """The machine's measured dense matmul peak: the best over a square ``square``^3 product and
+    the given shapes (the benchmarked layers' own)."""
+    return max(matmul_gflops(device, *s, dtype=dtype) for s in [(square, square, square), *shapes])
 
 
 class PeakMemory:
@@ -160,8 +161,9 @@ def ff_flops(dims: list[int], n: int, epochs: int, classes: int, schedule: str =
         total += sum(_label_scores_flops(dims, n, classes, u) for u in _draws(schedule, resample, layers, epochs))
     if schedule == "simultaneous":
         return total
-    for l in range(layers - 1):  # each frozen layer's outputs, once
-        total += mm(n, dims[0], dims[1]) if l == 0 and folded else mm(2 * n, dims[l], dims[l + 1])
+    for l in range(layers - 1):  # each frozen layer's outputs, once (resampled: positives only)
+        rows = n if resample else 2 * n
+        total += mm(n, dims[0], dims[1]) if l == 0 and folded else mm(rows, dims[l], dims[l + 1])
     if resample:  # every epoch of layer l >= 2: fresh negatives through the frozen layers
         for l in range(1, layers):
             first = 0 if folded else mm(n, dims[0], dims[1])
@@ -366,7 +368,7 @@ def _timed(device: torch.device, fn: Callable[[], Any]) -> tuple[float, float | 
 
 
 def bench_case(case: BenchCase, data: DatasetBundle, device: torch.device, *, repeats: int = 3, seeds: int = 1,
-               baseline: bool = True, precision: str = "fp32", compile_: bool = False,
+               baseline: bool = True, precision: str = "fp32", compile_: bool = False, peak_size: int = 2048,
                log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
     """Time one case: matmul peak, fast ``fit``, the baseline, and (seeds > 1) ``fit_seeds``,
     interleaved over ``repeats``; returns one result row (see the module docstring)."""
@@ -389,11 +391,11 @@ def bench_case(case: BenchCase, data: DatasetBundle, device: torch.device, *, re
     peak = 0.0
     for r in range(repeats):
         for name, fn in runs.items():  # a peak measurement next to every timed run
-            peak = max(peak, matmul_peak(device, peak_shapes, mm_dtype))
+            peak = max(peak, matmul_peak(device, peak_shapes, mm_dtype, peak_size))
             seconds, mem = _timed(device, fn)
             best[name] = min(best[name], (seconds, mem), key=lambda t: t[0])
             log(f"repeat {r + 1}/{repeats}: {name} {seconds:.2f} s, matmul peak so far {peak:.1f} GFLOP/s")
-    peak = max(peak, matmul_peak(device, peak_shapes, mm_dtype))
+    peak = max(peak, matmul_peak(device, peak_shapes, mm_dtype, peak_size))
     (fast_s, fast_mem), (base_s, _), (stack_s, stack_mem) = (best.get(k, (math.inf, None))
                                                              for k in ("fast", "baseline", "stacked"))
     fast_flops, base_flops = case.flops(data)

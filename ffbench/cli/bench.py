@@ -51,6 +51,7 @@ def bench(
     samples: Annotated[int, typer.Option(help="Synthetic training images (random, normalised).", min=1)] = 8192,
     shape: Annotated[str, typer.Option(help="Image shape CxHxW of the synthetic data.")] = "1x28x28",
     seeds: Annotated[int, typer.Option(help="Also time this many seeds trained together (rules that stack seeds).", min=1)] = 1,
+    peak_size: Annotated[int, typer.Option(help="Side of the square matmul of the peak measurement (the layers' own shapes are measured too).", min=1)] = 2048,
     repeats: Annotated[int, typer.Option(help="Interleaved repeats; the fastest of each is reported.", min=1)] = 3,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also time the straightforward baseline.")] = True,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
@@ -103,7 +104,7 @@ def bench(
             case = build_case(registry, spec, goodness, negatives,
                               {"width": width, "layers": layers, "epochs": epochs, "batch_size": bs})
             rows.append(bench_case(case, data, dev, repeats=repeats, seeds=seeds, baseline=baseline,
-                                   precision=precision, compile_=compile_, log=log))
+                                   precision=precision, compile_=compile_, peak_size=peak_size, log=log))
     if as_json:
         print_json(rows)
     else:

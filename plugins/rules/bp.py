@@ -72,7 +72,8 @@ class BPRule(LearningRule):
         for epoch in range(epochs):
             total = torch.zeros((), device=ctx.device)
             for idx in batches(len(y), bs, ctx.generator, ctx.device):
-                loss = F.cross_entropy(net(x[idx]), y[idx])
+                with ctx.autocast():
+                    loss = F.cross_entropy(net(x[idx]), y[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

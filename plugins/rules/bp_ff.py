@@ -32,7 +32,7 @@ class BPFFRule(LearningRule):
 
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         check_components(self.name, goodness, negatives)
-        net = build_ffnet(self.values, data, goodness, ctx.device)
+        net = build_ffnet(self.values, data, goodness, ctx.device, ctx.generator)
         x, y = data.train.flat(), data.train.y
         epochs, bs = self.values["epochs"], self.values["batch_size"]
         opt, sched = make_optimizer(self.values, net.parameters(), epochs * -(-len(y) // bs))
@@ -44,14 +44,15 @@ class BPFFRule(LearningRule):
                 neg = draw_negatives(net, negatives, x, y, ctx, upto=net.num_layers)
             total = torch.zeros((), device=ctx.device)
             for idx in batches(len(y), bs, ctx.generator, ctx.device):
-                if self_supervised:
-                    hs = net.forward_all(goodness.augment(x[idx], ctx.generator))
-                    loss = sum(goodness.layer_loss(h, None) for h in hs)
-                else:
-                    hs = net.forward_all(torch.cat([pos[idx], neg[idx]]))
-                    g = sum(goodness.score(h) for h in hs)
-                    width = sum(h.shape[-1] for h in hs)
-                    loss = goodness.loss_from_scores(g[: len(idx)], g[len(idx):], width)
+                with ctx.autocast():
+                    if self_supervised:
+                        hs = net.forward_all(goodness.augment(x[idx], ctx.generator))
+                        loss = sum(goodness.layer_loss(h, None) for h in hs)
+                    else:  # positives and negatives through one matmul per layer
+                        hs = net.forward_all(torch.cat([pos[idx], neg[idx]]))
+                        g = sum(goodness.score(h) for h in hs)
+                        width = sum(h.shape[-1] for h in hs)
+                        loss = goodness.loss_from_scores(g[: len(idx)], g[len(idx):], width)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -203,14 +203,16 @@ class FoldedInput:
                               for i in range(0, len(self.x0n), CHUNK)], dim=1)
 
     def frozen(self, w: torch.Tensor, b: torch.Tensor, base: torch.Tensor | None = None,
-               negatives_only: bool = False) -> RowInput:
-        """Layer 2's input (normalised layer-1 activity; positives then negatives, or only the
-        negatives) from the image matmul ``base`` (computed here unless given) plus each sample's
-        label column, scaled: elementwise, no further matmul."""
+               halves: str = "both") -> RowInput:
+        """Layer 2's input, normalised layer-1 activity of the positives then the negatives
+        (``halves`` "both"), or of one half ("positives", "negatives"), from the image matmul
+        ``base`` (computed here unless given) plus each sample's label row, scaled: elementwise,
+        no further matmul."""
         base = self.image_matmul(w, b) if base is None else base
         s, n, _ = base.shape
         labels = self._label_rows(w)
-        halves = [self.y_neg] if negatives_only else [self.y.expand(s, n), self.y_neg]
+        halves = {"both": [self.y.expand(s, n), self.y_neg], "positives": [self.y.expand(s, n)],
+                  "negatives": [self.y_neg]}[halves]
         out = torch.empty(s, len(halves) * n, w.shape[2], device=base.device, dtype=base.dtype)
         seeds = torch.arange(s, device=base.device).unsqueeze(1)
         with torch.no_grad():
@@ -344,11 +346,17 @@ class StackedFF:
             self._log(f"layer {l + 1}", losses[0], losses[-1])
             if l == n_layers - 1:
                 break
-            if l == 0 and resample and isinstance(inp, FoldedInput):
-                image_matmul = inp.image_matmul(self.w[0], self.b[0])
-                inp = inp.frozen(self.w[0], self.b[0], image_matmul)
-            else:  # with resampling, the negatives' half is replaced before it is read
+            if not resample:
                 inp = inp.frozen(self.w[l], self.b[l])
+                continue
+            # resampled: only the positives go through the layer now frozen; the next layer's
+            # negatives are drawn (and passed through the frozen layers) at each of its epochs
+            if isinstance(inp, FoldedInput):
+                image_matmul = inp.image_matmul(self.w[0], self.b[0])
+                pos = inp.frozen(self.w[0], self.b[0], image_matmul, halves="positives")
+            else:
+                pos = RowInput(inp.x[:, : self.n]).frozen(self.w[l], self.b[l])
+            inp = RowInput(torch.cat([pos.x, torch.empty_like(pos.x)], dim=1))
 
     def _resampled_input(self, l: int, inp: RowInput, image_matmul: torch.Tensor | None) -> RowInput:
         """Layer l's (>= 2) input with fresh negatives: the cached positives' half is kept; only
@@ -356,7 +364,7 @@ class StackedFF:
         matmul) and the frozen layers 2..l-1."""
         fresh = self._first_input(self._draw_negatives(upto=l + 1))
         if isinstance(fresh, FoldedInput):
-            rows = fresh.frozen(self.w[0], self.b[0], image_matmul, negatives_only=True)
+            rows = fresh.frozen(self.w[0], self.b[0], image_matmul, halves="negatives")
         else:
             rows = RowInput(fresh.x[:, self.n :]).frozen(self.w[0], self.b[0])
         for k in range(1, l):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
-import inspect
+import importlib.util
+import json
 import platform
 import subprocess
 import sys
@@ -62,32 +64,91 @@ def device_label(device: torch.device) -> str:
     return f"cpu:{platform.processor() or platform.machine()}"
 
 
+def _module_file(name: str) -> Path | None:
+    """The source file of an importable module (its __init__.py for a package), or None."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError, AttributeError):
+        return None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    return Path(spec.origin).resolve()
+
+
+def _strip(tree: ast.AST) -> ast.AST:
+    """The module without what cannot change what it computes: docstrings, and class-level
+    ``presets`` tables (a preset only picks parameter values, which the cache key holds already)."""
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if not isinstance(body, list):
+            continue
+        if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            body.pop(0)
+        if isinstance(node, ast.ClassDef):
+            node.body = [n for n in body if not (isinstance(n, (ast.Assign, ast.AnnAssign)) and any(
+                isinstance(t, ast.Name) and t.id == "presets"
+                for t in (n.targets if isinstance(n, ast.Assign) else [n.target])))] or [ast.Pass()]
+    return tree
+
+
+def _imported_modules(tree: ast.AST, module: str, is_package: bool) -> set[str]:
+    """Absolute names of the modules (and of possible submodules ``pkg.name``) a module imports."""
+    names: set[str] = set()
+    package = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            names.add(base)
+            names.update(f"{base}.{a.name}" for a in node.names)
+    # importing a.b.c runs a/__init__.py and a/b/__init__.py too
+    return {".".join(n.split(".")[: i + 1]) for n in names for i in range(n.count(".") + 1)}
+
+
 @functools.lru_cache(maxsize=None)
-def _source_hash(path: str) -> str:
-    """Hash of one module file, or of every .py file under a package folder."""
-    p = Path(path)
-    files = sorted(p.rglob("*.py")) if p.is_dir() else [p]
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()[:16]
+def _module_digest(name: str) -> tuple[str, tuple[str, ...]]:
+    """(hash of the module's code without docstrings and presets, the modules it imports)."""
+    path = _module_file(name)
+    if path is None:
+        return "", ()
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imports = _imported_modules(tree, name, path.name == "__init__.py")
+    digest = hashlib.sha256(ast.dump(_strip(tree)).encode()).hexdigest()[:16]
+    return digest, tuple(sorted(imports))
 
 
-def _top_level_source(cls: type) -> str | None:
-    """The folder of the top-level package defining ``cls`` (or its single module file)."""
-    top = sys.modules.get(cls.__module__.split(".")[0])
-    top_file = getattr(top, "__file__", None)
-    if top_file is None:
-        module = sys.modules.get(cls.__module__)
-        return inspect.getsourcefile(module) if module else None
-    top_path = Path(top_file).resolve()
-    return str(top_path.parent if top_path.name == "__init__.py" else top_path)
+def training_closure(*classes: type) -> dict[str, str]:
+    """module name -> code hash of every module the given classes' modules import, directly or
+    not, within their own top-level packages and ffbench (third-party libraries are covered by
+    the torch version in the key, not hashed)."""
+    roots = {"ffbench"} | {c.__module__.split(".")[0] for c in classes}
+    modules = {b.__module__ for c in classes for b in c.__mro__ if b.__module__ != "builtins"}
+    todo = sorted({".".join(m.split(".")[: i + 1]) for m in modules for i in range(m.count(".") + 1)})
+    seen: dict[str, str] = {}
+    while todo:
+        name = todo.pop()
+        if name in seen or name.split(".")[0] not in roots:
+            continue
+        digest, imports = _module_digest(name)
+        if not digest:
+            continue
+        seen[name] = digest
+        todo.extend(imports)
+    for c in classes:  # a class without a source file (defined interactively) is keyed by its name
+        if c.__module__ not in seen:
+            seen[c.__module__] = f"no-source:{c.__qualname__}"
+    return dict(sorted(seen.items()))
 
 
 def code_hash(*classes: type) -> str:
-    """Hash of the source of ffbench's core and of the top-level package of every class given
-    (all of a plugin's package: a change to any module it imports invalidates cached models)."""
-    sources = {str(Path(ffbench.__file__).resolve().parent)}
-    sources.update(s for s in map(_top_level_source, classes) if s)
-    return hashlib.sha256("|".join(_source_hash(s) for s in sorted(sources)).encode()).hexdigest()[:16]
+    """Hash of the code a training with these components runs: the modules of the classes (and of
+    their bases) and every module they import within their own packages and ffbench's core,
+    without docstrings and preset tables; plus the torch version. Metrics, reports and the CLI are
+    not in it, so a fixed metric is recomputed on the same cached models."""
+    closure = training_closure(*classes)
+    return hashlib.sha256((json.dumps(closure) + torch.__version__).encode()).hexdigest()[:16]

@@ -28,7 +28,18 @@ SUBSET_SEED = 0
 SIZE_PARAMS = (
     Param("train_size", int, 0, "number of training images, a stratified subset (0 = all)", min=0),
     Param("test_size", int, 0, "number of test images, a stratified subset (0 = all)", min=0),
+    Param("subset_seed", int, SUBSET_SEED, "seed of the stratified subsets (another seed: another sample "
+          "of the same size)", min=0),
+    Param("validation", int, 0, "carve this many training images (stratified, seeded by subset_seed) "
+          "into a validation split and evaluate on it instead of the test split; for selecting "
+          "presets and settings without reading the test split (0 = off)", min=0),
+    Param("norm", str, "own", "normalisation statistics: own (the training images' mean/std) or mnist "
+          "(MNIST's 0.1307/0.3081 on every dataset, as Tosato et al.'s code did)", choices=("own", "mnist")),
 )
+
+#: MNIST's training-set mean and std (of pixels scaled to [0, 1]), the statistics Tosato et al.'s
+#: code normalised every dataset with.
+MNIST_STATS = ((0.1307,), (0.3081,))
 
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -114,16 +125,34 @@ def make_bundle(
     train_size: int = 0,
     test_size: int = 0,
     source: str = "",
+    subset_seed: int = SUBSET_SEED,
+    validation: int = 0,
+    norm: str = "own",
 ) -> DatasetBundle:
     """Subset, hash and normalise uint8 ``(images [N, C, H, W], labels [N])`` splits.
 
-    The content hash covers the (subset) uint8 images and labels of both splits; mean and std
-    are those of the (subset) training images, applied to both splits.
+    ``train_size`` / ``test_size`` take stratified subsets (seeded by ``subset_seed``). With
+    ``validation`` > 0, that many of the (subset) training images, stratified, become the split
+    evaluated instead of the test split, and the rest are trained on: the test split is then
+    never read. The content hash covers the uint8 images and labels of the two splits returned;
+    mean and std are those of the training images returned (``norm`` "own") or MNIST's
+    (``norm`` "mnist"), applied to both splits.
     """
     (x_tr, y_tr), (x_te, y_te) = train, test
-    i_tr, i_te = stratified_indices(y_tr, train_size), stratified_indices(y_te, test_size)
+    i_tr = stratified_indices(y_tr, train_size, seed=subset_seed)
+    i_te = stratified_indices(y_te, test_size, seed=subset_seed)
     x_tr, y_tr, x_te, y_te = x_tr[i_tr], np.asarray(y_tr)[i_tr], x_te[i_te], np.asarray(y_te)[i_te]
-    mean, std = channel_stats(x_tr)
+    if validation:
+        if validation >= len(y_tr):
+            raise ValueError(f"validation={validation} leaves no training images (the training split has {len(y_tr)})")
+        i_val = stratified_indices(y_tr, validation, seed=subset_seed + 1)
+        rest = np.setdiff1d(np.arange(len(y_tr)), i_val)
+        x_te, y_te = x_tr[i_val], y_tr[i_val]
+        x_tr, y_tr = x_tr[rest], y_tr[rest]
+        source = f"{source} (validation: {validation} training images evaluated instead of the test split)"
+    mean, std = MNIST_STATS if norm == "mnist" else channel_stats(x_tr)
+    if norm == "mnist" and x_tr.shape[1] != 1:
+        mean, std = mean * x_tr.shape[1], std * x_tr.shape[1]
     return DatasetBundle(
         name=name,
         train=DataSplit(normalise(x_tr, mean, std), torch.as_tensor(y_tr, dtype=torch.long)),
@@ -135,3 +164,8 @@ def make_bundle(
         content_hash=content_hash((x_tr, y_tr), (x_te, y_te)),
         source=source,
     )
+
+
+def subset_options(values: dict) -> dict:
+    """The :func:`make_bundle` keyword arguments of a dataset's SIZE_PARAMS values."""
+    return {k: values[k] for k in ("train_size", "test_size", "subset_seed", "validation", "norm")}

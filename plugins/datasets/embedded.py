@@ -17,7 +17,7 @@ import numpy as np
 
 import ffbench
 from ffbench.contracts import Dataset, DatasetBundle
-from ffbench_plugins.datasets.common import FASHION_MNIST_CLASSES, SIZE_PARAMS, make_bundle
+from ffbench_plugins.datasets.common import FASHION_MNIST_CLASSES, SIZE_PARAMS, make_bundle, subset_options
 
 DATA_FILE = "fashion-mnist-mini.npz.xz"
 
@@ -49,8 +49,7 @@ class FashionMNISTMini(Dataset):
             train=(a["x_train"][:, None], a["y_train"]),
             test=(a["x_test"][:, None], a["y_test"]),
             classes=FASHION_MNIST_CLASSES,
-            train_size=self.values["train_size"],
-            test_size=self.values["test_size"],
+            **subset_options(self.values),
             source=f"embedded: ffbench_plugins/datasets/data/{DATA_FILE}",
         )
 

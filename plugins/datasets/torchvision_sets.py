@@ -23,7 +23,7 @@ import torchvision.datasets as tvd
 import ffbench
 from ffbench.contracts import Dataset, DatasetBundle
 from ffbench.errors import DatasetNotFoundError
-from ffbench_plugins.datasets.common import FASHION_MNIST_CLASSES, SIZE_PARAMS, make_bundle, read_idx
+from ffbench_plugins.datasets.common import FASHION_MNIST_CLASSES, SIZE_PARAMS, make_bundle, subset_options, read_idx
 
 DATA_ENV = "FFBENCH_DATA"
 #: Where Debian's ``dataset-fashion-mnist`` package installs the IDX files.
@@ -61,7 +61,7 @@ class TorchvisionDataset(Dataset):
         train, test, classes, source = self.read(root, origin, download)
         return make_bundle(
             self.name, train, test, classes,
-            train_size=self.values["train_size"], test_size=self.values["test_size"], source=source,
+            source=source, **subset_options(self.values),
         )
 
     def read(self, root: Path, origin: str, download: bool) -> tuple[Split, Split, list[str], str]:

@@ -20,13 +20,38 @@ def draw_wrong_labels(y: torch.Tensor, allowed: torch.Tensor, generator: torch.G
     return allowed[k + (k >= position_of_y).long()]
 
 
+def draw_from_pool(y: torch.Tensor, allowed: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(image index [N], wrong label [N]): N draws without replacement from the pool of the
+    N * (A - 1) wrong-label copies of the N images (A allowed labels), as Tosato et al.'s code
+    builds its negatives. An image gets 0, 1, 2 ... negatives (about a third get none)."""
+    n, k = len(y), allowed.numel() - 1
+    pick = torch.randperm(n * k, generator=generator, device=y.device)[:n]
+    image, which = pick // k, pick % k
+    allowed = torch.sort(allowed).values
+    position_of_y = torch.searchsorted(allowed, y[image])
+    return image, allowed[which + (which >= position_of_y).long()]
+
+
 class WrongLabelNegatives(NegativeGenerator):
+    """Wrong-label negatives. ``pairing`` "per-image" (default): every training image is paired
+    with one negative, itself with a wrong label. "pool" (Tosato et al.'s code): the negatives are
+    N draws without replacement from all N * 9 wrong-label copies, so their images are not the
+    positives' (some images have several negatives, about a third none)."""
+
     name = "wrong-label"
     version = "1"
     description = "same image, label drawn uniformly from the wrong ones; once (default) or every epoch"
-    params = (Param("resample", bool, False, "draw new wrong labels every epoch instead of once"),)
+    params = (
+        Param("resample", bool, False, "draw new wrong labels every epoch instead of once"),
+        Param("pairing", str, "per-image", "per-image: each image's negative is itself with a wrong label; "
+              "pool: N draws without replacement from the 9N wrong-label copies (Tosato et al.'s code)",
+              choices=("per-image", "pool")),
+    )
 
     def generate(self, x, y, *, allowed, generator, scores=None):
+        if self.values["pairing"] == "pool":
+            image, labels = draw_from_pool(y, allowed, generator)
+            return x[image], labels
         return x, draw_wrong_labels(y, allowed, generator)
 
 

@@ -24,7 +24,7 @@ def _with_defaults(params: tuple[Param, ...], **defaults) -> tuple[Param, ...]:
 
 class BPFFRule(LearningRule):
     name = "bp-ff"
-    version = "1"
+    version = "2"  # 2: initial weights drawn from the run generator
     description = "the FF objective on goodness summed over layers, back-propagated end to end"
     params = _with_defaults(FF_PARAMS, lr=1e-4, epochs=300)
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged

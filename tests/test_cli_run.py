@@ -40,7 +40,7 @@ def test_run_writes_tidy_rows_with_provenance(tmp_path):
     row = df.iloc[0]
     assert row["rule_dist"] == "ffbench" and row["rule_dist_version"] == ffbench.__version__
     assert row["rule_id"].startswith("ff[batch_size=50,epochs=10,")
-    assert row["goodness_id"] == "l2[threshold=3.0]" and row["negatives_id"] == "wrong-label[resample=false]"
+    assert row["goodness_id"] == "l2[threshold=3.0]" and row["negatives_id"] == "wrong-label[pairing=per-image,resample=false]"
     assert row["device"].startswith("cpu") and row["torch_version"] and len(row["config_hash"]) == 16
     assert row["dataset_hash"] and row["train_seconds"] > 0 and row["preset"] == "quick"
 

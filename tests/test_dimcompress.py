@@ -3,13 +3,16 @@ data, the within/across terms and the loss sign, the noisy copies, the energy re
 learning with the ff and bp-ff rules on a small real subset."""
 
 import io
+import pickle
 
 import pytest
 import torch
 
 from ffbench.contracts import TrainContext
+from ffbench.errors import ParameterError
+from ffbench_plugins.goodness import dimcompress
 from ffbench_plugins.goodness.dimcompress import (
-    DimCompressGoodness, EnergyReadout, effective_dim, participation_ratio, random_orthogonal,
+    DimCompressGoodness, EnergyReadout, effective_dim, participation_ratio, producing_weight, random_orthogonal,
 )
 from ffbench_plugins.negatives.hard import NoNegatives
 from ffbench_plugins.rules.bp_ff import BPFFRule
@@ -93,9 +96,9 @@ def test_projection_is_drawn_once_per_width_and_changes_the_terms():
     goodness = DimCompressGoodness(copies=2, proj_dim=2)
     h = torch.rand(8, 6)
     first = goodness.terms(h)
-    q = goodness._projections[(6, "cpu")]
+    q = goodness._projections[(6, 2, "cpu")]
     assert torch.equal(torch.stack(goodness.terms(h)), torch.stack(first))
-    assert goodness._projections[(6, "cpu")] is q
+    assert goodness._projections[(6, 2, "cpu")] is q
     expected = DimCompressGoodness(copies=2).terms(h @ q)
     assert torch.allclose(torch.stack(first), torch.stack(expected))
     assert torch.equal(torch.stack(DimCompressGoodness(copies=2, proj_dim=6).terms(h)),
@@ -217,3 +220,150 @@ def test_dimcompress_learns_with_ff_and_bp_ff(dc_data, rule):
     buffer.seek(0)
     restored = torch.load(buffer, weights_only=False)
     assert torch.equal(restored.predict(dc_data.test.x[:50]), model.predict(dc_data.test.x[:50]))
+
+
+# -- SFF reference settings: per-layer projections, readout schedule and weight decay ----------
+
+
+def test_proj_dims_parses_to_one_size_per_layer_with_a_canonical_identity():
+    goodness = DimCompressGoodness.from_spec({"proj_dims": " 30 / 20/10"})
+    assert goodness.layer_dims == (30, 20, 10) and goodness.values["proj_dims"] == "30/20/10"
+    assert "proj_dims=30/20/10" in goodness.identity
+    assert DimCompressGoodness().layer_dims is None and "proj_dims=auto" in DimCompressGoodness().identity
+    assert DimCompressGoodness(proj_dims="auto").layer_dims is None
+
+
+@pytest.mark.parametrize("bad", ["30,20,10", "30/x/10", "30//10", "-5/3", "30/20.5"])
+def test_bad_proj_dims_are_refused_naming_the_value_and_the_form(bad):
+    with pytest.raises(ParameterError, match=rf"{bad!r}.*dimcompress\.proj_dims.*'/'.*30/20/10"):
+        DimCompressGoodness(proj_dims=bad)
+
+
+def test_proj_dim_and_proj_dims_together_are_refused():
+    with pytest.raises(ParameterError, match="proj_dim .*or proj_dims.*not both"):
+        DimCompressGoodness(proj_dim=8, proj_dims="30/20/10")
+
+
+def test_each_layer_is_projected_to_its_own_size():
+    goodness = DimCompressGoodness(copies=2, proj_dims="30/20/0/10")
+    h = torch.rand(8, 40)
+    assert [goodness.project(h, layer).shape for layer in range(4)] == [(8, 30), (8, 20), (8, 40), (8, 10)]
+    assert torch.allclose(goodness.project(h, 1), h @ random_orthogonal(40, 20, dimcompress.PROJECTION_SEED + 40))
+    small = torch.rand(8, 15)
+    assert torch.equal(goodness.project(small, 0), small)  # 30 >= width 15: no projection
+    expected = DimCompressGoodness(copies=2).terms(h @ random_orthogonal(40, 10, dimcompress.PROJECTION_SEED + 40))
+    assert torch.allclose(torch.stack(goodness.terms(h, layer=3)), torch.stack(expected))
+    with pytest.raises(ValueError, match="no size for layer index 4"):
+        goodness.project(h, 4)
+    with pytest.raises(ValueError, match="layer="):  # no autograd graph and no layer given
+        goodness.terms(h)
+
+
+def test_the_layer_is_found_from_the_activity_graph():
+    goodness = DimCompressGoodness(copies=2, proj_dims="30/20/10")
+    data = torch.rand(6, 50)
+    for _ in range(2):  # a second network starts again at layer 0
+        net = torch.nn.ModuleList(torch.nn.Linear(i, o) for i, o in [(50, 32), (32, 32), (32, 32)])
+        goodness.augment(data[:2], torch.Generator().manual_seed(0))  # what the rules call first
+        # end to end (bp-ff): the graph of layer 3 contains layers 1 and 2 as well
+        hs, x = [], data
+        for layer in net:
+            x = torch.relu(layer(x))
+            hs.append(x)
+        assert [producing_weight(h) is layer.weight for h, layer in zip(hs, net)] == [True] * 3
+        assert [goodness.layer_index(h) for h in hs] == [0, 1, 2]
+        assert [goodness.project(h).shape[-1] for h in hs] == [30, 20, 10]
+        assert goodness.layer_index(hs[1]) == 1  # seen before: same index
+    # layer by layer (greedy ff): earlier layers frozen, run without gradients
+    net = torch.nn.ModuleList(torch.nn.Linear(i, o) for i, o in [(50, 32), (32, 32), (32, 32)])
+    for l in range(3):
+        with torch.no_grad():
+            x = data
+            for k in range(l):
+                x = torch.relu(net[k](x))
+        assert goodness.layer_index(torch.relu(net[l](x))) == l
+    assert producing_weight(torch.rand(3, 4)) is None
+
+
+class RecordingDimCompress(DimCompressGoodness):
+    def project(self, h, layer=None):
+        out = super().project(h, layer)
+        self.sizes.append(out.shape[-1])
+        return out
+
+
+TINY_RULE = dict(width=32, layers=3, epochs=1, batch_size=100)
+TINY_DC = dict(copies=4, readout_epochs=1, proj_dims="30/20/10")
+
+
+@pytest.fixture(scope="module")
+def tiny_dc_data():
+    from ffbench_plugins.datasets.embedded import FashionMNISTMini
+
+    return FashionMNISTMini(train_size=200, test_size=100).load()
+
+
+@pytest.mark.parametrize("rule, order", [
+    (FFRule(**TINY_RULE), [30, 30, 20, 20, 10, 10]),  # greedy: 2 batches per layer, layer by layer
+    (FFRule(**TINY_RULE, schedule="simultaneous"), [30, 20, 10] * 2),
+    (BPFFRule(**TINY_RULE), [30, 20, 10] * 2),
+], ids=["ff-greedy", "ff-simultaneous", "bp-ff"])
+def test_rules_train_each_layer_with_its_projection(tiny_dc_data, rule, order):
+    goodness = RecordingDimCompress(**TINY_DC)
+    goodness.sizes = []
+    for seed in range(2):  # two networks in a row, as for two seeds
+        model = rule.fit(tiny_dc_data, goodness, NoNegatives(), context(seed))
+    assert goodness.sizes == order * 2
+    buffer = io.BytesIO()  # the goodness travels with the model: it must still pickle
+    torch.save(model, buffer)
+    buffer.seek(0)
+    restored = torch.load(buffer, weights_only=False)
+    assert restored.goodness.layer_dims == (30, 20, 10)
+    assert torch.equal(restored.predict(tiny_dc_data.test.x[:20]), model.predict(tiny_dc_data.test.x[:20]))
+
+
+def test_width_equal_to_the_input_size_still_numbers_the_layers(tiny_dc_data):
+    goodness = RecordingDimCompress(**TINY_DC)
+    goodness.sizes = []
+    rule = FFRule(**{**TINY_RULE, "width": 784, "schedule": "simultaneous"})
+    for seed in range(2):
+        rule.fit(tiny_dc_data, goodness, NoNegatives(), context(seed))
+    assert goodness.sizes == [30, 20, 10] * 4
+
+
+def test_proj_dims_must_match_the_number_of_layers(tiny_dc_data):
+    with pytest.raises(ValueError, match="gives 3 layer.*has 2 hidden layers"):
+        FFRule(**{**TINY_RULE, "layers": 2}).fit(tiny_dc_data, DimCompressGoodness(**TINY_DC), NoNegatives(), context())
+    with pytest.raises(ValueError, match="gives 3 layer.*more hidden layers"):
+        FFRule(**{**TINY_RULE, "layers": 4}).fit(tiny_dc_data, DimCompressGoodness(**TINY_DC), NoNegatives(), context())
+
+
+def test_goodness_pickled_before_the_new_parameters_loads_with_their_defaults():
+    goodness = DimCompressGoodness(copies=3)
+    state = pickle.loads(pickle.dumps(goodness)).__dict__
+    old = {k: v for k, v in state.items() if k not in ("layer_dims", "_input_width")}
+    old["values"] = {k: v for k, v in old["values"].items()
+                     if k not in ("proj_dims", "readout_schedule", "readout_weight_decay")}
+    restored = DimCompressGoodness.__new__(DimCompressGoodness)
+    restored.__setstate__(old)
+    assert restored == goodness and restored.layer_dims is None
+
+
+def test_readout_schedule_and_weight_decay_reach_the_optimizer(tiny_dc_data, monkeypatch):
+    seen = []
+
+    class RecordingAdamW(torch.optim.AdamW):
+        def step(self, closure=None):
+            seen.append((self.param_groups[0]["lr"], self.param_groups[0]["weight_decay"]))
+            return super().step(closure)
+
+    monkeypatch.setattr(dimcompress.torch.optim, "AdamW", RecordingAdamW)
+    settings = dict(copies=2, readout_epochs=2, readout_batch_size=50, readout_lr=2.5e-4)
+    DimCompressGoodness(**settings).fit_pixel_readout(tiny_dc_data, context())
+    assert seen == [(2.5e-4, 0.01)] * 8  # defaults: constant lr, weight decay 0.01 (200 images, 4 batches x 2)
+    seen.clear()
+    DimCompressGoodness(**settings, readout_schedule="cosine", readout_weight_decay=0.05).fit_pixel_readout(
+        tiny_dc_data, context())
+    lrs = [lr for lr, _ in seen]
+    assert len(lrs) == 8 and lrs[0] == pytest.approx(2.5e-4) and {wd for _, wd in seen} == {0.05}
+    assert all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] < 0.05 * 2.5e-4  # cosine decay towards 0

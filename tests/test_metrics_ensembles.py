@@ -18,8 +18,10 @@ from ffbench.errors import ParameterError
 from ffbench.registry import load_registry
 from ffbench_plugins.metrics import ensembles
 from ffbench_plugins.metrics.ensembles import (
-    Jaccard, LOOEnsembles, UnseenCategory, class_means, first_per_class, jaccard_matrix, loo_ensembles,
+    DEFAULT_HOLDOUT, Jaccard, LOOEnsembles, UnseenCategory, class_means, first_per_class, jaccard_matrix,
+    loo_ensembles, selectivity,
 )
+from ffbench_plugins.metrics.sparsity import HoyerSparsity
 
 NAN = float("nan")
 
@@ -48,10 +50,10 @@ class FixedModel(TrainedModel):
         return []
 
 
-def make_eval(y: list[int], preds: list[int], reps, classes: list[str]) -> Evaluation:
+def make_eval(y: list[int], preds: list[int], reps, classes: list[str], name: str = "hand") -> Evaluation:
     n = len(y)
     split = DataSplit(torch.arange(n, dtype=torch.float32).reshape(n, 1, 1, 1), torch.tensor(y))
-    bundle = DatasetBundle("hand", split, split, classes, (1, 1, 1), (0.0,), (1.0,), "0" * 16)
+    bundle = DatasetBundle(name, split, split, classes, (1, 1, 1), (0.0,), (1.0,), "0" * 16)
     return Evaluation(FixedModel(preds, reps), bundle, torch.device("cpu"))
 
 
@@ -234,6 +236,10 @@ def test_unseen_category_hand_made(ev):
     assert r[("size", 2, None, None)] == 2 and r[("strength", 2, None, None)] == 1.0
     assert r[("overlap", 2, "c0", "c1")] == pytest.approx(1 / 3)
     assert r[("max_overlap", 2, None, None)] == pytest.approx(1 / 3)
+    # raw shared-unit counts: layer 1 {3} vs {1}, {}, {} -> 0; layer 2 {0,1} vs {1,2}, {}, {} -> 1, 0, 0
+    assert [r[("shared", 1, "c0", c)] for c in ("c1", "c2", "c3")] == [0, 0, 0]
+    assert [r[("shared", 2, "c0", c)] for c in ("c1", "c2", "c3")] == [1, 0, 0]
+    assert r[("max_shared", 1, None, None)] == 0 and r[("max_shared", 2, None, None)] == 1
     assert r[("seen_strength", 2, None, None)] == 1.0  # c2, c3 evoke no activity: no share
     assert r[("sparsity", 2, None, None)] == pytest.approx(2 - math.sqrt(2))  # all-zero sample skipped
     a = result.artifacts
@@ -261,6 +267,143 @@ def test_registered_in_process():
     reg = load_registry(extra=[("ens", ensembles, "ffbench", "0.1.0")], use_entry_points=False)
     assert {"loo-ensembles", "jaccard", "unseen-category"} <= set(reg.names("metric"))
     assert reg.build("metric", "unseen-category[holdout=3]").values == {"holdout": 3, "tau": 1.0}
+    assert reg.build("metric", "unseen-category").values == {"holdout": None, "tau": 1.0}
+    assert reg.build("metric", "unseen-category[holdout=auto]").values == {"holdout": None, "tau": 1.0}
+
+
+# -- ensemble strength: activity share and selectivity (loo-ensembles v2) -----------------
+
+
+def test_loo_metric_share_and_selectivity_on_fixture(ev):
+    result = LOOEnsembles().compute(ev)
+    r = rows_of(result)
+    # layer 1 (correct samples): c0 [3,0,0,0] E={0} share 3/3; c1 [0,3,1,0] E={1} share 3/4;
+    # c2 [1,1,1,1] and c3 [2,2,2,2] E={} share 0; mean (1 + 3/4 + 0 + 0) / 4 = 7/16
+    assert [r[("activity_share", 1, c, None)] for c in ("c0", "c1", "c2", "c3")] == [1.0, 0.75, 0.0, 0.0]
+    assert r[("activity_share", 1, None, None)] == pytest.approx(7 / 16)
+    # unit class means over c0..c3: u0 [3,0,1,2] -> 3/6 (c0); u1 [0,3,1,2] -> 3/6 (c1);
+    # u2 [0,1,1,2] -> 2/4 (c3); u3 [0,0,1,2] -> 2/3 (c3). Mean (3/2 + 2/3) / 4 = 13/24, median 1/2
+    assert r[("selectivity", 1, None, None)] == pytest.approx(13 / 24)
+    assert r[("selectivity_median", 1, None, None)] == 0.5
+    assert [r[("preferring_units", 1, c, None)] for c in ("c0", "c1", "c2", "c3")] == [1, 1, 0, 2]
+    assert r[("selectivity", 1, "c0", None)] == 0.5 and r[("selectivity", 1, "c1", None)] == 0.5
+    assert ("selectivity", 1, "c2", None) not in r  # no unit prefers c2
+    assert r[("selectivity", 1, "c3", None)] == pytest.approx((1 / 2 + 2 / 3) / 2)
+    # layer 2: c0 [5,5,0,0] and c1 [0,5,5,0] carry all their activity in E; c2, c3 silent: no share
+    assert r[("activity_share", 2, "c0", None)] == 1.0 and r[("activity_share", 2, "c1", None)] == 1.0
+    assert ("activity_share", 2, "c2", None) not in r and r[("activity_share", 2, None, None)] == 1.0
+    # u0 [5,0,0,0] -> 1 (c0); u1 [5,5,0,0] -> 1/2 (tie: first class, c0); u2 [0,5,0,0] -> 1 (c1); u3 dead
+    assert r[("selectivity", 2, None, None)] == pytest.approx(5 / 6)
+    assert r[("selectivity_median", 2, None, None)] == 1.0
+    assert r[("selectivity", 2, "c0", None)] == 0.75 and r[("preferring_units", 2, "c0", None)] == 2
+    assert r[("selectivity", 2, "c1", None)] == 1.0 and r[("preferring_units", 2, "c1", None)] == 1
+    assert not any(k[2] == "ghost" for k in r)
+    a = result.artifacts
+    assert a["selectivity_L1"].tolist() == pytest.approx([1 / 2, 1 / 2, 1 / 2, 2 / 3])
+    s2 = a["selectivity_L2"]
+    assert s2.dtype == np.float32 and s2[:3].tolist() == [1.0, 0.5, 1.0] and np.isnan(s2[3])
+
+
+def test_unit_active_for_one_class_only():
+    classes = ["a", "b", "c"]
+    # class means: a [2,1,1,0], b [1,2,2,0], c [1,1,1,9] (c from two samples)
+    reps = [[[2, 1, 1, 0], [1, 2, 2, 0], [2, 1, 1, 9], [0, 1, 1, 9]]]
+    ev = make_eval([0, 1, 2, 2], [0, 1, 2, 2], reps, classes)
+    result = LOOEnsembles().compute(ev)
+    r = rows_of(result)
+    # a: unit 0 others (4-2)/3 = 2/3, ratio 2 -> E_a = {0}; unit 1 others 1, ratio 0
+    # b: unit 1 others (5-2)/3 = 1, ratio exactly 1 -> not a member; E_b = {}
+    # c: unit 3 others (12-9)/3 = 1, ratio 8 -> E_c = {3}; units 0-2 others 11/3 > 1
+    assert result.artifacts["ensemble_L1"].tolist() == [[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1]]
+    # shares: a 2/4, b 0 (empty ensemble), c 9/12; mean (1/2 + 0 + 3/4) / 3 = 5/12
+    assert [r[("activity_share", 1, c, None)] for c in classes] == [0.5, 0.0, 0.75]
+    assert r[("activity_share", 1, None, None)] == pytest.approx(5 / 12)
+    # unit 3 fires for class c only: 9 / 9 = 1. Units 0-2: [2,1,1] -> 2/4 (a), [1,2,1] -> 2/4 (b) twice
+    assert result.artifacts["selectivity_L1"].tolist() == [0.5, 0.5, 0.5, 1.0]
+    assert r[("selectivity", 1, "c", None)] == 1.0 and r[("preferring_units", 1, "c", None)] == 1
+    assert r[("selectivity", 1, "a", None)] == 0.5 and r[("preferring_units", 1, "a", None)] == 1
+    assert r[("selectivity", 1, "b", None)] == 0.5 and r[("preferring_units", 1, "b", None)] == 2
+    assert r[("selectivity", 1, None, None)] == 0.625  # (3 * 1/2 + 1) / 4
+    assert r[("selectivity_median", 1, None, None)] == 0.5
+
+
+def test_uniform_layer():
+    classes = ["a", "b", "c"]
+    reps = [[[2, 2, 2]] * 6]  # every unit equally active for every sample of every class
+    ev = make_eval([0, 0, 1, 1, 2, 2], [0, 0, 1, 1, 2, 2], reps, classes)
+    result = LOOEnsembles().compute(ev)
+    r = rows_of(result)
+    # every unit: ratio (2 - 2) / 2 = 0 -> no member anywhere; shares 0
+    assert [r[("size", 1, c, None)] for c in classes] == [0, 0, 0]
+    assert [r[("activity_share", 1, c, None)] for c in classes] == [0.0, 0.0, 0.0]
+    assert r[("activity_share", 1, None, None)] == 0.0
+    # selectivity of each unit: 2 / (2 + 2 + 2) = 1/C; all ties go to the first class
+    assert result.artifacts["selectivity_L1"].tolist() == pytest.approx([1 / 3] * 3)
+    assert r[("selectivity", 1, None, None)] == pytest.approx(1 / 3)
+    assert r[("selectivity_median", 1, None, None)] == pytest.approx(1 / 3)
+    assert [r[("preferring_units", 1, c, None)] for c in classes] == [3, 0, 0]
+    s = rows_of(HoyerSparsity().compute(ev))
+    # Hoyer of [2,2,2]: ||x||_1 / ||x||_2 = 6 / sqrt(12) = sqrt(3) = sqrt(n) -> 0; no dead unit
+    assert s[("sparsity", 1, None, None)] == pytest.approx(0.0, abs=1e-12)
+    assert s[("hoyer_live", 1, None, None)] == pytest.approx(0.0, abs=1e-12)
+    assert s[("dead_fraction", 1, None, None)] == 0.0
+    assert all(s[("dead_fraction", 1, c, None)] == 0.0 for c in classes)
+
+
+def test_selectivity_function_leaves_out_missing_classes():
+    means = torch.tensor([[1.0, 0, 0], [3, 0, 2], [NAN, NAN, NAN]])
+    sel, pref = selectivity(means, torch.tensor([True, True, False]))
+    # unit 0 [1,3] -> 3/4 (class 1); unit 1 [0,0] dead; unit 2 [0,2] -> 1 (class 1)
+    assert sel[0].item() == 0.75 and math.isnan(sel[1].item()) and sel[2].item() == 1.0
+    assert pref.tolist() == [1, -1, 1]
+
+
+def test_loo_headline_and_version():
+    assert LOOEnsembles.headline_stats() == ("size", "activity_share", "selectivity")
+    assert LOOEnsembles.version == "2" and UnseenCategory.version == "2"
+    assert LOOEnsembles().values["tau"] == 1.0
+
+
+# -- unseen category: the paper's default holdout, shared-unit counts ----------------------
+
+FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal"]
+# one sample per class, all classified correctly; E_0..E_4 = {0}, {1}, {2}, {3}, {0,1}
+# Sandal [3,3,0,1]: sum 7, unit 0 others (7-3)/3 = 4/3, ratio 5/4 > 1 -> E_5 = {0,1}
+FASHION_REPS = [[[6, 0, 0, 0], [0, 6, 0, 0], [0, 0, 6, 0], [0, 0, 0, 6], [5, 5, 0, 0], [3, 3, 0, 1]]]
+
+
+def test_unseen_default_holdout_by_dataset_name():
+    assert DEFAULT_HOLDOUT == {"fashion-mnist": 5, "fashion-mnist-mini": 5}
+    y = list(range(6))
+    mini = make_eval(y, y, FASHION_REPS, FASHION, name="fashion-mnist-mini")
+    full = make_eval(y, y, FASHION_REPS, FASHION, name="fashion-mnist")
+    other = make_eval(y, y, FASHION_REPS, FASHION, name="mnist")
+    m = UnseenCategory()
+    assert m.values["holdout"] is None
+    assert m.training_variant(mini.data) == {"holdout": [5]}
+    assert m.training_variant(full.data) == {"holdout": [5]}
+    assert m.training_variant(other.data) == {"holdout": [0]}
+    assert UnseenCategory(holdout="auto").training_variant(mini.data) == {"holdout": [5]}
+    assert UnseenCategory(holdout=2).training_variant(mini.data) == {"holdout": [2]}  # explicit wins
+    assert isinstance(m.training_variant(mini.data)["holdout"][0], int)
+    assert m.compute(mini).artifacts["holdout"] == 5 and m.compute(other).artifacts["holdout"] == 0
+    # auto on a 3-class dataset that is not Fashion-MNIST: class 0
+    three = make_eval([0, 1, 2], [0, 1, 2], [[[1, 0], [0, 1], [1, 1]]], ["a", "b", "c"])
+    assert m.training_variant(three.data) == {"holdout": [0]}
+
+
+def test_unseen_shared_rows():
+    y = list(range(6))
+    ev = make_eval(y, y, FASHION_REPS, FASHION, name="fashion-mnist-mini")
+    r = rows_of(UnseenCategory().compute(ev))
+    # E_Sandal = {0,1}: shared with {0}, {1}, {2}, {3}, {0,1} = 1, 1, 0, 0, 2
+    assert [r[("shared", 1, "Sandal", c)] for c in FASHION[:5]] == [1, 1, 0, 0, 2]
+    assert r[("max_shared", 1, None, None)] == 2
+    # the Jaccard values next to them: 1/2, 1/2, 0, 0, 1
+    assert [r[("overlap", 1, "Sandal", c)] for c in FASHION[:5]] == [0.5, 0.5, 0.0, 0.0, 1.0]
+    assert r[("max_overlap", 1, None, None)] == 1.0
+    assert r[("size", 1, None, None)] == 2 and r[("strength", 1, None, None)] == pytest.approx(6 / 7)
+    assert not any(k[0] == "shared" and k[3] == "Sandal" for k in r)
 
 
 # -- one real run --------------------------------------------------------------------------
@@ -280,6 +423,9 @@ def test_cli_run_real_model(tmp_path):
     per_class = loo[(loo.stat == "size") & loo["class"].notna()]
     missing = loo[loo.stat == "missing_classes"].value.item()
     assert (per_class.groupby("layer").size() == 10 - missing).all() and per_class.value.between(0, 64).all()
+    sel = loo[(loo.stat == "selectivity") & loo["class"].isna()]
+    assert len(sel) == 2 and sel.value.between(0.1, 1.0).all()  # between 1/C and 1
+    assert loo[loo.stat == "activity_share"].value.between(0, 1).all()
 
     # the jaccard rows agree with the unit sets loo-ensembles saved (same tau, same samples)
     art = out.parent / loo.artifact.iloc[0]
@@ -296,6 +442,8 @@ def test_cli_run_real_model(tmp_path):
     unseen = df[df.metric == "unseen-category"]
     overlap = unseen[unseen.stat == "overlap"]
     assert set(overlap["class"]) == {"Ankle boot"} and "Ankle boot" not in set(overlap.class_b)
+    shared = unseen[unseen.stat == "shared"]
+    assert set(shared["class"]) == {"Ankle boot"} and (shared.value >= 0).all()
     assert unseen[unseen.stat == "strength"].value.between(0, 1).all()
     rho = df[(df.metric == "excitation") & (df.stat == "mean")]
     assert len(rho) == 2 and rho.value.between(0.05, 0.95).all()

@@ -19,6 +19,25 @@ per-pair ``jaccard`` row, excluded from the layer mean), with the number of such
 ``empty_pairs``. Neither 0 nor 1 is neutral: 0 would make a model without ensembles (typical of BP)
 look maximally category-specific, 1 would make it look maximally shared. A pair with one empty and
 one non-empty ensemble is well defined (J = 0).
+
+**Ensemble strength** (`loo-ensembles`, version 2). Ensemble size alone cannot tell "few units carry
+the class" from "many units just pass the threshold"; two more stats separate them:
+
+- ``activity_share`` of class c = sum_{i in E_c} m_i / sum_i m_i, the fraction of the class's summed
+  mean activity carried by its ensemble units, in [0, 1] (0 for an empty ensemble). A class that
+  evokes no activity at all (sum 0) has no share: no row, left out of the layer mean. The layer row
+  (class None) is the mean over the present classes that have a share.
+- ``selectivity`` of a unit = max_c m_c / sum_c m_c over its class means of the present classes
+  (1/C: no preference, 1: active for one class only). Defined for live units only (class means not
+  all zero); dead units are NaN in the ``selectivity_L*`` artifact and left out of every stat. Per
+  layer: the mean (``selectivity``) and the median (``selectivity_median``, the average of the two
+  middle values for an even count) over the live units. Per class c: the mean selectivity of the
+  live units whose preferred class (argmax of their class means; ties go to the first class) is c,
+  with their count ``preferring_units`` (no ``selectivity`` row for a class no unit prefers).
+
+Headline stats of `loo-ensembles`: ``size``, ``activity_share``, ``selectivity``. ``tau`` is 1 by
+default, as in the papers' definition; the authors' per-class ensemble plots use tau = 2
+(``loo-ensembles[tau=2]``).
 """
 
 from __future__ import annotations
@@ -35,6 +54,10 @@ from ffbench_plugins.metrics.sparsity import hoyer
 
 #: samples per class kept in the ``sample_activity_L*`` artifacts (for activity "wall" plots)
 SAMPLES_PER_CLASS = 20
+
+#: ``unseen-category``'s held-out class when ``holdout`` is auto, by dataset name (every other
+#: dataset: class 0). The paper's figure holds out Sandal (class 5) on Fashion-MNIST.
+DEFAULT_HOLDOUT: dict[str, int] = {"fashion-mnist": 5, "fashion-mnist-mini": 5}
 
 TAU = Param("tau", float, 1.0, "LOO threshold: unit i is in E_c iff (m_i - mean_{j!=i} m_j) / "
             "mean_{j!=i} m_j > tau", min=0.0)
@@ -103,6 +126,23 @@ def present_classes(ev: Evaluation, keep: torch.Tensor) -> torch.Tensor:
     return torch.bincount(ev.y[keep], minlength=len(ev.classes)) > 0
 
 
+def selectivity(means: torch.Tensor, present: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(selectivity [D] float64, preferred class [D] int64) of every unit from class means [C, D],
+    over the classes marked ``present``: max_c m_c / sum_c m_c and the argmax (first class on ties).
+    Dead units (class means all zero) get NaN and -1."""
+    idx = torch.nonzero(present).flatten()
+    m = means[idx].double()
+    d = means.shape[1]
+    if idx.numel() == 0:
+        return torch.full((d,), float("nan"), dtype=torch.float64), torch.full((d,), -1, dtype=torch.long)
+    total = m.sum(dim=0)
+    top, arg = m.max(dim=0)
+    live = total > 0
+    sel = torch.where(live, top / total.clamp(min=1e-300), torch.full_like(total, float("nan")))
+    preferred = torch.where(live, idx[arg], torch.full_like(arg, -1))
+    return sel, preferred
+
+
 def layer_artifacts(ev: Evaluation, keep: torch.Tensor, means: list[torch.Tensor],
                     ensembles: list[torch.Tensor]) -> dict[str, Any]:
     """The per-layer arrays every ensemble metric saves: class means, ensembles, sample activity."""
@@ -126,16 +166,18 @@ def _mean(values: list[float]) -> float:
 
 class LOOEnsembles(Metric):
     name = "loo-ensembles"
-    version = "1"
-    description = "category-specific ensembles per layer by the leave-one-out rule: sizes and unit sets"
+    version = "2"
+    description = ("category-specific ensembles per layer by the leave-one-out rule: sizes, unit sets, "
+                   "activity share and unit selectivity")
     higher_is_better = None
-    headline = ("size",)
+    headline = ("size", "activity_share", "selectivity")
     params = (TAU, SAMPLES)
 
     def compute(self, ev: Evaluation) -> MetricResult:
         keep = ev.sample_mask(self.values["samples"])
         tau, classes = self.values["tau"], ev.classes
-        present = torch.nonzero(present_classes(ev, keep)).flatten().tolist()
+        is_present = present_classes(ev, keep)
+        present = torch.nonzero(is_present).flatten().tolist()
         rows: list[MetricRow] = []
         means, ensembles = [], []
         units: dict[str, Any] = {}
@@ -149,7 +191,23 @@ class LOOEnsembles(Metric):
             rows += [MetricRow("size", mean_size, layer=layer),
                      MetricRow("fraction", mean_size / e.shape[1], layer=layer),
                      MetricRow("coverage", float(e.any(dim=0).double().mean()), layer=layer)]
+            share = _activity_share(m, e)
+            shares = [(float(share[c]), c) for c in present if not torch.isnan(share[c])]
+            rows += [MetricRow("activity_share", v, layer=layer, cls=classes[c]) for v, c in shares]
+            rows.append(MetricRow("activity_share", _mean([v for v, _ in shares]), layer=layer))
+            sel, preferred = selectivity(m, is_present)
+            live = ~torch.isnan(sel)
+            rows += [MetricRow("selectivity", float(sel[live].mean()) if live.any() else float("nan"), layer=layer),
+                     MetricRow("selectivity_median",
+                               float(torch.quantile(sel[live], 0.5)) if live.any() else float("nan"), layer=layer)]
+            for c in present:
+                mine = preferred == c
+                n = int(mine.sum())
+                rows.append(MetricRow("preferring_units", float(n), layer=layer, cls=classes[c]))
+                if n:
+                    rows.append(MetricRow("selectivity", float(sel[mine].mean()), layer=layer, cls=classes[c]))
             units[f"units_L{layer}"] = {classes[c]: torch.nonzero(e[c]).flatten().tolist() for c in present}
+            units[f"selectivity_L{layer}"] = sel.float().numpy()
         rows.append(MetricRow("missing_classes", float(len(classes) - len(present))))
         artifacts = layer_artifacts(ev, keep, means, ensembles)
         artifacts.update(classes=list(classes), tau=tau, **units)
@@ -211,22 +269,30 @@ class UnseenCategory(Metric):
       with the layer width; ``seen_size`` / ``seen_strength`` give the same numbers averaged over
       the seen classes as the reference the unseen class is compared with;
     - ``overlap``: J(E_k, E_c) per seen class c (cls = k, cls_b = c), ``max_overlap`` their maximum;
+    - ``shared``: the raw count |E_k n E_c| per seen class c (cls = k, cls_b = c), next to the
+      Jaccard value, and ``max_shared`` their maximum (a Jaccard of 0.5 may be 1 unit of 2 or 50 of
+      100);
     - ``sparsity``: mean Hoyer sparsity of the class-k samples (all-zero samples skipped).
 
-    Default holdout 0: every dataset has a class 0; on Fashion-MNIST it is T-shirt/top, which has
-    visually similar seen classes (Shirt, Pullover, Dress), so the overlap is informative.
+    Default holdout (``auto``) as in the paper: Sandal (class 5) on Fashion-MNIST
+    (``fashion-mnist``, ``fashion-mnist-mini``; table ``DEFAULT_HOLDOUT``), class 0 on every other
+    dataset (every dataset has a class 0). ``holdout=K`` picks class K on any dataset.
     """
 
     name = "unseen-category"
-    version = "1"
+    version = "2"
     description = "ensemble, strength and overlap evoked by a class held out of training"
     higher_is_better = None
     headline = ("size", "strength")
-    params = (Param("holdout", int, 0, "index of the class removed from training", min=0), TAU)
+    params = (Param("holdout", int, None, "index of the class removed from training (auto: Sandal, 5, on "
+                    "Fashion-MNIST as in the paper, 0 elsewhere)", min=0), TAU)
 
     def check_holdout(self, data: DatasetBundle) -> int:
-        """The held-out class index, validated against the dataset's classes."""
+        """The held-out class index (auto resolved from the dataset name), validated against the
+        dataset's classes."""
         k, n = self.values["holdout"], data.num_classes
+        if k is None:
+            k = DEFAULT_HOLDOUT.get(data.name, 0)
         if n < 3:
             raise ParameterError(f"unseen-category needs a dataset with at least 3 classes "
                                  f"(2 left to train on); '{data.name}' has {n}.")
@@ -254,7 +320,7 @@ class UnseenCategory(Metric):
             e = loo_ensembles(m, self.values["tau"])
             means.append(m)
             ensembles.append(e)
-            jac, _ = jaccard_matrix(e, valid)
+            jac, shared = jaccard_matrix(e, valid)
             share = _activity_share(m, e)
             rows.append(MetricRow("size", float(e[k].sum()), layer=layer))
             if not torch.isnan(share[k]):
@@ -266,6 +332,10 @@ class UnseenCategory(Metric):
             rows += [MetricRow("overlap", j, layer=layer, cls=classes[k], cls_b=classes[c]) for j, c in overlaps]
             if overlaps:
                 rows.append(MetricRow("max_overlap", max(j for j, _ in overlaps), layer=layer))
+            counts = [(float(shared[k, c]), c) for c in present]
+            rows += [MetricRow("shared", n, layer=layer, cls=classes[k], cls_b=classes[c]) for n, c in counts]
+            if counts:
+                rows.append(MetricRow("max_shared", max(n for n, _ in counts), layer=layer))
             rows.append(MetricRow("sparsity", _mean_hoyer(h[unseen]), layer=layer))
             overlap = jac[k].clone()
             overlap[k] = float("nan")

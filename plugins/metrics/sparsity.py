@@ -1,8 +1,25 @@
-"""Hoyer sparsity of hidden activity, per layer and per class (SCIENCE.md, "Metrics").
+"""Hoyer sparsity of hidden activity, dead units and live-unit sparsity, per layer and per class
+(SCIENCE.md, "Metrics").
 
-s(x) = (sqrt(n) - ||x||_1 / ||x||_2) / (sqrt(n) - 1) per sample over the n units of a layer; 1 for
-a single active unit, 0 for all units equally active. All-zero samples have no defined sparsity:
-they are skipped and counted (stat ``zero_samples``). The headline stat is ``sparsity``.
+The samples read are the metric's ``samples``: the correctly classified test samples (default) or
+all of them. Per layer, over the n units of the layer:
+
+- ``sparsity``: s(x) = (sqrt(n) - ||x||_1 / ||x||_2) / (sqrt(n) - 1) per sample; 1 for a single
+  active unit, 0 for all units equally active; the mean over the samples read. All-zero samples
+  have no defined sparsity: they are skipped and counted (stat ``zero_samples``).
+- ``dead_fraction``: the fraction of the layer's units whose activity is zero on every sample read.
+  Per class c: the fraction of units that are zero on every sample of class c read.
+- ``hoyer_live``: the same Hoyer sparsity computed over the layer's live units only (live = not dead
+  over all samples read of the layer), mean over samples, samples that are zero on every live unit
+  (= all-zero samples) skipped. Per class: the mean over that class's samples, with the live units
+  still those of the whole layer. NaN (no row for a class) when fewer than 2 units are live.
+
+Why the dead-unit stats: a unit that never fires adds zeros to every sample and so raises Hoyer
+sparsity, although it is no part of the code the network uses. A rule that kills units would look
+"sparser" without representing anything more sparsely; ``hoyer_live`` removes that effect and
+``dead_fraction`` shows its size. For the same reason the metric is descriptive (not ranked):
+ranking sparsity as "better" would reward dead units. Headline stats: ``sparsity``, ``hoyer_live``,
+``dead_fraction``.
 """
 
 from __future__ import annotations
@@ -27,11 +44,18 @@ def hoyer(h: torch.Tensor) -> torch.Tensor:
     return (math.sqrt(n) - ratio) / (math.sqrt(n) - 1)
 
 
+def dead_units(h: torch.Tensor) -> torch.Tensor:
+    """Which units (columns of h [N, n]) are zero on every row, [n] bool (all True for N == 0)."""
+    return (h == 0).all(dim=0)
+
+
 class HoyerSparsity(Metric):
     name = "sparsity"
-    version = "1"
-    description = "Hoyer sparsity of post-ReLU hidden activity, per layer and per class"
-    higher_is_better = True
+    version = "2"
+    description = ("Hoyer sparsity of post-ReLU hidden activity, dead-unit fraction and Hoyer sparsity "
+                   "of the live units, per layer and per class")
+    higher_is_better = None
+    headline = ("sparsity", "hoyer_live", "dead_fraction")
     params = (Param("samples", str, "correct", "test samples read: correctly classified, or all",
                     choices=("correct", "all")),)
 
@@ -40,14 +64,34 @@ class HoyerSparsity(Metric):
         y = ev.y[keep]
         rows: list[MetricRow] = []
         for layer, h in enumerate(ev.representations, start=1):
-            s = hoyer(h[keep].double())
+            h = h[keep].double()
+            s = hoyer(h)
             valid = ~torch.isnan(s)
             rows.append(MetricRow("sparsity", _mean(s[valid]), layer=layer))
             rows.append(MetricRow("zero_samples", float((~valid).sum()), layer=layer))
+            dead = dead_units(h)
+            has_samples = h.shape[0] > 0
+            rows.append(MetricRow("dead_fraction", float(dead.double().mean()) if has_samples else float("nan"),
+                                  layer=layer))
+            live = ~dead
+            if int(live.sum()) >= 2:
+                s_live = hoyer(h[:, live])
+            else:  # Hoyer sparsity over fewer than 2 units is undefined
+                s_live = torch.full((h.shape[0],), float("nan"), dtype=torch.float64)
+            valid_live = ~torch.isnan(s_live)
+            rows.append(MetricRow("hoyer_live", _mean(s_live[valid_live]), layer=layer))
             for c, name in enumerate(ev.classes):
-                sel = valid & (y == c)
+                of_c = y == c
+                if not of_c.any():
+                    continue
+                sel = valid & of_c
                 if sel.any():
                     rows.append(MetricRow("sparsity", _mean(s[sel]), layer=layer, cls=name))
+                rows.append(MetricRow("dead_fraction", float(dead_units(h[of_c]).double().mean()),
+                                      layer=layer, cls=name))
+                sel = valid_live & of_c
+                if sel.any():
+                    rows.append(MetricRow("hoyer_live", _mean(s_live[sel]), layer=layer, cls=name))
         return MetricResult(rows)
 
 

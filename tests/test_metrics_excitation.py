@@ -107,3 +107,13 @@ def test_excitation_unimodal_layer_is_not_bimodal():
     r = {(row.stat, row.layer): row.value for row in Excitation().compute(evaluation([w])).rows}
     assert r[("mean", 1)] == pytest.approx(0.5) and r[("bimodal", 1)] == 0.0
     assert r[("bimodality", 1)] == pytest.approx(bimodality_coefficient(np.linspace(0, 1, 101)))
+
+
+def test_skip_inputs_leaves_out_the_label_pixels_of_layer_one():
+    from ffbench_plugins.metrics.excitation import image_inputs, rho_plus
+
+    idx = image_inputs((2, 2, 3), 2)  # 2 channels of 6 values: drop 0,1 and 6,7
+    assert idx.tolist() == [2, 3, 4, 5, 8, 9, 10, 11]
+    w = torch.tensor([[1.0, 1.0, -1.0, -1.0, -1.0, 1.0, 1.0, 1.0, -1.0, -1.0, 1.0, 1.0]])
+    assert float(rho_plus(w)) == 7 / 12
+    assert float(rho_plus(w[:, idx])) == 3 / 8

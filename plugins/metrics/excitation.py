@@ -11,6 +11,9 @@ coefficient with the finite-sample correction (SAS's definition),
 with G1, G2 the bias-corrected sample skewness and excess kurtosis over the n units. BC > 5/9 (the
 value of a uniform distribution) suggests bimodality: ``bimodal`` = 1.0, else 0.0. BC needs n >= 4
 units and rho+ values that are not all equal; otherwise no ``bimodality``/``bimodal`` rows.
+
+``skip_inputs=10`` leaves layer 1's label pixels out (the first 10 values of every channel's
+top row, where FF and BP/FF embed the label): rho+ of the image weights alone.
 """
 
 from __future__ import annotations
@@ -29,6 +32,15 @@ BC_UNIFORM = 5 / 9
 def rho_plus(weight: torch.Tensor) -> torch.Tensor:
     """Fraction of positive incoming weights per unit, [D_out], of a weight matrix [D_out, D_in]."""
     return (weight > 0).double().mean(dim=1)
+
+
+def image_inputs(shape: tuple[int, int, int], skip: int) -> torch.Tensor:
+    """Indices of the flattened inputs [C*H*W] without the first ``skip`` of every channel."""
+    c, h, w = shape
+    keep = torch.ones(c * h * w, dtype=torch.bool)
+    for ch in range(c):
+        keep[ch * h * w : ch * h * w + skip] = False
+    return torch.nonzero(keep).flatten()
 
 
 def bimodality_coefficient(x: np.ndarray) -> float:
@@ -54,14 +66,21 @@ class Excitation(Metric):
     description = "rho+: fraction of positive incoming weights per unit; distribution per layer, bimodality"
     higher_is_better = None
     headline = ("mean",)
-    params = (Param("bins", int, 20, "histogram bins over [0, 1]", min=1),)
+    params = (
+        Param("bins", int, 20, "histogram bins over [0, 1]", min=1),
+        Param("skip_inputs", int, 0, "leave out layer 1's first K inputs of every image channel (K = 10: "
+              "the label pixels FF and BP/FF embed the label in), so rho+ reads image weights only", min=0),
+    )
 
     def compute(self, ev: Evaluation) -> MetricResult:
         rows: list[MetricRow] = []
         edges = np.linspace(0.0, 1.0, self.values["bins"] + 1)
         artifacts: dict = {"bin_edges": edges}
         for layer, w in enumerate(ev.model.weights(), start=1):
-            rho = rho_plus(w.detach().cpu()).numpy()
+            w = w.detach().cpu()
+            if layer == 1 and self.values["skip_inputs"]:
+                w = w[:, image_inputs(ev.data.shape, self.values["skip_inputs"])]
+            rho = rho_plus(w).numpy()
             rows += [MetricRow("mean", float(rho.mean()), layer=layer),
                      MetricRow("std", float(rho.std()), layer=layer),
                      MetricRow("frac_excitatory", float((rho > 0.5).mean()), layer=layer)]

@@ -28,7 +28,7 @@ class BPFFRule(LearningRule):
     description = "the FF objective on goodness summed over layers, back-propagated end to end"
     params = _with_defaults(FF_PARAMS, lr=1e-4, epochs=300)
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
-    presets = {"quick": {"epochs": 10, "batch_size": 256}}
+    presets = {"quick": {"epochs": 30, "batch_size": 256}}
 
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         check_components(self.name, goodness, negatives)

@@ -66,7 +66,7 @@ class FFRule(LearningRule):
               choices=("greedy", "simultaneous")),
     )
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
-    presets = {"quick": {"epochs": 10, "batch_size": 256}}
+    presets = {"quick": {"epochs": 20, "batch_size": 256}}
     stacks_seeds = True
 
     def fit(self, data, goodness, negatives, ctx):

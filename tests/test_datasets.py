@@ -184,3 +184,19 @@ def test_fashion_mnist_missing_everywhere(monkeypatch, tmp_path):
     message = str(info.value)
     assert str(tmp_path / "no-debian") in message and "apt-get install dataset-fashion-mnist" in message
     assert "URLError" in message
+
+
+def test_validation_split_is_carved_from_training_and_checked():
+    from ffbench.errors import ParameterError
+    from ffbench_plugins.datasets.common import make_bundle
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(100, 1, 4, 4), dtype=np.uint8)
+    y = np.repeat(np.arange(4), 25)
+    b = make_bundle("toy", (x, y), (x[:8], y[:8]), ["a", "b", "c", "d"], validation=20)
+    assert len(b.train.y) == 80 and len(b.test.y) == 20
+    assert np.bincount(b.test.y.numpy()).tolist() == [5, 5, 5, 5]  # stratified
+    again = make_bundle("toy", (x, y), (x[:8], y[:8]), ["a", "b", "c", "d"], validation=20)
+    assert torch.equal(b.test.x, again.test.x)  # deterministic
+    with pytest.raises(ParameterError, match="toy.validation"):
+        make_bundle("toy", (x, y), (x[:8], y[:8]), ["a", "b", "c", "d"], validation=100)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ffbench.component import Param
+from ffbench.errors import ParameterError
 from ffbench.contracts import DataSplit, DatasetBundle
 
 FASHION_MNIST_CLASSES = [
@@ -144,7 +145,8 @@ def make_bundle(
     x_tr, y_tr, x_te, y_te = x_tr[i_tr], np.asarray(y_tr)[i_tr], x_te[i_te], np.asarray(y_te)[i_te]
     if validation:
         if validation >= len(y_tr):
-            raise ValueError(f"validation={validation} leaves no training images (the training split has {len(y_tr)})")
+            raise ParameterError(f"Bad value {validation} for parameter '{name}.validation': it must be smaller than "
+                                 f"the training split ({len(y_tr)} images), e.g. validation=2000.")
         i_val = stratified_indices(y_tr, validation, seed=subset_seed + 1)
         rest = np.setdiff1d(np.arange(len(y_tr)), i_val)
         x_te, y_te = x_tr[i_val], y_tr[i_val]

@@ -4,15 +4,27 @@ Keyed by the point's canonical config (component identities + versions + seed), 
 variant (e.g. a held-out class), the dataset's content hash, the code hash of the core and of the
 plugins involved, and the device type. Only successfully trained models are stored.
 Location: ``$FFBENCH_CACHE`` or the user cache folder (``ffbench cache dir`` prints it).
+
+**Loading cannot run code.** Entries are read with ``torch.load(weights_only=True)``: tensors, plain
+containers and numbers only, plus the classes of an allowlist built for each load: classes
+defined in the modules that the point's own components train with (the same module closure the
+key hashes, :func:`ffbench.provenance.training_closure`) and ``torch.nn`` classes. Such a class
+is rebuilt with ``cls.__new__`` and its ``__setstate__`` (the object's tensors and plain
+attributes); no other function or class named in the file is ever imported or called. An entry
+that names anything else, or that cannot be read, is deleted with a warning and the model is
+retrained. (SCIENCE/DESIGN asked for "tensors plus plain configuration, rebuilt by the rule"; the
+allowlist gives the same guarantee, no code from the file, without a rebuild method in every
+rule's API.)
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import platformdirs
 import torch
@@ -46,14 +58,25 @@ class ModelCache:
     def path(self, key: str) -> Path:
         return self.root / f"{key}.pt"
 
-    def load(self, key: str) -> CachedModel | None:
-        if not self.enabled or not self.path(key).exists():
+    def load(self, key: str, trusted_modules: Iterable[str] = (),
+             warn: Callable[[str], None] | None = None) -> CachedModel | None:
+        """The cached model for ``key``, or None. Only classes of ``trusted_modules`` (and of
+        torch.nn) may be rebuilt; anything else discards the entry (with a warning)."""
+        path = self.path(key)
+        if not self.enabled or not path.exists():
             return None
         try:
-            blob = torch.load(self.path(key), map_location="cpu", weights_only=False)
+            allowed = allowed_classes(torch.serialization.get_unsafe_globals_in_checkpoint(path),
+                                      set(trusted_modules))
+            with torch.serialization.safe_globals(allowed):
+                blob = torch.load(path, map_location="cpu", weights_only=True)
+            if not (isinstance(blob, dict) and isinstance(blob.get("meta"), dict) and "model" in blob):
+                raise ValueError("not an ffbench cache entry")
             return CachedModel(blob["model"], blob["meta"])
-        except Exception:  # an unreadable entry is dropped, never trusted
-            self.path(key).unlink(missing_ok=True)
+        except Exception as exc:  # an unreadable or untrusted entry is dropped, never executed
+            if warn is not None:
+                warn(f"model cache: discarded {path.name} ({type(exc).__name__}: {str(exc)[:300]}); retraining")
+            path.unlink(missing_ok=True)
             return None
 
     def save(self, key: str, model: Any, meta: dict) -> None:
@@ -79,3 +102,27 @@ class ModelCache:
         for f in files:
             f.unlink(missing_ok=True)
         return len(files), size
+
+
+class UntrustedCacheEntry(Exception):
+    """A cache entry names a global outside the allowlist."""
+
+
+def allowed_classes(names: Iterable[str], trusted_modules: set[str]) -> list[type]:
+    """The classes named ``module.QualName`` in ``names``, each required to be a class defined in
+    one of ``trusted_modules`` or in torch.nn; raises :class:`UntrustedCacheEntry` otherwise."""
+    allowed = []
+    for name in names:
+        module = next((m for m in sorted(trusted_modules, key=len, reverse=True)
+                       if name.startswith(m + ".")), None)
+        if module is None and name.startswith("torch.nn."):
+            module = name.rpartition(".")[0]
+        obj = None
+        if module is not None:
+            obj = importlib.import_module(module)
+            for part in name[len(module) + 1:].split("."):
+                obj = getattr(obj, part, None)
+        if not isinstance(obj, type) or obj.__module__ != module:
+            raise UntrustedCacheEntry(f"it names {name}, which is not a class of the components' own modules")
+        allowed.append(obj)
+    return allowed

@@ -120,6 +120,21 @@ class TrainContext:
         enabled = self.precision == "bf16"
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
 
+    def check_loss(self, loss: torch.Tensor | float, where: str = "") -> None:
+        """Stop training at once if ``loss`` (e.g. an epoch's summed loss) is NaN or infinite.
+
+        Rules call it once per epoch (one device sync); it raises
+        :class:`~ffbench.errors.TrainingDivergedError`, which the runner records as a failed
+        point (reason in the ``error`` column) that is never cached nor admitted to a board."""
+        value = torch.as_tensor(loss)
+        if not bool(torch.isfinite(value).all()):
+            from ffbench.errors import TrainingDivergedError
+
+            at = f" at {where}" if where else ""
+            raise TrainingDivergedError(
+                f"training diverged{at}: the loss is {value.detach().flatten().tolist()[:4]} (not finite); "
+                "lower the learning rate (e.g. --param RULE.lr=...) or check the data normalisation.")
+
 
 class TrainedModel(ABC):
     """A trained model, as metrics see it. Must be picklable (it is cached with torch.save)."""

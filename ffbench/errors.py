@@ -33,3 +33,8 @@ class IncompatibleError(FFBenchError):
 
 class DatasetNotFoundError(FFBenchError):
     """A dataset whose files are missing and cannot be downloaded."""
+
+
+class TrainingDivergedError(FFBenchError):
+    """Training produced a non-finite loss or non-finite weights (e.g. a learning rate far too
+    high). The point is recorded as failed with this reason and its model is never cached."""

@@ -1,7 +1,6 @@
-"""Tidy results in Parquet: one row per run point x metric x stat x layer x class.
-
-Appends rewrite the file atomically (temp file + rename) under a file lock, so a crash never
-leaves a half-written file and two processes appending at once lose nothing.
+"""Tidy results in Parquet: one row per run point x metric x stat x layer x class. This module
+holds the schema (:data:`COLUMNS`) and the atomic writer; where rows are stored (a results file or
+a folder of part files, append-only) is :mod:`ffbench.results_store`.
 """
 
 from __future__ import annotations
@@ -13,9 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from filelock import FileLock
 
-from ffbench.errors import FFBenchError
 
 #: Column -> pandas dtype. Every results row has every column (provenance on every row).
 COLUMNS: dict[str, str] = {
@@ -50,17 +47,10 @@ def to_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def read_results(path: str | os.PathLike) -> pd.DataFrame:
-    path = Path(path)
-    if not path.exists():
-        raise FFBenchError(f"No results file at {path}.")
-    try:
-        df = pq.read_table(path).to_pandas()
-    except Exception as exc:
-        raise FFBenchError(f"{path} is not a readable Parquet results file ({exc}).") from None
-    missing = [c for c in ("run_id", "metric", "value", "status") if c not in df.columns]
-    if missing:
-        raise FFBenchError(f"{path} is not an ffbench results file: columns {', '.join(missing)} are missing.")
-    return to_frame(df.to_dict("records")) if set(df.columns) != set(COLUMNS) else df.astype(COLUMNS)
+    """Every row stored at ``path``: a results file (plus parts not yet compacted) or a folder store."""
+    from ffbench.results_store import read
+
+    return read(path)
 
 
 def write_atomic(df: pd.DataFrame, path: Path, metadata: dict[str, str] | None = None) -> None:
@@ -82,11 +72,10 @@ def write_atomic(df: pd.DataFrame, path: Path, metadata: dict[str, str] | None =
 
 
 def append_results(path: str | os.PathLike, rows: list[dict]) -> pd.DataFrame:
-    """Append ``rows`` to the results file at ``path`` (created if absent); returns the new rows."""
-    path = Path(path)
-    new = to_frame(rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock"):
-        df = pd.concat([read_results(path), new], ignore_index=True) if path.exists() else new
-        write_atomic(df, path, {"ffbench_results_schema": RESULTS_SCHEMA_VERSION})
-    return new
+    """Append ``rows`` to the results at ``path`` and compact, so a ``.parquet`` file holds them
+    all at once (for scripts and tests; a run appends one part per point and compacts at the end)."""
+    from ffbench import results_store
+
+    results_store.append(Path(path), rows)
+    results_store.compact(Path(path))
+    return to_frame(rows)

@@ -27,11 +27,13 @@ import torch
 
 from ffbench.cache import ModelCache
 from ffbench.component import Component
+from ffbench.errors import TrainingDivergedError
 from ffbench.contracts import DatasetBundle, Evaluation, Metric, MetricResult, TrainContext, TrainedModel
 from ffbench.grid import Grid, RunPoint, canonical_hash
-from ffbench.provenance import code_hash, device_label, environment
+from ffbench.provenance import code_hash, device_label, environment, training_closure
 from ffbench.registry import Registry, get_registry
-from ffbench.results import append_results, read_results
+from ffbench import results_store
+from ffbench.results import read_results
 
 
 class Reporter(Protocol):
@@ -145,7 +147,7 @@ def variant_key(variant: dict | None) -> str:
 
 def completed_points(out: Path) -> dict[str, set[str]]:
     """config hash -> metric ids with ok rows, from an existing results file (for --resume)."""
-    if not out.exists():
+    if not results_store.exists(out):
         return {}
     df = read_results(out)
     ok = df[df["status"] == "ok"]
@@ -195,13 +197,17 @@ class Runner:
             tasks = [dataclasses.replace(t, sibling_seeds=()) for t in tasks]
         self.reporter.start(len(tasks))
         all_rows: list[dict] = []
-        for task, outcome in (executor or LocalExecutor()).run(tasks, self.registry, self.reporter):
-            result = outcome if isinstance(outcome, PointResult) else lost_task_result(task, outcome, self.registry)
-            for artifact in result.artifacts:
-                save_artifact(self.opts.out.parent, artifact)
-            append_results(self.opts.out, result.rows)
-            all_rows.extend(result.rows)
-            self.reporter.point_finished(task.index, task.point, result.status, result.seconds)
+        try:
+            for task, outcome in (executor or LocalExecutor()).run(tasks, self.registry, self.reporter):
+                result = outcome if isinstance(outcome, PointResult) else lost_task_result(task, outcome, self.registry)
+                for artifact in result.artifacts:
+                    save_artifact(self.opts.out.parent, artifact)
+                results_store.append(self.opts.out, result.rows)  # one part per point: flat cost
+                all_rows.extend(result.rows)
+                self.reporter.point_finished(task.index, task.point, result.status, result.seconds)
+        finally:  # a one-file store gets its points merged in, even when the run is interrupted
+            if not results_store.is_folder_store(self.opts.out):
+                results_store.compact(self.opts.out)
         return all_rows
 
 
@@ -285,10 +291,21 @@ def train_context(point: RunPoint, bundle: DatasetBundle, held_out: list[int], o
     )
 
 
+def component_classes(point: RunPoint) -> list[type]:
+    return [type(c) for c in (point.rule, point.goodness, point.negatives, point.dataset) if c is not None]
+
+
 def model_key(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: RunOptions) -> str:
-    comps = [c for c in (point.rule, point.goodness, point.negatives, point.dataset) if c is not None]
-    return ModelCache.key(point.config, variant, bundle.content_hash, code_hash(*(type(c) for c in comps)),
+    return ModelCache.key(point.config, variant, bundle.content_hash, code_hash(*component_classes(point)),
                           opts.device.type)
+
+
+def load_cached(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: RunOptions,
+                reporter: Reporter):
+    """The cached model of ``point``, if any; only the classes of the modules its components train
+    with (and torch.nn) may be rebuilt from the file (ffbench.cache)."""
+    return opts.cache.load(model_key(point, bundle, variant, opts), training_closure(*component_classes(point)),
+                           warn=reporter.log)
 
 
 def train(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: RunOptions,
@@ -300,7 +317,7 @@ def train(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: Ru
     if key in _STACKED:
         model, seconds = _STACKED.pop(key)
         return model, seconds, False
-    hit = opts.cache.load(key)
+    hit = load_cached(point, bundle, variant, opts, reporter)
     if hit is not None:
         reporter.log(f"reusing cached model for {point.label}" + (f" {variant}" if variant else ""))
         return hit.model.to(opts.device), float(hit.meta.get("train_seconds", float("nan"))), True
@@ -309,7 +326,7 @@ def train(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: Ru
     points = [point]
     if opts.stacking and point.rule.stacks_seeds and len(sibling_seeds) > 1:
         others = [dataclasses.replace(point, seed=s) for s in sibling_seeds if s != point.seed]
-        points += [p for p in others if opts.cache.load(model_key(p, bundle, variant, opts)) is None]
+        points += [p for p in others if load_cached(p, bundle, variant, opts, reporter) is None]
     ctxs = [train_context(p, bundle, held_out, opts, reporter) for p in points]
     if opts.precision == "tf32" and opts.device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
@@ -322,6 +339,8 @@ def train(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: Ru
     if opts.device.type == "cuda":
         torch.cuda.synchronize(opts.device)
     seconds = (time.perf_counter() - t0) / len(points)
+    for model in models:
+        check_finite_weights(model)
     for p, model in zip(points, models):
         k = model_key(p, bundle, variant, opts)
         opts.cache.save(k, model, {"train_seconds": seconds, "config": p.config, "variant": variant,
@@ -329,6 +348,17 @@ def train(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: Ru
         if p is not point:
             _STACKED[k] = (model, seconds)
     return models[0], seconds, False
+
+
+def check_finite_weights(model: TrainedModel) -> None:
+    """A model with NaN or infinite parameters diverged, whatever its rule reported: it fails
+    the point (and is never cached). Models that are not torch modules are not inspected."""
+    if not isinstance(model, torch.nn.Module):
+        return
+    bad = [name for name, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
+    if bad:
+        raise TrainingDivergedError(f"training diverged: non-finite weights in {', '.join(bad[:3])}"
+                                    f"{' and more' if len(bad) > 3 else ''}; lower the learning rate.")
 
 
 def base_row(task: PointTask, registry: Registry, bundle: DatasetBundle | None, run_id: str) -> dict:

@@ -29,7 +29,6 @@ check on purpose, with the reason shown.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import numbers
@@ -459,18 +458,29 @@ def deterministic_training(s: Subject) -> None:
 
 @_check("rule")
 def trained_model_picklable(s: Subject) -> None:
-    """The trained model survives torch.save / torch.load (the model cache stores it so)."""
+    """The trained model survives the model cache: saved with torch.save and loaded back with
+    weights_only=True, rebuilding only classes of the modules the components train with."""
+    import tempfile
+
+    from ffbench.cache import ModelCache
+    from ffbench.provenance import training_closure
+
     model, bundle = train(s), harness_bundle(s.harness)
-    buffer = io.BytesIO()
-    try:
-        torch.save(model, buffer)
-        buffer.seek(0)
-        loaded = torch.load(buffer, weights_only=False)
-    except Exception as exc:
-        raise ConformanceError(f"the trained model cannot be pickled: {type(exc).__name__}: {exc}") from None
+    trusted = training_closure(*(type(c) for c in training_setup(s) if c is not None))
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory() as folder:
+        cache = ModelCache(Path(folder))
+        try:
+            cache.save("conformance", model, {})
+        except Exception as exc:
+            raise ConformanceError(f"the trained model cannot be pickled: {type(exc).__name__}: {exc}") from None
+        hit = cache.load("conformance", trusted, warn=problems.append)
+    expect(hit is not None, "the trained model cannot be loaded back from the model cache with "
+                            f"weights_only=True: {problems[0] if problems else 'unknown reason'} (a model may hold "
+                            "tensors, plain values, torch.nn modules and classes of its own plugin's modules)")
     x = bundle.test.x[:64]
     with torch.no_grad():
-        expect(torch.equal(model.predict(x), loaded.predict(x)), "the reloaded model predicts differently")
+        expect(torch.equal(model.predict(x), hit.model.predict(x)), "the reloaded model predicts differently")
 
 
 # ---------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import typer
 import ffbench
 from ffbench.cli import cache as cache_cmd
 from ffbench.cli import leaderboard as leaderboard_cmd
+from ffbench.cli import results as results_cmd
 from ffbench.cli.console import err
 from ffbench.cli.bench import bench
 from ffbench.cli.plugins import plugins
@@ -38,7 +39,7 @@ def friendly_errors(fn):
             err.print(f"[bold red]Error:[/bold red] {exc}", highlight=False)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            err.print("Interrupted: run points that finished are kept in the results file.")
+            err.print("Interrupted: run points that finished are kept in the results.")
             raise typer.Exit(130) from None
 
     return wrapper
@@ -50,6 +51,7 @@ app.command()(friendly_errors(report))
 app.command()(friendly_errors(bench))
 app.add_typer(cache_cmd.app, name="cache")
 app.add_typer(leaderboard_cmd.app, name="leaderboard")
+app.add_typer(results_cmd.app, name="results")
 
 
 def version_text() -> str:

@@ -78,6 +78,9 @@ def update(
 
     A newer run of a configuration, seed and metric replaces its rows; every other row stays;
     failed rows are left out. A repeated update changes nothing."""
+    from ffbench.prechecks import check_folder_writable
+
+    check_folder_writable(boards, "leaderboards", "Choose another folder with --boards.")
     report = lb.update(results, boards, render=render, lock_timeout=lock_timeout,
                        log=(lambda message: None) if quiet else (lambda message: err.log(escape(message))))
     if as_json:

@@ -24,8 +24,11 @@ def report(
     """Draw every figure the results support (activation maps, ensembles, sparsity, Jaccard maps,
     unseen category, rho+, accuracy vs sparsity) and an index.html that shows them with the run's
     configuration and provenance. Figures whose metric was not run are skipped with a note."""
+    from ffbench.prechecks import check_folder_writable
     from ffbench.report import build_report
+    from ffbench.report.build import default_out
 
+    check_folder_writable(out_dir or default_out(results), "the report", "Choose another folder with --out.")
     built = build_report(results, out_dir, class_name)
     for note in built.notes:
         err.log(note, highlight=False)

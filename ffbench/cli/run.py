@@ -14,6 +14,7 @@ from ffbench.cache import ModelCache
 from ffbench.cli.console import err, out, print_json
 from ffbench.cli.progress import RichReporter
 from ffbench.grid import expand_grid
+from ffbench.prechecks import check_run_outputs
 from ffbench.provenance import resolve_device
 from ffbench.registry import get_registry
 from ffbench.results import to_frame
@@ -80,7 +81,7 @@ def run(
     seeds: Annotated[int, typer.Option(help="Number of seeds: seed, seed+1, ... (a grid axis).", min=1)] = 1,
     preset: Annotated[str, typer.Option(help="quick: fewer epochs, smaller batches (minutes on a laptop); paper: the papers' settings (SCIENCE.md).")] = "quick",
     param: Annotated[ListOpt, typer.Option("--param", "-p", help="TARGET.KEY=VALUE[,VALUE...] (target: a kind or a component name); several values add a grid axis.")] = None,
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="Parquet results file; rows are appended. Artifacts go to OUT.artifacts/.")] = Path("ffbench-results.parquet"),
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Where results go: a FILE.parquet (one file; each point is appended as a part and merged in when the run ends) or a FOLDER (a Parquet dataset of part files, one per point; read by pandas, pyarrow and DuckDB as one table). Appended, never rewritten. Artifacts go next to it.")] = Path("ffbench-results.parquet"),
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     precision: Annotated[str, typer.Option(help="fp32 (default), or on CUDA tf32 (TF32 matmuls) or bf16 (autocast); recorded per row.")] = "fp32",
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the rules' hot functions (opt-in; recorded per row).")] = False,
@@ -138,6 +139,7 @@ def run(
                       precision=precision, compile=compile_, stack_seeds=stack_seeds)
     if precision != "fp32" and opts.device.type != "cuda":
         raise FFBenchError(f"--precision {precision} is a CUDA mode; this run is on {opts.device}. Use fp32.")
+    check_run_outputs(opts.out, opts.artifacts_dir, opts.cache.root if cache else None, len(grid.points))
     if not quiet:
         err.log(f"{len(grid.points)} run point(s) x {len(grid.metrics)} metric(s) on {opts.device}; "
                 f"results -> {opts.out}")

@@ -176,6 +176,7 @@ def train_energy_readout(
                 sched.step()
             total += float(loss.detach()) * len(idx)
             hits += int((s.detach().argmax(dim=1) == y[idx]).sum())
+        ctx.check_loss(total, f"energy readout epoch {epoch + 1}")
         ctx.progress(epoch + 1, epochs, "energy readout")
         ctx.log(f"dimcompress readout epoch {epoch + 1}/{epochs}: loss {total / len(y):.4f}, "
                 f"train accuracy (noisy, with dropout) {hits / len(y):.3f}")

@@ -81,6 +81,7 @@ class BPRule(LearningRule):
                     sched.step()
                 total += loss.detach() * len(idx)
             losses.append(total / len(y))
+            ctx.check_loss(losses[-1], f"epoch {epoch + 1}")
             ctx.progress(epoch + 1, epochs, "end to end")
         ctx.log(f"bp: loss {losses[0].item():.4f} -> {losses[-1].item():.4f}")
         return net.eval()

@@ -125,6 +125,7 @@ class FFRule(LearningRule):
                         self._step(*opts[l], loss)
                         total += loss.detach()
                         inp = h.detach()
+                ctx.check_loss(total, f"stage {s + 1}, epoch {epoch + 1}")
                 ctx.progress(s * epochs + epoch + 1, len(stages) * epochs, f"stage {s + 1}/{len(stages)}")
             ctx.log(f"ff ({net.goodness.name}) stage {s + 1}: last epoch loss sum {total.item():.4f}")
 
@@ -342,6 +343,7 @@ class StackedFF:
                 for idx in self._batches():
                     total += self._train_step(l, inp, idx)[1] * idx.shape[1]
                 losses.append(total / self.n)
+                self.ctxs[0].check_loss(losses[-1], f"layer {l + 1}, epoch {epoch + 1}")
                 self._progress(l * epochs + epoch + 1, n_layers * epochs, f"layer {l + 1}/{n_layers}")
             self._log(f"layer {l + 1}", losses[0], losses[-1])
             if l == n_layers - 1:
@@ -386,6 +388,7 @@ class StackedFF:
                     h, loss = self._train_step(l, _Detached(normalize(h)), idx)
                     total += loss * idx.shape[1]
             losses.append(total / (self.n * n_layers))
+            self.ctxs[0].check_loss(losses[-1], f"epoch {epoch + 1}")
             self._progress(epoch + 1, epochs, "all layers")
         self._log("(simultaneous) mean layer", losses[0], losses[-1])
 

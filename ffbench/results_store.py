@@ -1,0 +1,144 @@
+"""The append-only results store: every finished run point becomes one Parquet *part file*, written
+atomically (temp file + rename), so writing a point costs the same at the 1st and the 5 000th point,
+``kill -9`` at any moment leaves every finished point readable, and any number of processes can
+write to one store at once without losing a row (each writes its own parts; no read-modify-write).
+
+A results location is one of:
+
+- **a folder** (``--out results/``, any path that is a folder or does not end in ``.parquet``):
+  a Parquet dataset, ``part-*.parquet`` files with one schema (:data:`ffbench.results.COLUMNS`).
+  ffbench, pandas (``pd.read_parquet("results/")``), pyarrow (``pyarrow.dataset.dataset``) and
+  DuckDB (``read_parquet('results/*.parquet')``) read it as one table.
+- **a file** (``--out results.parquet``): one Parquet file for users who want one. While a run
+  writes, its points go to the hidden part folder ``.results.parquet.parts/`` next to the file;
+  the run compacts them into the file when it ends (``ffbench results compact`` does it after a
+  crash). The hidden folder stays (empty but for its lock): removing it could race a concurrent
+  writer. ffbench reads the file *and* any parts not yet compacted, so nothing finished is missed.
+
+Compaction merges the parts into the file (or, for a folder, into one part) with an atomic
+rename, then deletes exactly the parts it merged, under a lock held inside the part folder
+(readers take it too), so a part written meanwhile is kept for the next compaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+from filelock import FileLock
+
+from ffbench.errors import FFBenchError
+from ffbench.results import COLUMNS, RESULTS_SCHEMA_VERSION, to_frame, write_atomic
+
+PART_GLOB = "part-*.parquet"
+LOCK_NAME = ".ffbench-results.lock"
+SCHEMA_META = {"ffbench_results_schema": RESULTS_SCHEMA_VERSION}
+
+
+def is_folder_store(path: Path) -> bool:
+    """A folder store: an existing folder, or a new path that does not end in .parquet."""
+    path = Path(path)
+    return path.is_dir() or (not path.exists() and path.suffix != ".parquet")
+
+
+def parts_dir(path: Path) -> Path:
+    """Where the part files of the results at ``path`` live."""
+    path = Path(path)
+    return path if is_folder_store(path) else path.parent / f".{path.name}.parts"
+
+
+def exists(path: Path) -> bool:
+    """Whether any results (a file, or at least one part) are stored at ``path``."""
+    path = Path(path)
+    parts = parts_dir(path)
+    return (path.is_file()) or (parts.is_dir() and any(parts.glob(PART_GLOB)))
+
+
+def _lock(parts: Path) -> FileLock:
+    parts.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(parts / LOCK_NAME))
+
+
+def append(path: Path, rows: list[dict]) -> Path:
+    """Write ``rows`` as one new part file (atomic); returns the part's path. Never reads or
+    rewrites what is already stored, so its cost does not grow with the store."""
+    parts = parts_dir(path)
+    parts.mkdir(parents=True, exist_ok=True)
+    name = f"part-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}-{uuid.uuid4().hex[:12]}.parquet"
+    write_atomic(to_frame(rows), parts / name, SCHEMA_META)
+    return parts / name
+
+
+MERGED_KEY = b"ffbench_merged_parts"
+
+
+def _read_file(path: Path) -> tuple[pd.DataFrame, set[str]]:
+    """(rows, names of the parts this file already holds: they are skipped, then deleted)."""
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:
+        raise FFBenchError(f"{path} is not a readable Parquet results file ({exc}). Remove it, or write "
+                           "results elsewhere with --out.") from None
+    df = table.to_pandas()
+    missing = [c for c in ("run_id", "metric", "value", "status") if c not in df.columns]
+    if missing:
+        raise FFBenchError(f"{path} is not an ffbench results file: columns {', '.join(missing)} are missing.")
+    merged = set(json.loads((table.schema.metadata or {}).get(MERGED_KEY, b"[]")))
+    df = to_frame(df.to_dict("records")) if set(df.columns) != set(COLUMNS) else df.astype(COLUMNS)
+    return df, merged
+
+
+def _read_unlocked(path: Path) -> tuple[pd.DataFrame, list[Path], set[str]]:
+    """(every row once, the part files read, the part names some file says it already holds).
+    A compaction killed between writing its result and deleting the parts it merged leaves those
+    parts behind; the merged file lists them, so they are not counted twice."""
+    parts = sorted(parts_dir(path).glob(PART_GLOB)) if parts_dir(path).is_dir() else []
+    read = [_read_file(path)] if path.is_file() else []
+    read += [_read_file(p) for p in parts]
+    held = set().union(*(m for _, m in read)) if read else set()
+    names = ([path.name] if path.is_file() else []) + [p.name for p in parts]
+    frames = [df for name, (df, _) in zip(names, read) if name not in held]
+    df = pd.concat(frames, ignore_index=True) if frames else to_frame([])
+    return df, parts, held
+
+
+def read(path: str | os.PathLike) -> pd.DataFrame:
+    """Every row stored at ``path`` (file plus pending parts, or every part of a folder)."""
+    path = Path(path)
+    if not exists(path):
+        raise FFBenchError(f"No results at {path}: neither a results file nor a folder of part files.")
+    parts = parts_dir(path)
+    if not parts.is_dir() or not os.access(parts, os.W_OK):
+        return _read_unlocked(path)[0]
+    with _lock(parts):
+        return _read_unlocked(path)[0]
+
+
+def compact(path: str | os.PathLike) -> int:
+    """Merge the parts into the results file (file store) or into one part (folder store);
+    returns how many parts were merged. Safe against concurrent writers and a kill at any point:
+    the merged data is renamed into place before the merged parts are deleted."""
+    path = Path(path)
+    parts = parts_dir(path)
+    if not parts.is_dir():
+        return 0
+    folder = is_folder_store(path)
+    with _lock(parts):
+        df, merged, held = _read_unlocked(path)
+        if len(merged) <= (1 if folder else 0):
+            return 0
+        target = parts / f"part-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-compacted-{uuid.uuid4().hex[:12]}.parquet" \
+            if folder else path
+        names = sorted(p.name for p in merged)  # all held now: in df, or in the file df includes
+        write_atomic(df, target, {**SCHEMA_META, MERGED_KEY.decode(): json.dumps(names)})
+        for p in merged:  # only now: a kill before this line leaves parts the new file lists
+            p.unlink(missing_ok=True)
+        for stale in parts.glob(".part-*.tmp"):  # temp files of writers killed mid-write
+            if time.time() - stale.stat().st_mtime > 3600:
+                stale.unlink(missing_ok=True)
+    return len(merged)

@@ -97,6 +97,16 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
           metrics=PAPER_METRICS,
           entries=(SuiteEntry(rules=("ff[epochs=200,lr=0.001]", "bp-ff", "bp"), datasets=("mnist",),
                               preset="paper"),)),
+    Suite("zoo", "1",
+          "Which learning rules form sparse, class-selective ensembles? ff, bp-ff and bp next to mono-forward, "
+          "dfa, cafo, pepita and the untrained random control (each rule's quick preset, docs/rules.md), on "
+          "the embedded Fashion-MNIST subset, 3 seeds, with the representation analyses: sparsity (dead "
+          "units, live Hoyer), LOO ensembles (activity share, selectivity), Jaccard, per-layer linear probe "
+          "(neutral label for label-embedding rules), effective dimensionality and the ensemble readout.",
+          metrics=("accuracy", "sparsity", "loo-ensembles", "jaccard", "linear-probe", "dimensionality",
+                   "ensemble-readout"),
+          entries=(SuiteEntry(rules=_RULES + ("mono-forward", "dfa", "cafo", "pepita", "random"),
+                              datasets=("fashion-mnist-mini",)),)),
     Suite("dc-sff", "1",
           "Dimensionality compression with the Stochastic Forward-Forward reference settings (projection dims "
           "30/20/10, last-layer energy readout for 60 epochs with cosine decay from 2.5e-4; AdamW 1e-3, "

@@ -1,0 +1,120 @@
+"""Direct Feedback Alignment (Nokland 2016, arXiv:1609.01596): the BP rule's MLP (hidden stack +
+linear head), but every hidden layer learns from the output error sent to it directly through a
+fixed random matrix, not from the transposed forward weights.
+
+Per batch of B samples: a_i = W_i h_{i-1} + b_i, h_i = ReLU(a_i), logits = W_o h_L + b_o,
+e = softmax(logits) - onehot(y) (the gradient of the cross-entropy w.r.t. the logits).
+Hidden layer i: delta_i = (e B_i) * relu'(a_i) with B_i [classes, width] fixed and random;
+dW_i = delta_i^T h_{i-1} / B, db_i = sum_n delta_i / B. Head: its true cross-entropy gradient
+(e^T h_L / B). These updates are fed to one Adam as the parameters' gradients.
+
+Implementation: each layer reads its predecessor detached, and the backward pass is run on the
+surrogate  CE(head(h_L), y) + sum_i sum(a_i * delta_i.detach()) / B  whose gradient w.r.t. W_i, b_i
+is exactly dW_i, db_i above, and w.r.t. the head its true gradient.
+
+Feedback matrices: B_i entries ~ U(-1/sqrt(classes), 1/sqrt(classes)), drawn from ctx.generator
+after the weights and kept as buffers of the trained model (``feedback``), never updated. With Adam
+a global scale of B_i changes the update only through Adam's epsilon. Label-free: the input carries
+no label; representations are the activity for the image alone.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+import ffbench
+from ffbench.component import Param
+from ffbench.contracts import LearningRule, TrainContext
+from ffbench_plugins.rules.bp import BPNet
+from ffbench_plugins.rules.ffnet import OPTIMIZER_PARAMS, batches, default_width, make_optimizer
+from ffbench_plugins.rules.random_init import seeded_uniform_
+
+
+class DFANet(BPNet):
+    """BPNet plus the fixed feedback matrices (buffers ``feedback_0`` ...)."""
+
+    def __init__(self, dims: list[int], num_classes: int):
+        super().__init__(dims, num_classes)
+        for i, d in enumerate(dims[1:]):
+            self.register_buffer(f"feedback_{i}", torch.empty(num_classes, d))
+
+    @property
+    def feedback(self) -> list[torch.Tensor]:
+        return [getattr(self, f"feedback_{i}") for i in range(self.num_layers)]
+
+
+def build_dfa_net(values: dict, data, ctx: TrainContext) -> DFANet:
+    width = values["width"] or default_width(data)
+    net = DFANet([data.input_dim] + [width] * values["layers"], data.num_classes).to(ctx.device)
+    seeded_uniform_(list(net.layers) + [net.head], ctx.generator)
+    bound = data.num_classes ** -0.5
+    for b in net.feedback:
+        b.uniform_(-bound, bound, generator=ctx.generator)
+    return net
+
+
+def dfa_surrogate(net: DFANet, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cross-entropy, surrogate): backward on the surrogate leaves the DFA updates in .grad."""
+    pre, h = [], x
+    for layer in net.layers:
+        a = layer(h.detach())
+        pre.append(a)
+        h = F.relu(a)
+    logits = net.head(h.detach())
+    loss = F.cross_entropy(logits.float(), y)
+    with torch.no_grad():
+        e = torch.softmax(logits.float(), dim=1)
+        e[torch.arange(len(y), device=y.device), y] -= 1.0
+        e /= len(y)
+    surrogate = loss
+    for a, b in zip(pre, net.feedback):
+        delta = (e @ b) * (a.detach() > 0)
+        surrogate = surrogate + (a.float() * delta).sum()
+    return loss, surrogate
+
+
+class DFARule(LearningRule):
+    name = "dfa"
+    version = "1"
+    description = ("direct feedback alignment (Nokland 2016): output error to every hidden layer through a "
+                   "fixed random matrix, head by its true gradient; label-free input and representations")
+    uses_goodness = False
+    uses_negatives = False
+    params = (
+        Param("layers", int, 3, "number of hidden layers", min=1),
+        Param("width", int, None, "units per hidden layer; auto = 1000 for 28x28, 3072 for 32x32x3", min=1),
+        Param("lr", float, 1e-4, "learning rate", min=0.0),
+        Param("batch_size", int, 2048, "batch size", min=1),
+        Param("epochs", int, 80, "epochs", min=1),
+    ) + OPTIMIZER_PARAMS
+    #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
+    presets = {"quick": {"epochs": 10, "batch_size": 256, "lr": 1e-3}}
+
+    def fit(self, data, goodness, negatives, ctx: TrainContext):
+        net = build_dfa_net(self.values, data, ctx)
+        x, y = data.train.flat(), data.train.y
+        epochs, bs = self.values["epochs"], self.values["batch_size"]
+        opt, sched = make_optimizer(self.values, net.parameters(), epochs * -(-len(y) // bs))
+        losses = []
+        for epoch in range(epochs):
+            total = torch.zeros((), device=ctx.device)
+            for idx in batches(len(y), bs, ctx.generator, ctx.device):
+                with ctx.autocast():
+                    loss, surrogate = dfa_surrogate(net, x[idx], y[idx])
+                opt.zero_grad(set_to_none=True)
+                surrogate.backward()
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                total += loss.detach() * len(idx)
+            losses.append(total / len(y))
+            ctx.check_loss(losses[-1], f"epoch {epoch + 1}")
+            ctx.progress(epoch + 1, epochs, "all layers")
+        ctx.log(f"dfa: loss {losses[0].item():.4f} -> {losses[-1].item():.4f}")
+        return net.eval()
+
+
+@ffbench.hookimpl
+def ffbench_register_rules(register):
+    register(DFARule)

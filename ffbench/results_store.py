@@ -29,6 +29,7 @@ import uuid
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from filelock import FileLock
 
@@ -93,17 +94,37 @@ def _read_file(path: Path) -> tuple[pd.DataFrame, set[str]]:
     return df, merged
 
 
+def _merged_names(path: Path) -> set[str]:
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except Exception:
+        return set()  # unreadable: reported when its rows are read
+    return set(json.loads(meta.get(MERGED_KEY, b"[]")))
+
+
 def _read_unlocked(path: Path) -> tuple[pd.DataFrame, list[Path], set[str]]:
-    """(every row once, the part files read, the part names some file says it already holds).
+    """(every row once, the part files present, the part names some file says it already holds).
     A compaction killed between writing its result and deleting the parts it merged leaves those
-    parts behind; the merged file lists them, so they are not counted twice."""
+    parts behind; the merged file lists them, so they are not counted twice. Only the results file
+    and compacted parts carry such a list. The files are read as one pyarrow dataset (fast for
+    thousands of parts); if their schemas disagree (results of an older ffbench) or one is
+    unreadable, file by file, which names the bad file."""
     parts = sorted(parts_dir(path).glob(PART_GLOB)) if parts_dir(path).is_dir() else []
-    read = [_read_file(path)] if path.is_file() else []
-    read += [_read_file(p) for p in parts]
-    held = set().union(*(m for _, m in read)) if read else set()
-    names = ([path.name] if path.is_file() else []) + [p.name for p in parts]
-    frames = [df for name, (df, _) in zip(names, read) if name not in held]
-    df = pd.concat(frames, ignore_index=True) if frames else to_frame([])
+    files = ([path] if path.is_file() else []) + parts
+    held: set[str] = set()
+    for f in files:
+        if f == path or "-compacted-" in f.name:
+            held |= _merged_names(f)
+    files = [f for f in files if f == path or f.name not in held]
+    if not files:
+        return to_frame([]), parts, held
+    try:
+        df = ds.dataset([str(f) for f in files], format="parquet").to_table().to_pandas()
+        if list(df.columns) != list(COLUMNS):
+            raise ValueError("columns differ")
+        df = df.astype(COLUMNS)
+    except Exception:
+        df = pd.concat([_read_file(f)[0] for f in files], ignore_index=True)
     return df, parts, held
 
 

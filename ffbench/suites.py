@@ -105,8 +105,9 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
           "(neutral label for label-embedding rules), effective dimensionality and the ensemble readout.",
           metrics=("accuracy", "sparsity", "loo-ensembles", "jaccard", "linear-probe", "dimensionality",
                    "ensemble-readout"),
-          entries=(SuiteEntry(rules=_RULES + ("mono-forward", "dfa", "cafo", "pepita", "random"),
-                              datasets=("fashion-mnist-mini",)),)),
+          # seed 0 of every rule first, then seeds 1-2: an interrupted run (--resume) has every rule
+          entries=tuple(SuiteEntry(rules=("ff", "bp", "mono-forward", "dfa", "cafo", "pepita", "random", "bp-ff"),
+                                   datasets=("fashion-mnist-mini",), seeds=seeds) for seeds in ((0,), (1, 2)))),
     Suite("dc-sff", "1",
           "Dimensionality compression with the Stochastic Forward-Forward reference settings (projection dims "
           "30/20/10, last-layer energy readout for 60 epochs with cosine decay from 2.5e-4; AdamW 1e-3, "

@@ -192,6 +192,30 @@ class LearningRule(Component):
         """Train one model per context (one per seed). Default: one after the other."""
         return [self.fit(data, goodness, negatives, ctx) for ctx in ctxs]
 
+    # --- optional, for ``ffbench bench`` (a rule that declares nothing is timed without them) ---
+
+    def training_flops(self, data: DatasetBundle, goodness: "Goodness | None",
+                       negatives: "NegativeGenerator | None") -> int | None:
+        """Matmul FLOPs (2·m·k·n per product) one :meth:`fit` on ``data`` performs, counted
+        analytically; None (default) if the rule does not count them: ``ffbench bench`` then
+        reports time and samples/s, and says that FLOPs were not counted."""
+        return None
+
+    def has_baseline(self, goodness: "Goodness | None", negatives: "NegativeGenerator | None") -> bool:
+        """Whether :meth:`fit_baseline` exists for this configuration."""
+        return False
+
+    def fit_baseline(self, data: DatasetBundle, goodness: "Goodness | None",
+                     negatives: "NegativeGenerator | None", ctx: TrainContext) -> TrainedModel:
+        """The same algorithm written the straightforward way (DataLoader, separate passes, ...):
+        what ``ffbench bench`` reports the speed-up of :meth:`fit` against."""
+        raise NotImplementedError(f"rule '{self.name}' declares no straightforward baseline")
+
+    def baseline_flops(self, data: DatasetBundle, goodness: "Goodness | None",
+                       negatives: "NegativeGenerator | None") -> int | None:
+        """Matmul FLOPs of :meth:`fit_baseline` (default: the same as :meth:`training_flops`)."""
+        return self.training_flops(data, goodness, negatives) if self.has_baseline(goodness, negatives) else None
+
 
 # ---------------------------------------------------------------------------------------
 # Goodness and negatives

@@ -9,11 +9,12 @@ import typer
 from torch.utils.flop_counter import FlopCounterMode
 from typer.testing import CliRunner
 
-from ffbench.bench import BASELINES, baseline_ff_flops, bp_ff_flops, bp_flops, build_case, ff_flops, synthetic_bundle
+from ffbench.bench import build_case, synthetic_bundle
 from ffbench.cli import friendly_errors
 from ffbench.cli.bench import bench
 from ffbench.contracts import TrainContext
 from ffbench.registry import get_registry
+from ffbench_plugins.rules.flops import baseline_ff_flops, bp_ff_flops, bp_flops, ff_flops
 
 KEYS = {"rule", "dataset_shape", "batch_size", "samples_per_s", "gflop_per_epoch", "achieved_gflops", "peak_gflops",
         "ratio_to_peak", "baseline_samples_per_s", "speedup", "device"}
@@ -50,7 +51,7 @@ def test_flop_counts_match_what_the_trainers_do(rule, negatives):
     case = build_case(get_registry(), rule, "l2", negatives, dict(width=8, layers=3, epochs=2, batch_size=64))
     fast, base = case.flops(data)
     trainers = {"fast": lambda ctx: case.rule.fit(data, case.goodness, case.negatives, ctx),
-                "baseline": lambda ctx: BASELINES[case.rule.name](case.rule, data, case.goodness, case.negatives, ctx)}
+                "baseline": lambda ctx: case.rule.fit_baseline(data, case.goodness, case.negatives, ctx)}
     for path, expected in (("fast", fast), ("baseline", base)):
         with FlopCounterMode(display=False) as counter:
             trainers[path](TrainContext(torch.device("cpu"), 0, list(range(4)), 4))
@@ -91,6 +92,22 @@ def test_bench_json_tiny():
     assert rows[0]["gflop_per_epoch"] < rows[0]["baseline_gflop_per_epoch"]
 
 
-def test_bench_rejects_rules_it_cannot_count():
+def test_bench_times_rules_that_declare_no_flops_and_says_so():
+    """dimcompress (self-supervised goodness) and a zoo rule: timed, FLOPs and baseline plainly absent."""
+    result = CliRunner().invoke(cli(), ["--rule", "ff,dfa", "--goodness", "dimcompress", "--negatives", "none", "--samples", "256",
+                                        "--width", "32", "--layers", "2", "--batch-size", "128", "--epochs", "1",
+                                        "--device", "cpu", "--repeats", "1", "--peak-size", "64", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["goodness"] for r in rows] == ["dimcompress", None]
+    for r in rows:
+        assert r["samples_per_s"] > 0 and r["gflop_per_epoch"] is None and r["ratio_to_peak"] is None
+        assert r["flops_counted"].startswith("not counted") and r["speedup"] is None
+        assert r["baseline_available"] is False
+
+
+def test_bench_rejects_unknown_rules():
     result = CliRunner().invoke(cli(), ["--rule", "nope", "--samples", "64", "--device", "cpu"])
     assert result.exit_code == 2 and "nope" in result.output
+    result = CliRunner().invoke(cli(), ["--goodness", "dimcompress", "--samples", "64", "--device", "cpu"])
+    assert result.exit_code == 2 and "--negatives none" in result.output

@@ -41,8 +41,8 @@ def _shape(text: str) -> tuple[int, int, int]:
 
 
 def bench(
-    rule: Annotated[Optional[List[str]], typer.Option("--rule", "-r", help="Rules to time: ff (any schedule), bp-ff, bp; comma-separated or repeated. [default: ff]")] = None,
-    goodness: Annotated[str, typer.Option("--goodness", "-g", help="Goodness function of ff and bp-ff.")] = "l2",
+    rule: Annotated[Optional[List[str]], typer.Option("--rule", "-r", help="Rules to time, comma-separated or repeated: any installed rule. FLOPs and the baseline speed-up where the rule declares them (built-ins ff, bp-ff, bp do); other rules get time and samples/s. [default: ff]")] = None,
+    goodness: Annotated[str, typer.Option("--goodness", "-g", help="Goodness function of rules that read one, e.g. l2, or dimcompress (self-supervised: timed, FLOPs not counted).")] = "l2",
     negatives: Annotated[str, typer.Option("--negatives", "-n", help="Negatives of ff and bp-ff, e.g. wrong-label, 'wrong-label[resample=true]', hard.")] = "wrong-label",
     batch_size: Annotated[Optional[List[str]], typer.Option("--batch-size", "-b", help="Batch size(s), comma-separated: one configuration each. [default: 1024]")] = None,
     width: Annotated[int, typer.Option(help="Units per hidden layer.", min=1)] = 1000,
@@ -60,6 +60,7 @@ def bench(
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the rules' hot functions.")] = False,
     quality: Annotated[int, typer.Option(help="Instead of timing: train this many seeds with the fast path and with the baseline on --quality-dataset and compare accuracy and sparsity.", min=0)] = 0,
     quality_dataset: Annotated[str, typer.Option(help="Dataset of --quality.")] = "fashion-mnist-mini",
+    quality_metrics: Annotated[str, typer.Option(help="Metrics --quality compares (each one's first headline stat, per layer).")] = "accuracy,sparsity",
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of result objects on stdout.")] = False,
 ) -> None:
     """Time the trainers on synthetic data: samples/s, analytically counted FLOPs per epoch, achieved
@@ -91,7 +92,8 @@ def bench(
             for bs in sizes:
                 case = build_case(registry, spec, goodness, negatives,
                                   {"width": width, "layers": layers, "epochs": epochs, "batch_size": bs})
-                rows += compare_quality(case, data, dev, quality, log=log)
+                metrics = [registry.build("metric", m) for m in split_specs([quality_metrics])]
+                rows += compare_quality(case, data, dev, quality, metrics, log=log)
         if as_json:
             print_json(rows)
         else:
@@ -134,7 +136,8 @@ def _timing_table(rows: list[dict[str, Any]]) -> Table:
 
 
 def _quality_table(rows: list[dict[str, Any]]) -> Table:
-    stats = [k for k in rows[0] if k == "accuracy" or k.startswith("sparsity_")]
+    fixed = {"rule", "rule_identity", "path", "seed", "train_seconds"}
+    stats = [k for k in rows[0] if k not in fixed]
     table = Table(title="fast path vs baseline (mean ± sd over seeds)")
     for col in ["rule", "path", "seeds", *stats, "train s"]:
         table.add_column(col, justify="left" if col in ("rule", "path") else "right")

@@ -62,6 +62,20 @@ class BPRule(LearningRule):
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
     presets = {"quick": {"epochs": 10, "batch_size": 256}}
 
+    def training_flops(self, data, goodness, negatives):
+        from ffbench_plugins.rules import flops
+
+        v = self.values
+        return flops.bp_flops(flops.layer_dims(v, data), len(data.train), v["epochs"], data.num_classes)
+
+    def has_baseline(self, goodness, negatives):
+        return True
+
+    def fit_baseline(self, data, goodness, negatives, ctx):
+        from ffbench_plugins.rules.baselines import baseline_bp
+
+        return baseline_bp(self, data, goodness, negatives, ctx)
+
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         width = self.values["width"] or default_width(data)
         net = BPNet([data.input_dim] + [width] * self.values["layers"], data.num_classes).to(ctx.device)

@@ -13,6 +13,7 @@ import torch
 import ffbench
 from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext
+from ffbench_plugins.rules import flops
 from ffbench_plugins.rules.ff import FF_PARAMS
 from ffbench_plugins.rules.ffnet import batches, build_ffnet, check_components, draw_negatives, make_optimizer
 
@@ -29,6 +30,21 @@ class BPFFRule(LearningRule):
     params = _with_defaults(FF_PARAMS, lr=1e-4, epochs=300)
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
     presets = {"quick": {"epochs": 30, "batch_size": 256}}
+
+    def training_flops(self, data, goodness, negatives):
+        if not flops.trains_with_negatives(goodness, negatives):
+            return None
+        v = self.values
+        return flops.bp_ff_flops(flops.layer_dims(v, data), len(data.train), v["epochs"], data.num_classes,
+                                 negatives.resamples, negatives.needs_scores)
+
+    def has_baseline(self, goodness, negatives):
+        return flops.trains_with_negatives(goodness, negatives)
+
+    def fit_baseline(self, data, goodness, negatives, ctx):
+        from ffbench_plugins.rules.baselines import baseline_bp_ff
+
+        return baseline_bp_ff(self, data, goodness, negatives, ctx)
 
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         check_components(self.name, goodness, negatives)

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 import ffbench
 from ffbench.component import Param
 from ffbench.contracts import Goodness, LearningRule, TrainContext
+from ffbench_plugins.rules import flops
 from ffbench_plugins.rules.ffnet import (
     OPTIMIZER_PARAMS, FFNet, LabelEmbedding, batches, build_ffnet, check_components, draw_negative_samples,
     make_optimizer, normalize,
@@ -68,6 +69,29 @@ class FFRule(LearningRule):
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
     presets = {"quick": {"epochs": 20, "batch_size": 256}}
     stacks_seeds = True
+
+    def training_flops(self, data, goodness, negatives):
+        if not flops.trains_with_negatives(goodness, negatives):
+            return None
+        v = self.values
+        return flops.ff_flops(flops.layer_dims(v, data), len(data.train), v["epochs"], data.num_classes, v["schedule"],
+                              flops.generator_keeps_images(negatives, data), negatives.resamples,
+                              negatives.needs_scores)
+
+    def has_baseline(self, goodness, negatives):
+        return flops.trains_with_negatives(goodness, negatives)
+
+    def fit_baseline(self, data, goodness, negatives, ctx):
+        from ffbench_plugins.rules.baselines import baseline_ff
+
+        return baseline_ff(self, data, goodness, negatives, ctx)
+
+    def baseline_flops(self, data, goodness, negatives):
+        if not flops.trains_with_negatives(goodness, negatives):
+            return None
+        v = self.values
+        return flops.baseline_ff_flops(flops.layer_dims(v, data), len(data.train), v["epochs"], data.num_classes,
+                                       v["schedule"], negatives.resamples, negatives.needs_scores)
 
     def fit(self, data, goodness, negatives, ctx):
         check_components(self.name, goodness, negatives)

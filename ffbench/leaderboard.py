@@ -31,17 +31,16 @@ from typing import Callable, Iterable, Sequence
 
 import pandas as pd
 import pyarrow.parquet as pq
-from filelock import FileLock, Timeout
 
 import ffbench
 from ffbench.errors import FFBenchError
 from ffbench.registry import Registry, get_registry
+from ffbench.locking import folder_lock
 from ffbench.results import read_results, write_atomic
 from ffbench.summary import headline_column
 
 SCHEMA_KEY = "ffbench_leaderboard_schema"
 SCHEMA_VERSION = "1"
-LOCK_NAME = ".ffbench-leaderboard.lock"
 INDEX_NAME = "README.md"
 
 #: Schema version 1 (leaderboards/SCHEMA.md): column -> pandas dtype. Frozen here rather than derived
@@ -314,17 +313,6 @@ class UpdateReport:
         }
 
 
-def _locked(boards_dir: Path, timeout: float) -> FileLock:
-    """The boards folder's lock, acquired (a clear error if another update holds it too long)."""
-    lock = FileLock(str(boards_dir / LOCK_NAME), timeout=timeout)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise FFBenchError(f"Another leaderboard update holds {boards_dir / LOCK_NAME} (waited {timeout:g} s). "
-                           "Try again when it has finished.") from None
-    return lock
-
-
 def _failed_lines(results: pd.DataFrame) -> list[str]:
     failed = results[results["status"] != "ok"].drop_duplicates(["run_id", "metric_id"])
     return [f"not merged: failed run {r['run_id']} ({r['rule']} on {r['dataset']}, seed {r['seed']}), "
@@ -349,7 +337,7 @@ def update(results_paths: Iterable[str | os.PathLike], boards_dir: str | os.Path
     boards_dir.mkdir(parents=True, exist_ok=True)
     names = rows["dataset_id"].map(board_name)
     updates: list[BoardUpdate] = []
-    with _locked(boards_dir, lock_timeout):
+    with folder_lock(boards_dir, lock_timeout, "the leaderboards folder (another leaderboard update)"):
         current = {name: read_board(path) for name, path in list_boards(boards_dir).items()}
         for name in sorted(set(names)):
             path = boards_dir / f"{name}.parquet"

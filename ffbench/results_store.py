@@ -12,12 +12,12 @@ A results location is one of:
 - **a file** (``--out results.parquet``): one Parquet file for users who want one. While a run
   writes, its points go to the hidden part folder ``.results.parquet.parts/`` next to the file;
   the run compacts them into the file when it ends (``ffbench results compact`` does it after a
-  crash). The hidden folder stays (empty but for its lock): removing it could race a concurrent
-  writer. ffbench reads the file *and* any parts not yet compacted, so nothing finished is missed.
+  crash). Once merged, the hidden folder is removed: nothing is left next to the file. ffbench reads the file *and* any parts not yet compacted, so nothing finished is missed.
 
 Compaction merges the parts into the file (or, for a folder, into one part) with an atomic
-rename, then deletes exactly the parts it merged, under a lock held inside the part folder
-(readers take it too), so a part written meanwhile is kept for the next compaction.
+rename, then deletes exactly the parts it merged, under a lock on the part folder (an flock on the
+folder itself, no lock file; readers take it too), so a part written meanwhile is kept for the
+next compaction.
 """
 
 from __future__ import annotations
@@ -31,13 +31,12 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
-from filelock import FileLock
 
 from ffbench.errors import FFBenchError
+from ffbench.locking import folder_lock
 from ffbench.results import COLUMNS, RESULTS_SCHEMA_VERSION, to_frame, write_atomic
 
 PART_GLOB = "part-*.parquet"
-LOCK_NAME = ".ffbench-results.lock"
 SCHEMA_META = {"ffbench_results_schema": RESULTS_SCHEMA_VERSION}
 
 
@@ -60,18 +59,25 @@ def exists(path: Path) -> bool:
     return (path.is_file()) or (parts.is_dir() and any(parts.glob(PART_GLOB)))
 
 
-def _lock(parts: Path) -> FileLock:
+def _lock(parts: Path):
     parts.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(parts / LOCK_NAME))
+    return folder_lock(parts, what="this results store")
 
 
 def append(path: Path, rows: list[dict]) -> Path:
     """Write ``rows`` as one new part file (atomic); returns the part's path. Never reads or
     rewrites what is already stored, so its cost does not grow with the store."""
     parts = parts_dir(path)
-    parts.mkdir(parents=True, exist_ok=True)
     name = f"part-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}-{uuid.uuid4().hex[:12]}.parquet"
-    write_atomic(to_frame(rows), parts / name, SCHEMA_META)
+    df = to_frame(rows)
+    for attempt in range(5):
+        parts.mkdir(parents=True, exist_ok=True)
+        try:
+            write_atomic(df, parts / name, SCHEMA_META)
+            return parts / name
+        except FileNotFoundError:  # a compaction removed the (then empty) hidden folder: again
+            if attempt == 4:
+                raise
     return parts / name
 
 
@@ -162,4 +168,9 @@ def compact(path: str | os.PathLike) -> int:
         for stale in parts.glob(".part-*.tmp"):  # temp files of writers killed mid-write
             if time.time() - stale.stat().st_mtime > 3600:
                 stale.unlink(missing_ok=True)
+        if not folder:
+            try:  # the hidden part folder goes when empty; a writer that loses the race recreates it
+                parts.rmdir()
+            except OSError:
+                pass
     return len(merged)

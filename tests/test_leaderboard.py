@@ -170,15 +170,18 @@ def test_two_concurrent_updates_both_land(tmp_path):
 
 
 def test_an_update_waits_for_the_lock_and_says_so_when_it_times_out(tmp_path):
-    from filelock import FileLock
+    from ffbench.locking import folder_lock
 
     boards = tmp_path / "boards"
     boards.mkdir()
     res = results(tmp_path, "r.parquet", [row()])
-    with FileLock(str(boards / lb.LOCK_NAME)):
-        with pytest.raises(FFBenchError, match="Another leaderboard update holds"):
+    with folder_lock(boards):
+        with pytest.raises(FFBenchError, match="Another ffbench process holds the leaderboards folder"):
             lb.update([res], boards, lock_timeout=0.2)
     assert not (boards / "fashion-mnist-mini.parquet").exists()
+    lb.update([res], boards)
+    assert sorted(p.name for p in boards.iterdir()) == ["README.md", "fashion-mnist-mini.md",
+                                                         "fashion-mnist-mini.parquet"]  # no lock file left
 
 
 # -- refusing boards we cannot trust ----------------------------------------------------------

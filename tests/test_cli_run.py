@@ -137,3 +137,17 @@ def test_stacked_seeds_through_the_runner_match_separate_runs(tmp_path):
     assert rows["on"]["config_hash"].tolist() == rows["off"]["config_hash"].tolist()
     assert (rows["on"]["value"] > 0.3).all() and (rows["off"]["value"] > 0.3).all()
     assert (rows["on"]["value"] - rows["off"]["value"]).abs().max() < 0.1  # same configuration, seed noise
+
+
+def test_a_metric_parameter_grid_shows_every_variant_and_ignored_choices_are_noticed(tmp_path):
+    from ffbench.summary import summary_table
+
+    out = tmp_path / "r.parquet"
+    result = invoke("run", "--rule", "bp[width=32,layers=1,epochs=1]", "--goodness", "sumsq", "--negatives", "hard",
+                    "--dataset", "fashion-mnist-mini[train_size=300,test_size=100]", "--metric", "sparsity",
+                    "--param", "sparsity.samples=all,correct", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "--goodness sumsq is ignored" in text and "--negatives hard is ignored" in text
+    columns = list(summary_table(pd.read_parquet(out)).columns)
+    assert {"sparsity[samples=all] L1", "sparsity[samples=correct] L1"} <= set(columns)

@@ -45,6 +45,17 @@ Examples:
 ListOpt = Optional[List[str]]
 
 
+def ignored_choices(grid, goodness: ListOpt, negatives: ListOpt) -> list[str]:
+    """Notices for an explicit --goodness / --negatives that no rule of the grid reads."""
+    rules = sorted({p.rule.short_identity for p in grid.points})
+    notes = []
+    for flag, given, reads in (("--goodness", goodness, "uses_goodness"), ("--negatives", negatives, "uses_negatives")):
+        if given and grid.points and not any(getattr(p.rule, reads) for p in grid.points):
+            notes.append(f"notice: {flag} {','.join(given)} is ignored: the rule(s) {', '.join(rules)} read no "
+                         f"{flag[2:]} (rows show '-').")
+    return notes
+
+
 def print_summary(df: pd.DataFrame, registry) -> None:
     table_df = summary_table(df, registry)
     table = Table(title="ffbench results", show_lines=False)
@@ -132,6 +143,7 @@ def run(
             metrics=metric or DEFAULTS["metric"], seeds=list(range(seed, seed + seeds)),
             params=param or [], preset=preset,
         )
+        grid.notes.extend(ignored_choices(grid, goodness, negatives))
     for note in grid.notes:
         err.log(note)
     opts = RunOptions(out=out_path.resolve(), device=resolve_device(device), data_dir=data_dir,

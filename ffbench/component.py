@@ -81,6 +81,10 @@ class Param:
         d = {"name": self.name, "type": self.type.__name__, "default": self.default, "help": self.help}
         if self.choices is not None:
             d["choices"] = list(self.choices)
+        if self.min is not None:
+            d["min"] = self.min
+        if self.max is not None:
+            d["max"] = self.max
         return d
 
 
@@ -171,9 +175,16 @@ class Component(metaclass=ABCMeta):
         return {k: schema[k].coerce(v, cls.name) for k, v in out.items()}
 
     @classmethod
-    def from_spec(cls, spec_params: Mapping[str, Any], preset: str | None = None) -> "Component":
+    def from_spec(cls, spec_params: "Mapping[str, Any] | str" = (), preset: str | None = None) -> "Component":
+        """An instance from parameter values (a mapping; text values are parsed as on the command
+        line) or from the CLI form ``name[k=v,...]`` / ``name`` (its name must be this class's)."""
+        if isinstance(spec_params, str):
+            name, spec_params = parse_spec(spec_params)
+            if name != cls.name:
+                raise ParameterError(f"{cls.__name__}.from_spec({name!r}...): the spec names '{name}', but this "
+                                     f"{cls.kind} is '{cls.name}'. Use '{cls.name}[k=v,...]'.")
         obj = cls.__new__(cls)
-        obj.values = cls.resolve_params(spec_params, preset)
+        obj.values = cls.resolve_params(dict(spec_params), preset)
         obj.__init_component__()
         return obj
 

@@ -44,7 +44,7 @@ class PluginInfo:
     module: str
     dist: str
     dist_version: str
-    status: str = "ok"  # ok | broken | disabled
+    status: str = "ok"  # ok | broken | disabled | collision (registers a name another plugin has)
     reason: str = ""
     components: list[tuple[str, str]] = field(default_factory=list)
 
@@ -138,10 +138,22 @@ class Registry:
         return f"Plugins not loaded: {listed}. Run `ffbench plugins` for details."
 
 
+def newcomers(entries: list[Entry]) -> list[Entry]:
+    """The entries of a collision that arrived on top of an established one: everything but
+    ffbench's own (built-in) entry, or, among third parties, everything but the first loaded."""
+    builtin = [e for e in entries if canonical_dist(e.dist) == "ffbench"]
+    keep = builtin[0] if builtin else entries[0]
+    return [e for e in entries if e is not keep]
+
+
 def collision_message(kind: str, name: str, entries: list[Entry]) -> str:
     who = " and ".join(f"{e.dist} {e.dist_version} (plugin '{e.plugin}')" for e in entries)
-    return (f"Name collision: {kind} '{name}' is registered by {who}. Uninstall one of these "
-            f"distributions, or block one of the plugins (e.g. {DISABLE_ENV}={entries[-1].plugin}).")
+    new = newcomers(entries)
+    block = ",".join(e.plugin for e in new)
+    dists = ",".join(sorted({e.dist for e in new}))
+    return (f"Name collision: {kind} '{name}' is registered by {who}. Rename it in "
+            f"{' and '.join(sorted({e.dist for e in new}))}, uninstall that distribution, or block the "
+            f"newcomer: {DISABLE_ENV}={block} (its plugin) or {DISABLE_ENV}={dists} (its distribution).")
 
 
 def canonical_dist(name: str) -> str:
@@ -234,6 +246,12 @@ def load_registry(
         _load_plugin(pm, info, loader, blocked, registry)
     registry.unmatched_blocks = sorted(
         b for b in blocked if not any(_is_blocked(p, {b}) for p in registry.plugins))
+    for (kind, name), entries in registry.collisions.items():  # the newcomer's plugin is not ok
+        for e in newcomers(entries):
+            for info in registry.plugins:
+                if info.name == e.plugin and info.dist == e.dist and info.status == "ok":
+                    info.status = "collision"
+                    info.reason = collision_message(kind, name, entries)
     return registry
 
 

@@ -247,6 +247,23 @@ def declares_contract(s: Subject) -> None:
 
 
 @_check()
+def name_not_taken(s: Subject) -> None:
+    """No other installed plugin registers a different class under the same kind and name."""
+    from ffbench.registry import collision_message, get_registry
+
+    registry = get_registry()
+    kind, name = s.cls.kind, s.cls.name
+    entries = registry.collisions.get((kind, name))
+    if entries is not None:  # the installed plugins already collide on this name
+        expect(all(e.cls is s.cls for e in entries), collision_message(kind, name, entries))
+        return
+    entry = registry.entries.get(kind, {}).get(name)
+    if entry is not None and entry.cls is not s.cls:
+        raise ConformanceError(f"{kind} name {name!r} is already taken by {entry.dist} {entry.dist_version} "
+                               f"(plugin '{entry.plugin}'); choose another name")
+
+
+@_check()
 def param_schema_round_trip(s: Subject) -> None:
     """Defaults and choices coerce to themselves, from values and from CLI text; the identity
     ``name[k=v,...]`` parses back to an equal component; presets resolve; describe() is JSON."""

@@ -62,3 +62,11 @@ def test_auto_default_param():
     assert SumSquaresGoodness().threshold_for(1000) == 1000.0
     assert SumSquaresGoodness(threshold=7.0).threshold_for(1000) == 7.0
     assert L2Goodness().threshold_for(1000) == 3.0
+
+
+def test_from_spec_takes_the_cli_form_too():
+    rule = FFRule.from_spec("ff[epochs=12,lr=1e-3]")
+    assert rule == FFRule.from_spec({"epochs": 12, "lr": 0.001}) and rule.values["epochs"] == 12
+    assert FFRule.from_spec("ff") == FFRule.from_spec({})
+    with pytest.raises(ParameterError, match="the spec names 'bp', but this rule is 'ff'"):
+        FFRule.from_spec("bp[epochs=2]")

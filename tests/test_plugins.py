@@ -187,8 +187,9 @@ def test_collision_names_both_distributions():
         reg.get("goodness", "alpha")
     assert str(info.value) == (
         "Name collision: goodness 'alpha' is registered by dist-good 1.0 (plugin 'good') and dist-copycat 3.1 "
-        "(plugin 'copycat'). Uninstall one of these distributions, or block one of the plugins "
-        "(e.g. FFBENCH_DISABLE_PLUGINS=copycat).")
+        "(plugin 'copycat'). Rename it in dist-copycat, uninstall that distribution, or block the newcomer: "
+        "FFBENCH_DISABLE_PLUGINS=copycat (its plugin) or FFBENCH_DISABLE_PLUGINS=dist-copycat (its distribution).")
+    assert status(reg, "copycat")[0] == "collision" and status(reg, "good")[0] == "ok"
     assert reg.get("goodness", "beta").dist == "dist-copycat"
 
 
@@ -228,8 +229,13 @@ def test_plugins_json(cli_registry):
     assert components[("goodness", "alpha")]["distribution"] == "dist-good"
     assert components[("goodness", "alpha")]["needs_negatives"] is True
     assert components[("metric", "accuracy")]["higher_is_better"] is True
+    ff_params = {p["name"]: p for p in components[("rule", "ff")]["params"]}
+    assert ff_params["epochs"]["min"] == 1 and ff_params["lr"]["min"] == 0.0 and "max" not in ff_params["lr"]
     assert ("goodness", "l2") not in components  # unusable while it collides
     assert data["collisions"][0]["distributions"] == ["ffbench", "dist-copycat"]
+    assert plugins["copycat"]["status"] == "collision"  # the newcomer, not the built-in group
+    assert "FFBENCH_DISABLE_PLUGINS=copycat" in plugins["copycat"]["reason"]
+    assert plugins["goodness-norms"]["status"] == "ok"
     assert data["ffbench_version"] == ffbench.__version__
 
 
@@ -256,3 +262,11 @@ def test_other_commands_work_and_explain_what_did_not_load(cli_registry, tmp_pat
     collided = CliRunner().invoke(app, ["run", "--goodness", "l2", "--out", str(tmp_path / "r.parquet"), "-q"])
     assert collided.exit_code == 2
     assert "dist-copycat 3.1" in " ".join(collided.stderr.split())
+
+
+def test_conformance_refuses_a_name_another_installed_plugin_has():
+    from ffbench.testing import ConformanceError, check_component
+
+    impostor = type("Impostor", (L2Goodness,), {"name": "sumsq", "__module__": __name__})
+    with pytest.raises(ConformanceError, match=r"goodness name 'sumsq' is already taken by ffbench"):
+        check_component(impostor)

@@ -25,7 +25,7 @@ TRAITS = {
     "dataset": (),
     "metric": ("higher_is_better", "headline"),
 }
-STATUS_COLOURS = {"ok": "green", "broken": "red", "disabled": "yellow"}
+STATUS_COLOURS = {"ok": "green", "broken": "red", "disabled": "yellow", "collision": "red"}
 
 
 def traits(cls: type[Component]) -> dict[str, Any]:

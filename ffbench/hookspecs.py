@@ -51,3 +51,9 @@ def ffbench_register_datasets(register):
 @hookspec
 def ffbench_register_metrics(register):
     """Register Metric subclasses."""
+
+
+@hookspec
+def ffbench_register_suites(register):
+    """Register named, versioned suites: ``register(ffbench.suites.Suite(...))``. Not a component
+    kind: ``ffbench run --suite NAME`` and ``ffbench leaderboard suites`` read them."""

@@ -74,6 +74,11 @@ class Registry:
         self.entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
         self.collisions: dict[tuple[str, str], list[Entry]] = {}
         self.plugins: list[PluginInfo] = []
+        #: Suites by name (``ffbench_register_suites``); a name two plugins register is left out
+        #: and listed in ``suite_collisions``.
+        self.suites: dict[str, Any] = {}
+        self.suite_collisions: dict[str, list[str]] = {}
+        self._suite_owner: dict[str, str] = {}
         #: Names in FFBENCH_DISABLE_PLUGINS that matched no plugin (most likely typos).
         self.unmatched_blocks: list[str] = []
 
@@ -94,6 +99,18 @@ class Registry:
                 del self.entries[kind][name]
             return
         self.entries[kind][name] = entry
+
+    def add_suite(self, suite: Any, owner: str) -> None:
+        """Add a suite; a name registered by two different plugins is left out (an error to use)."""
+        name = suite.name
+        if name in self.suite_collisions:
+            self.suite_collisions[name].append(owner)
+        elif name in self.suites and self._suite_owner[name] != owner:
+            self.suite_collisions[name] = [self._suite_owner[name], owner]
+            del self.suites[name]
+        else:
+            self.suites[name] = suite
+            self._suite_owner[name] = owner
 
     # -- lookup -------------------------------------------------------------------------
     def names(self, kind: str) -> list[str]:
@@ -302,6 +319,16 @@ def _check_component(cls: Any, kind: str, hook: str) -> None:
         raise TypeError(f"{cls.__name__}.version must be a non-empty string, not {cls.version!r}")
 
 
+def _checked_suite(suite: Any) -> Any:
+    from ffbench.suites import Suite
+
+    if not isinstance(suite, Suite):
+        raise TypeError(f"ffbench_register_suites registered {suite!r}, which is not an ffbench.suites.Suite")
+    if not NAME_PATTERN.fullmatch(suite.name) or not suite.version:
+        raise TypeError(f"suite name {suite.name!r} or version {suite.version!r} is not valid")
+    return suite
+
+
 def _collect(pm: pluggy.PluginManager, plugin: object, info: PluginInfo, registry: Registry) -> None:
     """Call the plugin's own register hooks and add what it registers (all or nothing)."""
     collected: list[Entry] = []
@@ -316,6 +343,10 @@ def _collect(pm: pluggy.PluginManager, plugin: object, info: PluginInfo, registr
                     collected.append(Entry(cls, info.name, info.dist, info.dist_version))
 
                 impl.function(register=register)
+        suites: list[Any] = []
+        for impl in pm.hook.ffbench_register_suites.get_hookimpls():
+            if impl.plugin is plugin:
+                impl.function(register=lambda suite: suites.append(_checked_suite(suite)))
     except Exception as exc:
         pm.unregister(plugin)
         info.status, info.reason = "broken", f"register hook failed: {_short_reason(exc)}"
@@ -324,6 +355,9 @@ def _collect(pm: pluggy.PluginManager, plugin: object, info: PluginInfo, registr
         registry.add(entry)
         if (entry.kind, entry.name) not in info.components:
             info.components.append((entry.kind, entry.name))
+    for suite in suites:
+        registry.add_suite(suite, f"{info.dist} {info.dist_version} (plugin '{info.name}')")
+        info.components.append(("suite", suite.name))
 
 
 _DEFAULT: Registry | None = None

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 import ffbench
 import ffbench.registry as registry_module
 from ffbench.cli import app
-from ffbench.errors import CollisionError, UnknownComponentError
+from ffbench.errors import CollisionError, FFBenchError, UnknownComponentError
 from ffbench.registry import DISABLE_ENV, load_registry
 from ffbench_plugins.goodness.norms import L2Goodness
 
@@ -270,3 +270,36 @@ def test_conformance_refuses_a_name_another_installed_plugin_has():
     impostor = type("Impostor", (L2Goodness,), {"name": "sumsq", "__module__": __name__})
     with pytest.raises(ConformanceError, match=r"goodness name 'sumsq' is already taken by ffbench"):
         check_component(impostor)
+
+
+# -- suites from plugins ---------------------------------------------------------------------
+
+
+def suite_plugin(*suites):
+    @ffbench.hookimpl
+    def ffbench_register_suites(register):
+        for s in suites:
+            register(s)
+
+    return plugin("suite_mod", ffbench_register_suites=ffbench_register_suites)
+
+
+def test_a_plugin_publishes_a_suite_that_runs_and_lists():
+    from ffbench.suites import Suite, SuiteEntry, get_suite, list_suites
+
+    mine = Suite("my-study", "1", "a third-party study", metrics=("accuracy",),
+                 entries=(SuiteEntry(rules=("bp[epochs=1]",), datasets=("fashion-mnist-mini",), seeds=(0,)),))
+    reg = load_registry(extra=[("study", suite_plugin(mine), "dist-study", "0.2")])
+    assert get_suite("my-study", reg) is mine and "quick" in [s.name for s in list_suites(reg)]  # built-ins too
+    assert len(mine.grid(reg).points) == 1
+    assert ("suite", "my-study") in status_info(reg, "study").components
+    clash = Suite("my-study", "9", "a copy", metrics=("accuracy",))
+    reg = load(("study", suite_plugin(mine), "dist-study", "0.2"), ("copy", suite_plugin(clash), "dist-copy", "1"))
+    with pytest.raises(FFBenchError, match="Suite name collision: 'my-study' is registered by dist-study 0.2"):
+        get_suite("my-study", reg)
+    bad = load(("bad", suite_plugin("not a suite"), "dist-bad", "1"))
+    assert status(bad, "bad")[0] == "broken" and "not an ffbench.suites.Suite" in status(bad, "bad")[1]
+
+
+def status_info(registry, name):
+    return next(p for p in registry.plugins if p.name == name)

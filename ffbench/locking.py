@@ -22,10 +22,15 @@ FALLBACK_NAME = ".ffbench.lock"
 
 
 @contextmanager
-def folder_lock(folder: Path, timeout: float | None = None, what: str = "this folder") -> Iterator[None]:
-    """Hold an exclusive lock on ``folder`` (which must exist) for the ``with`` block; waits up to
-    ``timeout`` seconds (None: for ever), then raises a clear FFBenchError."""
+def folder_lock(folder: Path, timeout: float | None = None, what: str = "this folder",
+                create: bool = False) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` for the ``with`` block; waits up to ``timeout``
+    seconds (None: for ever), then raises a clear FFBenchError. With ``create``, the folder is
+    made if absent, and a folder that its previous holder removed while we waited is not trusted:
+    the lock is taken again on the folder now at that path."""
     folder = Path(folder)
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
     if fcntl is None:
         from filelock import FileLock, Timeout
 
@@ -36,18 +41,36 @@ def folder_lock(folder: Path, timeout: float | None = None, what: str = "this fo
             raise FFBenchError(f"Another ffbench process holds {what} ({folder}); waited {timeout:g} s. "
                                "Try again when it has finished.") from None
         return
-    fd = os.open(folder, os.O_RDONLY)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(folder, os.O_RDONLY)
+        except FileNotFoundError:
+            if not create:
+                raise
+            folder.mkdir(parents=True, exist_ok=True)
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if deadline is None else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            if time.monotonic() >= deadline:  # type: ignore[operator]
+                raise FFBenchError(f"Another ffbench process holds {what} ({folder}); waited {timeout:g} s. "
+                                   "Try again when it has finished.") from None
+            time.sleep(0.05)
+            continue
+        try:
+            current = os.stat(folder)
+        except FileNotFoundError:
+            current = None
+        if current is not None and os.path.samestat(os.fstat(fd), current):
+            break
+        os.close(fd)  # the folder we locked was removed (and maybe re-made) meanwhile: again
+        if not create and current is None:
+            raise FileNotFoundError(folder)
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
     try:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if deadline is None else fcntl.LOCK_NB))
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:  # type: ignore[operator]
-                    raise FFBenchError(f"Another ffbench process holds {what} ({folder}); waited {timeout:g} s. "
-                                       "Try again when it has finished.") from None
-                time.sleep(0.05)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock

@@ -60,8 +60,7 @@ def exists(path: Path) -> bool:
 
 
 def _lock(parts: Path):
-    parts.mkdir(parents=True, exist_ok=True)
-    return folder_lock(parts, what="this results store")
+    return folder_lock(parts, what="this results store", create=True)
 
 
 def append(path: Path, rows: list[dict]) -> Path:
@@ -142,7 +141,10 @@ def read(path: str | os.PathLike) -> pd.DataFrame:
     parts = parts_dir(path)
     if not parts.is_dir() or not os.access(parts, os.W_OK):
         return _read_unlocked(path)[0]
-    with _lock(parts):
+    try:
+        with folder_lock(parts, what="this results store"):
+            return _read_unlocked(path)[0]
+    except FileNotFoundError:  # a compaction merged everything and removed the part folder meanwhile
         return _read_unlocked(path)[0]
 
 
@@ -158,6 +160,8 @@ def compact(path: str | os.PathLike) -> int:
     with _lock(parts):
         df, merged, held = _read_unlocked(path)
         if len(merged) <= (1 if folder else 0):
+            if not folder and not merged:
+                _remove_if_empty(parts)
             return 0
         target = parts / f"part-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-compacted-{uuid.uuid4().hex[:12]}.parquet" \
             if folder else path
@@ -169,8 +173,14 @@ def compact(path: str | os.PathLike) -> int:
             if time.time() - stale.stat().st_mtime > 3600:
                 stale.unlink(missing_ok=True)
         if not folder:
-            try:  # the hidden part folder goes when empty; a writer that loses the race recreates it
-                parts.rmdir()
-            except OSError:
-                pass
+            _remove_if_empty(parts)
     return len(merged)
+
+
+def _remove_if_empty(parts: Path) -> None:
+    """The hidden part folder of a file store goes when empty (a writer that loses the race to
+    this rmdir re-creates it: :func:`append` retries)."""
+    try:
+        parts.rmdir()
+    except OSError:
+        pass

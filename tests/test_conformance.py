@@ -188,7 +188,7 @@ def test_failure_message_names_component_and_lists_every_failure():
     with pytest.raises(ConformanceError) as info:
         check_component(ColumnScore)
     message = str(info.value)
-    assert message.startswith("1 of 7 checks failed:")
+    assert message.startswith(f"1 of {len(checks_for(ColumnScore))} checks failed:")
     assert "goodness 'column-score' (test_conformance.ColumnScore) fails check 'score_shape'" in message
 
 
@@ -221,7 +221,7 @@ def test_conformance_suite_under_pytest(pytester):
         TestBad = conformance_suite(Shape, skip={"trains_and_predicts": "inference needs score [N]"})
     """)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-rs")
-    result.assert_outcomes(passed=7 + 5, failed=1, skipped=1)
+    result.assert_outcomes(passed=8 + 6, failed=1, skipped=1)  # 9 goodness checks each (name_not_taken too)
     result.stdout.fnmatch_lines([
         "*TestBad.test_score_shape*",
         "goodness 'shape' (test_author.Shape) fails check 'score_shape': score of activity [[]8, 16] has shape*",

@@ -36,7 +36,7 @@ import ffbench
 from ffbench.errors import FFBenchError
 from ffbench.registry import Registry, get_registry
 from ffbench.locking import folder_lock
-from ffbench.results import read_results, write_atomic
+from ffbench.results import headline_flags, read_results, write_atomic
 from ffbench.summary import headline_column
 
 SCHEMA_KEY = "ffbench_leaderboard_schema"
@@ -156,23 +156,10 @@ def resolve_board(board: str, boards_dir: Path) -> Path:
 # -- from results to board rows ---------------------------------------------------------------
 
 
-def _headline_flags(df: pd.DataFrame, registry: Registry | None) -> pd.Series:
-    """Whether each row's stat is a headline stat of its metric (as the installed plugin declares it;
-    the stat named like the metric when the metric is not installed here)."""
-    known: dict[str, tuple[str, ...]] = {}
-    for name in df["metric"].dropna().unique():
-        try:
-            known[name] = (registry or get_registry()).get("metric", name).cls.headline_stats()  # type: ignore[attr-defined]
-        except FFBenchError:
-            known[name] = (name,)
-    return pd.Series([stat in known.get(metric, (metric,)) for metric, stat in zip(df["metric"], df["stat"])],
-                     index=df.index, dtype="boolean")
-
-
 def board_rows(results: pd.DataFrame, registry: Registry | None = None) -> pd.DataFrame:
     """The ok rows of a results frame, in the board schema."""
     ok = results[results["status"] == "ok"].copy()
-    ok["headline"] = _headline_flags(ok, registry)
+    ok["headline"] = headline_flags(ok, registry)
     for col in BOARD_COLUMNS:  # provenance a results file of an older ffbench does not have
         if col not in ok.columns:
             ok[col] = None

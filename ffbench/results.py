@@ -26,7 +26,7 @@ COLUMNS: dict[str, str] = {
     "dataset": "string", "dataset_id": "string", "dataset_version": "string", "dataset_dist": "string",
     "dataset_dist_version": "string", "dataset_hash": "string",
     "metric": "string", "metric_id": "string", "metric_version": "string", "metric_dist": "string",
-    "metric_dist_version": "string", "higher_is_better": "boolean",
+    "metric_dist_version": "string", "higher_is_better": "boolean", "headline": "boolean",
     "stat": "string", "layer": "Int64", "class": "string", "class_b": "string", "value": "float64",
     "artifact": "string",
     "ffbench_version": "string", "git_sha": "string", "torch_version": "string", "python_version": "string",
@@ -79,3 +79,22 @@ def append_results(path: str | os.PathLike, rows: list[dict]) -> pd.DataFrame:
     results_store.append(Path(path), rows)
     results_store.compact(Path(path))
     return to_frame(rows)
+
+
+def headline_flags(df: pd.DataFrame, registry=None) -> pd.Series:
+    """Whether each row's stat is a headline stat of its metric: the ``headline`` column the run
+    recorded (results are self-describing, so a report or board renders the same after the plugin
+    is uninstalled); for rows of an older ffbench without it, what the installed metric declares;
+    failing that, the stat named like the metric. The one place this is decided."""
+    from ffbench.errors import FFBenchError
+    from ffbench.registry import get_registry
+
+    recorded = df["headline"] if "headline" in df.columns else pd.Series(pd.NA, index=df.index, dtype="boolean")
+    known: dict[str, tuple[str, ...]] = {}
+    for name in df.loc[recorded.isna(), "metric"].dropna().unique():
+        try:
+            known[name] = (registry or get_registry()).get("metric", name).cls.headline_stats()
+        except FFBenchError:
+            known[name] = (name,)
+    fallback = [stat in known.get(metric, (metric,)) for metric, stat in zip(df["metric"], df["stat"])]
+    return recorded.astype("boolean").fillna(pd.Series(fallback, index=df.index, dtype="boolean"))

@@ -266,8 +266,9 @@ def execute_point(task: PointTask, registry: Registry | None = None, reporter: R
                     "higher_is_better": metric.higher_is_better, "status": "ok",
                     "artifact": artifact.stem if artifact else None, "metric_seconds": time.perf_counter() - t0}
             head["metric"] = metric.name
+            headline = set(metric.headline_stats())  # recorded, so readers need not have the plugin
             rows += [{**head, "stat": r.stat, "layer": r.layer, "class": r.cls, "class_b": r.cls_b,
-                      "value": float(r.value)} for r in result.rows]
+                      "value": float(r.value), "headline": r.stat in headline} for r in result.rows]
     return PointResult(task, rows, artifacts, time.perf_counter() - t_start)
 
 

@@ -16,17 +16,10 @@ def headline_column(metric: str, stat: str, layer) -> str:
 
 def headline_rows(df: pd.DataFrame, registry: Registry | None = None) -> pd.DataFrame:
     """Rows over all classes whose stat is a headline stat of their metric."""
-    def is_headline(metric: str, stat: str) -> bool:
-        if registry is not None:
-            try:
-                return stat in registry.get("metric", metric).cls.headline_stats()
-            except Exception:
-                pass
-        return stat == metric
+    from ffbench.results import headline_flags
 
     ok = df[(df["status"] == "ok") & df["class"].isna() & df["class_b"].isna()]
-    keep = [is_headline(m, s) for m, s in zip(ok["metric"], ok["stat"])]
-    return ok[keep]
+    return ok[headline_flags(ok, registry).to_numpy(dtype=bool)]
 
 
 def summary_table(df: pd.DataFrame, registry: Registry | None = None) -> pd.DataFrame:

@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from ffbench.errors import FFBenchError
 from ffbench.report import figures as F
 from ffbench.report.html import FigureRef, Page, Section, write_index
-from ffbench.results import read_results
+from ffbench.results import headline_flags, read_results
 
 ID_COLUMNS = ("rule", "goodness", "negatives", "dataset")
 BOARD_COLUMNS = ("rule", "dataset", "metric", "stat", "layer", "class", "mean", "std", "n")
@@ -471,10 +471,10 @@ class ResultsReport(_Builder):
 
     def summary(self) -> pd.DataFrame:
         rows = self.df[self.df["class"].isna() & self.df["class_b"].isna()]
-        grouped = rows.groupby(["series", "metric", "stat", "layer"], dropna=False, sort=False)["value"]
-        out = grouped.agg(mean="mean", std="std", n="count").reset_index()
-        stats = {m: headline_stats(m) for m in out["metric"].unique()}
-        return out.assign(headline=[s in stats[m] for m, s in zip(out["metric"], out["stat"])])
+        rows = rows.assign(headline=headline_flags(rows).to_numpy(dtype=bool))
+        grouped = rows.groupby(["series", "metric", "stat", "layer"], dropna=False, sort=False)
+        return grouped.agg(mean=("value", "mean"), std=("value", "std"), n=("value", "count"),
+                           headline=("headline", "any")).reset_index()
 
     def sparsity_points(self) -> pd.DataFrame:
         rows = self.df[(self.df["metric"] == "sparsity") & (self.df["stat"] == "sparsity")
@@ -550,17 +550,6 @@ class ResultsReport(_Builder):
             parts.append(part.assign(kind=kind))
         table = pd.concat(parts, ignore_index=True)
         return table[["kind", "identity", "version", "distribution", "distribution version"]]
-
-
-def headline_stats(metric: str) -> tuple[str, ...]:
-    """The stats the installed metric declares as headline (the stat named like the metric when
-    the metric is not installed here)."""
-    from ffbench.registry import get_registry
-
-    try:
-        return get_registry().get("metric", metric).cls.headline_stats()
-    except FFBenchError:
-        return (metric,)
 
 
 def _pick(summary: pd.DataFrame, series: str) -> tuple[float, float]:

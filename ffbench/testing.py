@@ -41,7 +41,7 @@ import torch
 
 from ffbench.component import Component, Param, format_value, parse_spec
 from ffbench.contracts import (
-    KINDS, Dataset, DatasetBundle, Evaluation, Goodness, LearningRule, Metric, MetricResult, MetricRow,
+    KINDS, Dataset, DatasetBundle, DataSplit, Evaluation, Goodness, LearningRule, Metric, MetricResult, MetricRow,
     NegativeGenerator, TrainContext, TrainedModel,
 )
 from ffbench.errors import DatasetNotFoundError, ParameterError
@@ -203,6 +203,61 @@ def train(subject: Subject, held_out: Iterable[int] = (), cached: bool = True) -
     if cached:
         _MODELS[key] = model
     return model
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers for a plugin author's own unit tests
+# ---------------------------------------------------------------------------------------
+
+
+def tiny_bundle(dataset: str | None = None, device: str = "cpu") -> DatasetBundle:
+    """A small real dataset bundle (default: the harness's 300 / 100 embedded Fashion-MNIST
+    images), already on ``device``: for a rule's learning test or a metric's smoke test."""
+    return harness_bundle(Harness(dataset=dataset or Harness.dataset, device=device))
+
+
+class ActivityModel(TrainedModel):
+    """A stand-in trained model that returns hand-made activity: test sample i (whose "image"
+    is the number i) has ``activity[l][i]`` at layer l and prediction ``predictions[i]``."""
+
+    def __init__(self, activity: list[torch.Tensor], predictions: torch.Tensor, weights: list[torch.Tensor]):
+        self.activity, self.preds, self._weights = activity, predictions, weights
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.activity)
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        return self.preds[x.flatten().long().cpu()]
+
+    def representations(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+        return [a[x.flatten().long().cpu()] for a in self.activity]
+
+    def weights(self) -> list[torch.Tensor]:
+        return self._weights
+
+
+def evaluation_from_activity(labels: Iterable[int], activity: Iterable[Any], predictions: Iterable[int] | None = None,
+                             classes: Iterable[str] | None = None, weights: Iterable[Any] = ()) -> Evaluation:
+    """An :class:`~ffbench.contracts.Evaluation` over hand-made numbers, for a metric's unit test:
+    ``labels`` [N] true classes of the test samples, ``activity`` one [N, D_l] matrix per layer
+    (lists or tensors), ``predictions`` [N] (default: all correct), ``classes`` names (default
+    "0".."C-1"), ``weights`` one [D_l, D_in] matrix per layer for metrics that read weights::
+
+        ev = evaluation_from_activity([0, 0, 1], [[[1, 0], [2, 0], [0, 3]]])
+        rows = MyMetric.from_spec({}).compute(ev).rows
+    """
+    y = torch.as_tensor(list(labels), dtype=torch.long)
+    acts = [torch.as_tensor(a, dtype=torch.float32) for a in activity]
+    if any(a.ndim != 2 or a.shape[0] != len(y) for a in acts):
+        raise ValueError(f"activity must be one [N, D] matrix per layer with N = {len(y)} labels; got shapes "
+                         f"{[list(a.shape) for a in acts]}")
+    preds = y.clone() if predictions is None else torch.as_tensor(list(predictions), dtype=torch.long)
+    names = list(classes) if classes is not None else [str(c) for c in range(int(y.max()) + 1 if len(y) else 0)]
+    split = DataSplit(torch.arange(len(y), dtype=torch.float32).reshape(-1, 1, 1, 1), y)
+    bundle = DatasetBundle("hand-made", split, split, names, (1, 1, 1), (0.0,), (1.0,), "0" * 16)
+    model = ActivityModel(acts, preds, [torch.as_tensor(w, dtype=torch.float32) for w in weights])
+    return Evaluation(model, bundle, torch.device("cpu"))
 
 
 # ---------------------------------------------------------------------------------------

@@ -227,3 +227,22 @@ def test_conformance_suite_under_pytest(pytester):
         "goodness 'shape' (test_author.Shape) fails check 'score_shape': score of activity [[]8, 16] has shape*",
         "*SKIPPED*inference needs score [[]N]*",
     ])
+
+
+# -- helpers for authors' unit tests ---------------------------------------------------------
+
+
+def test_evaluation_from_activity_feeds_a_metric_hand_computable_numbers():
+    from ffbench.testing import evaluation_from_activity, tiny_bundle
+
+    ev = evaluation_from_activity([0, 0, 1], [[[3, 0], [1, 0], [0, 2]]], predictions=[0, 1, 1])
+    assert ev.classes == ["0", "1"] and ev.correct.tolist() == [True, False, True]
+    sparsity = get_registry().build("metric", "sparsity[samples=all]")
+    rows = {(r.stat, r.cls): r.value for r in sparsity.compute(ev).rows if r.layer == 1}
+    assert rows[("sparsity", None)] == pytest.approx(1.0)  # every sample has one active unit of two
+    accuracy = get_registry().build("metric", "accuracy")
+    assert next(r.value for r in accuracy.compute(ev).rows if r.cls is None) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="one \\[N, D\\] matrix per layer with N = 3"):
+        evaluation_from_activity([0, 0, 1], [[[1, 2]]])
+    bundle = tiny_bundle()
+    assert len(bundle.train) == 300 and len(bundle.test) == 100 and bundle.shape == (1, 28, 28)

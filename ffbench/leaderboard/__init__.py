@@ -1,0 +1,50 @@
+"""Leaderboards: one Parquet board per dataset, merged from run results, ranked, diffed, rendered.
+
+A board (``<boards>/<dataset>.parquet``, ``<dataset>`` = the dataset's name without parameters)
+holds the *per-seed* rows of every configuration that has been run on that dataset: the results
+columns with their provenance, as frozen in :data:`BOARD_COLUMNS` (not ``status``, ``error`` or
+``artifact``: only ok rows are merged and artifacts stay with the results file), plus ``headline``.
+Aggregates over seeds
+(mean, std, n) are computed from them by :func:`aggregate` whenever a board is shown, rendered or
+diffed, so the per-seed numbers and their provenance are never thrown away. The schema version
+is stored in the Parquet metadata under :data:`SCHEMA_KEY`; leaderboards/SCHEMA.md documents it.
+
+Merging (:func:`merge`): a *unit* is one configuration (the rule, goodness, negatives and dataset
+ids with every parameter, the dataset version and content hash) x seed x metric id. A unit's rows
+always come from one run: a newer run of the unit (later ``started_at``; a tie goes to the rows
+being merged) replaces all its rows, an older one is kept out, and every decision is logged. Units
+not in the update are never touched. Failed rows are not merged (they are logged).
+
+Writes are atomic (temp file + rename) and serialised by a lock on the boards folder; a
+board that cannot be read, lacks the schema key, has another schema version or other columns is
+refused with a clear error and left as it is.
+
+The package, one job per module: :mod:`.schema` (columns and keys), :mod:`.store` (board files),
+:mod:`.merge` (results to board rows; merging), :mod:`.update` (the locked update),
+:mod:`.aggregate` (over seeds; ranks), :mod:`.render` (tables and Markdown), :mod:`.diff`.
+Everything public is importable from ``ffbench.leaderboard`` directly.
+"""
+
+from __future__ import annotations
+
+from ffbench.leaderboard.schema import (  # noqa: F401
+    SCHEMA_KEY, SCHEMA_VERSION, INDEX_NAME, BOARD_COLUMNS, CONFIG, UNIT, CELL, ROW_ORDER, AGGREGATE_COLUMNS, BoardError,
+)
+from ffbench.leaderboard.store import (  # noqa: F401
+    board_name, empty_board, read_board, sort_board, FILE_MODE, write_board, list_boards, resolve_board,
+)
+from ffbench.leaderboard.merge import (  # noqa: F401
+    board_rows, config_label, Decision, merge,
+)
+from ffbench.leaderboard.update import (  # noqa: F401
+    BoardUpdate, UpdateReport, update,
+)
+from ffbench.leaderboard.aggregate import (  # noqa: F401
+    aggregate, metric_labels, headline_cells, rank, select,
+)
+from ffbench.leaderboard.render import (  # noqa: F401
+    ARROWS, TextTable, fmt, mean_std, cell_title, overview, ranking_tables, records, markdown_table, GENERATED_MARK, provenance, render_board, render_index, expected_markdown, render_all, stale_markdown,
+)
+from ffbench.leaderboard.diff import (  # noqa: F401
+    diff, DIFF_COLUMNS, diff_table,
+)

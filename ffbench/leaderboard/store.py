@@ -1,0 +1,90 @@
+"""Reading, writing, listing and naming boards (Parquet files in a boards folder)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+import ffbench
+from ffbench.errors import FFBenchError
+from ffbench.results import write_atomic
+from ffbench.leaderboard.schema import BOARD_COLUMNS, BoardError, ROW_ORDER, SCHEMA_KEY, SCHEMA_VERSION
+
+
+
+def board_name(dataset_id: str) -> str:
+    """The board a dataset's rows go to: its name without parameters (``mnist[train_size=10]`` -> ``mnist``)."""
+    return dataset_id.partition("[")[0]
+
+
+def empty_board() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in BOARD_COLUMNS.items()})
+
+
+def read_board(path: str | os.PathLike) -> pd.DataFrame:
+    """The per-seed rows of the board at ``path``; :class:`BoardError` if it is not a board we can read."""
+    path = Path(path)
+    keep = f"It was left untouched: restore it (e.g. `git checkout -- {path}`) or move it away."
+    if not path.exists():
+        raise BoardError(f"No leaderboard at {path}.")
+    try:
+        pf = pq.ParquetFile(path)
+        meta = {k.decode(): v.decode() for k, v in (pf.schema_arrow.metadata or {}).items()}
+        table = pf.read()
+    except Exception as exc:
+        raise BoardError(f"{path} is not a readable Parquet file ({exc}). {keep}") from None
+    version = meta.get(SCHEMA_KEY)
+    if version is None:
+        raise BoardError(f"{path} is not an ffbench leaderboard: its Parquet metadata has no "
+                         f"'{SCHEMA_KEY}' key. {keep}")
+    if version != SCHEMA_VERSION:
+        raise BoardError(f"{path} has leaderboard schema version {version}; ffbench {ffbench.__version__} reads "
+                         f"version {SCHEMA_VERSION} only (leaderboards/SCHEMA.md). {keep}")
+    names = table.schema.names
+    missing = [c for c in BOARD_COLUMNS if c not in names]
+    extra = [c for c in names if c not in BOARD_COLUMNS]
+    if missing or extra:
+        what = "; ".join(p for p in (f"missing {', '.join(missing)}" if missing else "",
+                                     f"unknown {', '.join(extra)}" if extra else "") if p)
+        raise BoardError(f"{path} claims leaderboard schema version {version} but its columns differ ({what}). {keep}")
+    try:
+        return table.to_pandas()[list(BOARD_COLUMNS)].astype(BOARD_COLUMNS)
+    except (TypeError, ValueError) as exc:
+        raise BoardError(f"{path} has columns of the wrong type ({exc}). {keep}") from None
+
+
+def sort_board(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows in their canonical order (so equal boards are equal files)."""
+    return df.sort_values(ROW_ORDER, na_position="first", kind="stable").reset_index(drop=True)
+
+
+#: Boards and their Markdown are meant to be committed and read by others (temp files are 0600).
+FILE_MODE = 0o644
+
+
+def write_board(df: pd.DataFrame, path: Path) -> None:
+    write_atomic(sort_board(df[list(BOARD_COLUMNS)].astype(BOARD_COLUMNS)), path, {SCHEMA_KEY: SCHEMA_VERSION})
+    os.chmod(path, FILE_MODE)
+
+
+def list_boards(boards_dir: Path) -> dict[str, Path]:
+    """Board name -> Parquet path, for every ``*.parquet`` in ``boards_dir`` (sorted by name)."""
+    if not boards_dir.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(boards_dir.glob("*.parquet"))}
+
+
+def resolve_board(board: str, boards_dir: Path) -> Path:
+    """A board given as a Parquet path or as a name in ``boards_dir``."""
+    as_path = Path(board)
+    if as_path.suffix == ".parquet" or as_path.is_file():
+        if not as_path.exists():
+            raise FFBenchError(f"No leaderboard at {as_path}.")
+        return as_path
+    boards = list_boards(boards_dir)
+    if board not in boards:
+        raise FFBenchError(f"No board '{board}' in {boards_dir}. Boards there: {', '.join(boards) or '(none)'}.")
+    return boards[board]

@@ -139,6 +139,11 @@ class TrainContext:
 class TrainedModel(ABC):
     """A trained model, as metrics see it. Must be picklable (it is cached with torch.save)."""
 
+    #: Whether ``representations(x, y)`` read the label y (an FF-style label embedding: True) or
+    #: are the activity for the image alone (False). None: not declared; the runner then checks on
+    #: a few test samples. Recorded on every result row (``label_in_input``).
+    reads_label: bool | None = None
+
     @property
     @abstractmethod
     def num_layers(self) -> int:

@@ -30,7 +30,7 @@ COLUMNS: dict[str, str] = {
     "stat": "string", "layer": "Int64", "class": "string", "class_b": "string", "value": "float64",
     "artifact": "string",
     "ffbench_version": "string", "git_sha": "string", "torch_version": "string", "python_version": "string",
-    "device": "string", "precision": "string", "compiled": "boolean", "cached": "boolean", "train_seconds": "float64", "metric_seconds": "float64",
+    "device": "string", "label_in_input": "boolean", "precision": "string", "compiled": "boolean", "cached": "boolean", "train_seconds": "float64", "metric_seconds": "float64",
     "started_at": "string", "suite": "string", "suite_version": "string",
 }
 RESULTS_SCHEMA_VERSION = "1"

@@ -250,8 +250,9 @@ def execute_point(task: PointTask, registry: Registry | None = None, reporter: R
             rows += [failed_row(base, m, exc, registry) for m in group]
             continue
         ev = Evaluation(model, bundle, opts.device)
+        label_in_input = reads_label(model, bundle, opts.device)
         for metric in group:
-            extra = {"train_seconds": train_seconds, "cached": cached}
+            extra = {"train_seconds": train_seconds, "cached": cached, "label_in_input": label_in_input}
             t0 = time.perf_counter()
             try:
                 result = metric.compute(ev)
@@ -349,6 +350,23 @@ def train(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: Ru
         if p is not point:
             _STACKED[k] = (model, seconds)
     return models[0], seconds, False
+
+
+def reads_label(model: TrainedModel, bundle: DatasetBundle, device: torch.device, samples: int = 32) -> bool | None:
+    """Whether the model's representations read the label: as the model declares it
+    (``TrainedModel.reads_label``), else whether they change when the labels of a few test samples
+    are shifted by one class. None if that cannot be told."""
+    declared = getattr(model, "reads_label", None)
+    if isinstance(declared, bool):
+        return declared
+    try:
+        x, y = bundle.test.x[:samples].to(device), bundle.test.y[:samples].to(device)
+        with torch.no_grad():
+            a = model.representations(x, y)
+            b = model.representations(x, (y + 1) % bundle.num_classes)
+        return any(not torch.equal(p, q) for p, q in zip(a, b))
+    except Exception:
+        return None
 
 
 def check_finite_weights(model: TrainedModel) -> None:

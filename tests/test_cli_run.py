@@ -151,3 +151,14 @@ def test_a_metric_parameter_grid_shows_every_variant_and_ignored_choices_are_not
     assert "--goodness sumsq is ignored" in text and "--negatives hard is ignored" in text
     columns = list(summary_table(pd.read_parquet(out)).columns)
     assert {"sparsity[samples=all] L1", "sparsity[samples=correct] L1"} <= set(columns)
+
+
+def test_rows_say_whether_the_representations_read_the_label(tmp_path):
+    out = tmp_path / "r.parquet"
+    result = invoke("run", "--rule", "ff[width=32,layers=1,epochs=1],bp[width=32,layers=1,epochs=1],"
+                    "dfa[width=32,layers=1,epochs=1]", "--dataset", "fashion-mnist-mini[train_size=300,test_size=100]",
+                    "--metric", "accuracy", "-q", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    df = pd.read_parquet(out)
+    flags = df.groupby(df["rule"].str.split("[").str[0])["label_in_input"].agg(set).to_dict()
+    assert flags == {"ff": {True}, "bp": {False}, "dfa": {False}}

@@ -240,10 +240,10 @@ def build_case(registry, rule_spec: str, goodness_spec: str, negatives_spec: str
                                                         if v is not None and k in declared})
     goodness = registry.build("goodness", goodness_spec) if rule.uses_goodness else None
     negatives = registry.build("negatives", negatives_spec) if rule.uses_negatives else None
-    if goodness is not None and negatives is not None and goodness.needs_negatives != negatives.produces_negatives:
-        need = "a negative generator, e.g. wrong-label" if goodness.needs_negatives else "--negatives none"
-        raise FFBenchError(f"goodness '{goodness.name}' {'needs' if goodness.needs_negatives else 'takes no'} "
-                           f"negative samples; negatives '{negatives.name}' do not fit it: use {need}.")
+    if goodness is not None and negatives is not None:
+        ok, reason = goodness.pairs_with(negatives)
+        if not ok:
+            raise FFBenchError(reason[0].upper() + reason[1:] + ".")
     return BenchCase(rule, goodness, negatives, rule_spec)
 
 

@@ -244,6 +244,18 @@ class Goodness(Component):
     #: rules then embed no labels and use :meth:`augment` and the goodness's own readout.
     needs_negatives: ClassVar[bool] = True
 
+    def pairs_with(self, negatives: "NegativeGenerator") -> tuple[bool, str]:
+        """Whether this goodness can train with ``negatives``, and if not, why (one sentence with
+        the fix). The one compatibility check of a goodness / negatives pair; the default reads
+        ``needs_negatives`` and ``produces_negatives``; override it for finer rules."""
+        if self.needs_negatives and not negatives.produces_negatives:
+            return False, (f"goodness '{self.name}' needs negative samples, but negatives '{negatives.name}' "
+                           "produce none: use a negative generator, e.g. wrong-label")
+        if not self.needs_negatives and negatives.produces_negatives:
+            return False, (f"goodness '{self.name}' takes no negative samples, but negatives '{negatives.name}' "
+                           "produce them: use --negatives none")
+        return True, ""
+
     @abstractmethod
     def score(self, h: torch.Tensor) -> torch.Tensor:
         """Goodness per sample, [N], of activity h [N, D]."""

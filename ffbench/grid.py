@@ -167,7 +167,8 @@ def expand_grid(registry: Registry, *, rules: Sequence[str], goodness: Sequence[
 
 
 def compatible(goodness: Goodness, negatives: NegativeGenerator) -> bool:
-    return goodness.needs_negatives == negatives.produces_negatives
+    """Whether the pair can train together (:meth:`Goodness.pairs_with` decides, with its reason)."""
+    return goodness.pairs_with(negatives)[0]
 
 
 def _check_compatibility(chosen: dict[str, list[Component]], grid: Grid) -> None:
@@ -188,5 +189,6 @@ def _check_compatibility(chosen: dict[str, list[Component]], grid: Grid) -> None
                 f"but no chosen goodness ({', '.join(g.name for g in goods)}) fits that."
             )
     for g, n in itertools.product(goods, negs):
-        if not compatible(g, n):  # type: ignore[arg-type]
-            grid.notes.append(f"skipped goodness {g.short_identity} with negatives {n.short_identity}: incompatible")
+        ok, reason = g.pairs_with(n)  # type: ignore[attr-defined]
+        if not ok:
+            grid.notes.append(f"skipped goodness {g.short_identity} with negatives {n.short_identity}: {reason}")

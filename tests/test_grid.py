@@ -57,3 +57,14 @@ def test_goodness_without_negatives_needs_none():
     g = grid(goodness=["l2", "dimcompress"], negatives=["wrong-label", "none"])
     assert [(p.goodness.name, p.negatives.name) for p in g.points] == [("l2", "wrong-label"), ("dimcompress", "none")]
     assert len(g.notes) == 2
+
+
+def test_a_goodness_says_why_it_cannot_pair_with_negatives():
+    reg = get_registry()
+    l2, dc = reg.build("goodness", "l2"), reg.build("goodness", "dimcompress")
+    none, wrong = reg.build("negatives", "none"), reg.build("negatives", "wrong-label")
+    assert l2.pairs_with(wrong) == (True, "") and dc.pairs_with(none) == (True, "")
+    ok, reason = l2.pairs_with(none)
+    assert not ok and "needs negative samples" in reason and "wrong-label" in reason
+    ok, reason = dc.pairs_with(wrong)
+    assert not ok and "--negatives none" in reason

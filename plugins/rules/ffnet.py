@@ -237,5 +237,6 @@ def check_components(rule_name: str, goodness: Goodness | None, negatives: Negat
     if goodness is None or negatives is None:
         raise ValueError(f"the {rule_name} rule needs a goodness function and a negative generator "
                          "('none' for goodness functions trained without negatives)")
-    if goodness.needs_negatives != negatives.produces_negatives:
-        raise ValueError(f"goodness '{goodness.name}' and negatives '{negatives.name}' do not fit together")
+    ok, reason = goodness.pairs_with(negatives)
+    if not ok:
+        raise ValueError(reason)

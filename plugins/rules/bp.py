@@ -11,7 +11,7 @@ from torch import nn
 import ffbench
 from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext, TrainedModel
-from ffbench_plugins.rules.ffnet import OPTIMIZER_PARAMS, batches, default_width, make_optimizer
+from ffbench_plugins.rules.ffnet import default_width, minibatch_epochs, OPTIMIZER_PARAMS
 
 
 class BPNet(nn.Module, TrainedModel):
@@ -80,23 +80,11 @@ class BPRule(LearningRule):
         width = self.values["width"] or default_width(data)
         net = BPNet([data.input_dim] + [width] * self.values["layers"], data.num_classes).to(ctx.device)
         x, y = data.train.flat(), data.train.y
-        epochs, bs = self.values["epochs"], self.values["batch_size"]
-        opt, sched = make_optimizer(self.values, net.parameters(), epochs * -(-len(y) // bs))
-        losses = []
-        for epoch in range(epochs):
-            total = torch.zeros((), device=ctx.device)
-            for idx in batches(len(y), bs, ctx.generator, ctx.device):
-                with ctx.autocast():
-                    loss = F.cross_entropy(net(x[idx]), y[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                if sched is not None:
-                    sched.step()
-                total += loss.detach() * len(idx)
-            losses.append(total / len(y))
-            ctx.check_loss(losses[-1], f"epoch {epoch + 1}")
-            ctx.progress(epoch + 1, epochs, "end to end")
+        def step(idx):
+            loss = F.cross_entropy(net(x[idx]), y[idx])
+            return loss, loss
+
+        losses = minibatch_epochs(self.values, net.parameters(), len(y), ctx, step, "end to end")
         ctx.log(f"bp: loss {losses[0].item():.4f} -> {losses[-1].item():.4f}")
         return net.eval()
 

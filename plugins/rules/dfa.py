@@ -27,7 +27,7 @@ import ffbench
 from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext
 from ffbench_plugins.rules.bp import BPNet
-from ffbench_plugins.rules.ffnet import OPTIMIZER_PARAMS, batches, default_width, make_optimizer
+from ffbench_plugins.rules.ffnet import default_width, minibatch_epochs, OPTIMIZER_PARAMS
 from ffbench_plugins.rules.random_init import seeded_uniform_
 
 
@@ -94,23 +94,11 @@ class DFARule(LearningRule):
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         net = build_dfa_net(self.values, data, ctx)
         x, y = data.train.flat(), data.train.y
-        epochs, bs = self.values["epochs"], self.values["batch_size"]
-        opt, sched = make_optimizer(self.values, net.parameters(), epochs * -(-len(y) // bs))
-        losses = []
-        for epoch in range(epochs):
-            total = torch.zeros((), device=ctx.device)
-            for idx in batches(len(y), bs, ctx.generator, ctx.device):
-                with ctx.autocast():
-                    loss, surrogate = dfa_surrogate(net, x[idx], y[idx])
-                opt.zero_grad(set_to_none=True)
-                surrogate.backward()
-                opt.step()
-                if sched is not None:
-                    sched.step()
-                total += loss.detach() * len(idx)
-            losses.append(total / len(y))
-            ctx.check_loss(losses[-1], f"epoch {epoch + 1}")
-            ctx.progress(epoch + 1, epochs, "all layers")
+        def step(idx):
+            loss, surrogate = dfa_surrogate(net, x[idx], y[idx])
+            return surrogate, loss
+
+        losses = minibatch_epochs(self.values, net.parameters(), len(y), ctx, step, "all layers")
         ctx.log(f"dfa: loss {losses[0].item():.4f} -> {losses[-1].item():.4f}")
         return net.eval()
 

@@ -189,6 +189,32 @@ def make_optimizer(values: dict, params, steps: int):
     return opt, sched
 
 
+def minibatch_epochs(values: dict, params, n: int, ctx: TrainContext, step_loss, stage: str) -> list[torch.Tensor]:
+    """The training loop the cross-entropy-style rules share: ``values["epochs"]`` epochs of shuffled
+    minibatches of ``values["batch_size"]`` under ``make_optimizer(values, params, ...)``.
+    ``step_loss(idx)`` (run under ``ctx.autocast()``) returns (the loss to back-propagate, the loss
+    to report: a scalar or one value per layer). Returns each epoch's mean reported loss; stops at
+    once (TrainingDivergedError) when it is not finite."""
+    epochs, bs = values["epochs"], values["batch_size"]
+    opt, sched = make_optimizer(values, params, epochs * -(-n // bs))
+    losses = []
+    for epoch in range(epochs):
+        total = torch.zeros((), device=ctx.device)
+        for idx in batches(n, bs, ctx.generator, ctx.device):
+            with ctx.autocast():
+                loss, reported = step_loss(idx)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            total = total + reported.detach() * len(idx)
+        losses.append(total / n)
+        ctx.check_loss(losses[-1], f"epoch {epoch + 1}")
+        ctx.progress(epoch + 1, epochs, stage)
+    return losses
+
+
 def batches(n: int, batch_size: int, generator: torch.Generator, device: torch.device):
     """Shuffled index batches covering 0..n-1 once (the last one may be smaller)."""
     return torch.randperm(n, generator=generator, device=device).split(batch_size)

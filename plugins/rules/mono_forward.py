@@ -21,7 +21,7 @@ from torch import nn
 import ffbench
 from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext, TrainedModel
-from ffbench_plugins.rules.ffnet import OPTIMIZER_PARAMS, batches, default_width, make_optimizer
+from ffbench_plugins.rules.ffnet import default_width, minibatch_epochs, OPTIMIZER_PARAMS
 from ffbench_plugins.rules.random_init import seeded_uniform_
 
 
@@ -94,24 +94,12 @@ class MonoForwardRule(LearningRule):
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         net = self.build(data, ctx)
         x, y = data.train.flat(), data.train.y
-        epochs, bs = self.values["epochs"], self.values["batch_size"]
-        opt, sched = make_optimizer(self.values, net.parameters(), epochs * -(-len(y) // bs))
-        losses = []
-        for epoch in range(epochs):
-            total = torch.zeros(net.num_layers, device=ctx.device)
-            for idx in batches(len(y), bs, ctx.generator, ctx.device):
-                with ctx.autocast():
-                    logits = net.layer_logits(net.hidden(x[idx], detach=True))
-                    layer_losses = torch.stack([F.cross_entropy(z.float(), y[idx]) for z in logits])
-                opt.zero_grad(set_to_none=True)
-                layer_losses.sum().backward()
-                opt.step()
-                if sched is not None:
-                    sched.step()
-                total += layer_losses.detach() * len(idx)
-            losses.append(total / len(y))
-            ctx.check_loss(losses[-1], f"epoch {epoch + 1}")
-            ctx.progress(epoch + 1, epochs, "all layers")
+        def step(idx):
+            logits = net.layer_logits(net.hidden(x[idx], detach=True))
+            layer_losses = torch.stack([F.cross_entropy(z.float(), y[idx]) for z in logits])
+            return layer_losses.sum(), layer_losses
+
+        losses = minibatch_epochs(self.values, net.parameters(), len(y), ctx, step, "all layers")
         first, last = losses[0].tolist(), losses[-1].tolist()
         ctx.log("mono-forward: layer losses " + ", ".join(f"{a:.4f} -> {b:.4f}" for a, b in zip(first, last)))
         return net.eval()

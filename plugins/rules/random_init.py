@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 import ffbench
 from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext
 from ffbench_plugins.rules.bp import BPNet
-from ffbench_plugins.rules.ffnet import OPTIMIZER_PARAMS, batches, default_width, make_optimizer
+from ffbench_plugins.rules.ffnet import default_width, minibatch_epochs, OPTIMIZER_PARAMS
 
 #: rows per chunk when the frozen stack is applied to the whole training set
 CHUNK = 4096
@@ -72,23 +71,11 @@ class RandomRule(LearningRule):
         x, y = data.train.flat(), data.train.y
         with torch.no_grad(), ctx.autocast():
             feats = torch.cat([net.hidden(x[i : i + CHUNK])[-1] for i in range(0, len(y), CHUNK)]).float()
-        epochs, bs = self.values["epochs"], self.values["batch_size"]
-        opt, sched = make_optimizer(self.values, net.head.parameters(), epochs * -(-len(y) // bs))
-        losses = []
-        for epoch in range(epochs):
-            total = torch.zeros((), device=ctx.device)
-            for idx in batches(len(y), bs, ctx.generator, ctx.device):
-                with ctx.autocast():
-                    loss = F.cross_entropy(net.head(feats[idx]), y[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                if sched is not None:
-                    sched.step()
-                total += loss.detach() * len(idx)
-            losses.append(total / len(y))
-            ctx.check_loss(losses[-1], f"epoch {epoch + 1}")
-            ctx.progress(epoch + 1, epochs, "readout")
+        def step(idx):
+            loss = F.cross_entropy(net.head(feats[idx]), y[idx])
+            return loss, loss
+
+        losses = minibatch_epochs(self.values, net.head.parameters(), len(y), ctx, step, "readout")
         ctx.log(f"random: readout loss {losses[0].item():.4f} -> {losses[-1].item():.4f}")
         net.requires_grad_(True)
         return net.eval()

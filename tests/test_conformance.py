@@ -26,7 +26,14 @@ BUILTINS = [e.cls for e in get_registry().all_entries() if e.dist == "ffbench"]
 # -- the built-ins pass ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", [c for cls in BUILTINS for c in conformance_cases(cls, params=tiny_params(cls))])
+#: documented deviations of a built-in from a check: (name, check) -> reason
+BUILTIN_SKIPS = {("ns-class-confusion", "labels_wrong_and_allowed"):
+                 "the study's class confusion keeps ~1/C true labels by definition (docs/negatives_study.md)"}
+
+
+@pytest.mark.parametrize("case", [c for cls in BUILTINS for c in conformance_cases(
+    cls, params=tiny_params(cls),
+    skip={chk: why for (name, chk), why in BUILTIN_SKIPS.items() if name == cls.name})])
 def test_builtin_components_conform(case):
     case.run()
 

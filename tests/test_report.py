@@ -1,5 +1,7 @@
-"""`ffbench report`: every figure from fabricated artifacts (the metrics' fixed artifact names),
-the page, leaderboards, the CLI, and one real tiny run through `ffbench run`."""
+"""`ffbench report`: the generic figures on hand-made data, the whole report from fabricated
+artifacts (the built-in metrics' artifact names; their figures are tested in
+test_metric_figures.py), the page, leaderboards, the CLI, and one real tiny run through
+`ffbench run`. The fabrication and figure checks here are shared with test_metric_figures.py."""
 
 from __future__ import annotations
 
@@ -7,12 +9,14 @@ import json
 import re
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
 import typer
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.axes import Axes
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 from PIL import Image
@@ -22,7 +26,7 @@ from ffbench.errors import FFBenchError
 from ffbench.report import build_report, default_out
 from ffbench.report import build as B
 from ffbench.report import figures as F
-from ffbench.report.build import compact_identities, series_labels
+from ffbench.report.labels import compact_identities, series_labels
 from ffbench.report.html import FigureRef, Page, Section, render
 from ffbench.results import append_results, read_results
 
@@ -221,59 +225,16 @@ def check_figure(fig: Figure, path: Path) -> None:
     check_png(path)
 
 
-@pytest.fixture()
-def ens() -> F.Ensembles:
-    labels, layers = fake_activity(np.random.default_rng(1), missing_class=3)
-    return F.Ensembles(CLASSES, [F.LayerEnsembles(l, m, e, s) for l, (s, m, e) in enumerate(layers, start=1)],
-                       labels, TAU)
-
-
-COLOURS = F.palette({"ff": "ff", "bp-ff": "bp-ff", "bp": "bp"})
-
-
-# -- each figure on hand-made data ----------------------------------------------------------
-
-
-def test_loo_threshold_is_the_loo_rule(ens):
-    for layer in ens.layers:
-        for k in range(len(CLASSES)):
-            m = layer.class_mean[k].astype(np.float64)
-            assert ((m > F.loo_threshold(m, TAU)) == loo_ensembles(m[None], TAU)[0]).all()
-    # by hand: m = (4, 1, 1, 1), tau = 1: threshold 2 * 7 / 5 = 2.8; unit 0: (4 - 1) / 1 = 3 > 1
-    assert F.loo_threshold(np.array([4.0, 1, 1, 1]), 1.0) == pytest.approx(2.8)
-
-
-def test_activation_maps(ens, tmp_path):
-    fig = F.activation_maps(ens, "ff (seed 0)")
-    assert len([ax for ax in fig.axes if ax.get_label() != "<colorbar>"]) == 2
-    ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == CLASSES
-    image = ax.get_images()[0].get_array()
-    rows = PER_CLASS + max(2, PER_CLASS // 5)
-    assert image.shape == (len(CLASSES) * rows, UNITS)
-    assert np.ma.getmaskarray(image)[3 * rows : 3 * rows + PER_CLASS].all()  # class 3 has no sample: grey
-    ticks = sum(len(c.get_segments()) for c in ax.collections)
-    assert ticks == int(ens.layers[0].ensemble.sum())  # one orange tick per ensemble unit
-    check_figure(fig, tmp_path / "maps.png")
-
-
-def test_class_mean_activity(ens, tmp_path):
-    fig = F.class_mean_activity(ens, 1, "ff (seed 0)", COLOURS["ff"])
-    ax = fig.axes[0]
-    other, members = ax.collections[:2]
-    assert len(members.get_segments()) == int(ens.layers[0].ensemble[1].sum()) == 5
-    assert len(other.get_segments()) == UNITS - 5
-    assert members.get_colors()[0][:3] == pytest.approx(matplotlib_rgb(COLOURS["ff"]))
-    assert "Trouser" in fig._suptitle.get_text()
-    check_figure(fig, tmp_path / "mean.png")
-    empty = F.class_mean_activity(ens, 3, "ff (seed 0)", COLOURS["ff"])  # no Dress sample was read
-    assert "no test sample of 'Dress'" in empty.axes[0].texts[0].get_text() and not empty.axes[0].collections
+COLOURS = F.palette(["ff", "bp-ff", "bp"])
 
 
 def matplotlib_rgb(colour: str):
     from matplotlib.colors import to_rgb
 
     return to_rgb(colour)
+
+
+# -- the generic figures on hand-made data -----------------------------------------------------
 
 
 def test_sparsity_by_layer(tmp_path):
@@ -289,44 +250,6 @@ def test_sparsity_by_layer(tmp_path):
     assert [t.get_text() for t in ax.get_xticklabels()] == ["layer 1", "layer 2"]
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["ff", "bp"]
     check_figure(fig, tmp_path / "sparsity.png")
-
-
-def test_jaccard_maps(tmp_path):
-    j = np.eye(len(CLASSES))
-    j[0, 6] = j[6, 0] = 0.5
-    sizes = np.arange(1, len(CLASSES) + 1)
-    fig = F.jaccard_maps([j, j, j], CLASSES, "ff", [1, 2, 3], [sizes] * 3)
-    ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == CLASSES
-    assert ax.get_yticklabels()[6].get_text() == "Shirt (7)"
-    cells = {(t.get_position(), t.get_text()) for t in ax.texts}
-    assert ((6, 0), "0.50") in cells and ((0, 6), "0.50") in cells
-    assert len(ax.texts) == len(CLASSES) * (len(CLASSES) - 1)  # diagonal left blank
-    check_figure(fig, tmp_path / "jaccard.png")
-
-
-def test_unseen_category(tmp_path):
-    labels, layers = fake_activity(np.random.default_rng(2))
-    ens = F.Ensembles(CLASSES, [F.LayerEnsembles(l, m, e, s) for l, (s, m, e) in enumerate(layers, 1)], labels, TAU)
-    overlap = [np.linspace(0, 0.9, len(CLASSES))] * 2
-    fig = F.unseen_category(ens, 8, overlap, "ff", COLOURS["ff"])
-    ax_map = fig.subfigs[0].axes[0]
-    bag = ax_map.get_yticklabels()[8]
-    assert bag.get_text() == "Bag (unseen)" and bag.get_color() == F.UNSEEN_COLOUR
-    ax_bar = fig.subfigs[0].axes[1]
-    assert len(ax_bar.patches) == len(CLASSES) - 1  # every seen class, not the unseen one
-    assert ax_bar.patches[-1].get_width() == pytest.approx(0.9)
-    check_figure(fig, tmp_path / "unseen.png")
-
-
-def test_excitation_histograms(tmp_path):
-    edges = np.linspace(0, 1, 11)
-    rho = {"ff": {1: np.full(10, 0.25), 2: np.full(10, 0.35)}, "bp": {1: np.full(10, 0.55), 2: np.full(10, 0.55)}}
-    fig = F.excitation_histograms(rho, edges, COLOURS, "rho+")
-    assert [ax.get_title() for ax in fig.axes] == ["Layer 1", "Layer 2"]
-    ff_fill = fig.axes[0].patches[0]  # all of ff's layer-1 units in the bin [0.2, 0.3): density 10
-    assert ff_fill.get_path().vertices[:, 1].max() == pytest.approx(10.0)
-    check_figure(fig, tmp_path / "rho.png")
 
 
 def test_accuracy_vs_sparsity(tmp_path):
@@ -364,12 +287,14 @@ def test_series_labels_name_only_what_differs():
     assert compact_identities(["ff[a=1,b=2]", "bp-ff[a=1]"]) == {"ff[a=1,b=2]": "ff", "bp-ff[a=1]": "bp-ff"}
 
 
-def test_palette_keeps_rule_colours():
-    colours = F.palette({"bp": "bp", "ff · l2": "ff", "ff · sumsq": "ff", "mine": "mine"})
-    assert colours["bp"] == F.RULE_COLOURS["bp"] and colours["ff · l2"] == F.RULE_COLOURS["ff"]
-    assert len(set(colours.values())) == 4
-    many = F.palette({f"s{i}": "mine" for i in range(40)})
-    assert all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in many.values()) and len(set(many.values())) == 35
+def test_palette_hands_out_colours_by_series_order_not_by_rule():
+    colours = F.palette(["bp", "ff · l2", "ff · sumsq", "mine"])
+    tab10 = [to_hex(c) for c in matplotlib.colormaps["tab10"].colors]
+    assert list(colours.values()) == tab10[:4]  # bp, listed first, gets the first colour
+    assert F.palette(["mine", "bp"])["mine"] == tab10[0]
+    many = F.palette([f"s{i}" for i in range(60)])
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in many.values()) and len(set(many.values())) == 50
+    assert many["s50"] == many["s0"]  # colours repeat only past 50 series
 
 
 # -- the whole report -----------------------------------------------------------------------
@@ -392,7 +317,12 @@ def test_report_writes_every_figure_and_the_page_references_them(fabricated, fab
     page = report.index.read_text()
     for path in report.files:
         assert f'src="{path.name}"' in page
-    assert not [s.title for s in report.sections if s.skipped]
+    skipped = [s.skipped for s in report.sections if s.skipped]  # other installed metrics' figures only
+    assert all("was not run" in r and not any(f"'{m}'" in r for m in ALL_METRICS) for r in skipped), skipped
+    keys = [s.key for s in report.sections if not s.skipped]
+    assert keys == ["activation-maps", "class-mean", "jaccard", "unseen-category", "sparsity", "excitation",
+                    "accuracy-sparsity", "metric-bars"]
+    assert not report.notes
     for text in ("Configuration", "Provenance", "abc123", "ff[epochs=2,width=64]", "wrong-label"):
         assert text in page
     assert "class &#x27;Trouser&#x27;" in page  # --class trouser matched case-insensitively
@@ -408,7 +338,9 @@ def test_report_skips_metrics_not_run(tmp_path):
     path = fabricate_results(tmp_path / "r.parquet", seeds=1, metrics=("accuracy", "sparsity"))
     report = build_report(path, tmp_path / "out")
     skipped = {s.key: s.skipped for s in report.sections if s.skipped}
-    assert set(skipped) == {"activation-maps", "class-mean", "jaccard", "unseen-category", "excitation"}
+    # every installed metric's figures are listed (the example plugin's too, where it is installed)
+    assert {"activation-maps", "class-mean", "jaccard", "unseen-category", "excitation"} <= set(skipped)
+    assert all("was not run; add it with --metric" in r for r in skipped.values())
     assert "--metric loo-ensembles" in skipped["activation-maps"]
     # sparsity's headline stat has its own figure, so no bars for it
     assert sorted(p.name for p in report.files) == ["accuracy-vs-sparsity.png", "metric-accuracy.png",
@@ -531,7 +463,9 @@ def test_report_of_a_real_tiny_run(tmp_path):
     expected = {"activation-maps-ff.png", "class-mean-ff.png", "jaccard-ff.png", "sparsity-by-layer.png",
                 "excitation.png", "accuracy-vs-sparsity.png"}
     assert expected <= {p.name for p in report.files}
-    assert [s.key for s in report.sections if s.skipped] == ["unseen-category"]
+    skipped = [s.key for s in report.sections if s.skipped]  # + other installed metrics' figures, if any
+    assert "unseen-category" in skipped and not {"activation-maps", "class-mean", "jaccard", "excitation"} & set(skipped)
+    assert not report.notes
     page = report.index.read_text()
     for path in report.files:
         check_png(path)

@@ -21,9 +21,11 @@ def report(
                                                       "(figure 2), e.g. Trouser. Default: the first class.",
                                                       show_default=False)] = None,
 ) -> None:
-    """Draw every figure the results support (activation maps, ensembles, sparsity, Jaccard maps,
-    unseen category, rho+, accuracy vs sparsity) and an index.html that shows them with the run's
-    configuration and provenance. Figures whose metric was not run are skipped with a note."""
+    """Draw every figure the installed metrics declare for these results (for the built-ins:
+    activation maps, ensembles, Jaccard maps, unseen category, rho+), plus sparsity per layer,
+    accuracy vs sparsity and each metric's headline bars, and an index.html that shows them with
+    the run's configuration and provenance. A figure that cannot be drawn (metric not run, plugin
+    not installed, data missing) is listed with the reason."""
     from ffbench.prechecks import check_folder_writable
     from ffbench.report import build_report
     from ffbench.report.build import default_out
@@ -32,8 +34,8 @@ def report(
     built = build_report(results, out_dir, class_name)
     for note in built.notes:
         err.log(note, highlight=False)
-    skipped = [s.title for s in built.sections if s.skipped]
+    skipped = [f"{s.title} ({s.skipped})" for s in built.sections if s.skipped]
     if skipped:
-        err.log(f"skipped (metric not run): {', '.join(skipped)}", highlight=False)
+        err.log("skipped: " + "; ".join(skipped), highlight=False)
     err.log(f"{len(built.files)} figure(s) written to {built.out}", highlight=False)
     out.print(str(built.index), highlight=False, soft_wrap=True)

@@ -173,6 +173,12 @@ class LOOEnsembles(Metric):
     headline = ("size", "activity_share", "selectivity")
     params = (TAU, SAMPLES)
 
+    @classmethod
+    def figures(cls):
+        from ffbench_plugins.metrics.ensembles_figures import LOO_FIGURES
+
+        return LOO_FIGURES
+
     def compute(self, ev: Evaluation) -> MetricResult:
         keep = ev.sample_mask(self.values["samples"])
         tau, classes = self.values["tau"], ev.classes
@@ -221,6 +227,12 @@ class Jaccard(Metric):
     higher_is_better = None
     headline = ("jaccard",)
     params = (TAU, SAMPLES)
+
+    @classmethod
+    def figures(cls):
+        from ffbench_plugins.metrics.ensembles_figures import JACCARD_FIGURES
+
+        return JACCARD_FIGURES
 
     def compute(self, ev: Evaluation) -> MetricResult:
         keep = ev.sample_mask(self.values["samples"])
@@ -286,6 +298,12 @@ class UnseenCategory(Metric):
     headline = ("size", "strength")
     params = (Param("holdout", int, None, "index of the class removed from training (auto: Sandal, 5, on "
                     "Fashion-MNIST as in the paper, 0 elsewhere)", min=0), TAU)
+
+    @classmethod
+    def figures(cls):
+        from ffbench_plugins.metrics.ensembles_figures import UNSEEN_FIGURES
+
+        return UNSEEN_FIGURES
 
     def check_holdout(self, data: DatasetBundle) -> int:
         """The held-out class index (auto resolved from the dataset name), validated against the

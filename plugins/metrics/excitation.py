@@ -72,6 +72,12 @@ class Excitation(Metric):
               "the label pixels FF and BP/FF embed the label in), so rho+ reads image weights only", min=0),
     )
 
+    @classmethod
+    def figures(cls):
+        from ffbench_plugins.metrics.excitation_figures import EXCITATION_FIGURES
+
+        return EXCITATION_FIGURES
+
     def compute(self, ev: Evaluation) -> MetricResult:
         rows: list[MetricRow] = []
         edges = np.linspace(0.0, 1.0, self.values["bins"] + 1)

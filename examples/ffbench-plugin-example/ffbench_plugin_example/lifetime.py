@@ -12,6 +12,9 @@ A unit silent on every sample (dead) has no defined lifetime sparsity: it is lef
 and counted (stat ``dead_units``). Rows per layer: ``lifetime_sparsity`` (mean over live units),
 ``lifetime_sparsity_median`` and ``dead_units``; the per-unit values are saved as artifacts
 (``layer<l>``, NaN for dead units).
+
+Figure (``ffbench report``): ``lifetime-by-layer``, the mean lifetime sparsity per layer, one bar
+per series (mean over seeds, std error bar, one dot per seed).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import torch
 import ffbench
 from ffbench.component import Param
 from ffbench.contracts import Evaluation, Metric, MetricResult, MetricRow
+from ffbench.report.figure_api import ComparisonView, FigureSpec, NotDrawn
 
 
 def treves_rolls(r: torch.Tensor) -> torch.Tensor:
@@ -44,6 +48,17 @@ def hoyer_over_samples(r: torch.Tensor) -> torch.Tensor:
 MEASURES = {"treves-rolls": treves_rolls, "hoyer": hoyer_over_samples}
 
 
+def lifetime_by_layer(view: ComparisonView):
+    """Mean lifetime sparsity per layer and series, every seed as a dot (a report figure)."""
+    from ffbench.report.figures import layer_bars  # matplotlib: only when a report is drawn
+
+    summary = view.summary("lifetime_sparsity")
+    if summary.empty:
+        raise NotDrawn("no per-layer 'lifetime_sparsity' rows")
+    return layer_bars(summary, view.colours, "Lifetime sparsity per layer",
+                      "lifetime sparsity (mean over live units)", view.points("lifetime_sparsity"))
+
+
 class LifetimeSparsity(Metric):
     name = "lifetime-sparsity"
     version = "1"
@@ -56,6 +71,13 @@ class LifetimeSparsity(Metric):
         Param("samples", str, "correct", "test samples read: correctly classified, or all",
               choices=("correct", "all")),
     )
+
+    @classmethod
+    def figures(cls) -> list[FigureSpec]:
+        return [FigureSpec("lifetime-by-layer", "Lifetime sparsity per layer", lifetime_by_layer,
+                           description="Per unit, how few test samples activate it (1: one sample, 0: all "
+                                       "equally), mean over live units per layer; bars: mean over seeds, error "
+                                       "bars: std over seeds, dots: single seeds.")]
 
     def compute(self, ev: Evaluation) -> MetricResult:
         keep = ev.sample_mask(self.values["samples"])

@@ -1,0 +1,51 @@
+"""What a report is built from: a results file's rows, or a leaderboard's aggregates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from ffbench.errors import FFBenchError
+from ffbench.results import read_results
+
+BOARD_COLUMNS = ("rule", "dataset", "metric", "stat", "layer", "class", "mean", "std", "n")
+BOARD_SCHEMA_KEY = "ffbench_leaderboard_schema"  # ffbench.leaderboard.SCHEMA_KEY (imported only for boards)
+
+
+@dataclass
+class Source:
+    """A results file's rows, or a leaderboard's aggregates (mean, std, n per configuration and
+    cell) with its per-seed rows where the board keeps them."""
+
+    kind: str  # "results" or "board"
+    frame: pd.DataFrame
+    seed_rows: pd.DataFrame | None = None
+
+
+def read_source(path: Path) -> Source:
+    """A leaderboard written by ``ffbench leaderboard`` (its schema key in the Parquet metadata; per-seed
+    rows, aggregated here), an aggregated board (``mean`` column, no ``value``), or a results file."""
+    if not path.exists():
+        raise FFBenchError(f"No results file or leaderboard at {path}.")
+    try:
+        schema = pq.read_schema(path)
+    except Exception as exc:
+        raise FFBenchError(f"{path} is not a readable Parquet file ({exc}).") from None
+    if BOARD_SCHEMA_KEY.encode() in (schema.metadata or {}):
+        from ffbench.leaderboard import aggregate, read_board
+
+        rows = read_board(path)
+        return Source("board", aggregate(rows), rows)
+    if "mean" in schema.names and "value" not in schema.names:
+        missing = [c for c in BOARD_COLUMNS if c not in schema.names]
+        if missing:
+            raise FFBenchError(f"{path} looks like an aggregated leaderboard but lacks columns {', '.join(missing)}.")
+        df = pq.read_table(path).to_pandas()
+        for col in ("goodness", "negatives", "class_b"):
+            if col not in df.columns:
+                df[col] = None
+        return Source("board", df)
+    return Source("results", read_results(path))

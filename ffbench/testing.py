@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,11 +47,13 @@ from ffbench.contracts import (
 )
 from ffbench.errors import DatasetNotFoundError, ParameterError
 from ffbench.grid import compatible
+from ffbench.provenance import device_label
 from ffbench.registry import NAME_PATTERN, get_registry
+from ffbench.training_record import MeasureTraining, TrainingRecord, count_flops
 
 __all__ = [
-    "TINY", "Case", "Check", "CheckResult", "ConformanceError", "Harness", "NotApplicable",
-    "check_component", "checks_for", "conformance_cases", "conformance_suite", "tiny_params",
+    "TINY", "TINY_PRESET", "Case", "Check", "CheckResult", "ConformanceError", "Harness", "NotApplicable",
+    "TinyParamsWarning", "check_component", "checks_for", "conformance_cases", "conformance_suite", "tiny_params",
 ]
 
 
@@ -62,14 +65,41 @@ class NotApplicable(Exception):
     """The check does not apply to this component (reported as skipped, with this reason)."""
 
 
-#: Small settings for the usual size parameters; :func:`tiny_params` keeps those a class declares.
+#: Small settings for the usual size parameters, by parameter name: what :func:`tiny_params`
+#: shrinks. A parameter under another name (``n_epochs``, ``hidden``) is not shrunk unless the
+#: component declares it in ``presets["tiny"]``.
 TINY: dict[str, Any] = {"epochs": 1, "layers": 2, "width": 32, "batch_size": 100,
                         "train_size": 300, "test_size": 100}
 
+#: The preset a component may declare for :func:`tiny_params` (``presets = {"tiny": {...}}``).
+TINY_PRESET = "tiny"
+
+
+class TinyParamsWarning(UserWarning):
+    """A rule declares parameters, but :func:`tiny_params` can shrink none of them."""
+
 
 def tiny_params(cls: type[Component]) -> dict[str, Any]:
-    """The entries of :data:`TINY` that ``cls`` has parameters for (to keep its checks fast)."""
-    return {k: v for k, v in TINY.items() if k in cls.param_map()}
+    """Small parameter values that keep ``cls``'s conformance checks fast: the entries of
+    :data:`TINY` (epochs 1, layers 2, width 32, batch_size 100, train_size 300, test_size 100)
+    whose names ``cls`` has parameters for, updated by the component's own
+    ``presets["tiny"]`` when it declares one (for parameters under other names, or other
+    values; ``{}`` says "nothing to shrink"). The ``tiny`` preset is read only here: ``ffbench
+    run`` offers the presets quick and paper.
+
+    Warns (:class:`TinyParamsWarning`) for a rule that has parameters, none of them named as in
+    TINY, and no ``tiny`` preset: its checks would train with its full defaults."""
+    tiny = {k: v for k, v in TINY.items() if k in cls.param_map()}
+    if TINY_PRESET in cls.presets:
+        return {**tiny, **cls.presets[TINY_PRESET]}
+    if cls.kind == "rule" and cls.params and not tiny:
+        warnings.warn(
+            f"rule '{cls.name}' ({cls.__module__}.{cls.__qualname__}) has none of the parameters tiny_params "
+            f"shrinks ({', '.join(TINY)}), so its checks train with its defaults "
+            f"({', '.join(f'{p.name}={p.default!r}' for p in cls.params)}); declare small values in "
+            f"presets = {{'tiny': {{...}}}} (an empty dict if nothing needs shrinking)",
+            TinyParamsWarning, stacklevel=2)
+    return tiny
 
 
 @dataclass(frozen=True)
@@ -143,6 +173,7 @@ def expect(condition: Any, problem: str) -> None:
 
 _BUNDLES: dict[tuple[str, str], DatasetBundle] = {}
 _MODELS: dict[tuple, TrainedModel] = {}
+_RECORDS: dict[tuple, TrainingRecord] = {}
 
 
 def harness_bundle(harness: Harness) -> DatasetBundle:
@@ -190,19 +221,35 @@ def train(subject: Subject, held_out: Iterable[int] = (), cached: bool = True) -
     training, as the runner does); reused across checks unless ``cached`` is False."""
     rule, goodness, negatives = training_setup(subject)
     bundle, held = harness_bundle(subject.harness), sorted(held_out)
-    key = tuple((type(c), c.identity) for c in (rule, goodness, negatives) if c is not None)
-    key += (subject.harness, tuple(held))
+    key = _model_key(subject, held)
     if cached and key in _MODELS:
         return _MODELS[key]
     data = bundle.without_classes(held) if held else bundle
     ctx = TrainContext(device=torch.device(subject.harness.device), seed=subject.harness.seed,
                        train_classes=[c for c in range(bundle.num_classes) if c not in held],
                        num_classes=bundle.num_classes)
-    model = rule.fit(data, goodness if rule.uses_goodness else None,
-                     negatives if rule.uses_negatives else None, ctx)
+    goodness = goodness if rule.uses_goodness else None
+    negatives = negatives if rule.uses_negatives else None
+    with MeasureTraining(ctx.device) as measured:
+        model = rule.fit(data, goodness, negatives, ctx)
     if cached:
         _MODELS[key] = model
+        _RECORDS[key] = measured.record(device_label(ctx.device)).with_flops(
+            *count_flops(rule, data, goodness, negatives))
     return model
+
+
+def training_record(subject: Subject, held_out: Iterable[int] = ()) -> TrainingRecord:
+    """The :class:`~ffbench.training_record.TrainingRecord` of :func:`train`'s (cached) model,
+    as the runner would attach it to the model's Evaluation."""
+    train(subject, held_out)
+    return _RECORDS[_model_key(subject, sorted(held_out))]
+
+
+def _model_key(subject: Subject, held: list[int]) -> tuple:
+    rule, goodness, negatives = training_setup(subject)
+    key = tuple((type(c), c.identity) for c in (rule, goodness, negatives) if c is not None)
+    return key + (subject.harness, tuple(held))
 
 
 # ---------------------------------------------------------------------------------------
@@ -569,7 +616,8 @@ def evaluation(s: Subject, metric: Metric) -> Evaluation:
     held = list((variant or {}).get("holdout", []))
     expect(all(isinstance(c, int) and 0 <= c < bundle.num_classes for c in held),
            f"training_variant holds out {held!r}, expected class indices 0..{bundle.num_classes - 1}")
-    return Evaluation(train(s, held_out=held), bundle, torch.device(s.harness.device))
+    return Evaluation(train(s, held_out=held), bundle, torch.device(s.harness.device),
+                      training=training_record(s, held))
 
 
 def _row_key(row: MetricRow) -> tuple:
@@ -613,7 +661,7 @@ def compute_deterministic(s: Subject) -> None:
     """Computing twice on the same trained model gives the same rows."""
     metric = s.build()
     ev = evaluation(s, metric)
-    a, b = metric.compute(ev).rows, metric.compute(Evaluation(ev.model, ev.data, ev.device)).rows
+    a, b = metric.compute(ev).rows, metric.compute(Evaluation(ev.model, ev.data, ev.device, training=ev.training)).rows
 
     def same(u: float, v: float) -> bool:
         return (math.isnan(u) and math.isnan(v)) or u == v

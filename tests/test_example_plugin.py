@@ -36,10 +36,12 @@ def fresh_registry(monkeypatch):
 def test_listed_by_plugins_and_version():
     data = json.loads(CliRunner().invoke(app, ["plugins", "--json"]).stdout)
     mine = {(c["kind"], c["name"]): c for c in data["components"] if c["distribution"] == DIST}
-    assert set(mine) == {("goodness", "symba"), ("metric", "lifetime-sparsity")}
+    assert set(mine) == {("rule", "greedy-layerwise"), ("goodness", "symba"), ("negatives", "pixel-shuffle"),
+                         ("dataset", "bars"), ("metric", "lifetime-sparsity")}
     assert {c["distribution_version"] for c in mine.values()} == {VERSION}
     assert {p["name"]: p["status"] for p in data["plugins"] if p["distribution"] == DIST} == {
-        "example-symba": "ok", "example-lifetime-sparsity": "ok"}
+        "example-symba": "ok", "example-lifetime-sparsity": "ok", "example-greedy-layerwise": "ok",
+        "example-pixel-shuffle": "ok", "example-bars": "ok"}
     assert f"{DIST}-{VERSION}" in CliRunner().invoke(app, ["--version"]).stdout
 
 

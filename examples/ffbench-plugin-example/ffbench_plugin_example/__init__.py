@@ -1,4 +1,6 @@
-"""An example third-party ffbench plugin: the SymBa goodness and a lifetime-sparsity metric.
+"""An example third-party ffbench plugin, one component of each kind: the greedy-layerwise rule,
+the SymBa goodness, pixel-shuffle negatives, the synthetic bars dataset and a lifetime-sparsity
+metric, each in its own module with its own register hook.
 
 Installed, it registers through the ``ffbench`` entry-point group (see pyproject.toml):
 ``ffbench run --goodness symba --metric lifetime-sparsity``.

@@ -6,12 +6,12 @@ import math
 
 import pytest
 import torch
-
-from ffbench.contracts import DataSplit, DatasetBundle, Evaluation, TrainedModel
-from ffbench.registry import get_registry
-from ffbench.testing import conformance_suite
 from ffbench_plugin_example.lifetime import LifetimeSparsity, hoyer_over_samples, treves_rolls
 from ffbench_plugin_example.symba import SymbaGoodness, symba_loss
+
+from ffbench.contracts import DatasetBundle, DataSplit, Evaluation, TrainedModel
+from ffbench.registry import get_registry
+from ffbench.testing import conformance_suite
 
 # One test per contract check (shapes, parameter schema, determinism, rows, ...).
 TestSymbaConformance = conformance_suite(SymbaGoodness)

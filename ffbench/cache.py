@@ -4,6 +4,10 @@ Keyed by the point's canonical config (component identities + versions + seed), 
 variant (e.g. a held-out class), the dataset's content hash, the code hash of the core and of the
 plugins involved, and the device type. Only successfully trained models are stored.
 Location: ``$FFBENCH_CACHE`` or the user cache folder (``ffbench cache dir`` prints it).
+Each entry stores the model and plain-valued meta: the runner writes ``config``, ``variant``,
+``train_seconds``, ``stacked_seeds`` and ``training`` (the original training's
+:class:`~ffbench.training_record.TrainingRecord`: seconds, FLOPs, peak memory, device, when), so a
+model reused from the cache reports what training it cost, marked cached, never re-measured.
 
 **Loading cannot run code.** Entries are read with ``torch.load(weights_only=True)``: tensors, plain
 containers and numbers only, plus the classes of an allowlist built for each load: classes

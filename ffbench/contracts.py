@@ -15,12 +15,16 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import torch
 import torch.nn.functional as F
 
 from ffbench.component import Component
+
+if TYPE_CHECKING:
+    from ffbench.report.figure_api import FigureSpec
+    from ffbench.training_record import TrainingRecord
 
 # ---------------------------------------------------------------------------------------
 # Data
@@ -90,7 +94,12 @@ def _no_progress(done: float, total: float, description: str = "") -> None:
 
 @dataclass
 class TrainContext:
-    """Everything a rule needs besides its data and components."""
+    """Everything a rule needs besides its data and components.
+
+    ``generator`` (on ``device``, seeded with ``seed``) is the run's only source of randomness:
+    rules draw initial weights, batch order, negatives and noise from it (or from generators
+    seeded from ``seed``). Torch's global generator is neither seeded nor read, so a training's
+    numbers do not depend on what ran before it in the process."""
 
     device: torch.device
     seed: int
@@ -109,7 +118,6 @@ class TrainContext:
     def __post_init__(self) -> None:
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(self.seed)
-        torch.manual_seed(self.seed)
 
     @property
     def allowed_labels(self) -> torch.Tensor:
@@ -355,10 +363,17 @@ class MetricResult:
 
 class Evaluation:
     """A trained model and its test data, with predictions and representations computed once and
-    shared by every metric of a run point."""
+    shared by every metric of a run point.
 
-    def __init__(self, model: TrainedModel, data: DatasetBundle, device: torch.device, batch_size: int = 4096):
+    ``training``: what training the model cost (seconds, FLOPs, peak memory, cached or not), a
+    :class:`ffbench.training_record.TrainingRecord` that the runner attaches to every model it
+    trains or loads from the cache; None (default) for an Evaluation made elsewhere (e.g. by hand
+    in a unit test), where metrics that read it raise."""
+
+    def __init__(self, model: TrainedModel, data: DatasetBundle, device: torch.device, batch_size: int = 4096,
+                 training: TrainingRecord | None = None):
         self.model, self.data, self.device, self.batch_size = model, data, device, batch_size
+        self.training = training
 
     @property
     def classes(self) -> list[str]:
@@ -423,6 +438,14 @@ class Metric(Component):
     @abstractmethod
     def compute(self, ev: Evaluation) -> MetricResult:
         """Return the rows (and artifacts) of this metric for one trained model."""
+
+    @classmethod
+    def figures(cls) -> list[FigureSpec]:
+        """The figures ``ffbench report`` draws from this metric's rows and artifacts
+        (:class:`ffbench.report.figure_api.FigureSpec`); none by default. Every metric also gets
+        the report's generic bars of its headline stats. Import plotting code inside the draw
+        functions (or here), not at module level, so that loading the plugin stays fast."""
+        return []
 
 
 KINDS: dict[str, type[Component]] = {

@@ -4,22 +4,42 @@ A plugin module implements any of these with ``@ffbench.hookimpl`` and calls ``r
 its component classes::
 
     import ffbench
+    from ffbench.hookspecs import RegisterMetrics
 
     @ffbench.hookimpl
-    def ffbench_register_metrics(register):
+    def ffbench_register_metrics(register: RegisterMetrics) -> None:
         register(LifetimeSparsity)
+
+Each hook is called once per plugin with ``register``, a callable that takes one class (or, for
+suites, one :class:`~ffbench.suites.Suite`) and returns None; a hook returns nothing. The
+``Register*`` aliases below are the types of those callables, for plugin authors' annotations.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import pluggy
+
+if TYPE_CHECKING:  # annotations only: the contracts import nothing from here, and need not load
+    from ffbench.contracts import Dataset, Goodness, LearningRule, Metric, NegativeGenerator
+    from ffbench.suites import Suite
 
 PROJECT = "ffbench"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
+#: ``register`` of each hook: takes one class of the hook's kind (or one Suite), returns None
+RegisterRules = Callable[["type[LearningRule]"], None]
+RegisterGoodness = Callable[["type[Goodness]"], None]
+RegisterNegatives = Callable[["type[NegativeGenerator]"], None]
+RegisterDatasets = Callable[["type[Dataset]"], None]
+RegisterMetrics = Callable[["type[Metric]"], None]
+RegisterSuites = Callable[["Suite"], None]
+
 #: hook name -> the component kind it registers
-HOOK_KINDS = {
+HOOK_KINDS: dict[str, str] = {
     "ffbench_register_rules": "rule",
     "ffbench_register_goodness": "goodness",
     "ffbench_register_negatives": "negatives",
@@ -29,31 +49,31 @@ HOOK_KINDS = {
 
 
 @hookspec
-def ffbench_register_rules(register):
+def ffbench_register_rules(register: RegisterRules) -> None:
     """Register LearningRule subclasses: ``register(MyRule)``."""
 
 
 @hookspec
-def ffbench_register_goodness(register):
+def ffbench_register_goodness(register: RegisterGoodness) -> None:
     """Register Goodness subclasses."""
 
 
 @hookspec
-def ffbench_register_negatives(register):
+def ffbench_register_negatives(register: RegisterNegatives) -> None:
     """Register NegativeGenerator subclasses."""
 
 
 @hookspec
-def ffbench_register_datasets(register):
+def ffbench_register_datasets(register: RegisterDatasets) -> None:
     """Register Dataset subclasses."""
 
 
 @hookspec
-def ffbench_register_metrics(register):
+def ffbench_register_metrics(register: RegisterMetrics) -> None:
     """Register Metric subclasses."""
 
 
 @hookspec
-def ffbench_register_suites(register):
+def ffbench_register_suites(register: RegisterSuites) -> None:
     """Register named, versioned suites: ``register(ffbench.suites.Suite(...))``. Not a component
     kind: ``ffbench run --suite NAME`` and ``ffbench leaderboard suites`` read them."""

@@ -25,15 +25,17 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from ffbench import results_store
 from ffbench.cache import ModelCache
 from ffbench.component import Component
-from ffbench.errors import TrainingDivergedError
 from ffbench.contracts import DatasetBundle, Evaluation, Metric, MetricResult, TrainContext, TrainedModel
+from ffbench.errors import TrainingDivergedError
 from ffbench.grid import Grid, RunPoint, canonical_hash
 from ffbench.provenance import code_hash, device_label, environment, training_closure
 from ffbench.registry import Registry, get_registry
-from ffbench import results_store
 from ffbench.results import read_results
+from ffbench.global_rng import legacy_global_seed
+from ffbench.training_record import MeasureTraining, TrainingRecord, count_flops
 
 
 class Reporter(Protocol):
@@ -244,15 +246,15 @@ def execute_point(task: PointTask, registry: Registry | None = None, reporter: R
     artifacts: list[Artifact] = []
     for variant, group in groups.values():
         try:
-            model, train_seconds, cached = train(point, bundle, variant, opts, reporter, task.sibling_seeds)
+            model, record = train(point, bundle, variant, opts, reporter, task.sibling_seeds)
         except Exception as exc:  # a failed point is recorded, never cached, and the run goes on
             reporter.log(f"[red]training failed[/red] for {point.label}: {error_text(exc)}")
             rows += [failed_row(base, m, exc, registry) for m in group]
             continue
-        ev = Evaluation(model, bundle, opts.device)
+        ev = Evaluation(model, bundle, opts.device, training=record)
         label_in_input = reads_label(model, bundle, opts.device)
         for metric in group:
-            extra = {"train_seconds": train_seconds, "cached": cached, "label_in_input": label_in_input}
+            extra = {"train_seconds": record.seconds, "cached": record.cached, "label_in_input": label_in_input}
             t0 = time.perf_counter()
             try:
                 result = metric.compute(ev)
@@ -274,7 +276,7 @@ def execute_point(task: PointTask, registry: Registry | None = None, reporter: R
 
 
 #: models trained together with a sibling seed, waiting for their own task (in-process)
-_STACKED: dict[str, tuple[TrainedModel, float]] = {}
+_STACKED: dict[str, tuple[TrainedModel, TrainingRecord]] = {}
 
 
 def seedless_hash(point: RunPoint) -> str:
@@ -311,18 +313,19 @@ def load_cached(point: RunPoint, bundle: DatasetBundle, variant: dict | None, op
 
 
 def train(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: RunOptions,
-          reporter: Reporter, sibling_seeds: tuple[int, ...] = ()) -> tuple[TrainedModel, float, bool]:
-    """Return (model, training seconds, whether it came from the cache). When the rule stacks
-    seeds, this point's not-yet-trained sibling seeds are trained together with it; their models
-    wait in memory (and in the model cache) for their own tasks, with the time shared equally."""
+          reporter: Reporter, sibling_seeds: tuple[int, ...] = ()) -> tuple[TrainedModel, TrainingRecord]:
+    """Return the model and its :class:`~ffbench.training_record.TrainingRecord` (time, FLOPs,
+    peak memory; from the cache meta, marked ``cached``, when the model was reused). When the
+    rule stacks seeds, this point's not-yet-trained sibling seeds are trained together with it;
+    their models wait in memory (and in the model cache) for their own tasks, with the time
+    shared equally."""
     key = model_key(point, bundle, variant, opts)
     if key in _STACKED:
-        model, seconds = _STACKED.pop(key)
-        return model, seconds, False
+        return _STACKED.pop(key)
     hit = load_cached(point, bundle, variant, opts, reporter)
     if hit is not None:
         reporter.log(f"reusing cached model for {point.label}" + (f" {variant}" if variant else ""))
-        return hit.model.to(opts.device), float(hit.meta.get("train_seconds", float("nan"))), True
+        return hit.model.to(opts.device), TrainingRecord.from_meta(hit.meta)
     held_out = list((variant or {}).get("holdout", []))
     data = bundle.without_classes(held_out) if held_out else bundle
     points = [point]
@@ -332,24 +335,24 @@ def train(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: Ru
     ctxs = [train_context(p, bundle, held_out, opts, reporter) for p in points]
     if opts.precision == "tf32" and opts.device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    t0 = time.perf_counter()
-    if len(points) > 1:
-        reporter.log(f"training seeds {[p.seed for p in points]} of {point.rule.short_identity} together")
-        models = point.rule.fit_seeds(data, point.goodness, point.negatives, ctxs)
-    else:
-        models = [point.rule.fit(data, point.goodness, point.negatives, ctxs[0])]
-    if opts.device.type == "cuda":
-        torch.cuda.synchronize(opts.device)
-    seconds = (time.perf_counter() - t0) / len(points)
+    with legacy_global_seed(point.seed, opts.device), \
+            MeasureTraining(opts.device) as measured:
+        if len(points) > 1:
+            reporter.log(f"training seeds {[p.seed for p in points]} of {point.rule.short_identity} together")
+            models = point.rule.fit_seeds(data, point.goodness, point.negatives, ctxs)
+        else:
+            models = [point.rule.fit(data, point.goodness, point.negatives, ctxs[0])]
     for model in models:
         check_finite_weights(model)
+    record = measured.record(device_label(opts.device), stacked_seeds=len(points)).with_flops(
+        *count_flops(point.rule, data, point.goodness, point.negatives))  # the seeds share one count
     for p, model in zip(points, models):
         k = model_key(p, bundle, variant, opts)
-        opts.cache.save(k, model, {"train_seconds": seconds, "config": p.config, "variant": variant,
-                                   "stacked_seeds": len(points)})
+        opts.cache.save(k, model, {"train_seconds": record.seconds, "config": p.config, "variant": variant,
+                                   "stacked_seeds": len(points), "training": record.to_meta()})
         if p is not point:
-            _STACKED[k] = (model, seconds)
-    return models[0], seconds, False
+            _STACKED[k] = (model, record)
+    return models[0], record
 
 
 def reads_label(model: TrainedModel, bundle: DatasetBundle, device: torch.device, samples: int = 32) -> bool | None:

@@ -152,6 +152,10 @@ def train_energy_readout(
     with torch.no_grad():
         widths = [h.shape[-1] for h in features(x[:1])]
     readout = EnergyReadout(widths, data.num_classes, copies, layers).to(ctx.device)
+    with torch.no_grad():  # nn.Linear's default U(-1/sqrt(fan_in), 1/sqrt(fan_in)), from the run generator
+        bound = readout.linear.in_features ** -0.5
+        readout.linear.weight.uniform_(-bound, bound, generator=ctx.generator)
+        readout.linear.bias.uniform_(-bound, bound, generator=ctx.generator)
     opt = torch.optim.AdamW(readout.parameters(), lr=lr, weight_decay=weight_decay)
     sched = None
     if schedule == "cosine":
@@ -253,7 +257,7 @@ class DimCompressGoodness(Goodness):
     """
 
     name = "dimcompress"
-    version = "1"
+    version = "2"  # 2: the energy readout is initialised from the run generator (was the global one)
     description = ("dimensionality compression (Zhu et al.): a * mean ED of each image's noisy copies "
                    "- b * ED across images; no negatives; energy readout")
     needs_negatives = False

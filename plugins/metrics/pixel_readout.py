@@ -56,7 +56,7 @@ def _own_params() -> tuple[Param, ...]:
 
 class PixelReadout(Metric):
     name = "pixel-readout"
-    version = "1"
+    version = "2"
     description = ("test accuracy of dimcompress's energy readout trained on the noisy raw pixels (the "
                    "baseline learned features must beat), overall and per class")
     higher_is_better = True
@@ -102,7 +102,9 @@ class PixelReadout(Metric):
         data = dataclasses.replace(data, train=data.train.to(device), test=data.test.to(device))
         forked = [device.index if device.index is not None else torch.cuda.current_device()] \
             if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=forked):  # TrainContext seeds the global RNG: restore it
+        # the readout's numbers come from ctx.generator only, but building its nn.Linear advances
+        # torch's global RNG: a metric leaves the caller's RNG stream as it was
+        with torch.random.fork_rng(devices=forked):
             ctx = TrainContext(device=device, seed=seed, train_classes=list(range(data.num_classes)),
                                num_classes=data.num_classes)
             readout = goodness.fit_pixel_readout(data, ctx)

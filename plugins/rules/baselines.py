@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from ffbench_plugins.rules.bp import BPNet
-from ffbench_plugins.rules.ffnet import build_ffnet, default_width, draw_negative_samples
+from ffbench_plugins.rules.bp import build_mlp
+from ffbench_plugins.rules.ffnet import build_ffnet, draw_negative_samples
 
 from ffbench.contracts import DatasetBundle, Goodness, LearningRule, NegativeGenerator, TrainContext, TrainedModel
 
@@ -88,8 +88,7 @@ def baseline_bp_ff(rule: LearningRule, data: DatasetBundle, goodness: Goodness, 
 def baseline_bp(rule: LearningRule, data: DatasetBundle, goodness, negatives, ctx: TrainContext) -> TrainedModel:
     """BP as usually written: DataLoader, cross-entropy, ``.item()`` per step."""
     v = rule.values
-    width = v["width"] or default_width(data)
-    net = BPNet([data.input_dim] + [width] * v["layers"], data.num_classes).to(ctx.device)
+    net = build_mlp(v, data, ctx)
     opt = _usual_optimizer(v, net.parameters())
     for epoch in range(v["epochs"]):
         running = 0.0

@@ -1,6 +1,7 @@
-"""Plain back-propagation baseline (SCIENCE.md "BP"): the same hidden stack without input
+"""Plain back-propagation baseline (docs/science.md "BP"): the same hidden stack without input
 normalisation or label embedding, plus Linear(width, classes), cross-entropy, one Adam.
-Reads no goodness and no negatives."""
+Reads no goodness and no negatives. Weights and biases are drawn from the run's generator
+(``build_mlp``), with nn.Linear's default distribution U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from torch import nn
 import ffbench
 from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext, TrainedModel
-from ffbench_plugins.rules.ffnet import default_width, minibatch_epochs, OPTIMIZER_PARAMS
+from ffbench_plugins.rules.ffnet import OPTIMIZER_PARAMS, default_width, minibatch_epochs, seeded_uniform_
 
 
 class BPNet(nn.Module, TrainedModel):
@@ -46,9 +47,18 @@ class BPNet(nn.Module, TrainedModel):
         return [layer.weight.detach() for layer in self.layers]
 
 
+def build_mlp(values: dict, data, ctx: TrainContext) -> BPNet:
+    """The BP rule's MLP (``layers`` hidden layers of ``width`` + Linear head), on ``ctx.device``,
+    initialised from ``ctx.generator``: hidden layers in order, then the head."""
+    width = values["width"] or default_width(data)
+    net = BPNet([data.input_dim] + [width] * values["layers"], data.num_classes).to(ctx.device)
+    seeded_uniform_(list(net.layers) + [net.head], ctx.generator)
+    return net
+
+
 class BPRule(LearningRule):
     name = "bp"
-    version = "1"
+    version = "2"  # 2: initial weights drawn from the run generator (was torch's global generator)
     description = "back-propagation MLP with a linear classifier head and cross-entropy (baseline)"
     uses_goodness = False
     uses_negatives = False
@@ -77,8 +87,7 @@ class BPRule(LearningRule):
         return baseline_bp(self, data, goodness, negatives, ctx)
 
     def fit(self, data, goodness, negatives, ctx: TrainContext):
-        width = self.values["width"] or default_width(data)
-        net = BPNet([data.input_dim] + [width] * self.values["layers"], data.num_classes).to(ctx.device)
+        net = build_mlp(self.values, data, ctx)
         x, y = data.train.flat(), data.train.y
         def step(idx):
             loss = F.cross_entropy(net(x[idx]), y[idx])

@@ -1,5 +1,5 @@
 """BP/FF: the FF network and label embedding, trained end to end by back-propagation on the FF
-objective (SCIENCE.md): G_total(x) = sum over layers of G(h_l), loss = the FF loss on G_total
+objective (docs/science.md): G_total(x) = sum over layers of G(h_l), loss = the FF loss on G_total
 (threshold: the goodness's, for the summed width), one optimizer. Inference as FF.
 
 With a goodness trained without negatives (dimensionality compression), the loss is the sum of

@@ -23,8 +23,8 @@ from torch import nn
 import ffbench
 from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext, TrainedModel
-from ffbench_plugins.rules.ffnet import OPTIMIZER_PARAMS, batches, default_width, make_optimizer
-from ffbench_plugins.rules.random_init import CHUNK, seeded_uniform_
+from ffbench_plugins.rules.ffnet import OPTIMIZER_PARAMS, batches, default_width, make_optimizer, seeded_uniform_
+from ffbench_plugins.rules.random_init import CHUNK
 
 
 class CaFoNet(nn.Module, TrainedModel):

@@ -27,8 +27,7 @@ import ffbench
 from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext
 from ffbench_plugins.rules.bp import BPNet
-from ffbench_plugins.rules.ffnet import default_width, minibatch_epochs, OPTIMIZER_PARAMS
-from ffbench_plugins.rules.random_init import seeded_uniform_
+from ffbench_plugins.rules.ffnet import OPTIMIZER_PARAMS, default_width, minibatch_epochs, seeded_uniform_
 
 
 class DFANet(BPNet):

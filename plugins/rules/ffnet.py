@@ -1,4 +1,4 @@
-"""The FF network shared by the `ff` and `bp-ff` rules (SCIENCE.md, "Models"), and the training
+"""The FF network shared by the `ff` and `bp-ff` rules (docs/science.md, "Models"), and the training
 pieces both rules use (optimizers, negatives, batches).
 
 Each layer: x -> x / ||x||_2 (per sample) -> Linear(bias) -> ReLU. With a goodness that needs
@@ -21,7 +21,7 @@ EPS = 1e-8
 
 
 def default_width(data: DatasetBundle) -> int:
-    """SCIENCE.md: width 1000 for 28x28 data, 3072 for 32x32x3 data (and any larger input)."""
+    """docs/science.md: width 1000 for 28x28 data, 3072 for 32x32x3 data (and any larger input)."""
     return 1000 if data.input_dim <= 28 * 28 else 3072
 
 
@@ -215,6 +215,19 @@ def minibatch_epochs(values: dict, params, n: int, ctx: TrainContext, step_loss,
     return losses
 
 
+@torch.no_grad()
+def seeded_uniform_(modules, generator: torch.Generator, gain: float = 1.0) -> None:
+    """Re-draw each Linear's weight (and bias, if any) from U(-b, b), b = gain / sqrt(fan_in),
+    using ``generator`` (which must live on the modules' device), in module order. With gain 1
+    this is nn.Linear's default distribution, drawn from the run's generator instead of torch's
+    global one: a seed's initialisation then depends on ``ctx.seed`` only."""
+    for m in modules:
+        bound = gain * m.in_features ** -0.5
+        m.weight.uniform_(-bound, bound, generator=generator)
+        if m.bias is not None:
+            m.bias.uniform_(-bound, bound, generator=generator)
+
+
 def batches(n: int, batch_size: int, generator: torch.Generator, device: torch.device):
     """Shuffled index batches covering 0..n-1 once (the last one may be smaller)."""
     return torch.randperm(n, generator=generator, device=device).split(batch_size)
@@ -226,7 +239,8 @@ def build_ffnet(values: dict, data: DatasetBundle, goodness: Goodness, device: t
     negatives (value: the maximum of the normalised training data). With ``generator`` (on
     ``device``) the weights and biases are drawn from it, with nn.Linear's default distribution
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)): a seed's initialisation then depends on its own
-    generator only, whether it is trained alone or stacked with other seeds."""
+    generator only, whether it is trained alone or stacked with other seeds. Without it, torch's
+    default initialisation from the global generator (for tests that build a throwaway net)."""
     width = values["width"] or default_width(data)
     dims = [data.input_dim] + [width] * values["layers"]
     embedding = None
@@ -235,11 +249,7 @@ def build_ffnet(values: dict, data: DatasetBundle, goodness: Goodness, device: t
     net = FFNet(dims, embedding, goodness, data.num_classes, values["inference"], values["skip_first"])
     net = net.to(device)
     if generator is not None:
-        with torch.no_grad():
-            for layer in net.layers:
-                bound = layer.in_features ** -0.5
-                layer.weight.uniform_(-bound, bound, generator=generator)
-                layer.bias.uniform_(-bound, bound, generator=generator)
+        seeded_uniform_(net.layers, generator)
     return net
 
 

@@ -21,8 +21,7 @@ from torch import nn
 import ffbench
 from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext, TrainedModel
-from ffbench_plugins.rules.ffnet import default_width, minibatch_epochs, OPTIMIZER_PARAMS
-from ffbench_plugins.rules.random_init import seeded_uniform_
+from ffbench_plugins.rules.ffnet import OPTIMIZER_PARAMS, default_width, minibatch_epochs, seeded_uniform_
 
 
 class MonoForwardNet(nn.Module, TrainedModel):

@@ -29,8 +29,7 @@ import ffbench
 from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext
 from ffbench_plugins.rules.bp import BPNet
-from ffbench_plugins.rules.ffnet import batches, default_width
-from ffbench_plugins.rules.random_init import seeded_uniform_
+from ffbench_plugins.rules.ffnet import batches, default_width, seeded_uniform_
 
 
 class PepitaNet(BPNet):

@@ -1,16 +1,17 @@
-"""The random-network control (SCIENCE.md, "Going further"): the BP rule's MLP left at its seeded
-initialisation; only a linear readout Linear(width, classes) on the last hidden layer is trained,
-with cross-entropy and Adam. Every representation metric read on a trained rule can be compared
-with the same metric on this untrained stack of the same shape. Label-free: the input carries no
-label and the representations are the activity for the image alone.
+"""The random-network control (docs/science.md, "More learning rules and the random control"): the
+BP rule's MLP left at its seeded initialisation; only a linear readout Linear(width, classes) on
+the last hidden layer is trained, with cross-entropy and Adam. Every representation metric read
+on a trained rule can be compared with the same metric on this untrained stack of the same shape.
+Label-free: the input carries no label and the representations are the activity for the image
+alone.
 
 The frozen features of the training set are computed once (in chunks, without gradients), so the
 readout's epochs cost a [N, width] x [width, classes] matmul each.
 
-``seeded_uniform_`` is shared with the other label-free rules (dfa, pepita, mono-forward, cafo):
-it draws weights and biases from the rule's ``ctx.generator`` with nn.Linear's default
-distribution U(-1/sqrt(fan_in), 1/sqrt(fan_in)), so a seed's initialisation depends on its
-generator only (as ``ffnet.build_ffnet`` does for the FF network).
+The stack is the bp rule's ``build_mlp``: weights and biases drawn from the run's ``ctx.generator``
+(``ffnet.seeded_uniform_``, nn.Linear's default distribution U(-1/sqrt(fan_in), 1/sqrt(fan_in))),
+so a seed's initialisation depends on its generator only. ``build_mlp`` and ``seeded_uniform_``
+are re-exported here for code that imported them from this module.
 """
 
 from __future__ import annotations
@@ -21,30 +22,13 @@ import torch.nn.functional as F
 import ffbench
 from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext
-from ffbench_plugins.rules.bp import BPNet
-from ffbench_plugins.rules.ffnet import default_width, minibatch_epochs, OPTIMIZER_PARAMS
+from ffbench_plugins.rules.bp import build_mlp
+from ffbench_plugins.rules.ffnet import OPTIMIZER_PARAMS, minibatch_epochs, seeded_uniform_
+
+__all__ = ["CHUNK", "RandomRule", "build_mlp", "seeded_uniform_"]  # the last two: re-exported
 
 #: rows per chunk when the frozen stack is applied to the whole training set
 CHUNK = 4096
-
-
-@torch.no_grad()
-def seeded_uniform_(modules, generator: torch.Generator, gain: float = 1.0) -> None:
-    """Re-draw each Linear's weight (and bias, if any) from U(-b, b), b = gain / sqrt(fan_in),
-    using ``generator`` (which must live on the modules' device), in module order."""
-    for m in modules:
-        bound = gain * m.in_features ** -0.5
-        m.weight.uniform_(-bound, bound, generator=generator)
-        if m.bias is not None:
-            m.bias.uniform_(-bound, bound, generator=generator)
-
-
-def build_mlp(values: dict, data, ctx: TrainContext) -> BPNet:
-    """The BP rule's MLP (hidden stack + Linear head), initialised from ``ctx.generator``."""
-    width = values["width"] or default_width(data)
-    net = BPNet([data.input_dim] + [width] * values["layers"], data.num_classes).to(ctx.device)
-    seeded_uniform_(list(net.layers) + [net.head], ctx.generator)
-    return net
 
 
 class RandomRule(LearningRule):

@@ -60,6 +60,19 @@ class Suite:
             notes += part.notes
         return Grid(points=points, metrics=metrics or [], notes=notes)
 
+    def grid_of_rules(self, registry: Registry, rules: list[str]) -> Grid:
+        """The suite's run points of the named rules only (base names, e.g. ``bp``), to rerun
+        part of a suite, e.g. after a rule's version changed; an unknown name is an error that
+        lists the suite's rules."""
+        grid = self.grid(registry)
+        have = sorted({p.rule.name for p in grid.points})
+        unknown = [r for r in rules if r not in have]
+        if unknown:
+            raise FFBenchError(f"Suite {self.name} has no rule {', '.join(repr(r) for r in unknown)}. "
+                               f"Its rules: {', '.join(have)}.")
+        grid.points = [p for p in grid.points if p.rule.name in rules]
+        return grid
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "description": self.description,
                 "metrics": list(self.metrics),

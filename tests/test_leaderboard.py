@@ -397,3 +397,16 @@ def test_suite_run_update_show_end_to_end(tmp_path):
     assert data[0]["mean"] >= data[1]["mean"] and all(0.0 <= d["mean"] <= 1.0 for d in data)
     listed = invoke("leaderboard", "suites")
     assert listed.exit_code == 0 and "ci-smoke" in listed.stdout and "paper-mnist" in listed.stdout
+
+
+def test_a_suite_can_be_rerun_for_one_rule(tmp_path):
+    out = tmp_path / "bp.parquet"
+    ran = invoke("run", "--suite", "ci-smoke", "--rule", "bp", "--out", out, "-q")
+    assert ran.exit_code == 0, ran.output
+    df = pd.read_parquet(out)
+    assert set(df["rule"].str.split("[").str[0]) == {"bp"} and set(df["seed"]) == {0, 1}
+    assert set(df["suite"]) == {"ci-smoke"}
+    wrong = invoke("run", "--suite", "ci-smoke", "--rule", "bp-ff", "--out", out, "-q")
+    assert wrong.exit_code == 2 and "Suite ci-smoke has no rule 'bp-ff'. Its rules: bp, ff." in wrong.output
+    mixed = invoke("run", "--suite", "ci-smoke", "--metric", "accuracy", "--out", out, "-q")
+    assert mixed.exit_code == 2 and "drop --metric" in mixed.output

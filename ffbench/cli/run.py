@@ -13,7 +13,7 @@ from rich.table import Table
 from ffbench.cache import ModelCache
 from ffbench.cli.console import err, out, print_json
 from ffbench.cli.progress import RichReporter
-from ffbench.grid import expand_grid
+from ffbench.grid import expand_grid, split_specs
 from ffbench.prechecks import check_run_outputs
 from ffbench.provenance import resolve_device
 from ffbench.registry import get_registry
@@ -38,6 +38,7 @@ Examples:
   ffbench run --preset paper --dataset fashion-mnist --device cuda --out paper.parquet
 
   ffbench run --suite quick --out quick.parquet    # a named suite, for leaderboards
+  ffbench run --suite zoo --rule bp --out zoo.parquet   # only the suite's bp points
 
   ffbench run --rule ff,bp --seeds 5 --executor dask --workers 4 --resume
 """
@@ -100,7 +101,7 @@ def run(
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Dataset folder (default $FFBENCH_DATA or the user cache).")] = None,
     download: Annotated[bool, typer.Option("--download/--no-download", help="Download missing datasets where the network allows.")] = True,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse trained models cached for the same configuration and code.")] = True,
-    suite: Annotated[Optional[str], typer.Option(help="Run a named, versioned suite of run points (see `ffbench leaderboard suites`) instead of --rule/--goodness/... .")] = None,
+    suite: Annotated[Optional[str], typer.Option(help="Run a named, versioned suite of run points (see `ffbench leaderboard suites`) instead of --rule/--goodness/... ; with --rule, only the suite's points of those rules (e.g. to rerun one rule after its version changed).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Skip run points whose metrics already have ok rows in --out (same config hash, seed included).")] = False,
     executor: Annotated[str, typer.Option(help="local (in process), dask (a LocalCluster, or --scheduler), or slurm (dask-jobqueue).", rich_help_panel="Scale out")] = "local",
     workers: Annotated[Optional[int], typer.Option(help="Dask LocalCluster workers (default: CPU count).", min=1, rich_help_panel="Scale out")] = None,
@@ -128,12 +129,13 @@ def run(
     if suite:
         from ffbench.suites import get_suite
 
-        mixed = [flag for flag, v in (("--rule", rule), ("--goodness", goodness), ("--negatives", negatives),
+        mixed = [flag for flag, v in (("--goodness", goodness), ("--negatives", negatives),
                                       ("--dataset", dataset), ("--metric", metric), ("--param", param)) if v]
         if mixed:
-            raise FFBenchError(f"--suite {suite} defines its own run points; drop {', '.join(mixed)}.")
+            raise FFBenchError(f"--suite {suite} defines its own run points; drop {', '.join(mixed)} "
+                               "(--rule NAME keeps only the suite's points of that rule).")
         chosen = get_suite(suite)
-        grid = chosen.grid(registry)
+        grid = chosen.grid_of_rules(registry, split_specs(rule)) if rule else chosen.grid(registry)
         extra_columns = {"suite": chosen.name, "suite_version": chosen.version}
     else:
         grid = expand_grid(

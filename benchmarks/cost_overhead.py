@@ -67,20 +67,26 @@ def main() -> None:
                     fit()
                 times["measured"].append(m.seconds)
                 peaks.append(m.memory.peak_bytes / 2**20 if m.memory.peak_bytes is not None else float("nan"))
-    print(f"{args.rule} on {args.samples} synthetic images, {device}, {torch.get_num_threads()} threads, "
-          f"{args.rounds} rounds, RSS sampled every {args.interval * 1000:g} ms")
+    print(
+        f"{args.rule} on {args.samples} synthetic images, {device}, {torch.get_num_threads()} threads, "
+        f"{args.rounds} rounds, RSS sampled every {args.interval * 1000:g} ms"
+    )
     for kind, values in times.items():
         print(f"  {kind:9s} median {statistics.median(values):.3f} s   fastest {min(values):.3f} s")
-    print(f"  measured / bare: median {statistics.median(times['measured']) / statistics.median(times['bare']):.3f}"
-          f"   fastest {min(times['measured']) / min(times['bare']):.3f}")
+    print(
+        f"  measured / bare: median {statistics.median(times['measured']) / statistics.median(times['bare']):.3f}"
+        f"   fastest {min(times['measured']) / min(times['bare']):.3f}"
+    )
     if device.type != "cuda":  # the sampler's own work, which a loaded machine's fit times hide
         n = 2000
         t0 = time.thread_time()
         for _ in range(n):
             rss_bytes()
         per_sample = (time.thread_time() - t0) / n
-        print(f"  sampler: {per_sample * 1e6:.1f} us CPU per RSS read, every {args.interval * 1000:g} ms = "
-              f"{per_sample / args.interval * 100:.3f} % of one core during a fit")
+        print(
+            f"  sampler: {per_sample * 1e6:.1f} us CPU per RSS read, every {args.interval * 1000:g} ms = "
+            f"{per_sample / args.interval * 100:.3f} % of one core during a fit"
+        )
     print(f"  peak memory per round ({m.memory.method}): " + ", ".join(f"{p:.1f}" for p in peaks) + " MiB")
 
 

@@ -24,11 +24,32 @@ from ffbench.results import RESULTS_SCHEMA_VERSION, to_frame, write_atomic
 
 
 def point_rows(k: int, n: int) -> list[dict]:
-    base = {"run_id": f"run{k:06d}", "config_hash": f"{k:016x}", "status": "ok", "seed": k % 10, "preset": "quick",
-            "rule": "ff", "rule_id": "ff[epochs=20]", "dataset": "fashion-mnist", "metric_id": "sparsity",
-            "ffbench_version": "0.1.0", "torch_version": "2.x", "device": "cpu", "train_seconds": 12.5}
-    return [{**base, "metric": "sparsity", "stat": "hoyer", "layer": i % 3 + 1, "class": str(i % 10),
-             "value": 0.5 + i * 1e-3} for i in range(n)]
+    base = {
+        "run_id": f"run{k:06d}",
+        "config_hash": f"{k:016x}",
+        "status": "ok",
+        "seed": k % 10,
+        "preset": "quick",
+        "rule": "ff",
+        "rule_id": "ff[epochs=20]",
+        "dataset": "fashion-mnist",
+        "metric_id": "sparsity",
+        "ffbench_version": "0.1.0",
+        "torch_version": "2.x",
+        "device": "cpu",
+        "train_seconds": 12.5,
+    }
+    return [
+        {
+            **base,
+            "metric": "sparsity",
+            "stat": "hoyer",
+            "layer": i % 3 + 1,
+            "class": str(i % 10),
+            "value": 0.5 + i * 1e-3,
+        }
+        for i in range(n)
+    ]
 
 
 def rewrite_append(path: Path, rows: list[dict]) -> None:
@@ -39,7 +60,7 @@ def rewrite_append(path: Path, rows: list[dict]) -> None:
 
 
 def windows(times: list[float], marks: list[int]) -> list[tuple[int, float]]:
-    return [(m, statistics.median(times[max(0, m - 10):m]) * 1e3) for m in marks if m <= len(times)]
+    return [(m, statistics.median(times[max(0, m - 10) : m]) * 1e3) for m in marks if m <= len(times)]
 
 
 def main() -> None:

@@ -24,13 +24,19 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from ffbench.contracts import (
-    DatasetBundle, DataSplit, Goodness, LearningRule, NegativeGenerator, TrainContext, TrainedModel,
+    DatasetBundle,
+    DataSplit,
+    Goodness,
+    LearningRule,
+    NegativeGenerator,
+    TrainContext,
 )
 from ffbench.errors import FFBenchError
 from ffbench.provenance import device_label
@@ -40,16 +46,29 @@ from ffbench.provenance import device_label
 # ---------------------------------------------------------------------------------------
 
 
-def synthetic_bundle(samples: int, shape: tuple[int, int, int] = (1, 28, 28), num_classes: int = 10,
-                     device: torch.device | str = "cpu", seed: int = 0) -> DatasetBundle:
+def synthetic_bundle(
+    samples: int,
+    shape: tuple[int, int, int] = (1, 28, 28),
+    num_classes: int = 10,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+) -> DatasetBundle:
     """Random standard-normal images with uniform labels: the shape of a dataset, for timing."""
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(samples, *shape, generator=g)
     y = torch.randint(0, num_classes, (samples,), generator=g)
     split = DataSplit(x.to(device), y.to(device))
     test = DataSplit(x[:256].to(device), y[:256].to(device))
-    return DatasetBundle("synthetic", split, test, [str(c) for c in range(num_classes)], shape,
-                         (0.0,) * shape[0], (1.0,) * shape[0], f"synthetic-{samples}-{seed}")
+    return DatasetBundle(
+        "synthetic",
+        split,
+        test,
+        [str(c) for c in range(num_classes)],
+        shape,
+        (0.0,) * shape[0],
+        (1.0,) * shape[0],
+        f"synthetic-{samples}-{seed}",
+    )
 
 
 def sync(device: torch.device) -> None:
@@ -57,8 +76,9 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def matmul_gflops(device: torch.device, m: int, k: int, n: int, dtype: torch.dtype = torch.float32,
-                  repeats: int = 5) -> float:
+def matmul_gflops(
+    device: torch.device, m: int, k: int, n: int, dtype: torch.dtype = torch.float32, repeats: int = 5
+) -> float:
     """Best GFLOP/s of a dense [m, k] @ [k, n] product (after one warm-up)."""
     a = torch.randn(m, k, device=device, dtype=dtype)
     b = torch.randn(k, n, device=device, dtype=dtype)
@@ -73,8 +93,9 @@ def matmul_gflops(device: torch.device, m: int, k: int, n: int, dtype: torch.dty
     return 2 * m * k * n / best / 1e9
 
 
-def matmul_peak(device: torch.device, shapes: list[tuple[int, int, int]], dtype: torch.dtype,
-                square: int = 2048) -> float:
+def matmul_peak(
+    device: torch.device, shapes: list[tuple[int, int, int]], dtype: torch.dtype, square: int = 2048
+) -> float:
     """The machine's measured dense matmul peak: the best over a square ``square``^3 product and
     the given shapes (the benchmarked layers' own)."""
     return max(matmul_gflops(device, *s, dtype=dtype) for s in [(square, square, square), *shapes])
@@ -87,7 +108,7 @@ class PeakMemory:
     def __init__(self, device: torch.device):
         self.device, self.mb = device, None
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
         elif os.path.exists("/proc/self/statm"):
@@ -140,8 +161,10 @@ class BenchCase:
     def flops(self, data: DatasetBundle) -> tuple[int | None, int | None]:
         """(fast path, baseline) matmul FLOPs of one training run, as the rule counts them (None:
         the rule does not count them)."""
-        return (self.rule.training_flops(data, self.goodness, self.negatives),
-                self.rule.baseline_flops(data, self.goodness, self.negatives))
+        return (
+            self.rule.training_flops(data, self.goodness, self.negatives),
+            self.rule.baseline_flops(data, self.goodness, self.negatives),
+        )
 
     @property
     def has_baseline(self) -> bool:
@@ -149,8 +172,14 @@ class BenchCase:
 
 
 def _context(data: DatasetBundle, device: torch.device, seed: int, precision: str, compile_: bool) -> TrainContext:
-    return TrainContext(device=device, seed=seed, train_classes=list(range(data.num_classes)),
-                        num_classes=data.num_classes, precision=precision, compile=compile_)
+    return TrainContext(
+        device=device,
+        seed=seed,
+        train_classes=list(range(data.num_classes)),
+        num_classes=data.num_classes,
+        precision=precision,
+        compile=compile_,
+    )
 
 
 def _timed(device: torch.device, fn: Callable[[], Any]) -> tuple[float, float | None]:
@@ -164,9 +193,19 @@ def _timed(device: torch.device, fn: Callable[[], Any]) -> tuple[float, float | 
     return seconds, mem.mb
 
 
-def bench_case(case: BenchCase, data: DatasetBundle, device: torch.device, *, repeats: int = 3, seeds: int = 1,
-               baseline: bool = True, precision: str = "fp32", compile_: bool = False, peak_size: int = 2048,
-               log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+def bench_case(
+    case: BenchCase,
+    data: DatasetBundle,
+    device: torch.device,
+    *,
+    repeats: int = 3,
+    seeds: int = 1,
+    baseline: bool = True,
+    precision: str = "fp32",
+    compile_: bool = False,
+    peak_size: int = 2048,
+    log: Callable[[str], None] = lambda m: None,
+) -> dict[str, Any]:
     """Time one case: matmul peak, fast ``fit``, the baseline, and (seeds > 1) ``fit_seeds``,
     interleaved over ``repeats``; returns one result row (see the module docstring)."""
     rule, n, epochs = case.rule, len(data.train), case.rule.values.get("epochs", 1)
@@ -176,11 +215,18 @@ def bench_case(case: BenchCase, data: DatasetBundle, device: torch.device, *, re
     mm_dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     rows_per_step = 2 * bs if rule.uses_negatives else bs  # positives and negatives go through together
     peak_shapes = [(rows_per_step, a, b) for a, b in zip(dims[:-1], dims[1:])] if dims else []
-    fit = lambda: rule.fit(data, case.goodness, case.negatives, _context(data, device, 0, precision, compile_))
-    base = lambda: rule.fit_baseline(data, case.goodness, case.negatives,
-                                     _context(data, device, 0, precision, compile_))
-    stacked = lambda: rule.fit_seeds(data, case.goodness, case.negatives,
-                                     [_context(data, device, s, precision, compile_) for s in range(seeds)])
+
+    def fit():
+        return rule.fit(data, case.goodness, case.negatives, _context(data, device, 0, precision, compile_))
+
+    def base():
+        return rule.fit_baseline(data, case.goodness, case.negatives, _context(data, device, 0, precision, compile_))
+
+    def stacked():
+        return rule.fit_seeds(
+            data, case.goodness, case.negatives, [_context(data, device, s, precision, compile_) for s in range(seeds)]
+        )
+
     runs = {"fast": fit}
     if baseline:
         runs["baseline"] = base
@@ -195,49 +241,72 @@ def bench_case(case: BenchCase, data: DatasetBundle, device: torch.device, *, re
             best[name] = min(best[name], (seconds, mem), key=lambda t: t[0])
             log(f"repeat {r + 1}/{repeats}: {name} {seconds:.2f} s, matmul peak so far {peak:.1f} GFLOP/s")
     peak = max(peak, matmul_peak(device, peak_shapes, mm_dtype, peak_size))
-    (fast_s, fast_mem), (base_s, _), (stack_s, stack_mem) = (best.get(k, (math.inf, None))
-                                                             for k in ("fast", "baseline", "stacked"))
+    (fast_s, fast_mem), (base_s, _), (stack_s, stack_mem) = (
+        best.get(k, (math.inf, None)) for k in ("fast", "baseline", "stacked")
+    )
     fast_flops, base_flops = case.flops(data)
     row: dict[str, Any] = {
-        "rule": case.label, "rule_identity": rule.short_identity,
+        "rule": case.label,
+        "rule_identity": rule.short_identity,
         "goodness": case.goodness.short_identity if case.goodness else None,
         "negatives": case.negatives.short_identity if case.negatives else None,
         "dataset_shape": list(data.shape),
-        "dims": dims, "samples": n, "epochs": epochs, "batch_size": bs,
-        "device": device_label(device), "threads": torch.get_num_threads(),
-        "precision": precision, "compiled": compile_, "repeats": repeats,
-        "seconds": fast_s, "samples_per_s": n * epochs / fast_s,
+        "dims": dims,
+        "samples": n,
+        "epochs": epochs,
+        "batch_size": bs,
+        "device": device_label(device),
+        "threads": torch.get_num_threads(),
+        "precision": precision,
+        "compiled": compile_,
+        "repeats": repeats,
+        "seconds": fast_s,
+        "samples_per_s": n * epochs / fast_s,
         "gflop_per_epoch": None if fast_flops is None else fast_flops / epochs / 1e9,
         "achieved_gflops": None if fast_flops is None else fast_flops / fast_s / 1e9,
-        "peak_gflops": peak, "ratio_to_peak": None if fast_flops is None else fast_flops / fast_s / 1e9 / peak,
+        "peak_gflops": peak,
+        "ratio_to_peak": None if fast_flops is None else fast_flops / fast_s / 1e9 / peak,
         "peak_memory_mb": fast_mem,
-        "baseline_seconds": None, "baseline_samples_per_s": None, "baseline_gflop_per_epoch": None,
-        "baseline_achieved_gflops": None, "speedup": None,
-        "seeds": seeds, "stacked_seconds": None, "stacked_cost_ratio": None, "stacked_peak_memory_mb": None,
-        "flops_counted": ("matmul FLOPs (2mnk) each implementation performs; elementwise work not counted"
-                          if fast_flops is not None else f"not counted: {rule.name} declares no FLOP count "
-                          "for this configuration (LearningRule.training_flops)"),
+        "baseline_seconds": None,
+        "baseline_samples_per_s": None,
+        "baseline_gflop_per_epoch": None,
+        "baseline_achieved_gflops": None,
+        "speedup": None,
+        "seeds": seeds,
+        "stacked_seconds": None,
+        "stacked_cost_ratio": None,
+        "stacked_peak_memory_mb": None,
+        "flops_counted": (
+            "matmul FLOPs (2mnk) each implementation performs; elementwise work not counted"
+            if fast_flops is not None
+            else f"not counted: {rule.name} declares no FLOP count for this configuration (LearningRule.training_flops)"
+        ),
         "baseline_available": case.has_baseline,
     }
     if baseline:
-        row.update(baseline_seconds=base_s, baseline_samples_per_s=n * epochs / base_s,
-                   baseline_gflop_per_epoch=None if base_flops is None else base_flops / epochs / 1e9,
-                   baseline_achieved_gflops=None if base_flops is None else base_flops / base_s / 1e9,
-                   speedup=base_s / fast_s)
+        row.update(
+            baseline_seconds=base_s,
+            baseline_samples_per_s=n * epochs / base_s,
+            baseline_gflop_per_epoch=None if base_flops is None else base_flops / epochs / 1e9,
+            baseline_achieved_gflops=None if base_flops is None else base_flops / base_s / 1e9,
+            speedup=base_s / fast_s,
+        )
     if seeds > 1 and rule.stacks_seeds:
         row.update(stacked_seconds=stack_s, stacked_cost_ratio=stack_s / fast_s, stacked_peak_memory_mb=stack_mem)
     return row
 
 
-def build_case(registry, rule_spec: str, goodness_spec: str, negatives_spec: str,
-               overrides: dict[str, Any]) -> BenchCase:
+def build_case(
+    registry, rule_spec: str, goodness_spec: str, negatives_spec: str, overrides: dict[str, Any]
+) -> BenchCase:
     """A BenchCase from CLI specs. Any rule can be timed; FLOPs and the baseline come from the
     rule (``training_flops``, ``fit_baseline``) where it declares them. ``overrides`` apply to
     the parameters the rule has."""
     rule = registry.build("rule", rule_spec)
     declared = {p.name for p in rule.params}
-    rule = registry.build("rule", rule_spec, overrides={k: v for k, v in overrides.items()
-                                                        if v is not None and k in declared})
+    rule = registry.build(
+        "rule", rule_spec, overrides={k: v for k, v in overrides.items() if v is not None and k in declared}
+    )
     goodness = registry.build("goodness", goodness_spec) if rule.uses_goodness else None
     negatives = registry.build("negatives", negatives_spec) if rule.uses_negatives else None
     if goodness is not None and negatives is not None:
@@ -252,15 +321,23 @@ def build_case(registry, rule_spec: str, goodness_spec: str, negatives_spec: str
 # ---------------------------------------------------------------------------------------
 
 
-def compare_quality(case: BenchCase, data: DatasetBundle, device: torch.device, seeds: int, metrics: list,
-                    log: Callable[[str], None] = lambda m: None) -> list[dict[str, Any]]:
+def compare_quality(
+    case: BenchCase,
+    data: DatasetBundle,
+    device: torch.device,
+    seeds: int,
+    metrics: list,
+    log: Callable[[str], None] = lambda m: None,
+) -> list[dict[str, Any]]:
     """Train ``seeds`` seeds with the fast path and with the baseline on real data and return one
     row per (path, seed): the first headline stat of each metric (overall, and per layer)."""
     from ffbench.contracts import Evaluation
 
     if not case.has_baseline:
-        raise FFBenchError(f"--quality compares a rule with its straightforward baseline; {case.label} has none "
-                           "here (LearningRule.has_baseline).")
+        raise FFBenchError(
+            f"--quality compares a rule with its straightforward baseline; {case.label} has none "
+            "here (LearningRule.has_baseline)."
+        )
     rows = []
     for seed in range(seeds):
         for path in ("fast", "baseline"):
@@ -272,16 +349,22 @@ def compare_quality(case: BenchCase, data: DatasetBundle, device: torch.device, 
                 model = case.rule.fit_baseline(data, case.goodness, case.negatives, ctx)
             seconds = time.perf_counter() - t0
             ev = Evaluation(model, data, device)
-            row: dict[str, Any] = {"rule": case.label, "rule_identity": case.rule.short_identity,
-                                   "path": path, "seed": seed,
-                                   "train_seconds": seconds}
+            row: dict[str, Any] = {
+                "rule": case.label,
+                "rule_identity": case.rule.short_identity,
+                "path": path,
+                "seed": seed,
+                "train_seconds": seconds,
+            }
             for metric in metrics:  # each metric's first headline stat, per layer
                 stat = metric.headline_stats()[0]
                 for r in metric.compute(ev).rows:
                     if r.stat == stat and r.cls is None:
                         row[stat if r.layer is None else f"{stat}_l{r.layer}"] = r.value
-            log(f"{path} seed {seed}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items()
-                                                     if isinstance(v, float) and k != "train_seconds")
-                + f" ({seconds:.1f} s)")
+            log(
+                f"{path} seed {seed}: "
+                + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if isinstance(v, float) and k != "train_seconds")
+                + f" ({seconds:.1f} s)"
+            )
             rows.append(row)
     return rows

@@ -26,9 +26,10 @@ from __future__ import annotations
 import importlib
 import os
 import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import platformdirs
 import torch
@@ -56,22 +57,23 @@ class ModelCache:
 
     @staticmethod
     def key(config: dict, variant: dict | None, dataset_hash: str, code: str, device_type: str) -> str:
-        return canonical_hash({"config": config, "variant": variant, "data": dataset_hash, "code": code,
-                               "device": device_type})
+        return canonical_hash(
+            {"config": config, "variant": variant, "data": dataset_hash, "code": code, "device": device_type}
+        )
 
     def path(self, key: str) -> Path:
         return self.root / f"{key}.pt"
 
-    def load(self, key: str, trusted_modules: Iterable[str] = (),
-             warn: Callable[[str], None] | None = None) -> CachedModel | None:
+    def load(
+        self, key: str, trusted_modules: Iterable[str] = (), warn: Callable[[str], None] | None = None
+    ) -> CachedModel | None:
         """The cached model for ``key``, or None. Only classes of ``trusted_modules`` (and of
         torch.nn) may be rebuilt; anything else discards the entry (with a warning)."""
         path = self.path(key)
         if not self.enabled or not path.exists():
             return None
         try:
-            allowed = allowed_classes(torch.serialization.get_unsafe_globals_in_checkpoint(path),
-                                      set(trusted_modules))
+            allowed = allowed_classes(torch.serialization.get_unsafe_globals_in_checkpoint(path), set(trusted_modules))
             with torch.serialization.safe_globals(allowed):
                 blob = torch.load(path, map_location="cpu", weights_only=True)
             if not (isinstance(blob, dict) and isinstance(blob.get("meta"), dict) and "model" in blob):
@@ -117,14 +119,13 @@ def allowed_classes(names: Iterable[str], trusted_modules: set[str]) -> list[typ
     one of ``trusted_modules`` or in torch.nn; raises :class:`UntrustedCacheEntry` otherwise."""
     allowed = []
     for name in names:
-        module = next((m for m in sorted(trusted_modules, key=len, reverse=True)
-                       if name.startswith(m + ".")), None)
+        module = next((m for m in sorted(trusted_modules, key=len, reverse=True) if name.startswith(m + ".")), None)
         if module is None and name.startswith("torch.nn."):
             module = name.rpartition(".")[0]
         obj = None
         if module is not None:
             obj = importlib.import_module(module)
-            for part in name[len(module) + 1:].split("."):
+            for part in name[len(module) + 1 :].split("."):
                 obj = getattr(obj, part, None)
         if not isinstance(obj, type) or obj.__module__ != module:
             raise UntrustedCacheEntry(f"it names {name}, which is not a class of the components' own modules")

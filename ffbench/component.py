@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import difflib
 from abc import ABCMeta
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 from ffbench.errors import ParameterError
 
@@ -68,8 +69,7 @@ class Param:
             ) from None
         if self.choices is not None and out not in self.choices:
             raise ParameterError(
-                f"Bad value {value!r} for parameter '{where}': valid values are "
-                f"{', '.join(map(str, self.choices))}."
+                f"Bad value {value!r} for parameter '{where}': valid values are {', '.join(map(str, self.choices))}."
             )
         if self.min is not None and out < self.min:
             raise ParameterError(f"Bad value {value!r} for parameter '{where}': must be >= {self.min}.")
@@ -175,14 +175,16 @@ class Component(metaclass=ABCMeta):
         return {k: schema[k].coerce(v, cls.name) for k, v in out.items()}
 
     @classmethod
-    def from_spec(cls, spec_params: "Mapping[str, Any] | str" = (), preset: str | None = None) -> "Component":
+    def from_spec(cls, spec_params: Mapping[str, Any] | str = (), preset: str | None = None) -> Component:
         """An instance from parameter values (a mapping; text values are parsed as on the command
         line) or from the CLI form ``name[k=v,...]`` / ``name`` (its name must be this class's)."""
         if isinstance(spec_params, str):
             name, spec_params = parse_spec(spec_params)
             if name != cls.name:
-                raise ParameterError(f"{cls.__name__}.from_spec({name!r}...): the spec names '{name}', but this "
-                                     f"{cls.kind} is '{cls.name}'. Use '{cls.name}[k=v,...]'.")
+                raise ParameterError(
+                    f"{cls.__name__}.from_spec({name!r}...): the spec names '{name}', but this "
+                    f"{cls.kind} is '{cls.name}'. Use '{cls.name}[k=v,...]'."
+                )
         obj = cls.__new__(cls)
         obj.values = cls.resolve_params(dict(spec_params), preset)
         obj.__init_component__()

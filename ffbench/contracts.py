@@ -12,10 +12,11 @@ No science lives here except the default FF logistic loss that the Goodness cont
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -41,10 +42,10 @@ class DataSplit:
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
-    def to(self, device: torch.device | str) -> "DataSplit":
+    def to(self, device: torch.device | str) -> DataSplit:
         return DataSplit(self.x.to(device), self.y.to(device))
 
-    def select(self, mask_or_index: torch.Tensor) -> "DataSplit":
+    def select(self, mask_or_index: torch.Tensor) -> DataSplit:
         return DataSplit(self.x[mask_or_index], self.y[mask_or_index])
 
     def flat(self) -> torch.Tensor:
@@ -74,12 +75,19 @@ class DatasetBundle:
         c, h, w = self.shape
         return c * h * w
 
-    def without_classes(self, held_out: list[int]) -> "DatasetBundle":
+    def without_classes(self, held_out: list[int]) -> DatasetBundle:
         """The same bundle with ``held_out`` classes removed from the training split."""
         keep = ~torch.isin(self.train.y, torch.as_tensor(held_out, device=self.train.y.device))
         return DatasetBundle(
-            self.name, self.train.select(keep), self.test, self.classes, self.shape,
-            self.mean, self.std, self.content_hash, self.source,
+            self.name,
+            self.train.select(keep),
+            self.test,
+            self.classes,
+            self.shape,
+            self.mean,
+            self.std,
+            self.content_hash,
+            self.source,
         )
 
 
@@ -141,7 +149,8 @@ class TrainContext:
             at = f" at {where}" if where else ""
             raise TrainingDivergedError(
                 f"training diverged{at}: the loss is {value.detach().flatten().tolist()[:4]} (not finite); "
-                "lower the learning rate (e.g. --param RULE.lr=...) or check the data normalisation.")
+                "lower the learning rate (e.g. --param RULE.lr=...) or check the data normalisation."
+            )
 
 
 class TrainedModel(ABC):
@@ -169,7 +178,7 @@ class TrainedModel(ABC):
     def weights(self) -> list[torch.Tensor]:
         """Incoming weight matrix of each hidden layer, each [D_out, D_in]."""
 
-    def to(self, device: torch.device | str) -> "TrainedModel":
+    def to(self, device: torch.device | str) -> TrainedModel:
         return self
 
 
@@ -185,8 +194,8 @@ class LearningRule(Component):
     def fit(
         self,
         data: DatasetBundle,
-        goodness: "Goodness | None",
-        negatives: "NegativeGenerator | None",
+        goodness: Goodness | None,
+        negatives: NegativeGenerator | None,
         ctx: TrainContext,
     ) -> TrainedModel:
         """Train on ``data.train`` (already on ``ctx.device``) and return the trained model."""
@@ -198,8 +207,8 @@ class LearningRule(Component):
     def fit_seeds(
         self,
         data: DatasetBundle,
-        goodness: "Goodness | None",
-        negatives: "NegativeGenerator | None",
+        goodness: Goodness | None,
+        negatives: NegativeGenerator | None,
         ctxs: list[TrainContext],
     ) -> list[TrainedModel]:
         """Train one model per context (one per seed). Default: one after the other."""
@@ -207,25 +216,28 @@ class LearningRule(Component):
 
     # --- optional, for ``ffbench bench`` (a rule that declares nothing is timed without them) ---
 
-    def training_flops(self, data: DatasetBundle, goodness: "Goodness | None",
-                       negatives: "NegativeGenerator | None") -> int | None:
+    def training_flops(
+        self, data: DatasetBundle, goodness: Goodness | None, negatives: NegativeGenerator | None
+    ) -> int | None:
         """Matmul FLOPs (2·m·k·n per product) one :meth:`fit` on ``data`` performs, counted
         analytically; None (default) if the rule does not count them: ``ffbench bench`` then
         reports time and samples/s, and says that FLOPs were not counted."""
         return None
 
-    def has_baseline(self, goodness: "Goodness | None", negatives: "NegativeGenerator | None") -> bool:
+    def has_baseline(self, goodness: Goodness | None, negatives: NegativeGenerator | None) -> bool:
         """Whether :meth:`fit_baseline` exists for this configuration."""
         return False
 
-    def fit_baseline(self, data: DatasetBundle, goodness: "Goodness | None",
-                     negatives: "NegativeGenerator | None", ctx: TrainContext) -> TrainedModel:
+    def fit_baseline(
+        self, data: DatasetBundle, goodness: Goodness | None, negatives: NegativeGenerator | None, ctx: TrainContext
+    ) -> TrainedModel:
         """The same algorithm written the straightforward way (DataLoader, separate passes, ...):
         what ``ffbench bench`` reports the speed-up of :meth:`fit` against."""
         raise NotImplementedError(f"rule '{self.name}' declares no straightforward baseline")
 
-    def baseline_flops(self, data: DatasetBundle, goodness: "Goodness | None",
-                       negatives: "NegativeGenerator | None") -> int | None:
+    def baseline_flops(
+        self, data: DatasetBundle, goodness: Goodness | None, negatives: NegativeGenerator | None
+    ) -> int | None:
         """Matmul FLOPs of :meth:`fit_baseline` (default: the same as :meth:`training_flops`)."""
         return self.training_flops(data, goodness, negatives) if self.has_baseline(goodness, negatives) else None
 
@@ -252,16 +264,20 @@ class Goodness(Component):
     #: rules then embed no labels and use :meth:`augment` and the goodness's own readout.
     needs_negatives: ClassVar[bool] = True
 
-    def pairs_with(self, negatives: "NegativeGenerator") -> tuple[bool, str]:
+    def pairs_with(self, negatives: NegativeGenerator) -> tuple[bool, str]:
         """Whether this goodness can train with ``negatives``, and if not, why (one sentence with
         the fix). The one compatibility check of a goodness / negatives pair; the default reads
         ``needs_negatives`` and ``produces_negatives``; override it for finer rules."""
         if self.needs_negatives and not negatives.produces_negatives:
-            return False, (f"goodness '{self.name}' needs negative samples, but negatives '{negatives.name}' "
-                           "produce none: use a negative generator, e.g. wrong-label")
+            return False, (
+                f"goodness '{self.name}' needs negative samples, but negatives '{negatives.name}' "
+                "produce none: use a negative generator, e.g. wrong-label"
+            )
         if not self.needs_negatives and negatives.produces_negatives:
-            return False, (f"goodness '{self.name}' takes no negative samples, but negatives '{negatives.name}' "
-                           "produce them: use --negatives none")
+            return False, (
+                f"goodness '{self.name}' takes no negative samples, but negatives '{negatives.name}' "
+                "produce them: use --negatives none"
+            )
         return True, ""
 
     @abstractmethod
@@ -370,8 +386,14 @@ class Evaluation:
     trains or loads from the cache; None (default) for an Evaluation made elsewhere (e.g. by hand
     in a unit test), where metrics that read it raise."""
 
-    def __init__(self, model: TrainedModel, data: DatasetBundle, device: torch.device, batch_size: int = 4096,
-                 training: TrainingRecord | None = None):
+    def __init__(
+        self,
+        model: TrainedModel,
+        data: DatasetBundle,
+        device: torch.device,
+        batch_size: int = 4096,
+        training: TrainingRecord | None = None,
+    ):
         self.model, self.data, self.device, self.batch_size = model, data, device, batch_size
         self.training = training
 
@@ -387,8 +409,10 @@ class Evaluation:
     def predictions(self) -> torch.Tensor:
         x = self.data.test.x
         with torch.no_grad():
-            out = [self.model.predict(x[i : i + self.batch_size].to(self.device)).cpu()
-                   for i in range(0, len(x), self.batch_size)]
+            out = [
+                self.model.predict(x[i : i + self.batch_size].to(self.device)).cpu()
+                for i in range(0, len(x), self.batch_size)
+            ]
         return torch.cat(out)
 
     @cached_property
@@ -409,7 +433,7 @@ class Evaluation:
         return [torch.cat([c[l] for c in chunks]) for l in range(len(chunks[0]))]
 
     def sample_mask(self, samples: str) -> torch.Tensor:
-        """Which test samples a metric reads: 'correct' (default in SCIENCE.md) or 'all'."""
+        """Which test samples a metric reads: 'correct' (default in docs/science.md) or 'all'."""
         if samples == "correct":
             return self.correct
         if samples == "all":

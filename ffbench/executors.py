@@ -25,9 +25,10 @@ import socket
 import threading
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
@@ -45,12 +46,19 @@ def require(module: str, executor: str) -> Any:
     try:
         return __import__(module)
     except ImportError as exc:
-        raise FFBenchError(f"--executor {executor} needs the optional Dask dependencies ({exc}). "
-                           f"Install them with: {INSTALL_HINT}") from None
+        raise FFBenchError(
+            f"--executor {executor} needs the optional Dask dependencies ({exc}). Install them with: {INSTALL_HINT}"
+        ) from None
 
 
-def make_executor(name: str, *, workers: int | None = None, scheduler: str | None = None,
-                  cluster_config: Path | None = None, slurm: dict[str, Any] | None = None) -> Any:
+def make_executor(
+    name: str,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    cluster_config: Path | None = None,
+    slurm: dict[str, Any] | None = None,
+) -> Any:
     """The executor called ``name`` (a context manager with ``run(tasks, registry, reporter)``).
     ``slurm`` holds the ``--slurm-*`` options that were given; they win over ``cluster_config``."""
     if name not in EXECUTORS:
@@ -65,12 +73,16 @@ def make_executor(name: str, *, workers: int | None = None, scheduler: str | Non
     if name == "dask":
         require("distributed", name)
         if workers and scheduler:
-            raise FFBenchError("--workers sizes a new local cluster; with --scheduler the existing cluster's "
-                               "workers are used. Give one of them.")
+            raise FFBenchError(
+                "--workers sizes a new local cluster; with --scheduler the existing cluster's "
+                "workers are used. Give one of them."
+            )
         return DaskExecutor(workers=workers, scheduler=scheduler)
     if workers or scheduler:
-        raise FFBenchError("--executor slurm starts its own scheduler and SLURM jobs: size it with "
-                           "--slurm-jobs (or jobs: in --cluster-config), not --workers/--scheduler.")
+        raise FFBenchError(
+            "--executor slurm starts its own scheduler and SLURM jobs: size it with "
+            "--slurm-jobs (or jobs: in --cluster-config), not --workers/--scheduler."
+        )
     require("dask_jobqueue", name)
     config = load_cluster_config(cluster_config) if cluster_config else {}
     return SlurmExecutor({**config, **(slurm or {})})
@@ -79,7 +91,7 @@ def make_executor(name: str, *, workers: int | None = None, scheduler: str | Non
 class InProcessExecutor(LocalExecutor):
     """:class:`LocalExecutor` usable in a ``with`` block like the cluster executors."""
 
-    def __enter__(self) -> "InProcessExecutor":
+    def __enter__(self) -> InProcessExecutor:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -92,8 +104,9 @@ class InProcessExecutor(LocalExecutor):
 # -- the worker side ---------------------------------------------------------------------------
 
 
-def run_point(task: PointTask, registry: Registry, topic: str | None = None,
-              torch_threads: int | None = None) -> PointResult:
+def run_point(
+    task: PointTask, registry: Registry, topic: str | None = None, torch_threads: int | None = None
+) -> PointResult:
     """What a worker runs for one task: announce the start on ``topic`` (the client counts running
     tasks from these events), limit torch to the worker's share of the cores, check the device,
     then :func:`execute_point` with the client's registry (so plugins resolve, and rows name their
@@ -105,8 +118,10 @@ def run_point(task: PointTask, registry: Registry, topic: str | None = None,
     if torch_threads:
         torch.set_num_threads(torch_threads)
     if task.opts.device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"this run trains on {task.opts.device}, but torch sees no CUDA device on worker "
-                           f"host {socket.gethostname()}; run the workers on GPU nodes, or use --device cpu")
+        raise RuntimeError(
+            f"this run trains on {task.opts.device}, but torch sees no CUDA device on worker "
+            f"host {socket.gethostname()}; run the workers on GPU nodes, or use --device cpu"
+        )
     return execute_point(task, registry)
 
 
@@ -147,8 +162,7 @@ def future_outcome(future: Any) -> PointResult | BaseException:
         return future.result()
     if future.status == "error":  # not future.result(): its re-raised traceback would keep the future alive
         return future.exception().with_traceback(future.traceback())
-    return RuntimeError("Dask cancelled this task (the connection to the scheduler was lost, or the "
-                        "cluster shut down)")
+    return RuntimeError("Dask cancelled this task (the connection to the scheduler was lost, or the cluster shut down)")
 
 
 def named_device(name: str) -> torch.device:
@@ -184,8 +198,13 @@ class DaskExecutor:
         main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None  # inherited by the workers
         try:
-            return LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                dashboard_address="127.0.0.1:0")
+            return LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address="127.0.0.1:0",
+            )
         finally:
             if main:
                 signal.signal(signal.SIGINT, previous)
@@ -200,9 +219,11 @@ class DaskExecutor:
             try:
                 self.client = Client(self.scheduler)  # waits distributed.comm.timeouts.connect
             except (OSError, TimeoutError) as exc:
-                raise FFBenchError(f"Cannot reach the Dask scheduler at {self.scheduler} ({exc}). Start one "
-                                   "with `dask scheduler` and `dask worker ADDRESS`, or leave out --scheduler "
-                                   "for a local cluster.") from None
+                raise FFBenchError(
+                    f"Cannot reach the Dask scheduler at {self.scheduler} ({exc}). Start one "
+                    "with `dask scheduler` and `dask worker ADDRESS`, or leave out --scheduler "
+                    "for a local cluster."
+                ) from None
         else:
             self.cluster = self.start_cluster()
             self.client = Client(self.cluster)
@@ -219,7 +240,7 @@ class DaskExecutor:
         has_cuda = self.connect().run(torch.cuda.is_available)
         return torch.device("cuda" if has_cuda and all(has_cuda.values()) else "cpu")
 
-    def __enter__(self) -> "DaskExecutor":
+    def __enter__(self) -> DaskExecutor:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -238,8 +259,9 @@ class DaskExecutor:
             self.client.cancel(list(self.in_flight.values()))
         self.in_flight = {}
 
-    def run(self, tasks: list[PointTask], registry: Registry,
-            reporter: Reporter) -> Iterator[tuple[PointTask, PointResult | BaseException]]:
+    def run(
+        self, tasks: list[PointTask], registry: Registry, reporter: Reporter
+    ) -> Iterator[tuple[PointTask, PointResult | BaseException]]:
         """Yield ``(task, result or exception)`` as tasks complete. One task per worker thread is
         in flight, the rest wait here in grid order: a worker gets a point when it is free (also one
         that joins later, e.g. a SLURM job that starts late), and a lost worker takes down only the
@@ -259,8 +281,15 @@ class DaskExecutor:
             progress.workers = len(threads)
             while waiting and len(self.in_flight) < max(1, sum(threads.values())):
                 task = waiting.popleft()
-                future = client.submit(run_point, task, registry, topic, self.torch_threads, pure=False,
-                                       key=f"ffbench-point-{task.index}-{run_id}")
+                future = client.submit(
+                    run_point,
+                    task,
+                    registry,
+                    topic,
+                    self.torch_threads,
+                    pure=False,
+                    key=f"ffbench-point-{task.index}-{run_id}",
+                )
                 self.in_flight[future.key] = future
                 future.add_done_callback(lambda f: events.put(("finished", f)))
 
@@ -296,9 +325,20 @@ class DaskExecutor:
 SLURM_NUMBERS = {"jobs": 1, "cpus": 1, "gpus": 0, "processes": 1}
 SLURM_STRINGS = ("queue", "account", "walltime", "memory")
 #: dask-jobqueue SLURMCluster arguments passed through unchanged.
-SLURM_PASSTHROUGH = ("interface", "local_directory", "log_directory", "job_script_prologue",
-                     "job_extra_directives", "job_directives_skip", "worker_extra_args", "python", "job_name",
-                     "death_timeout", "shebang", "scheduler_options")
+SLURM_PASSTHROUGH = (
+    "interface",
+    "local_directory",
+    "log_directory",
+    "job_script_prologue",
+    "job_extra_directives",
+    "job_directives_skip",
+    "worker_extra_args",
+    "python",
+    "job_name",
+    "death_timeout",
+    "shebang",
+    "scheduler_options",
+)
 SLURM_DEFAULTS = {"jobs": 1, "cpus": 1, "gpus": 0, "processes": 1, "job_name": "ffbench"}
 
 
@@ -316,8 +356,10 @@ def load_cluster_config(path: Path) -> dict[str, Any]:
     except Exception as exc:  # the parser's message says where
         raise FFBenchError(f"Cannot read the cluster configuration {path}: {exc}") from None
     if not isinstance(config, dict):
-        raise FFBenchError(f"The cluster configuration {path} must be a mapping of settings "
-                           f"(queue: ..., walltime: ...), not {type(config).__name__}.")
+        raise FFBenchError(
+            f"The cluster configuration {path} must be a mapping of settings "
+            f"(queue: ..., walltime: ...), not {type(config).__name__}."
+        )
     return config
 
 
@@ -339,8 +381,10 @@ def slurm_settings(config: dict[str, Any]) -> dict[str, Any]:
     if "memory" not in settings:
         raise FFBenchError("SLURM jobs need a memory size: --slurm-memory 16GB, or memory: 16GB in --cluster-config.")
     if settings["gpus"] and settings["processes"] > 1:
-        raise FFBenchError("With gpus, use processes: 1 (every worker of a job would train on its first GPU); "
-                           "ask for more jobs instead.")
+        raise FFBenchError(
+            "With gpus, use processes: 1 (every worker of a job would train on its first GPU); "
+            "ask for more jobs instead."
+        )
     return settings
 
 

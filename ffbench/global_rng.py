@@ -27,8 +27,9 @@ import torch
 @contextmanager
 def legacy_global_seed(seed: int, device: torch.device) -> Iterator[None]:
     """Seed torch's global RNG with ``seed`` for the block and restore it afterwards."""
-    devices = [device.index if device.index is not None else torch.cuda.current_device()] \
-        if device.type == "cuda" else []
+    devices = (
+        [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    )
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield

@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from ffbench.component import Component, parse_spec, split_top_level
 from ffbench.contracts import KINDS, Dataset, Goodness, LearningRule, Metric, NegativeGenerator
@@ -29,10 +30,12 @@ class ParamOverride:
     values: tuple[str, ...]
 
     @classmethod
-    def parse(cls, text: str) -> "ParamOverride":
+    def parse(cls, text: str) -> ParamOverride:
         if "=" not in text or "." not in text.split("=", 1)[0]:
-            raise ParameterError(f"Malformed --param {text!r}: expected TARGET.KEY=VALUE[,VALUE...], "
-                                 "e.g. ff.epochs=5 or rule.lr=0.01,0.001.")
+            raise ParameterError(
+                f"Malformed --param {text!r}: expected TARGET.KEY=VALUE[,VALUE...], "
+                "e.g. ff.epochs=5 or rule.lr=0.01,0.001."
+            )
         lhs, rhs = text.split("=", 1)
         target, key = lhs.rsplit(".", 1)
         values = tuple(v.strip() for v in rhs.split(",") if v.strip())
@@ -102,8 +105,9 @@ def split_specs(values: Iterable[str]) -> list[str]:
     return out
 
 
-def build_components(registry: Registry, kind: str, specs: Sequence[str], overrides: Sequence[ParamOverride],
-                     preset: str) -> list[Component]:
+def build_components(
+    registry: Registry, kind: str, specs: Sequence[str], overrides: Sequence[ParamOverride], preset: str
+) -> list[Component]:
     """Instances for every spec x every combination of the --param values that apply to it."""
     built: list[Component] = []
     for spec in specs:
@@ -127,28 +131,46 @@ def build_components(registry: Registry, kind: str, specs: Sequence[str], overri
 def check_overrides(registry: Registry, overrides: Sequence[ParamOverride], chosen: dict[str, list[Component]]) -> None:
     """Every --param must reach at least one chosen component that has that parameter."""
     for o in overrides:
-        hits = [c for comps in chosen.values() for c in comps
-                if o.target in (c.kind, c.name) and o.key in c.param_map()]
+        hits = [
+            c for comps in chosen.values() for c in comps if o.target in (c.kind, c.name) and o.key in c.param_map()
+        ]
         if hits:
             continue
         targets = sorted(set(KINDS) | {c.name for comps in chosen.values() for c in comps})
         if o.target not in targets:
-            raise ParameterError(f"--param target '{o.target}' matches no chosen component. "
-                                 f"Valid targets: {', '.join(targets)}.")
-        keys = sorted({p for comps in chosen.values() for c in comps if o.target in (c.kind, c.name)
-                       for p in c.param_map()})
-        raise ParameterError(f"No chosen {o.target} has a parameter '{o.key}'. "
-                             f"Valid parameters: {', '.join(keys) or '(none)'}.")
+            raise ParameterError(
+                f"--param target '{o.target}' matches no chosen component. Valid targets: {', '.join(targets)}."
+            )
+        keys = sorted(
+            {p for comps in chosen.values() for c in comps if o.target in (c.kind, c.name) for p in c.param_map()}
+        )
+        raise ParameterError(
+            f"No chosen {o.target} has a parameter '{o.key}'. Valid parameters: {', '.join(keys) or '(none)'}."
+        )
 
 
-def expand_grid(registry: Registry, *, rules: Sequence[str], goodness: Sequence[str], negatives: Sequence[str],
-                datasets: Sequence[str], metrics: Sequence[str], seeds: Sequence[int],
-                params: Sequence[str] = (), preset: str = "quick") -> Grid:
+def expand_grid(
+    registry: Registry,
+    *,
+    rules: Sequence[str],
+    goodness: Sequence[str],
+    negatives: Sequence[str],
+    datasets: Sequence[str],
+    metrics: Sequence[str],
+    seeds: Sequence[int],
+    params: Sequence[str] = (),
+    preset: str = "quick",
+) -> Grid:
     overrides = [ParamOverride.parse(p) for p in params]
     chosen = {
         kind: build_components(registry, kind, split_specs(specs), overrides, preset)
-        for kind, specs in (("rule", rules), ("goodness", goodness), ("negatives", negatives),
-                            ("dataset", datasets), ("metric", metrics))
+        for kind, specs in (
+            ("rule", rules),
+            ("goodness", goodness),
+            ("negatives", negatives),
+            ("dataset", datasets),
+            ("metric", metrics),
+        )
     }
     check_overrides(registry, overrides, chosen)
     grid = Grid(points=[], metrics=chosen["metric"])  # type: ignore[arg-type]

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from ffbench.errors import FFBenchError
 
@@ -22,8 +22,9 @@ FALLBACK_NAME = ".ffbench.lock"
 
 
 @contextmanager
-def folder_lock(folder: Path, timeout: float | None = None, what: str = "this folder",
-                create: bool = False) -> Iterator[None]:
+def folder_lock(
+    folder: Path, timeout: float | None = None, what: str = "this folder", create: bool = False
+) -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` for the ``with`` block; waits up to ``timeout``
     seconds (None: for ever), then raises a clear FFBenchError. With ``create``, the folder is
     made if absent, and a folder that its previous holder removed while we waited is not trusted:
@@ -38,8 +39,10 @@ def folder_lock(folder: Path, timeout: float | None = None, what: str = "this fo
             with FileLock(str(folder / FALLBACK_NAME), timeout=-1 if timeout is None else timeout):
                 yield
         except Timeout:
-            raise FFBenchError(f"Another ffbench process holds {what} ({folder}); waited {timeout:g} s. "
-                               "Try again when it has finished.") from None
+            raise FFBenchError(
+                f"Another ffbench process holds {what} ({folder}); waited {timeout:g} s. "
+                "Try again when it has finished."
+            ) from None
         return
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
@@ -55,8 +58,10 @@ def folder_lock(folder: Path, timeout: float | None = None, what: str = "this fo
         except BlockingIOError:
             os.close(fd)
             if time.monotonic() >= deadline:  # type: ignore[operator]
-                raise FFBenchError(f"Another ffbench process holds {what} ({folder}); waited {timeout:g} s. "
-                                   "Try again when it has finished.") from None
+                raise FFBenchError(
+                    f"Another ffbench process holds {what} ({folder}); waited {timeout:g} s. "
+                    "Try again when it has finished."
+                ) from None
             time.sleep(0.05)
             continue
         try:

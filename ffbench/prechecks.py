@@ -52,7 +52,8 @@ def check_free_space(base: Path, needed: int, what: str, fix: str) -> None:
         raise FFBenchError(
             f"Not enough free disk space for {what} at {base}: {free / 2**20:.0f} MiB free, about "
             f"{needed / 2**20:.0f} MiB needed (an estimate: {MIN_FREE_BYTES // 2**20} MiB plus "
-            f"{PER_POINT_BYTES // 2**20} MiB per run point). {fix}")
+            f"{PER_POINT_BYTES // 2**20} MiB per run point). {fix}"
+        )
 
 
 def check_results_target(out: Path) -> None:
@@ -75,8 +76,12 @@ def check_run_outputs(out: Path, artifacts_dir: Path, cache_dir: Path | None, po
     model cache is on) the cache folder, each writable and with room for ``points`` run points."""
     check_results_target(out)
     base = check_folder_writable(artifacts_dir, "metric artifacts", "Choose another --out location.")
-    check_free_space(base, MIN_FREE_BYTES + PER_POINT_BYTES * points, "results and artifacts",
-                     "Free some space or choose another --out location.")
+    check_free_space(
+        base,
+        MIN_FREE_BYTES + PER_POINT_BYTES * points,
+        "results and artifacts",
+        "Free some space or choose another --out location.",
+    )
     if cache_dir is not None:
         fix = "Set FFBENCH_CACHE to a writable folder, or run with --no-cache."
         base = check_folder_writable(cache_dir, "trained models (the model cache)", fix)

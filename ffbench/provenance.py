@@ -9,7 +9,6 @@ import importlib.util
 import json
 import platform
 import subprocess
-import sys
 from pathlib import Path
 
 import torch
@@ -17,18 +16,23 @@ import torch
 import ffbench
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def git_sha() -> str | None:
     """The commit of the ffbench checkout this code runs from (+"-dirty" if modified), if any."""
     root = Path(ffbench.__file__).resolve().parent.parent
     try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--verify", "-q", "HEAD"],
-                              capture_output=True, text=True, timeout=5)
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--verify", "-q", "HEAD"], capture_output=True, text=True, timeout=5
+        )
         sha = head.stdout.strip()
         if head.returncode != 0 or len(sha) != 40:
             return None
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
@@ -50,8 +54,9 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise FFBenchError(f"--device {name} was asked for, but torch sees no CUDA device here. "
-                           "Use --device cpu or --device auto.")
+        raise FFBenchError(
+            f"--device {name} was asked for, but torch sees no CUDA device here. Use --device cpu or --device auto."
+        )
     try:
         return torch.device(name)
     except RuntimeError:
@@ -82,13 +87,25 @@ def _strip(tree: ast.AST) -> ast.AST:
         body = getattr(node, "body", None)
         if not isinstance(body, list):
             continue
-        if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-                and isinstance(body[0].value.value, str):
+        if (
+            body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(getattr(body[0], "value", None), ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             body.pop(0)
         if isinstance(node, ast.ClassDef):
-            node.body = [n for n in body if not (isinstance(n, (ast.Assign, ast.AnnAssign)) and any(
-                isinstance(t, ast.Name) and t.id == "presets"
-                for t in (n.targets if isinstance(n, ast.Assign) else [n.target])))] or [ast.Pass()]
+            node.body = [
+                n
+                for n in body
+                if not (
+                    isinstance(n, (ast.Assign, ast.AnnAssign))
+                    and any(
+                        isinstance(t, ast.Name) and t.id == "presets"
+                        for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                    )
+                )
+            ] or [ast.Pass()]
     return tree
 
 
@@ -110,7 +127,7 @@ def _imported_modules(tree: ast.AST, module: str, is_package: bool) -> set[str]:
     return {".".join(n.split(".")[: i + 1]) for n in names for i in range(n.count(".") + 1)}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _module_digest(name: str) -> tuple[str, tuple[str, ...]]:
     """(hash of the module's code without docstrings and presets, the modules it imports)."""
     path = _module_file(name)

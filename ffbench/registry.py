@@ -19,9 +19,10 @@ import importlib.metadata as md
 import os
 import re
 import traceback
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import pluggy
 
@@ -130,8 +131,9 @@ class Registry:
                 error.args = (f"{error} {note}",)
             raise error from None
 
-    def build(self, kind: str, spec: str, preset: str | None = None,
-              overrides: Mapping[str, Any] | None = None) -> Component:
+    def build(
+        self, kind: str, spec: str, preset: str | None = None, overrides: Mapping[str, Any] | None = None
+    ) -> Component:
         """Instantiate ``spec`` (``name`` or ``name[k=v,...]``); ``overrides`` win over the spec."""
         name, params = parse_spec(spec)
         entry = self.get(kind, name)
@@ -168,9 +170,11 @@ def collision_message(kind: str, name: str, entries: list[Entry]) -> str:
     new = newcomers(entries)
     block = ",".join(e.plugin for e in new)
     dists = ",".join(sorted({e.dist for e in new}))
-    return (f"Name collision: {kind} '{name}' is registered by {who}. Rename it in "
-            f"{' and '.join(sorted({e.dist for e in new}))}, uninstall that distribution, or block the "
-            f"newcomer: {DISABLE_ENV}={block} (its plugin) or {DISABLE_ENV}={dists} (its distribution).")
+    return (
+        f"Name collision: {kind} '{name}' is registered by {who}. Rename it in "
+        f"{' and '.join(sorted({e.dist for e in new}))}, uninstall that distribution, or block the "
+        f"newcomer: {DISABLE_ENV}={block} (its plugin) or {DISABLE_ENV}={dists} (its distribution)."
+    )
 
 
 def canonical_dist(name: str) -> str:
@@ -196,9 +200,13 @@ def _undecorated_hooks(plugin: object) -> list[str]:
     """Functions named like a register hook but not marked ``@ffbench.hookimpl`` (pluggy would
     silently never call them)."""
     marker = f"{hookspecs.PROJECT}_impl"
-    return [attr for attr in dir(plugin)
-            if attr.startswith("ffbench_register") and callable(getattr(plugin, attr, None))
-            and not hasattr(getattr(plugin, attr), marker)]
+    return [
+        attr
+        for attr in dir(plugin)
+        if attr.startswith("ffbench_register")
+        and callable(getattr(plugin, attr, None))
+        and not hasattr(getattr(plugin, attr), marker)
+    ]
 
 
 def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> list[str]:
@@ -219,8 +227,11 @@ _IMPORTLIB_DIR = os.path.dirname(importlib.__file__)
 def _short_reason(exc: BaseException) -> str:
     """``Type: message (file:line)``, the innermost frame outside the import machinery and ffbench's
     loader (a missing module has none: its message says it all)."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not f.filename.startswith(("<frozen", _IMPORTLIB_DIR)) and f.filename != __file__]
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not f.filename.startswith(("<frozen", _IMPORTLIB_DIR)) and f.filename != __file__
+    ]
     where = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}"
 
@@ -261,8 +272,7 @@ def load_registry(
     for info, loader in candidates:
         registry.plugins.append(info)
         _load_plugin(pm, info, loader, blocked, registry)
-    registry.unmatched_blocks = sorted(
-        b for b in blocked if not any(_is_blocked(p, {b}) for p in registry.plugins))
+    registry.unmatched_blocks = sorted(b for b in blocked if not any(_is_blocked(p, {b}) for p in registry.plugins))
     for (kind, name), entries in registry.collisions.items():  # the newcomer's plugin is not ok
         for e in newcomers(entries):
             for info in registry.plugins:
@@ -272,8 +282,9 @@ def load_registry(
     return registry
 
 
-def _load_plugin(pm: pluggy.PluginManager, info: PluginInfo, loader: Callable[[], object],
-                 blocked: set[str], registry: Registry) -> None:
+def _load_plugin(
+    pm: pluggy.PluginManager, info: PluginInfo, loader: Callable[[], object], blocked: set[str], registry: Registry
+) -> None:
     """Import, check and register one plugin; on any failure record why in ``info`` and return."""
     blocker = _is_blocked(info, blocked)
     if blocker:
@@ -287,8 +298,7 @@ def _load_plugin(pm: pluggy.PluginManager, info: PluginInfo, loader: Callable[[]
     undecorated = _undecorated_hooks(plugin)
     if undecorated:
         info.status = "broken"
-        info.reason = (f"{', '.join(undecorated)} not marked with @ffbench.hookimpl, so ffbench would "
-                       "never call it")
+        info.reason = f"{', '.join(undecorated)} not marked with @ffbench.hookimpl, so ffbench would never call it"
         return
     try:
         pm.register(plugin, name=f"{info.dist}:{info.name}")
@@ -313,8 +323,10 @@ def _check_component(cls: Any, kind: str, hook: str) -> None:
     if cls.kind != kind:
         raise TypeError(f"{cls.__name__}.kind is {cls.kind!r}, expected {kind!r}")
     if not isinstance(cls.name, str) or not NAME_PATTERN.fullmatch(cls.name):
-        raise TypeError(f"{cls.__name__}.name {cls.name!r} is not a valid component name (letters, digits "
-                        "and _.+- only, starting with a letter or digit)")
+        raise TypeError(
+            f"{cls.__name__}.name {cls.name!r} is not a valid component name (letters, digits "
+            "and _.+- only, starting with a letter or digit)"
+        )
     if not isinstance(cls.version, str) or not cls.version:
         raise TypeError(f"{cls.__name__}.version must be a non-empty string, not {cls.version!r}")
 

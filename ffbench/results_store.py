@@ -12,7 +12,8 @@ A results location is one of:
 - **a file** (``--out results.parquet``): one Parquet file for users who want one. While a run
   writes, its points go to the hidden part folder ``.results.parquet.parts/`` next to the file;
   the run compacts them into the file when it ends (``ffbench results compact`` does it after a
-  crash). Once merged, the hidden folder is removed: nothing is left next to the file. ffbench reads the file *and* any parts not yet compacted, so nothing finished is missed.
+  crash). Once merged, the hidden folder is removed: nothing is left next to the file. ffbench reads
+  the file *and* any parts not yet compacted, so nothing finished is missed.
 
 Compaction merges the parts into the file (or, for a folder, into one part) with an atomic
 rename, then deletes exactly the parts it merged, under a lock on the part folder (an flock on the
@@ -88,8 +89,9 @@ def _read_file(path: Path) -> tuple[pd.DataFrame, set[str]]:
     try:
         table = pq.read_table(path)
     except Exception as exc:
-        raise FFBenchError(f"{path} is not a readable Parquet results file ({exc}). Remove it, or write "
-                           "results elsewhere with --out.") from None
+        raise FFBenchError(
+            f"{path} is not a readable Parquet results file ({exc}). Remove it, or write results elsewhere with --out."
+        ) from None
     df = table.to_pandas()
     missing = [c for c in ("run_id", "metric", "value", "status") if c not in df.columns]
     if missing:
@@ -163,8 +165,11 @@ def compact(path: str | os.PathLike) -> int:
             if not folder and not merged:
                 _remove_if_empty(parts)
             return 0
-        target = parts / f"part-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-compacted-{uuid.uuid4().hex[:12]}.parquet" \
-            if folder else path
+        target = (
+            parts / f"part-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-compacted-{uuid.uuid4().hex[:12]}.parquet"
+            if folder
+            else path
+        )
         names = sorted(p.name for p in merged)  # all held now: in df, or in the file df includes
         write_atomic(df, target, {**SCHEMA_META, MERGED_KEY.decode(): json.dumps(names)})
         for p in merged:  # only now: a kill before this line leaves parts the new file lists

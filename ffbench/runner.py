@@ -30,11 +30,11 @@ from ffbench.cache import ModelCache
 from ffbench.component import Component
 from ffbench.contracts import DatasetBundle, Evaluation, Metric, MetricResult, TrainContext, TrainedModel
 from ffbench.errors import TrainingDivergedError
+from ffbench.global_rng import legacy_global_seed
 from ffbench.grid import Grid, RunPoint, canonical_hash
 from ffbench.provenance import code_hash, device_label, environment, training_closure
 from ffbench.registry import Registry, get_registry
 from ffbench.results import read_results
-from ffbench.global_rng import legacy_global_seed
 from ffbench.training_record import MeasureTraining, TrainingRecord, count_flops
 
 
@@ -49,11 +49,20 @@ class Reporter(Protocol):
 
 
 class SilentReporter:
-    def start(self, total_points): pass
-    def point_started(self, index, point): pass
-    def progress(self, done, total, description): pass
-    def log(self, message): pass
-    def point_finished(self, index, point, status, seconds): pass
+    def start(self, total_points):
+        pass
+
+    def point_started(self, index, point):
+        pass
+
+    def progress(self, done, total, description):
+        pass
+
+    def log(self, message):
+        pass
+
+    def point_finished(self, index, point, status, seconds):
+        pass
 
 
 @dataclass
@@ -122,12 +131,21 @@ def error_text(exc: BaseException) -> str:
 
 def component_columns(registry: Registry, prefix: str, component: Component | None) -> dict[str, Any]:
     if component is None:
-        return {prefix: None, f"{prefix}_id": None, f"{prefix}_version": None, f"{prefix}_dist": None,
-                f"{prefix}_dist_version": None}
+        return {
+            prefix: None,
+            f"{prefix}_id": None,
+            f"{prefix}_version": None,
+            f"{prefix}_dist": None,
+            f"{prefix}_dist_version": None,
+        }
     entry = registry.entry_of(component)
-    return {prefix: component.short_identity, f"{prefix}_id": component.identity,
-            f"{prefix}_version": component.version, f"{prefix}_dist": entry.dist,
-            f"{prefix}_dist_version": entry.dist_version}
+    return {
+        prefix: component.short_identity,
+        f"{prefix}_id": component.identity,
+        f"{prefix}_version": component.version,
+        f"{prefix}_dist": entry.dist,
+        f"{prefix}_dist_version": entry.dist_version,
+    }
 
 
 _BUNDLES: dict[tuple, DatasetBundle] = {}
@@ -185,8 +203,7 @@ class Runner:
         seeds: dict[str, list[int]] = {}
         for _, point in todo:
             seeds.setdefault(seedless_hash(point), []).append(point.seed)
-        return [PointTask(i, point, grid.metrics, self.opts, tuple(seeds[seedless_hash(point)]))
-                for i, point in todo]
+        return [PointTask(i, point, grid.metrics, self.opts, tuple(seeds[seedless_hash(point)])) for i, point in todo]
 
     def run(self, grid: Grid, executor: Any = None, resume: bool = False) -> list[dict]:
         """Run every point (datasets are loaded first, so a missing one fails before training);
@@ -231,8 +248,9 @@ def execute_point(task: PointTask, registry: Registry | None = None, reporter: R
         bundle = load_bundle(point.dataset, opts)
     except Exception as exc:
         base = base_row(task, registry, None, run_id)
-        return PointResult(task, [failed_row(base, m, exc, registry) for m in task.metrics], [],
-                           time.perf_counter() - t_start)
+        return PointResult(
+            task, [failed_row(base, m, exc, registry) for m in task.metrics], [], time.perf_counter() - t_start
+        )
     base = base_row(task, registry, bundle, run_id)
     groups: dict[str, tuple[dict | None, list[Metric]]] = {}
     rows: list[dict] = []
@@ -265,13 +283,29 @@ def execute_point(task: PointTask, registry: Registry | None = None, reporter: R
             artifact = make_artifact(opts, run_id, metric, result)
             if artifact:
                 artifacts.append(artifact)
-            head = {**base, **component_columns(registry, "metric", metric), **extra,
-                    "higher_is_better": metric.higher_is_better, "status": "ok",
-                    "artifact": artifact.stem if artifact else None, "metric_seconds": time.perf_counter() - t0}
+            head = {
+                **base,
+                **component_columns(registry, "metric", metric),
+                **extra,
+                "higher_is_better": metric.higher_is_better,
+                "status": "ok",
+                "artifact": artifact.stem if artifact else None,
+                "metric_seconds": time.perf_counter() - t0,
+            }
             head["metric"] = metric.name
             headline = set(metric.headline_stats())  # recorded, so readers need not have the plugin
-            rows += [{**head, "stat": r.stat, "layer": r.layer, "class": r.cls, "class_b": r.cls_b,
-                      "value": float(r.value), "headline": r.stat in headline} for r in result.rows]
+            rows += [
+                {
+                    **head,
+                    "stat": r.stat,
+                    "layer": r.layer,
+                    "class": r.cls,
+                    "class_b": r.cls_b,
+                    "value": float(r.value),
+                    "headline": r.stat in headline,
+                }
+                for r in result.rows
+            ]
     return PointResult(task, rows, artifacts, time.perf_counter() - t_start)
 
 
@@ -285,13 +319,23 @@ def seedless_hash(point: RunPoint) -> str:
     return canonical_hash(config)
 
 
-def train_context(point: RunPoint, bundle: DatasetBundle, held_out: list[int], opts: RunOptions,
-                  reporter: Reporter, seed: int | None = None) -> TrainContext:
+def train_context(
+    point: RunPoint,
+    bundle: DatasetBundle,
+    held_out: list[int],
+    opts: RunOptions,
+    reporter: Reporter,
+    seed: int | None = None,
+) -> TrainContext:
     return TrainContext(
-        device=opts.device, seed=point.seed if seed is None else seed,
+        device=opts.device,
+        seed=point.seed if seed is None else seed,
         train_classes=[c for c in range(bundle.num_classes) if c not in held_out],
-        num_classes=bundle.num_classes, progress=reporter.progress, log=reporter.log,
-        precision=opts.precision, compile=opts.compile,
+        num_classes=bundle.num_classes,
+        progress=reporter.progress,
+        log=reporter.log,
+        precision=opts.precision,
+        compile=opts.compile,
     )
 
 
@@ -300,20 +344,27 @@ def component_classes(point: RunPoint) -> list[type]:
 
 
 def model_key(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: RunOptions) -> str:
-    return ModelCache.key(point.config, variant, bundle.content_hash, code_hash(*component_classes(point)),
-                          opts.device.type)
+    return ModelCache.key(
+        point.config, variant, bundle.content_hash, code_hash(*component_classes(point)), opts.device.type
+    )
 
 
-def load_cached(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: RunOptions,
-                reporter: Reporter):
+def load_cached(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: RunOptions, reporter: Reporter):
     """The cached model of ``point``, if any; only the classes of the modules its components train
     with (and torch.nn) may be rebuilt from the file (ffbench.cache)."""
-    return opts.cache.load(model_key(point, bundle, variant, opts), training_closure(*component_classes(point)),
-                           warn=reporter.log)
+    return opts.cache.load(
+        model_key(point, bundle, variant, opts), training_closure(*component_classes(point)), warn=reporter.log
+    )
 
 
-def train(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: RunOptions,
-          reporter: Reporter, sibling_seeds: tuple[int, ...] = ()) -> tuple[TrainedModel, TrainingRecord]:
+def train(
+    point: RunPoint,
+    bundle: DatasetBundle,
+    variant: dict | None,
+    opts: RunOptions,
+    reporter: Reporter,
+    sibling_seeds: tuple[int, ...] = (),
+) -> tuple[TrainedModel, TrainingRecord]:
     """Return the model and its :class:`~ffbench.training_record.TrainingRecord` (time, FLOPs,
     peak memory; from the cache meta, marked ``cached``, when the model was reused). When the
     rule stacks seeds, this point's not-yet-trained sibling seeds are trained together with it;
@@ -335,8 +386,7 @@ def train(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: Ru
     ctxs = [train_context(p, bundle, held_out, opts, reporter) for p in points]
     if opts.precision == "tf32" and opts.device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    with legacy_global_seed(point.seed, opts.device), \
-            MeasureTraining(opts.device) as measured:
+    with legacy_global_seed(point.seed, opts.device), MeasureTraining(opts.device) as measured:
         if len(points) > 1:
             reporter.log(f"training seeds {[p.seed for p in points]} of {point.rule.short_identity} together")
             models = point.rule.fit_seeds(data, point.goodness, point.negatives, ctxs)
@@ -345,11 +395,21 @@ def train(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: Ru
     for model in models:
         check_finite_weights(model)
     record = measured.record(device_label(opts.device), stacked_seeds=len(points)).with_flops(
-        *count_flops(point.rule, data, point.goodness, point.negatives))  # the seeds share one count
+        *count_flops(point.rule, data, point.goodness, point.negatives)
+    )  # the seeds share one count
     for p, model in zip(points, models):
         k = model_key(p, bundle, variant, opts)
-        opts.cache.save(k, model, {"train_seconds": record.seconds, "config": p.config, "variant": variant,
-                                   "stacked_seeds": len(points), "training": record.to_meta()})
+        opts.cache.save(
+            k,
+            model,
+            {
+                "train_seconds": record.seconds,
+                "config": p.config,
+                "variant": variant,
+                "stacked_seeds": len(points),
+                "training": record.to_meta(),
+            },
+        )
         if p is not point:
             _STACKED[k] = (model, record)
     return models[0], record
@@ -379,17 +439,25 @@ def check_finite_weights(model: TrainedModel) -> None:
         return
     bad = [name for name, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
     if bad:
-        raise TrainingDivergedError(f"training diverged: non-finite weights in {', '.join(bad[:3])}"
-                                    f"{' and more' if len(bad) > 3 else ''}; lower the learning rate.")
+        raise TrainingDivergedError(
+            f"training diverged: non-finite weights in {', '.join(bad[:3])}"
+            f"{' and more' if len(bad) > 3 else ''}; lower the learning rate."
+        )
 
 
 def base_row(task: PointTask, registry: Registry, bundle: DatasetBundle | None, run_id: str) -> dict:
     point = task.point
-    row: dict[str, Any] = {"run_id": run_id, "config_hash": point.config_hash, "seed": point.seed,
-                           "preset": point.preset, "dataset_hash": bundle.content_hash if bundle else None,
-                           "device": device_label(task.opts.device), "precision": task.opts.precision,
-                           "compiled": task.opts.compile,
-                           "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    row: dict[str, Any] = {
+        "run_id": run_id,
+        "config_hash": point.config_hash,
+        "seed": point.seed,
+        "preset": point.preset,
+        "dataset_hash": bundle.content_hash if bundle else None,
+        "device": device_label(task.opts.device),
+        "precision": task.opts.precision,
+        "compiled": task.opts.compile,
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
     for prefix, comp in point.components().items():
         row.update(component_columns(registry, prefix, comp))
     row.update(environment())
@@ -398,8 +466,14 @@ def base_row(task: PointTask, registry: Registry, bundle: DatasetBundle | None, 
 
 
 def failed_row(base: dict, metric: Metric, exc: BaseException, registry: Registry, **extra: Any) -> dict:
-    row = {**base, **component_columns(registry, "metric", metric), "status": "failed",
-           "error": error_text(exc), "value": float("nan"), "higher_is_better": metric.higher_is_better}
+    row = {
+        **base,
+        **component_columns(registry, "metric", metric),
+        "status": "failed",
+        "error": error_text(exc),
+        "value": float("nan"),
+        "higher_is_better": metric.higher_is_better,
+    }
     row["metric"] = metric.name
     row.update(extra)
     return row
@@ -409,8 +483,11 @@ def make_artifact(opts: RunOptions, run_id: str, metric: Metric, result: MetricR
     """Arrays go to ``<metric>.npz``, everything else to ``<metric>.json``."""
     if not result.artifacts:
         return None
-    arrays = {k: np.asarray(v.cpu() if torch.is_tensor(v) else v) for k, v in result.artifacts.items()
-              if torch.is_tensor(v) or isinstance(v, np.ndarray)}
+    arrays = {
+        k: np.asarray(v.cpu() if torch.is_tensor(v) else v)
+        for k, v in result.artifacts.items()
+        if torch.is_tensor(v) or isinstance(v, np.ndarray)
+    }
     other = {k: v for k, v in result.artifacts.items() if k not in arrays}
     stem = (opts.artifacts_dir / run_id / metric.name).relative_to(opts.out.parent)
     return Artifact(str(stem), arrays, other)

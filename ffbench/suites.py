@@ -27,6 +27,7 @@ from ffbench.errors import FFBenchError
 from ffbench.grid import Grid, expand_grid
 from ffbench.registry import Registry
 
+
 @dataclass(frozen=True)
 class SuiteEntry:
     """One grid of a suite; fields take what the matching ``ffbench run`` options take."""
@@ -52,9 +53,17 @@ class Suite:
         """All run points of the suite (entries in order, duplicates dropped), with its metrics."""
         points, notes, metrics = [], [], None
         for entry in self.entries:
-            part = expand_grid(registry, rules=entry.rules, goodness=entry.goodness, negatives=entry.negatives,
-                               datasets=entry.datasets, metrics=self.metrics, seeds=entry.seeds,
-                               params=entry.params, preset=entry.preset)
+            part = expand_grid(
+                registry,
+                rules=entry.rules,
+                goodness=entry.goodness,
+                negatives=entry.negatives,
+                datasets=entry.datasets,
+                metrics=self.metrics,
+                seeds=entry.seeds,
+                params=entry.params,
+                preset=entry.preset,
+            )
             metrics = metrics if metrics is not None else part.metrics
             points += [p for p in part.points if p not in points]
             notes += part.notes
@@ -68,17 +77,31 @@ class Suite:
         have = sorted({p.rule.name for p in grid.points})
         unknown = [r for r in rules if r not in have]
         if unknown:
-            raise FFBenchError(f"Suite {self.name} has no rule {', '.join(repr(r) for r in unknown)}. "
-                               f"Its rules: {', '.join(have)}.")
+            raise FFBenchError(
+                f"Suite {self.name} has no rule {', '.join(repr(r) for r in unknown)}. Its rules: {', '.join(have)}."
+            )
         grid.points = [p for p in grid.points if p.rule.name in rules]
         return grid
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "description": self.description,
-                "metrics": list(self.metrics),
-                "entries": [{"rules": list(e.rules), "goodness": list(e.goodness), "negatives": list(e.negatives),
-                             "datasets": list(e.datasets), "seeds": list(e.seeds), "params": list(e.params),
-                             "preset": e.preset} for e in self.entries]}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "description": self.description,
+            "metrics": list(self.metrics),
+            "entries": [
+                {
+                    "rules": list(e.rules),
+                    "goodness": list(e.goodness),
+                    "negatives": list(e.negatives),
+                    "datasets": list(e.datasets),
+                    "seeds": list(e.seeds),
+                    "params": list(e.params),
+                    "preset": e.preset,
+                }
+                for e in self.entries
+            ],
+        }
 
 
 def _suites(registry: Registry | None) -> dict[str, Suite]:
@@ -98,8 +121,10 @@ def get_suite(name: str, registry: Registry | None = None) -> Suite:
 
     reg = registry or get_registry()
     if name in reg.suite_collisions:
-        raise FFBenchError(f"Suite name collision: '{name}' is registered by {' and '.join(reg.suite_collisions[name])}. "
-                           "Uninstall or block one of them (FFBENCH_DISABLE_PLUGINS).")
+        raise FFBenchError(
+            f"Suite name collision: '{name}' is registered by {' and '.join(reg.suite_collisions[name])}. "
+            "Uninstall or block one of them (FFBENCH_DISABLE_PLUGINS)."
+        )
     suites = reg.suites
     try:
         return suites[name]

@@ -33,10 +33,16 @@ def summary_table(df: pd.DataFrame, registry: Registry | None = None) -> pd.Data
         # a metric measured with several parameter sets (--param sparsity.samples=all,correct) gets
         # one column per variant, named by its identity; otherwise the column is the metric's name
         variants = heads.groupby("metric")["metric_id"].nunique()
-        label = [mid if variants[m] > 1 and isinstance(mid, str) else m
-                 for m, mid in zip(heads["metric"], heads["metric_id"])]
-        heads = heads.assign(column=[headline_column(lab, s if s != m else lab, l) for lab, m, s, l in
-                                     zip(label, heads["metric"], heads["stat"], heads["layer"])])
+        label = [
+            mid if variants[m] > 1 and isinstance(mid, str) else m
+            for m, mid in zip(heads["metric"], heads["metric_id"])
+        ]
+        heads = heads.assign(
+            column=[
+                headline_column(lab, s if s != m else lab, l)
+                for lab, m, s, l in zip(label, heads["metric"], heads["stat"], heads["layer"])
+            ]
+        )
         wide = heads.pivot_table(index="run_id", columns="column", values="value", aggfunc="first", sort=False)
         points = points.join(wide)
     return points.reset_index()

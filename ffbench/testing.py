@@ -33,17 +33,29 @@ import json
 import math
 import numbers
 import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import torch
 
 from ffbench.component import Component, Param, format_value, parse_spec
 from ffbench.contracts import (
-    KINDS, Dataset, DatasetBundle, DataSplit, Evaluation, Goodness, LearningRule, Metric, MetricResult, MetricRow,
-    NegativeGenerator, TrainContext, TrainedModel,
+    KINDS,
+    Dataset,
+    DatasetBundle,
+    DataSplit,
+    Evaluation,
+    Goodness,
+    LearningRule,
+    Metric,
+    MetricResult,
+    MetricRow,
+    NegativeGenerator,
+    TrainContext,
+    TrainedModel,
 )
 from ffbench.errors import DatasetNotFoundError, ParameterError
 from ffbench.grid import compatible
@@ -52,8 +64,20 @@ from ffbench.registry import NAME_PATTERN, get_registry
 from ffbench.training_record import MeasureTraining, TrainingRecord, count_flops
 
 __all__ = [
-    "TINY", "TINY_PRESET", "Case", "Check", "CheckResult", "ConformanceError", "Harness", "NotApplicable",
-    "TinyParamsWarning", "check_component", "checks_for", "conformance_cases", "conformance_suite", "tiny_params",
+    "TINY",
+    "TINY_PRESET",
+    "Case",
+    "Check",
+    "CheckResult",
+    "ConformanceError",
+    "Harness",
+    "NotApplicable",
+    "TinyParamsWarning",
+    "check_component",
+    "checks_for",
+    "conformance_cases",
+    "conformance_suite",
+    "tiny_params",
 ]
 
 
@@ -68,8 +92,7 @@ class NotApplicable(Exception):
 #: Small settings for the usual size parameters, by parameter name: what :func:`tiny_params`
 #: shrinks. A parameter under another name (``n_epochs``, ``hidden``) is not shrunk unless the
 #: component declares it in ``presets["tiny"]``.
-TINY: dict[str, Any] = {"epochs": 1, "layers": 2, "width": 32, "batch_size": 100,
-                        "train_size": 300, "test_size": 100}
+TINY: dict[str, Any] = {"epochs": 1, "layers": 2, "width": 32, "batch_size": 100, "train_size": 300, "test_size": 100}
 
 #: The preset a component may declare for :func:`tiny_params` (``presets = {"tiny": {...}}``).
 TINY_PRESET = "tiny"
@@ -98,7 +121,9 @@ def tiny_params(cls: type[Component]) -> dict[str, Any]:
             f"shrinks ({', '.join(TINY)}), so its checks train with its defaults "
             f"({', '.join(f'{p.name}={p.default!r}' for p in cls.params)}); declare small values in "
             f"presets = {{'tiny': {{...}}}} (an empty dict if nothing needs shrinking)",
-            TinyParamsWarning, stacklevel=2)
+            TinyParamsWarning,
+            stacklevel=2,
+        )
     return tiny
 
 
@@ -205,12 +230,20 @@ def training_setup(subject: Subject) -> tuple[LearningRule, Goodness | None, Neg
     h, registry = subject.harness, get_registry()
     me = subject.build()
     if isinstance(me, Goodness):
-        negatives = _first_compatible("negatives", h.negatives, lambda n: compatible(me, n),
-                                      f"with produces_negatives={me.needs_negatives} to train it with")
+        negatives = _first_compatible(
+            "negatives",
+            h.negatives,
+            lambda n: compatible(me, n),
+            f"with produces_negatives={me.needs_negatives} to train it with",
+        )
         return registry.build("rule", h.rule), me, negatives  # type: ignore[return-value]
     if isinstance(me, NegativeGenerator):
-        goodness = _first_compatible("goodness", h.goodness, lambda g: compatible(g, me),
-                                     f"with needs_negatives={me.produces_negatives} to train it with")
+        goodness = _first_compatible(
+            "goodness",
+            h.goodness,
+            lambda g: compatible(g, me),
+            f"with needs_negatives={me.produces_negatives} to train it with",
+        )
         return registry.build("rule", h.rule), goodness, me  # type: ignore[return-value]
     rule = me if isinstance(me, LearningRule) else registry.build("rule", h.rule)
     return rule, registry.build("goodness", h.goodness), registry.build("negatives", h.negatives)  # type: ignore[return-value]
@@ -225,9 +258,12 @@ def train(subject: Subject, held_out: Iterable[int] = (), cached: bool = True) -
     if cached and key in _MODELS:
         return _MODELS[key]
     data = bundle.without_classes(held) if held else bundle
-    ctx = TrainContext(device=torch.device(subject.harness.device), seed=subject.harness.seed,
-                       train_classes=[c for c in range(bundle.num_classes) if c not in held],
-                       num_classes=bundle.num_classes)
+    ctx = TrainContext(
+        device=torch.device(subject.harness.device),
+        seed=subject.harness.seed,
+        train_classes=[c for c in range(bundle.num_classes) if c not in held],
+        num_classes=bundle.num_classes,
+    )
     goodness = goodness if rule.uses_goodness else None
     negatives = negatives if rule.uses_negatives else None
     with MeasureTraining(ctx.device) as measured:
@@ -235,7 +271,8 @@ def train(subject: Subject, held_out: Iterable[int] = (), cached: bool = True) -
     if cached:
         _MODELS[key] = model
         _RECORDS[key] = measured.record(device_label(ctx.device)).with_flops(
-            *count_flops(rule, data, goodness, negatives))
+            *count_flops(rule, data, goodness, negatives)
+        )
     return model
 
 
@@ -284,8 +321,13 @@ class ActivityModel(TrainedModel):
         return self._weights
 
 
-def evaluation_from_activity(labels: Iterable[int], activity: Iterable[Any], predictions: Iterable[int] | None = None,
-                             classes: Iterable[str] | None = None, weights: Iterable[Any] = ()) -> Evaluation:
+def evaluation_from_activity(
+    labels: Iterable[int],
+    activity: Iterable[Any],
+    predictions: Iterable[int] | None = None,
+    classes: Iterable[str] | None = None,
+    weights: Iterable[Any] = (),
+) -> Evaluation:
     """An :class:`~ffbench.contracts.Evaluation` over hand-made numbers, for a metric's unit test:
     ``labels`` [N] true classes of the test samples, ``activity`` one [N, D_l] matrix per layer
     (lists or tensors), ``predictions`` [N] (default: all correct), ``classes`` names (default
@@ -297,8 +339,10 @@ def evaluation_from_activity(labels: Iterable[int], activity: Iterable[Any], pre
     y = torch.as_tensor(list(labels), dtype=torch.long)
     acts = [torch.as_tensor(a, dtype=torch.float32) for a in activity]
     if any(a.ndim != 2 or a.shape[0] != len(y) for a in acts):
-        raise ValueError(f"activity must be one [N, D] matrix per layer with N = {len(y)} labels; got shapes "
-                         f"{[list(a.shape) for a in acts]}")
+        raise ValueError(
+            f"activity must be one [N, D] matrix per layer with N = {len(y)} labels; got shapes "
+            f"{[list(a.shape) for a in acts]}"
+        )
     preds = y.clone() if predictions is None else torch.as_tensor(list(predictions), dtype=torch.long)
     names = list(classes) if classes is not None else [str(c) for c in range(int(y.max()) + 1 if len(y) else 0)]
     split = DataSplit(torch.arange(len(y), dtype=torch.float32).reshape(-1, 1, 1, 1), y)
@@ -324,17 +368,23 @@ TRAITS: dict[str, dict[str, tuple[type, ...]]] = {
 def declares_contract(s: Subject) -> None:
     """Subclass of its contract, nothing abstract left, valid name/version/params/presets/traits."""
     cls = s.cls
-    expect(cls.kind in KINDS and issubclass(cls, KINDS[cls.kind]),
-           f"kind {cls.kind!r} with base classes {[b.__name__ for b in cls.__mro__[1:]]}: a component "
-           f"subclasses one of {', '.join(c.__name__ for c in KINDS.values())}")
+    expect(
+        cls.kind in KINDS and issubclass(cls, KINDS[cls.kind]),
+        f"kind {cls.kind!r} with base classes {[b.__name__ for b in cls.__mro__[1:]]}: a component "
+        f"subclasses one of {', '.join(c.__name__ for c in KINDS.values())}",
+    )
     missing = sorted(getattr(cls, "__abstractmethods__", ()))
     expect(not missing, f"abstract methods not implemented: {', '.join(missing)}")
-    expect(isinstance(cls.name, str) and NAME_PATTERN.fullmatch(cls.name),
-           f"name {cls.name!r} is not a valid component name (letters, digits and _.+- only)")
+    expect(
+        isinstance(cls.name, str) and NAME_PATTERN.fullmatch(cls.name),
+        f"name {cls.name!r} is not a valid component name (letters, digits and _.+- only)",
+    )
     expect(isinstance(cls.version, str) and cls.version, f"version must be a non-empty string, not {cls.version!r}")
     expect(isinstance(cls.description, str), f"description must be a string, not {type(cls.description).__name__}")
-    expect(isinstance(cls.params, tuple) and all(isinstance(p, Param) for p in cls.params),
-           "params must be a tuple of ffbench.component.Param")
+    expect(
+        isinstance(cls.params, tuple) and all(isinstance(p, Param) for p in cls.params),
+        "params must be a tuple of ffbench.component.Param",
+    )
     names = [p.name for p in cls.params]
     expect(len(names) == len(set(names)), f"duplicate parameter names in {names}")
     for preset, overrides in cls.presets.items():
@@ -342,8 +392,7 @@ def declares_contract(s: Subject) -> None:
         expect(not unknown, f"preset {preset!r} sets unknown parameters {unknown}; parameters: {names}")
     for trait, types in TRAITS[cls.kind].items():
         value = getattr(cls, trait)
-        expect(isinstance(value, types), f"{trait} must be {' or '.join(t.__name__ for t in types)}, "
-                                         f"not {value!r}")
+        expect(isinstance(value, types), f"{trait} must be {' or '.join(t.__name__ for t in types)}, not {value!r}")
     if issubclass(cls, Metric):
         expect(all(isinstance(h, str) and h for h in cls.headline), f"headline must hold stat names: {cls.headline!r}")
 
@@ -361,8 +410,10 @@ def name_not_taken(s: Subject) -> None:
         return
     entry = registry.entries.get(kind, {}).get(name)
     if entry is not None and entry.cls is not s.cls:
-        raise ConformanceError(f"{kind} name {name!r} is already taken by {entry.dist} {entry.dist_version} "
-                               f"(plugin '{entry.plugin}'); choose another name")
+        raise ConformanceError(
+            f"{kind} name {name!r} is already taken by {entry.dist} {entry.dist_version} "
+            f"(plugin '{entry.plugin}'); choose another name"
+        )
 
 
 @_check()
@@ -379,15 +430,19 @@ def param_schema_round_trip(s: Subject) -> None:
                 direct, from_text = p.coerce(value, cls.name), p.coerce(format_value(value), cls.name)
             except ParameterError as exc:
                 raise ConformanceError(f"parameter {p.name!r} rejects its own value {value!r}: {exc}") from None
-            expect(direct == value and from_text == value and type(direct) is type(value),
-                   f"parameter {p.name!r}: {value!r} comes back as {direct!r} (from the value) and "
-                   f"{from_text!r} (from the CLI text {format_value(value)!r})")
+            expect(
+                direct == value and from_text == value and type(direct) is type(value),
+                f"parameter {p.name!r}: {value!r} comes back as {direct!r} (from the value) and "
+                f"{from_text!r} (from the CLI text {format_value(value)!r})",
+            )
     component = s.build()
     for identity in (component.identity, component.short_identity):
         name, spec = parse_spec(identity)
         again = cls.from_spec(spec)
-        expect(name == cls.name and again == component and again.identity == component.identity,
-               f"identity {identity!r} does not parse back to the same component ({again.identity!r})")
+        expect(
+            name == cls.name and again == component and again.identity == component.identity,
+            f"identity {identity!r} does not parse back to the same component ({again.identity!r})",
+        )
     for preset in cls.presets:
         cls.resolve_params({}, preset=preset)
     try:
@@ -430,9 +485,11 @@ def score_per_sample(s: Subject) -> None:
     h = _activity(8, 16, 1)
     goodness = s.build()
     whole, part = goodness.score(h), goodness.score(h[:3])
-    expect(torch.allclose(whole[:3], part, rtol=1e-5, atol=1e-6),
-           f"scores of the first 3 samples change with the batch: {part.tolist()} alone, "
-           f"{whole[:3].tolist()} within 8 samples")
+    expect(
+        torch.allclose(whole[:3], part, rtol=1e-5, atol=1e-6),
+        f"scores of the first 3 samples change with the batch: {part.tolist()} alone, "
+        f"{whole[:3].tolist()} within 8 samples",
+    )
 
 
 @_check("goodness")
@@ -444,16 +501,20 @@ def loss_scalar_with_gradient(s: Subject) -> None:
     h_pos = _activity(rows, 16, 2).requires_grad_(True)
     h_neg = _activity(rows, 16, 3).requires_grad_(True) if goodness.needs_negatives else None
     loss = goodness.layer_loss(h_pos, h_neg)
-    expect(isinstance(loss, torch.Tensor) and loss.dim() == 0,
-           f"layer_loss returned {getattr(loss, 'shape', type(loss).__name__)}, expected a 0-dim tensor")
+    expect(
+        isinstance(loss, torch.Tensor) and loss.dim() == 0,
+        f"layer_loss returned {getattr(loss, 'shape', type(loss).__name__)}, expected a 0-dim tensor",
+    )
     expect(torch.isfinite(loss), f"layer_loss is {loss.item()}")
     expect(loss.requires_grad, "layer_loss has no gradient (is it computed under no_grad or detached?)")
     loss.backward()
     for label, h in (("h_pos", h_pos), ("h_neg", h_neg)):
         if h is None:
             continue
-        expect(h.grad is not None and torch.isfinite(h.grad).all(), f"gradient of the loss w.r.t. {label} "
-                                                                    f"is missing or not finite")
+        expect(
+            h.grad is not None and torch.isfinite(h.grad).all(),
+            f"gradient of the loss w.r.t. {label} is missing or not finite",
+        )
         expect(h.grad.abs().sum() > 0, f"gradient of the loss w.r.t. {label} is zero everywhere")
 
 
@@ -472,8 +533,10 @@ def _generate(s: Subject, x: torch.Tensor, y: torch.Tensor, allowed: torch.Tenso
         scores = torch.log_softmax(torch.randn(len(y), int(allowed.max()) + 1, generator=g), dim=1)
     generator = torch.Generator(device=x.device).manual_seed(seed)
     out = negatives.generate(x, y, allowed=allowed, generator=generator, scores=scores)
-    expect(isinstance(out, tuple) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out),
-           f"generate returned {type(out).__name__}, expected a tuple (x_neg, y_neg) of tensors")
+    expect(
+        isinstance(out, tuple) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out),
+        f"generate returned {type(out).__name__}, expected a tuple (x_neg, y_neg) of tensors",
+    )
     return out
 
 
@@ -532,22 +595,36 @@ def check_trained_model(model: Any, bundle: DatasetBundle, n: int = 64) -> None:
     x, y = bundle.test.x[:n], bundle.test.y[:n]
     with torch.no_grad():
         pred, reps, weights = model.predict(x), model.representations(x, y), model.weights()
-    expect(isinstance(pred, torch.Tensor) and tuple(pred.shape) == (n,),
-           f"predict(x [{n}, ...]) returned shape {list(getattr(pred, 'shape', []))}, expected [{n}]")
-    expect(not pred.is_floating_point() and pred.dtype != torch.bool, f"predictions have dtype {pred.dtype}, "
-                                                                      "expected integer labels")
-    expect(bool(((pred >= 0) & (pred < bundle.num_classes)).all()),
-           f"predictions outside 0..{bundle.num_classes - 1}: {sorted(set(pred.tolist()))}")
-    expect(isinstance(reps, list) and len(reps) == layers,
-           f"representations returned {len(reps) if isinstance(reps, list) else type(reps).__name__} "
-           f"layers, expected a list of num_layers = {layers}")
+    expect(
+        isinstance(pred, torch.Tensor) and tuple(pred.shape) == (n,),
+        f"predict(x [{n}, ...]) returned shape {list(getattr(pred, 'shape', []))}, expected [{n}]",
+    )
+    expect(
+        not pred.is_floating_point() and pred.dtype != torch.bool,
+        f"predictions have dtype {pred.dtype}, expected integer labels",
+    )
+    expect(
+        bool(((pred >= 0) & (pred < bundle.num_classes)).all()),
+        f"predictions outside 0..{bundle.num_classes - 1}: {sorted(set(pred.tolist()))}",
+    )
+    expect(
+        isinstance(reps, list) and len(reps) == layers,
+        f"representations returned {len(reps) if isinstance(reps, list) else type(reps).__name__} "
+        f"layers, expected a list of num_layers = {layers}",
+    )
     expect(isinstance(weights, list) and len(weights) == layers, f"weights() must return a list of {layers} matrices")
     for l, (h, w) in enumerate(zip(reps, weights), start=1):
-        expect(h.dim() == 2 and h.shape[0] == n, f"layer {l} representation has shape {list(h.shape)}, expected [{n}, D]")
+        expect(
+            h.dim() == 2 and h.shape[0] == n, f"layer {l} representation has shape {list(h.shape)}, expected [{n}, D]"
+        )
         expect(h.is_floating_point() and torch.isfinite(h).all(), f"layer {l} representation is not finite floats")
-        expect(bool((h >= 0).all()), f"layer {l} representation has negative values (the contract is post-ReLU activity)")
-        expect(w.dim() == 2 and w.shape[0] == h.shape[1],
-               f"layer {l} weight has shape {list(w.shape)}, expected [{h.shape[1]}, D_in]")
+        expect(
+            bool((h >= 0).all()), f"layer {l} representation has negative values (the contract is post-ReLU activity)"
+        )
+        expect(
+            w.dim() == 2 and w.shape[0] == h.shape[1],
+            f"layer {l} weight has shape {list(w.shape)}, expected [{h.shape[1]}, D_in]",
+        )
 
 
 @_check("rule", "goodness", "negatives")
@@ -567,12 +644,17 @@ def deterministic_training(s: Subject) -> None:
         p1, p2 = first.predict(x), second.predict(x)
         r1, r2 = first.representations(x, y), second.representations(x, y)
     differ = int((p1 != p2).sum())
-    expect(differ == 0, f"{differ} of {len(x)} test predictions differ between two trainings with seed "
-                        f"{s.harness.seed} (use ctx.generator / ctx.seed for every random draw)")
+    expect(
+        differ == 0,
+        f"{differ} of {len(x)} test predictions differ between two trainings with seed "
+        f"{s.harness.seed} (use ctx.generator / ctx.seed for every random draw)",
+    )
     for l, (a, b) in enumerate(zip(r1, r2), start=1):
-        expect(torch.allclose(a, b, rtol=1e-5, atol=1e-6),
-               f"layer {l} representations differ between two trainings with the same seed "
-               f"(max difference {float((a - b).abs().max()):.3g})")
+        expect(
+            torch.allclose(a, b, rtol=1e-5, atol=1e-6),
+            f"layer {l} representations differ between two trainings with the same seed "
+            f"(max difference {float((a - b).abs().max()):.3g})",
+        )
 
 
 @_check("rule")
@@ -594,9 +676,12 @@ def trained_model_picklable(s: Subject) -> None:
         except Exception as exc:
             raise ConformanceError(f"the trained model cannot be pickled: {type(exc).__name__}: {exc}") from None
         hit = cache.load("conformance", trusted, warn=problems.append)
-    expect(hit is not None, "the trained model cannot be loaded back from the model cache with "
-                            f"weights_only=True: {problems[0] if problems else 'unknown reason'} (a model may hold "
-                            "tensors, plain values, torch.nn modules and classes of its own plugin's modules)")
+    expect(
+        hit is not None,
+        "the trained model cannot be loaded back from the model cache with "
+        f"weights_only=True: {problems[0] if problems else 'unknown reason'} (a model may hold "
+        "tensors, plain values, torch.nn modules and classes of its own plugin's modules)",
+    )
     x = bundle.test.x[:64]
     with torch.no_grad():
         expect(torch.equal(model.predict(x), hit.model.predict(x)), "the reloaded model predicts differently")
@@ -611,13 +696,17 @@ def evaluation(s: Subject, metric: Metric) -> Evaluation:
     """An Evaluation of the harness model, trained as the metric's training_variant asks."""
     bundle = harness_bundle(s.harness)
     variant = metric.training_variant(bundle)
-    expect(variant is None or isinstance(variant, dict), f"training_variant returned {variant!r}, "
-                                                         "expected None or a dict")
+    expect(
+        variant is None or isinstance(variant, dict), f"training_variant returned {variant!r}, expected None or a dict"
+    )
     held = list((variant or {}).get("holdout", []))
-    expect(all(isinstance(c, int) and 0 <= c < bundle.num_classes for c in held),
-           f"training_variant holds out {held!r}, expected class indices 0..{bundle.num_classes - 1}")
-    return Evaluation(train(s, held_out=held), bundle, torch.device(s.harness.device),
-                      training=training_record(s, held))
+    expect(
+        all(isinstance(c, int) and 0 <= c < bundle.num_classes for c in held),
+        f"training_variant holds out {held!r}, expected class indices 0..{bundle.num_classes - 1}",
+    )
+    return Evaluation(
+        train(s, held_out=held), bundle, torch.device(s.harness.device), training=training_record(s, held)
+    )
 
 
 def _row_key(row: MetricRow) -> tuple:
@@ -638,12 +727,16 @@ def rows_well_formed(s: Subject) -> None:
         expect(isinstance(row, MetricRow), f"row {row!r} is not a MetricRow")
         where = f"row {_row_key(row)}"
         expect(isinstance(row.stat, str) and row.stat, f"{where}: stat must be a non-empty string")
-        expect(isinstance(row.value, numbers.Real) and not isinstance(row.value, bool),
-               f"{where}: value {row.value!r} ({type(row.value).__name__}) is not a real number; use float(...)")
+        expect(
+            isinstance(row.value, numbers.Real) and not isinstance(row.value, bool),
+            f"{where}: value {row.value!r} ({type(row.value).__name__}) is not a real number; use float(...)",
+        )
         expect(not math.isinf(row.value), f"{where}: value is infinite (use NaN for undefined values)")
-        expect(row.layer is None or (isinstance(row.layer, int) and not isinstance(row.layer, bool)
-                                     and 1 <= row.layer <= layers),
-               f"{where}: layer must be None or 1..{layers} (1-based)")
+        expect(
+            row.layer is None
+            or (isinstance(row.layer, int) and not isinstance(row.layer, bool) and 1 <= row.layer <= layers),
+            f"{where}: layer must be None or 1..{layers} (1-based)",
+        )
         for label in (row.cls, row.cls_b):
             expect(label is None or label in classes, f"{where}: class {label!r} is not one of {sorted(classes)}")
         expect(row.cls_b is None or row.cls is not None, f"{where}: cls_b is set without cls")
@@ -652,8 +745,10 @@ def rows_well_formed(s: Subject) -> None:
     stats = {r.stat for r in result.rows}
     missing = [h for h in metric.headline_stats() if h not in stats]
     expect(not missing, f"headline stats {missing} are not among the rows' stats {sorted(stats)}")
-    expect(isinstance(result.artifacts, dict) and all(isinstance(k, str) and k for k in result.artifacts),
-           "artifacts must be a dict with non-empty string keys")
+    expect(
+        isinstance(result.artifacts, dict) and all(isinstance(k, str) and k for k in result.artifacts),
+        "artifacts must be a dict with non-empty string keys",
+    )
 
 
 @_check("metric")
@@ -690,24 +785,39 @@ def bundle_consistent(s: Subject) -> None:
     dataset, b = _load(s)
     expect(isinstance(b, DatasetBundle), f"load returned {type(b).__name__}, not a DatasetBundle")
     expect(b.name == dataset.name, f"bundle name {b.name!r} differs from the dataset's name {dataset.name!r}")
-    expect(isinstance(b.shape, tuple) and len(b.shape) == 3 and all(isinstance(d, int) and d > 0 for d in b.shape),
-           f"shape {b.shape!r} is not (C, H, W) of positive ints")
-    expect(isinstance(b.classes, list) and len(b.classes) >= 2 and len(set(b.classes)) == len(b.classes)
-           and all(isinstance(c, str) and c for c in b.classes), f"classes {b.classes!r} are not >= 2 distinct names")
+    expect(
+        isinstance(b.shape, tuple) and len(b.shape) == 3 and all(isinstance(d, int) and d > 0 for d in b.shape),
+        f"shape {b.shape!r} is not (C, H, W) of positive ints",
+    )
+    expect(
+        isinstance(b.classes, list)
+        and len(b.classes) >= 2
+        and len(set(b.classes)) == len(b.classes)
+        and all(isinstance(c, str) and c for c in b.classes),
+        f"classes {b.classes!r} are not >= 2 distinct names",
+    )
     for split_name, split in (("train", b.train), ("test", b.test)):
         x, y = split.x, split.y
         expect(len(y) > 0, f"the {split_name} split is empty")
-        expect(tuple(x.shape) == (len(y), *b.shape), f"{split_name}.x has shape {list(x.shape)}, "
-                                                     f"expected [{len(y)}, {', '.join(map(str, b.shape))}]")
+        expect(
+            tuple(x.shape) == (len(y), *b.shape),
+            f"{split_name}.x has shape {list(x.shape)}, expected [{len(y)}, {', '.join(map(str, b.shape))}]",
+        )
         expect(x.dtype == torch.float32, f"{split_name}.x has dtype {x.dtype}, expected torch.float32")
-        expect(y.dtype == torch.long and y.dim() == 1, f"{split_name}.y must be a 1-D int64 tensor, not {y.dtype} "
-                                                       f"{list(y.shape)}")
+        expect(
+            y.dtype == torch.long and y.dim() == 1,
+            f"{split_name}.y must be a 1-D int64 tensor, not {y.dtype} {list(y.shape)}",
+        )
         expect(bool(torch.isfinite(x).all()), f"{split_name}.x has non-finite values")
-        expect(int(y.min()) >= 0 and int(y.max()) < b.num_classes,
-               f"{split_name} labels span {int(y.min())}..{int(y.max())}, expected 0..{b.num_classes - 1}")
+        expect(
+            int(y.min()) >= 0 and int(y.max()) < b.num_classes,
+            f"{split_name} labels span {int(y.min())}..{int(y.max())}, expected 0..{b.num_classes - 1}",
+        )
     channels = b.shape[0]
-    expect(len(b.mean) == channels and len(b.std) == channels and all(sd > 0 for sd in b.std),
-           f"mean {b.mean} / std {b.std} must have one value per channel ({channels}), std > 0")
+    expect(
+        len(b.mean) == channels and len(b.std) == channels and all(sd > 0 for sd in b.std),
+        f"mean {b.mean} / std {b.std} must have one value per channel ({channels}), std > 0",
+    )
     expect(isinstance(b.content_hash, str) and b.content_hash, "content_hash must be a non-empty string")
 
 
@@ -716,7 +826,9 @@ def content_hash_stable(s: Subject) -> None:
     """Loading twice gives the same content hash and the same tensors."""
     _, a = _load(s)
     _, b = _load(s)
-    expect(a.content_hash == b.content_hash, f"content hash changes between loads: {a.content_hash} vs {b.content_hash}")
+    expect(
+        a.content_hash == b.content_hash, f"content hash changes between loads: {a.content_hash} vs {b.content_hash}"
+    )
     expect(torch.equal(a.train.y, b.train.y) and torch.equal(a.test.x, b.test.x), "two loads give different data")
 
 
@@ -786,19 +898,25 @@ class Case:
             pytest.fail(str(exc), pytrace=False)
 
 
-def _cases(cls: type[Component], params: Mapping[str, Any] | None, harness: Harness | None,
-           skip: Mapping[str, str] | None) -> list[Case]:
+def _cases(
+    cls: type[Component], params: Mapping[str, Any] | None, harness: Harness | None, skip: Mapping[str, str] | None
+) -> list[Case]:
     checks = checks_for(cls)
     unknown = sorted(set(skip or {}) - {c.name for c in checks})
     if unknown:
-        raise ValueError(f"skip names unknown checks {unknown}; checks for a {cls.kind}: "
-                         f"{', '.join(c.name for c in checks)}")
+        raise ValueError(
+            f"skip names unknown checks {unknown}; checks for a {cls.kind}: {', '.join(c.name for c in checks)}"
+        )
     subject = Subject(cls, dict(params or {}), harness or Harness())
     return [Case(c, subject, (skip or {}).get(c.name)) for c in checks]
 
 
-def conformance_cases(*classes: type[Component], params: Mapping[str, Any] | None = None,
-                      harness: Harness | None = None, skip: Mapping[str, str] | None = None) -> list[Any]:
+def conformance_cases(
+    *classes: type[Component],
+    params: Mapping[str, Any] | None = None,
+    harness: Harness | None = None,
+    skip: Mapping[str, str] | None = None,
+) -> list[Any]:
     """``pytest.param`` cases (id ``name-check``) for ``@pytest.mark.parametrize("case", ...)``;
     each test calls ``case.run()``. ``params`` (the same for every class) builds the components."""
     import pytest
@@ -806,12 +924,18 @@ def conformance_cases(*classes: type[Component], params: Mapping[str, Any] | Non
     return [pytest.param(case, id=str(case)) for cls in classes for case in _cases(cls, params, harness, skip)]
 
 
-def conformance_suite(cls: type[Component], *, params: Mapping[str, Any] | None = None,
-                      harness: Harness | None = None, skip: Mapping[str, str] | None = None) -> type:
+def conformance_suite(
+    cls: type[Component],
+    *,
+    params: Mapping[str, Any] | None = None,
+    harness: Harness | None = None,
+    skip: Mapping[str, str] | None = None,
+) -> type:
     """A pytest test class with one ``test_<check>`` per check of ``cls``; assign it to a name
     starting with ``Test`` in a test module."""
     namespace: dict[str, Any] = {"__doc__": f"Conformance of {cls.kind} '{cls.name}'."}
     for case in _cases(cls, params, harness, skip):
+
         def test(self: Any, _case: Case = case) -> None:
             _case.run()
 
@@ -821,8 +945,13 @@ def conformance_suite(cls: type[Component], *, params: Mapping[str, Any] | None 
     return type(f"Test{cls.__name__}Conformance", (), namespace)
 
 
-def check_component(cls: type[Component], *, params: Mapping[str, Any] | None = None,
-                    harness: Harness | None = None, skip: Mapping[str, str] | None = None) -> list[CheckResult]:
+def check_component(
+    cls: type[Component],
+    *,
+    params: Mapping[str, Any] | None = None,
+    harness: Harness | None = None,
+    skip: Mapping[str, str] | None = None,
+) -> list[CheckResult]:
     """Run every check of ``cls``; return the results, or raise one ConformanceError listing
     every failure."""
     results: list[CheckResult] = []

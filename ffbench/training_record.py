@@ -75,9 +75,16 @@ class TrainingRecord:
             names = {f.name for f in fields(cls)} - {"cached"}
             return cls(**{k: v for k, v in stored.items() if k in names}, cached=True)
         missing = "not recorded: the cache entry predates training records"
-        return cls(seconds=float(meta.get("train_seconds", float("nan"))), flops=None, flops_note=missing,
-                   peak_memory_bytes=None, memory_method=missing, device="",
-                   stacked_seeds=int(meta.get("stacked_seeds", 1)), cached=True)
+        return cls(
+            seconds=float(meta.get("train_seconds", float("nan"))),
+            flops=None,
+            flops_note=missing,
+            peak_memory_bytes=None,
+            memory_method=missing,
+            device="",
+            stacked_seeds=int(meta.get("stacked_seeds", 1)),
+            cached=True,
+        )
 
     def with_flops(self, flops: int | None, note: str) -> TrainingRecord:
         return replace(self, flops=flops, flops_note=note)
@@ -91,8 +98,10 @@ def count_flops(rule: Any, data: Any, goodness: Any, negatives: Any) -> tuple[in
     except Exception as exc:
         return None, f"not counted: {rule.name}.training_flops raised {type(exc).__name__}: {exc}"
     if flops is None:
-        return None, (f"not counted: rule '{rule.name}' declares no FLOP count for this configuration "
-                      "(LearningRule.training_flops returned None)")
+        return None, (
+            f"not counted: rule '{rule.name}' declares no FLOP count for this configuration "
+            "(LearningRule.training_flops returned None)"
+        )
     return int(flops), "analytic matmul FLOPs (2mkn per product) of one fit, as the rule counts them"
 
 
@@ -189,9 +198,9 @@ def _trim_heap() -> None:
 class MeasureTraining:
     """Times a fit and measures its peak memory::
 
-        with MeasureTraining(device) as m:
-            models = rule.fit_seeds(...)
-        record = m.record(device_label, stacked_seeds=len(models))
+    with MeasureTraining(device) as m:
+        models = rule.fit_seeds(...)
+    record = m.record(device_label, stacked_seeds=len(models))
     """
 
     def __init__(self, device: torch.device, interval_s: float = SAMPLE_INTERVAL_S):
@@ -212,7 +221,13 @@ class MeasureTraining:
     def record(self, device: str, stacked_seeds: int = 1) -> TrainingRecord:
         """The record of one of the ``stacked_seeds`` models trained in the block (FLOPs not yet
         counted: :meth:`TrainingRecord.with_flops`)."""
-        return TrainingRecord(seconds=self.seconds / stacked_seeds, flops=None, flops_note="not counted yet",
-                              peak_memory_bytes=self.memory.peak_bytes, memory_method=self.memory.method,
-                              device=device, stacked_seeds=stacked_seeds,
-                              trained_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        return TrainingRecord(
+            seconds=self.seconds / stacked_seeds,
+            flops=None,
+            flops_note="not counted yet",
+            peak_memory_bytes=self.memory.peak_bytes,
+            memory_method=self.memory.method,
+            device=device,
+            stacked_seeds=stacked_seeds,
+            trained_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )

@@ -32,8 +32,12 @@ SAMPLES = {
 CANDIDATES = {
     "ff": ["epochs=10,batch_size=256", "epochs=20,batch_size=256", "epochs=30,batch_size=256"],
     "bp": ["epochs=10,batch_size=256", "epochs=30,batch_size=256", "lr=0.001,epochs=10,batch_size=256"],
-    "bp-ff": ["epochs=10,batch_size=256", "lr=0.001,epochs=10,batch_size=256",
-              "lr=0.001,epochs=30,batch_size=256", "lr=0.0003,epochs=30,batch_size=256"],
+    "bp-ff": [
+        "epochs=10,batch_size=256",
+        "lr=0.001,epochs=10,batch_size=256",
+        "lr=0.001,epochs=30,batch_size=256",
+        "lr=0.0003,epochs=30,batch_size=256",
+    ],
 }
 
 
@@ -47,15 +51,18 @@ def table(path: str) -> str:
     df = df[(df["status"] == "ok") & df["class"].isna() & df["class_b"].isna()]
     df = df[df["stat"].isin(["accuracy", "sparsity"])]
     df["col"] = [s if pd.isna(l) else f"{s} L{int(l)}" for s, l in zip(df["stat"], df["layer"])]
-    per_seed = df.pivot_table(index=["dataset", "rule", "preset", "seed"], columns="col", values="value",
-                              aggfunc="last").reset_index()
+    per_seed = df.pivot_table(
+        index=["dataset", "rule", "preset", "seed"], columns="col", values="value", aggfunc="last"
+    ).reset_index()
     cols = [c for c in per_seed.columns if c.startswith(("accuracy", "sparsity"))]
     agg = per_seed.groupby(["dataset", "rule", "preset"])[cols].agg(["mean", "std", "count"])
     lines = []
     for dataset, block in agg.groupby(level=0):
-        lines += [f"\n**{dataset}** (evaluated on the validation split)\n",
-                  "| rule | preset | seeds | " + " | ".join(cols) + " | max abs Hoyer diff to paper |",
-                  "|---" * (len(cols) + 4) + "|"]
+        lines += [
+            f"\n**{dataset}** (evaluated on the validation split)\n",
+            "| rule | preset | seeds | " + " | ".join(cols) + " | max abs Hoyer diff to paper |",
+            "|---" * (len(cols) + 4) + "|",
+        ]
         for (_, rule, preset), r in block.iterrows():
             base = rule.split("[")[0]
             ref = block[[k[1].split("[")[0] == base and k[2] == "paper" for k in block.index]]
@@ -85,7 +92,7 @@ def main() -> None:
         for rule in a.rules.split(","):
             if not a.skip_paper:
                 run(["--rule", rule, "--preset", "paper", "--seeds", str(a.paper_seeds), *common])
-            for cand in ([a.only] if a.only else CANDIDATES[rule]):
+            for cand in [a.only] if a.only else CANDIDATES[rule]:
                 run(["--rule", f"{rule}[{cand}]", "--preset", "quick", "--seeds", str(a.seeds), *common])
     print(table(a.out))
 

@@ -16,8 +16,19 @@ from ffbench.contracts import TrainContext
 from ffbench.registry import get_registry
 from ffbench_plugins.rules.flops import baseline_ff_flops, bp_ff_flops, bp_flops, ff_flops
 
-KEYS = {"rule", "dataset_shape", "batch_size", "samples_per_s", "gflop_per_epoch", "achieved_gflops", "peak_gflops",
-        "ratio_to_peak", "baseline_samples_per_s", "speedup", "device"}
+KEYS = {
+    "rule",
+    "dataset_shape",
+    "batch_size",
+    "samples_per_s",
+    "gflop_per_epoch",
+    "achieved_gflops",
+    "peak_gflops",
+    "ratio_to_peak",
+    "baseline_samples_per_s",
+    "speedup",
+    "device",
+}
 
 
 def test_flop_counts_by_hand():
@@ -41,17 +52,26 @@ def test_flop_counts_by_hand():
     assert bp_flops([4, 3, 2], 10, epochs=1, classes=5) == 2 * 240 + 3 * 120 + 3 * 200
 
 
-@pytest.mark.parametrize("rule, negatives", [
-    ("ff", "wrong-label"), ("ff", "wrong-label[resample=true]"), ("ff", "hard"),
-    ("ff[schedule=simultaneous]", "wrong-label[resample=true]"), ("bp-ff", "hard"), ("bp", "wrong-label"),
-])
+@pytest.mark.parametrize(
+    "rule, negatives",
+    [
+        ("ff", "wrong-label"),
+        ("ff", "wrong-label[resample=true]"),
+        ("ff", "hard"),
+        ("ff[schedule=simultaneous]", "wrong-label[resample=true]"),
+        ("bp-ff", "hard"),
+        ("bp", "wrong-label"),
+    ],
+)
 def test_flop_counts_match_what_the_trainers_do(rule, negatives):
     """The analytic counts equal torch's count of every matmul the fast path and the baseline run."""
     data = synthetic_bundle(300, (1, 6, 6), num_classes=4)
     case = build_case(get_registry(), rule, "l2", negatives, dict(width=8, layers=3, epochs=2, batch_size=64))
     fast, base = case.flops(data)
-    trainers = {"fast": lambda ctx: case.rule.fit(data, case.goodness, case.negatives, ctx),
-                "baseline": lambda ctx: case.rule.fit_baseline(data, case.goodness, case.negatives, ctx)}
+    trainers = {
+        "fast": lambda ctx: case.rule.fit(data, case.goodness, case.negatives, ctx),
+        "baseline": lambda ctx: case.rule.fit_baseline(data, case.goodness, case.negatives, ctx),
+    }
     for path, expected in (("fast", fast), ("baseline", base)):
         with FlopCounterMode(display=False) as counter:
             trainers[path](TrainContext(torch.device("cpu"), 0, list(range(4)), 4))
@@ -74,9 +94,32 @@ def cli():
 
 
 def test_bench_json_tiny():
-    result = CliRunner().invoke(cli(), ["--rule", "ff,bp", "--samples", "512", "--width", "32", "--layers", "2",
-                                        "--batch-size", "128", "--epochs", "1", "--device", "cpu", "--repeats", "1",
-                                        "--seeds", "2", "--peak-size", "256", "--json"])
+    result = CliRunner().invoke(
+        cli(),
+        [
+            "--rule",
+            "ff,bp",
+            "--samples",
+            "512",
+            "--width",
+            "32",
+            "--layers",
+            "2",
+            "--batch-size",
+            "128",
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--repeats",
+            "1",
+            "--seeds",
+            "2",
+            "--peak-size",
+            "256",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert [r["rule"] for r in rows] == ["ff", "bp"]
@@ -94,9 +137,34 @@ def test_bench_json_tiny():
 
 def test_bench_times_rules_that_declare_no_flops_and_says_so():
     """dimcompress (self-supervised goodness) and a zoo rule: timed, FLOPs and baseline plainly absent."""
-    result = CliRunner().invoke(cli(), ["--rule", "ff,dfa", "--goodness", "dimcompress", "--negatives", "none", "--samples", "256",
-                                        "--width", "32", "--layers", "2", "--batch-size", "128", "--epochs", "1",
-                                        "--device", "cpu", "--repeats", "1", "--peak-size", "64", "--json"])
+    result = CliRunner().invoke(
+        cli(),
+        [
+            "--rule",
+            "ff,dfa",
+            "--goodness",
+            "dimcompress",
+            "--negatives",
+            "none",
+            "--samples",
+            "256",
+            "--width",
+            "32",
+            "--layers",
+            "2",
+            "--batch-size",
+            "128",
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--repeats",
+            "1",
+            "--peak-size",
+            "64",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert [r["goodness"] for r in rows] == ["dimcompress", None]

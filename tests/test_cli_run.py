@@ -12,8 +12,13 @@ from ffbench.cli import app
 from ffbench.contracts import LearningRule
 from ffbench.results import COLUMNS
 
-TINY = ["--rule", "ff[width=128,layers=2,epochs=10,batch_size=50]",
-        "--dataset", "fashion-mnist-mini[train_size=500,test_size=200]", "-q"]
+TINY = [
+    "--rule",
+    "ff[width=128,layers=2,epochs=10,batch_size=50]",
+    "--dataset",
+    "fashion-mnist-mini[train_size=500,test_size=200]",
+    "-q",
+]
 
 
 def invoke(*args):
@@ -40,7 +45,10 @@ def test_run_writes_tidy_rows_with_provenance(tmp_path):
     row = df.iloc[0]
     assert row["rule_dist"] == "ffbench" and row["rule_dist_version"] == ffbench.__version__
     assert row["rule_id"].startswith("ff[batch_size=50,epochs=10,")
-    assert row["goodness_id"] == "l2[threshold=3.0]" and row["negatives_id"] == "wrong-label[pairing=per-image,resample=false]"
+    assert (
+        row["goodness_id"] == "l2[threshold=3.0]"
+        and row["negatives_id"] == "wrong-label[pairing=per-image,resample=false]"
+    )
     assert row["device"].startswith("cpu") and row["torch_version"] and len(row["config_hash"]) == 16
     assert row["dataset_hash"] and row["train_seconds"] > 0 and row["preset"] == "quick"
 
@@ -84,14 +92,25 @@ def with_exploding_rule(monkeypatch):
         register(ExplodingRule)
 
     plugin.ffbench_register_rules = ffbench_register_rules
-    monkeypatch.setattr(registry_module, "_DEFAULT",
-                        registry_module.load_registry(extra=[("exploding", plugin, "test-dist", "0.0.1")]))
+    monkeypatch.setattr(
+        registry_module, "_DEFAULT", registry_module.load_registry(extra=[("exploding", plugin, "test-dist", "0.0.1")])
+    )
 
 
 def test_a_failing_point_is_recorded_and_the_run_goes_on(tmp_path, with_exploding_rule):
     out = tmp_path / "r.parquet"
-    result = invoke("run", "--rule", "explode,ff[width=64,layers=1,epochs=1]", "--dataset",
-                    "fashion-mnist-mini[train_size=300,test_size=100]", "--metric", "accuracy", "-q", "--out", str(out))
+    result = invoke(
+        "run",
+        "--rule",
+        "explode,ff[width=64,layers=1,epochs=1]",
+        "--dataset",
+        "fashion-mnist-mini[train_size=300,test_size=100]",
+        "--metric",
+        "accuracy",
+        "-q",
+        "--out",
+        str(out),
+    )
     assert result.exit_code == 1
     df = pd.read_parquet(out)
     failed = df[df.status == "failed"]
@@ -101,8 +120,17 @@ def test_a_failing_point_is_recorded_and_the_run_goes_on(tmp_path, with_explodin
 
 
 def test_missing_dataset_is_one_clear_paragraph(tmp_path):
-    result = invoke("run", "--dataset", "mnist", "--data-dir", str(tmp_path), "--no-download", "-q",
-                    "--out", str(tmp_path / "r.parquet"))
+    result = invoke(
+        "run",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        str(tmp_path),
+        "--no-download",
+        "-q",
+        "--out",
+        str(tmp_path / "r.parquet"),
+    )
     assert result.exit_code == 2
     assert "Dataset 'mnist' was not found" in result.output and str(tmp_path) in result.output
     assert "Traceback" not in result.output
@@ -119,8 +147,19 @@ def test_unknown_names_and_help():
 def test_plugins_lists_every_builtin():
     result = invoke("plugins")
     assert result.exit_code == 0
-    for name in ("ff", "bp-ff", "bp", "l2", "sumsq", "meansq", "wrong-label", "hard", "fashion-mnist-mini",
-                 "accuracy", "sparsity"):
+    for name in (
+        "ff",
+        "bp-ff",
+        "bp",
+        "l2",
+        "sumsq",
+        "meansq",
+        "wrong-label",
+        "hard",
+        "fashion-mnist-mini",
+        "accuracy",
+        "sparsity",
+    ):
         assert f" {name} " in result.stdout
 
 
@@ -129,8 +168,9 @@ def test_stacked_seeds_through_the_runner_match_separate_runs(tmp_path):
     rows = {}
     for mode in ("on", "off"):
         out = tmp_path / f"{mode}.parquet"
-        result = invoke("run", *TINY, "--metric", "accuracy", "--seeds", "2", "--no-cache", "--stack-seeds", mode,
-                        "--out", str(out))
+        result = invoke(
+            "run", *TINY, "--metric", "accuracy", "--seeds", "2", "--no-cache", "--stack-seeds", mode, "--out", str(out)
+        )
         assert result.exit_code == 0, result.output
         df = pd.read_parquet(out)
         rows[mode] = df[df["class"].isna()].sort_values("seed")
@@ -143,9 +183,23 @@ def test_a_metric_parameter_grid_shows_every_variant_and_ignored_choices_are_not
     from ffbench.summary import summary_table
 
     out = tmp_path / "r.parquet"
-    result = invoke("run", "--rule", "bp[width=32,layers=1,epochs=1]", "--goodness", "sumsq", "--negatives", "hard",
-                    "--dataset", "fashion-mnist-mini[train_size=300,test_size=100]", "--metric", "sparsity",
-                    "--param", "sparsity.samples=all,correct", "--out", str(out))
+    result = invoke(
+        "run",
+        "--rule",
+        "bp[width=32,layers=1,epochs=1]",
+        "--goodness",
+        "sumsq",
+        "--negatives",
+        "hard",
+        "--dataset",
+        "fashion-mnist-mini[train_size=300,test_size=100]",
+        "--metric",
+        "sparsity",
+        "--param",
+        "sparsity.samples=all,correct",
+        "--out",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert "--goodness sumsq is ignored" in text and "--negatives hard is ignored" in text
@@ -155,9 +209,18 @@ def test_a_metric_parameter_grid_shows_every_variant_and_ignored_choices_are_not
 
 def test_rows_say_whether_the_representations_read_the_label(tmp_path):
     out = tmp_path / "r.parquet"
-    result = invoke("run", "--rule", "ff[width=32,layers=1,epochs=1],bp[width=32,layers=1,epochs=1],"
-                    "dfa[width=32,layers=1,epochs=1]", "--dataset", "fashion-mnist-mini[train_size=300,test_size=100]",
-                    "--metric", "accuracy", "-q", "--out", str(out))
+    result = invoke(
+        "run",
+        "--rule",
+        "ff[width=32,layers=1,epochs=1],bp[width=32,layers=1,epochs=1],dfa[width=32,layers=1,epochs=1]",
+        "--dataset",
+        "fashion-mnist-mini[train_size=300,test_size=100]",
+        "--metric",
+        "accuracy",
+        "-q",
+        "--out",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     df = pd.read_parquet(out)
     flags = df.groupby(df["rule"].str.split("[").str[0])["label_in_input"].agg(set).to_dict()

@@ -28,13 +28,16 @@ def test_cli_strings_are_coerced_to_types():
     assert rule.values["skip_first"] is True and rule.values["width"] is None
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"epochs": "ten"}, "expected int"),
-    ({"epochs": 0}, ">= 1"),
-    ({"schedule": "random"}, "valid values are greedy, simultaneous"),
-    ({"epoch": 3}, "Did you mean 'epochs'"),
-    ({"skip_first": "maybe"}, "expected bool"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"epochs": "ten"}, "expected int"),
+        ({"epochs": 0}, ">= 1"),
+        ({"schedule": "random"}, "valid values are greedy, simultaneous"),
+        ({"epoch": 3}, "Did you mean 'epochs'"),
+        ({"skip_first": "maybe"}, "expected bool"),
+    ],
+)
 def test_bad_parameters_name_the_value_and_the_valid_ones(params, message):
     with pytest.raises(ParameterError, match=message):
         FFRule.from_spec(params)

@@ -27,13 +27,26 @@ BUILTINS = [e.cls for e in get_registry().all_entries() if e.dist == "ffbench"]
 
 
 #: documented deviations of a built-in from a check: (name, check) -> reason
-BUILTIN_SKIPS = {("ns-class-confusion", "labels_wrong_and_allowed"):
-                 "the study's class confusion keeps ~1/C true labels by definition (docs/negatives_study.md)"}
+BUILTIN_SKIPS = {
+    (
+        "ns-class-confusion",
+        "labels_wrong_and_allowed",
+    ): "the study's class confusion keeps ~1/C true labels by definition (docs/negatives_study.md)"
+}
 
 
-@pytest.mark.parametrize("case", [c for cls in BUILTINS for c in conformance_cases(
-    cls, params=tiny_params(cls),
-    skip={chk: why for (name, chk), why in BUILTIN_SKIPS.items() if name == cls.name})])
+@pytest.mark.parametrize(
+    "case",
+    [
+        c
+        for cls in BUILTINS
+        for c in conformance_cases(
+            cls,
+            params=tiny_params(cls),
+            skip={chk: why for (name, chk), why in BUILTIN_SKIPS.items() if name == cls.name},
+        )
+    ],
+)
 def test_builtin_components_conform(case):
     case.run()
 
@@ -135,10 +148,15 @@ class BadName(L2Goodness):
 
 
 def _metric(rows, name="bad-metric", headline=()):
-    return type("BadMetric", (Metric,), {
-        "name": name, "headline": headline,
-        "compute": lambda self, ev: MetricResult(rows),
-    })
+    return type(
+        "BadMetric",
+        (Metric,),
+        {
+            "name": name,
+            "headline": headline,
+            "compute": lambda self, ev: MetricResult(rows),
+        },
+    )
 
 
 class Int32Labels(FashionMNISTMini):
@@ -177,11 +195,20 @@ WRONG = [
     (_metric([MetricRow("m", float("inf"))]), {}, "rows_well_formed", "value is infinite"),
     (_metric([MetricRow("m", 0.5, cls="Kitten")]), {}, "rows_well_formed", "class 'Kitten' is not one of"),
     (_metric([MetricRow("m", 0.5), MetricRow("m", 0.6)]), {}, "rows_well_formed", "appears twice"),
-    (_metric([MetricRow("m", 0.5)], headline=("score",)), {}, "rows_well_formed",
-     r"headline stats \['score'\] are not among"),
+    (
+        _metric([MetricRow("m", 0.5)], headline=("score",)),
+        {},
+        "rows_well_formed",
+        r"headline stats \['score'\] are not among",
+    ),
     (Int32Labels, tiny_params(FashionMNISTMini), "bundle_consistent", "test.y must be a 1-D int64 tensor"),
-    (ShortLabels, tiny_params(FashionMNISTMini), "bundle_consistent", r"train.x has shape \[300, 1, 28, 28\], "
-                                                                      r"expected \[299, 1, 28, 28\]"),
+    (
+        ShortLabels,
+        tiny_params(FashionMNISTMini),
+        "bundle_consistent",
+        r"train.x has shape \[300, 1, 28, 28\], "
+        r"expected \[299, 1, 28, 28\]",
+    ),
 ]
 
 
@@ -214,7 +241,8 @@ def test_a_crash_in_the_component_is_a_failure_not_an_error():
 
 
 def test_conformance_suite_under_pytest(pytester):
-    pytester.makepyfile(test_author="""
+    pytester.makepyfile(
+        test_author="""
         import torch
         from ffbench.testing import conformance_suite
         from ffbench_plugins.goodness.norms import L2Goodness
@@ -226,14 +254,17 @@ def test_conformance_suite_under_pytest(pytester):
 
         TestGood = conformance_suite(L2Goodness)
         TestBad = conformance_suite(Shape, skip={"trains_and_predicts": "inference needs score [N]"})
-    """)
+    """
+    )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-rs")
     result.assert_outcomes(passed=8 + 6, failed=1, skipped=1)  # 9 goodness checks each (name_not_taken too)
-    result.stdout.fnmatch_lines([
-        "*TestBad.test_score_shape*",
-        "goodness 'shape' (test_author.Shape) fails check 'score_shape': score of activity [[]8, 16] has shape*",
-        "*SKIPPED*inference needs score [[]N]*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*TestBad.test_score_shape*",
+            "goodness 'shape' (test_author.Shape) fails check 'score_shape': score of activity [[]8, 16] has shape*",
+            "*SKIPPED*inference needs score [[]N]*",
+        ]
+    )
 
 
 # -- helpers for authors' unit tests ---------------------------------------------------------

@@ -143,8 +143,10 @@ def test_colour_sets_unpack_to_nchw(monkeypatch, tmp_path, name, cls, layout):
     assert b.classes == (_FakeColour.classes if name == "cifar10" else [str(d) for d in range(10)])
 
 
-@pytest.mark.skipif(not tvs.DEBIAN_FASHION_MNIST.is_dir(),
-                    reason="Debian's dataset-fashion-mnist is not installed (/usr/share/datasets/fashion-mnist)")
+@pytest.mark.skipif(
+    not tvs.DEBIAN_FASHION_MNIST.is_dir(),
+    reason="Debian's dataset-fashion-mnist is not installed (/usr/share/datasets/fashion-mnist)",
+)
 def test_fashion_mnist_from_debian_files(tmp_path):
     b = tvs.FashionMNIST(train_size=1000, test_size=100).load(tmp_path, download=False)
     assert "Debian" in b.source and b.classes == common.FASHION_MNIST_CLASSES

@@ -1,4 +1,4 @@
-"""Dimensionality compression goodness (SCIENCE.md): effective dimensionality on hand-computable
+"""Dimensionality compression goodness (docs/science.md): effective dimensionality on hand-computable
 data, the within/across terms and the loss sign, the noisy copies, the energy readout, and
 learning with the ff and bp-ff rules on a small real subset."""
 
@@ -12,7 +12,12 @@ from ffbench.contracts import TrainContext
 from ffbench.errors import ParameterError
 from ffbench_plugins.goodness import dimcompress
 from ffbench_plugins.goodness.dimcompress import (
-    DimCompressGoodness, EnergyReadout, effective_dim, participation_ratio, producing_weight, random_orthogonal,
+    DimCompressGoodness,
+    EnergyReadout,
+    effective_dim,
+    participation_ratio,
+    producing_weight,
+    random_orthogonal,
 )
 from ffbench_plugins.negatives.hard import NoNegatives
 from ffbench_plugins.rules.bp_ff import BPFFRule
@@ -35,7 +40,7 @@ def test_effective_dim_of_isotropic_and_rank_one_data(d):
     rank1 = torch.outer(torch.tensor([1.0, -2.0, 0.5, 3.0, 1.0, 0.1]), torch.rand(d) + 0.1)
     assert effective_dim(rank1).item() == pytest.approx(1.0, rel=1e-5)
     two = torch.zeros(6, d)
-    two[:3, 0], two[3:, 1] = 3.0 ** 0.5, 1.0  # second moment diag(9, 3): ED 12^2 / 90 = 16 / 10
+    two[:3, 0], two[3:, 1] = 3.0**0.5, 1.0  # second moment diag(9, 3): ED 12^2 / 90 = 16 / 10
     assert effective_dim(two).item() == pytest.approx(16 / 10, rel=1e-5)
 
 
@@ -101,8 +106,10 @@ def test_projection_is_drawn_once_per_width_and_changes_the_terms():
     assert goodness._projections[(6, 2, "cpu")] is q
     expected = DimCompressGoodness(copies=2).terms(h @ q)
     assert torch.allclose(torch.stack(first), torch.stack(expected))
-    assert torch.equal(torch.stack(DimCompressGoodness(copies=2, proj_dim=6).terms(h)),
-                       torch.stack(DimCompressGoodness(copies=2).terms(h)))
+    assert torch.equal(
+        torch.stack(DimCompressGoodness(copies=2, proj_dim=6).terms(h)),
+        torch.stack(DimCompressGoodness(copies=2).terms(h)),
+    )
 
 
 def test_bad_activity_shapes_and_negatives_are_refused():
@@ -164,8 +171,8 @@ def test_energy_readout_calibrates_one_scale_per_layer():
     readout = EnergyReadout([2, 1], num_classes=3, copies=2, layers="all")
     hs = [torch.tensor([[2.0, 0], [0, 2], [2, 0], [0, 2]]), torch.zeros(4, 1)]
     readout.calibrate(hs)  # RMS: sqrt(16 / 8) for layer 1; a silent layer keeps scale 1
-    assert torch.allclose(readout.scales, torch.tensor([2 ** 0.5, 1.0]))
-    assert torch.allclose(readout.features(hs)[0], torch.tensor([2 ** 0.5, 0, 0]))
+    assert torch.allclose(readout.scales, torch.tensor([2**0.5, 1.0]))
+    assert torch.allclose(readout.features(hs)[0], torch.tensor([2**0.5, 0, 0]))
 
 
 # -- learning -------------------------------------------------------------------------------------
@@ -182,8 +189,9 @@ def context(seed: int = 0) -> TrainContext:
     return TrainContext(device=torch.device("cpu"), seed=seed, train_classes=list(range(10)), num_classes=10)
 
 
-DC_RULE = dict(width=128, layers=2, epochs=3, batch_size=100, optimizer="adamw", lr=1e-3,
-               weight_decay=0.01, lr_schedule="cosine")
+DC_RULE = dict(
+    width=128, layers=2, epochs=3, batch_size=100, optimizer="adamw", lr=1e-3, weight_decay=0.01, lr_schedule="cosine"
+)
 DC = dict(copies=8, readout_epochs=5, readout_batch_size=50)
 
 
@@ -303,11 +311,15 @@ def tiny_dc_data():
     return FashionMNISTMini(train_size=200, test_size=100).load()
 
 
-@pytest.mark.parametrize("rule, order", [
-    (FFRule(**TINY_RULE), [30, 30, 20, 20, 10, 10]),  # greedy: 2 batches per layer, layer by layer
-    (FFRule(**TINY_RULE, schedule="simultaneous"), [30, 20, 10] * 2),
-    (BPFFRule(**TINY_RULE), [30, 20, 10] * 2),
-], ids=["ff-greedy", "ff-simultaneous", "bp-ff"])
+@pytest.mark.parametrize(
+    "rule, order",
+    [
+        (FFRule(**TINY_RULE), [30, 30, 20, 20, 10, 10]),  # greedy: 2 batches per layer, layer by layer
+        (FFRule(**TINY_RULE, schedule="simultaneous"), [30, 20, 10] * 2),
+        (BPFFRule(**TINY_RULE), [30, 20, 10] * 2),
+    ],
+    ids=["ff-greedy", "ff-simultaneous", "bp-ff"],
+)
 def test_rules_train_each_layer_with_its_projection(tiny_dc_data, rule, order):
     goodness = RecordingDimCompress(**TINY_DC)
     goodness.sizes = []
@@ -342,8 +354,9 @@ def test_goodness_pickled_before_the_new_parameters_loads_with_their_defaults():
     goodness = DimCompressGoodness(copies=3)
     state = pickle.loads(pickle.dumps(goodness)).__dict__
     old = {k: v for k, v in state.items() if k not in ("layer_dims", "_input_width")}
-    old["values"] = {k: v for k, v in old["values"].items()
-                     if k not in ("proj_dims", "readout_schedule", "readout_weight_decay")}
+    old["values"] = {
+        k: v for k, v in old["values"].items() if k not in ("proj_dims", "readout_schedule", "readout_weight_decay")
+    }
     restored = DimCompressGoodness.__new__(DimCompressGoodness)
     restored.__setstate__(old)
     assert restored == goodness and restored.layer_dims is None
@@ -363,7 +376,8 @@ def test_readout_schedule_and_weight_decay_reach_the_optimizer(tiny_dc_data, mon
     assert seen == [(2.5e-4, 0.01)] * 8  # defaults: constant lr, weight decay 0.01 (200 images, 4 batches x 2)
     seen.clear()
     DimCompressGoodness(**settings, readout_schedule="cosine", readout_weight_decay=0.05).fit_pixel_readout(
-        tiny_dc_data, context())
+        tiny_dc_data, context()
+    )
     lrs = [lr for lr, _ in seen]
     assert len(lrs) == 8 and lrs[0] == pytest.approx(2.5e-4) and {wd for _, wd in seen} == {0.05}
     assert all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] < 0.05 * 2.5e-4  # cosine decay towards 0

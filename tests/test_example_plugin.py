@@ -22,8 +22,14 @@ pytest.importorskip(
 
 DIST = "ffbench-plugin-example"
 VERSION = md.version(DIST)
-TINY_RUN = ["--rule", "ff[batch_size=100,epochs=2,layers=2,width=32]",
-            "--dataset", "fashion-mnist-mini[test_size=200,train_size=500]", "--no-cache", "--quiet"]
+TINY_RUN = [
+    "--rule",
+    "ff[batch_size=100,epochs=2,layers=2,width=32]",
+    "--dataset",
+    "fashion-mnist-mini[test_size=200,train_size=500]",
+    "--no-cache",
+    "--quiet",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -36,19 +42,29 @@ def fresh_registry(monkeypatch):
 def test_listed_by_plugins_and_version():
     data = json.loads(CliRunner().invoke(app, ["plugins", "--json"]).stdout)
     mine = {(c["kind"], c["name"]): c for c in data["components"] if c["distribution"] == DIST}
-    assert set(mine) == {("rule", "greedy-layerwise"), ("goodness", "symba"), ("negatives", "pixel-shuffle"),
-                         ("dataset", "bars"), ("metric", "lifetime-sparsity")}
+    assert set(mine) == {
+        ("rule", "greedy-layerwise"),
+        ("goodness", "symba"),
+        ("negatives", "pixel-shuffle"),
+        ("dataset", "bars"),
+        ("metric", "lifetime-sparsity"),
+    }
     assert {c["distribution_version"] for c in mine.values()} == {VERSION}
     assert {p["name"]: p["status"] for p in data["plugins"] if p["distribution"] == DIST} == {
-        "example-symba": "ok", "example-lifetime-sparsity": "ok", "example-greedy-layerwise": "ok",
-        "example-pixel-shuffle": "ok", "example-bars": "ok"}
+        "example-symba": "ok",
+        "example-lifetime-sparsity": "ok",
+        "example-greedy-layerwise": "ok",
+        "example-pixel-shuffle": "ok",
+        "example-bars": "ok",
+    }
     assert f"{DIST}-{VERSION}" in CliRunner().invoke(app, ["--version"]).stdout
 
 
 def test_run_records_the_plugin_distribution_on_every_row(tmp_path):
     out = tmp_path / "results.parquet"
-    result = CliRunner().invoke(app, ["run", "--goodness", "symba", "--metric", "lifetime-sparsity,accuracy",
-                                      "--out", str(out), *TINY_RUN])
+    result = CliRunner().invoke(
+        app, ["run", "--goodness", "symba", "--metric", "lifetime-sparsity,accuracy", "--out", str(out), *TINY_RUN]
+    )
     assert result.exit_code == 0, result.output
     df = pd.read_parquet(out)
     assert (df["status"] == "ok").all()

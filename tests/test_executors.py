@@ -44,8 +44,16 @@ def pool():
 
 
 def grid(registry, rules=(RULE,), seeds=(0, 1), metrics=("accuracy", "sparsity")):
-    return expand_grid(registry, rules=list(rules), goodness=["l2"], negatives=["wrong-label"], datasets=[DATA],
-                       metrics=list(metrics), seeds=list(seeds), preset="quick")
+    return expand_grid(
+        registry,
+        rules=list(rules),
+        goodness=["l2"],
+        negatives=["wrong-label"],
+        datasets=[DATA],
+        metrics=list(metrics),
+        seeds=list(seeds),
+        preset="quick",
+    )
 
 
 def options(out: Path) -> RunOptions:
@@ -74,8 +82,9 @@ def test_cluster_rows_equal_the_in_process_rows(pool, tmp_path):
     finally:
         torch.set_num_threads(threads)
     Runner(registry, options(tmp_path / "there.parquet")).run(grid(registry), executor=pool)
-    here, there = (pd.read_parquet(tmp_path / f"{n}.parquet").sort_values(ROW_KEY, ignore_index=True)
-                   for n in ("here", "there"))
+    here, there = (
+        pd.read_parquet(tmp_path / f"{n}.parquet").sort_values(ROW_KEY, ignore_index=True) for n in ("here", "there")
+    )
     assert (there["status"] == "ok").all() and there["run_id"].nunique() == 2
     assert len(here) == len(there) > 20
     same = ROW_KEY + ["value", "rule_id", "rule_dist", "dataset_hash", "device"]
@@ -181,14 +190,22 @@ def sbatch_lines(script: str) -> list[str]:
 
 def test_slurm_job_script_from_the_example_config_with_overrides():
     pytest.importorskip("dask_jobqueue")
-    executor = executors.make_executor("slurm", cluster_config=EXAMPLE_CONFIG,
-                                       slurm={"queue": "debug", "gpus": 2, "jobs": 8})
+    executor = executors.make_executor(
+        "slurm", cluster_config=EXAMPLE_CONFIG, slurm={"queue": "debug", "gpus": 2, "jobs": 8}
+    )
     assert executor.settings["jobs"] == 8 and executor.torch_threads == 8
     script = executors.slurm_job_script(executor.settings)
     assert sbatch_lines(script) == [
-        "#SBATCH -J ffbench", "#SBATCH -e slurm-logs/ffbench-%J.err", "#SBATCH -o slurm-logs/ffbench-%J.out",
-        "#SBATCH -p debug", "#SBATCH -n 1", "#SBATCH --cpus-per-task=8", "#SBATCH --mem=32G",
-        "#SBATCH -t 04:00:00", "#SBATCH --constraint=a100", "#SBATCH --gres=gpu:2",
+        "#SBATCH -J ffbench",
+        "#SBATCH -e slurm-logs/ffbench-%J.err",
+        "#SBATCH -o slurm-logs/ffbench-%J.out",
+        "#SBATCH -p debug",
+        "#SBATCH -n 1",
+        "#SBATCH --cpus-per-task=8",
+        "#SBATCH --mem=32G",
+        "#SBATCH -t 04:00:00",
+        "#SBATCH --constraint=a100",
+        "#SBATCH --gres=gpu:2",
     ]
     assert "module load cuda/12.4\nsource $HOME/venvs/ffbench/bin/activate\n" in script
     worker = script.strip().splitlines()[-1]
@@ -200,15 +217,29 @@ def test_slurm_cluster_takes_the_same_settings(tmp_path):
     """The settings start a real SLURMCluster (scheduler on 127.0.0.1, no job submitted) whose
     job_script() has the same #SBATCH lines; with 2 processes a job runs 2 one-thread workers."""
     dask_jobqueue = pytest.importorskip("dask_jobqueue")
-    settings = executors.slurm_settings({
-        "queue": "short", "walltime": "00:20:00", "memory": "8GiB", "cpus": 4, "processes": 2, "account": "lab",
-        "log_directory": str(tmp_path), "scheduler_options": {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"}})
+    settings = executors.slurm_settings(
+        {
+            "queue": "short",
+            "walltime": "00:20:00",
+            "memory": "8GiB",
+            "cpus": 4,
+            "processes": 2,
+            "account": "lab",
+            "log_directory": str(tmp_path),
+            "scheduler_options": {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"},
+        }
+    )
     with dask_jobqueue.SLURMCluster(**executors.slurm_cluster_kwargs(settings)) as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         script = cluster.job_script()
     assert sbatch_lines(script) == sbatch_lines(executors.slurm_job_script(settings))
-    assert {"#SBATCH -p short", "#SBATCH -A lab", "#SBATCH --cpus-per-task=4", "#SBATCH --mem=8G",
-            "#SBATCH -t 00:20:00"} <= set(sbatch_lines(script))
+    assert {
+        "#SBATCH -p short",
+        "#SBATCH -A lab",
+        "#SBATCH --cpus-per-task=4",
+        "#SBATCH --mem=8G",
+        "#SBATCH -t 00:20:00",
+    } <= set(sbatch_lines(script))
     assert "--nthreads 1" in script and "--nworkers 2" in script and "--gres" not in script
 
 
@@ -221,13 +252,16 @@ def test_cluster_configs_in_json_too(tmp_path):
         executors.make_executor("slurm", cluster_config=config)
 
 
-@pytest.mark.parametrize("config, message", [
-    ({"memory": "8GiB", "partition": "gpu"}, "Unknown SLURM setting.* partition. Valid settings: account, cpus,"),
-    ({"memory": "8GiB", "walltime": 7200}, "walltime must be a string .quote it"),
-    ({"memory": "8GiB", "jobs": 0}, "jobs must be a whole number >= 1, not 0"),
-    ({"memory": "8GiB", "gpus": 1, "processes": 2}, "With gpus, use processes: 1"),
-    ({"queue": "gpu"}, "SLURM jobs need a memory size: --slurm-memory"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"memory": "8GiB", "partition": "gpu"}, "Unknown SLURM setting.* partition. Valid settings: account, cpus,"),
+        ({"memory": "8GiB", "walltime": 7200}, "walltime must be a string .quote it"),
+        ({"memory": "8GiB", "jobs": 0}, "jobs must be a whole number >= 1, not 0"),
+        ({"memory": "8GiB", "gpus": 1, "processes": 2}, "With gpus, use processes: 1"),
+        ({"queue": "gpu"}, "SLURM jobs need a memory size: --slurm-memory"),
+    ],
+)
 def test_bad_slurm_settings_are_named(config, message):
     with pytest.raises(FFBenchError, match=message):
         executors.make_executor("slurm", slurm=config)
@@ -251,6 +285,9 @@ def test_bad_executor_options(tmp_path, monkeypatch):
 
 
 def test_an_unreachable_scheduler_is_a_clear_error():
-    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}), executors.DaskExecutor(scheduler="tcp://127.0.0.1:9") as remote:  # nothing listens on port 9
+    with (
+        dask.config.set({"distributed.comm.timeouts.connect": "1s"}),
+        executors.DaskExecutor(scheduler="tcp://127.0.0.1:9") as remote,
+    ):  # nothing listens on port 9
         with pytest.raises(FFBenchError, match="Cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
             remote.connect()

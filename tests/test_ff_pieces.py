@@ -26,8 +26,8 @@ def test_label_embedding_rgb_sets_every_channel():
     out = LabelEmbedding((3, 4, 4), num_classes=3, value=5.0)(x, torch.tensor([0, 2]))
     for c in range(3):
         off = c * 16
-        assert out[0, off:off + 3].tolist() == [5.0, 0.0, 0.0]
-        assert out[1, off:off + 3].tolist() == [0.0, 0.0, 5.0]
+        assert out[0, off : off + 3].tolist() == [5.0, 0.0, 0.0]
+        assert out[1, off : off + 3].tolist() == [0.0, 0.0, 5.0]
         assert out[0, off + 3] == 1.0
 
 

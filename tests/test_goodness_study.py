@@ -112,4 +112,9 @@ def test_conformance(cls):
     results = check_component(cls)  # raises ConformanceError listing every failed check
     assert not [r for r in results if r.status == "failed"]
     assert {r.check for r in results if r.status == "passed"} >= {
-        "score_shape", "score_per_sample", "loss_scalar_with_gradient", "trains_and_predicts", "deterministic_training"}
+        "score_shape",
+        "score_per_sample",
+        "loss_scalar_with_gradient",
+        "trains_and_predicts",
+        "deterministic_training",
+    }

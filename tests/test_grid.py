@@ -8,8 +8,16 @@ from ffbench.registry import get_registry
 
 
 def grid(**kw):
-    args = dict(rules=["ff"], goodness=["l2"], negatives=["wrong-label"], datasets=["fashion-mnist-mini"],
-                metrics=["accuracy"], seeds=[0], params=[], preset="quick")
+    args = dict(
+        rules=["ff"],
+        goodness=["l2"],
+        negatives=["wrong-label"],
+        datasets=["fashion-mnist-mini"],
+        metrics=["accuracy"],
+        seeds=[0],
+        params=[],
+        preset="quick",
+    )
     args.update(kw)
     return expand_grid(get_registry(), **args)
 
@@ -36,7 +44,11 @@ def test_config_hash_depends_on_seed_and_params_only():
 
 
 def test_unknown_names_list_valid_ones_with_a_close_match():
-    with pytest.raises(UnknownComponentError, match=r"Did you mean 'ff'\?.*Valid rule names: bp, bp-ff, cafo, dfa, ff, (greedy-layerwise, )?mono-forward, pepita, random"):
+    with pytest.raises(
+        UnknownComponentError,
+        match=r"Did you mean 'ff'\?.*Valid rule names: bp, bp-ff, cafo, dfa, ff, (greedy-layerwise, )?"
+        r"mono-forward, pepita, random",
+    ):
         grid(rules=["fff"])
 
 

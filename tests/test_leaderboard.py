@@ -24,18 +24,54 @@ from ffbench.suites import get_suite, list_suites
 T0, T1, T2 = "2026-01-01T00:00:00+00:00", "2026-01-02T00:00:00+00:00", "2026-01-03T00:00:00+00:00"
 
 
-def row(rule="ff", seed=0, value=0.5, run="a", t=T1, metric="accuracy", stat=None, layer=None, cls=None,
-        higher=True, status="ok", dataset="fashion-mnist-mini", **extra) -> dict:
+def row(
+    rule="ff",
+    seed=0,
+    value=0.5,
+    run="a",
+    t=T1,
+    metric="accuracy",
+    stat=None,
+    layer=None,
+    cls=None,
+    higher=True,
+    status="ok",
+    dataset="fashion-mnist-mini",
+    **extra,
+) -> dict:
     """One results row of a fabricated run; ``bp*`` rules read no goodness or negatives."""
     bp = rule.startswith("bp")
-    return {"run_id": run, "status": status, "seed": seed, "rule": rule, "rule_id": f"{rule}[lr=0.1]",
-            "rule_version": "1", "goodness": None if bp else "l2", "goodness_id": None if bp else "l2[threshold=3.0]",
-            "negatives": None if bp else "wrong-label",
-            "negatives_id": None if bp else "wrong-label[resample=false]", "dataset": dataset,
-            "dataset_id": dataset, "dataset_version": "1", "dataset_hash": "h1", "metric": metric,
-            "metric_id": metric, "metric_version": "1", "higher_is_better": higher, "stat": stat or metric,
-            "layer": layer, "class": cls, "value": value, "started_at": t, "git_sha": "0123456789abcdef-dirty",
-            "ffbench_version": "0.1.0", "device": "cpu:x86_64", "suite": "quick", "suite_version": "1", **extra}
+    return {
+        "run_id": run,
+        "status": status,
+        "seed": seed,
+        "rule": rule,
+        "rule_id": f"{rule}[lr=0.1]",
+        "rule_version": "1",
+        "goodness": None if bp else "l2",
+        "goodness_id": None if bp else "l2[threshold=3.0]",
+        "negatives": None if bp else "wrong-label",
+        "negatives_id": None if bp else "wrong-label[resample=false]",
+        "dataset": dataset,
+        "dataset_id": dataset,
+        "dataset_version": "1",
+        "dataset_hash": "h1",
+        "metric": metric,
+        "metric_id": metric,
+        "metric_version": "1",
+        "higher_is_better": higher,
+        "stat": stat or metric,
+        "layer": layer,
+        "class": cls,
+        "value": value,
+        "started_at": t,
+        "git_sha": "0123456789abcdef-dirty",
+        "ffbench_version": "0.1.0",
+        "device": "cpu:x86_64",
+        "suite": "quick",
+        "suite_version": "1",
+        **extra,
+    }
 
 
 def results(tmp_path, name, rows) -> str:
@@ -73,12 +109,24 @@ def invoke(*args):
 
 def test_update_merges_and_a_second_identical_update_changes_nothing(tmp_path):
     boards = tmp_path / "boards"
-    res = results(tmp_path, "r.parquet", [row(seed=0, value=0.8, run="f0"), row(seed=1, value=0.9, run="f1"),
-                                          row(rule="bp", seed=0, value=0.7, run="b0")])
+    res = results(
+        tmp_path,
+        "r.parquet",
+        [
+            row(seed=0, value=0.8, run="f0"),
+            row(seed=1, value=0.9, run="f1"),
+            row(rule="bp", seed=0, value=0.7, run="b0"),
+        ],
+    )
     report = lb.update([res, res], boards)  # the same file twice adds its rows once
     (up,) = report.boards
-    assert (up.name, up.rows_before, up.rows_after, up.written, up.count("added")) == \
-        ("fashion-mnist-mini", 0, 3, True, 3)
+    assert (up.name, up.rows_before, up.rows_after, up.written, up.count("added")) == (
+        "fashion-mnist-mini",
+        0,
+        3,
+        True,
+        3,
+    )
     assert sorted(p.name for p in report.rendered) == ["README.md", "fashion-mnist-mini.md"]
     files = {p.name: p.read_bytes() for p in boards.iterdir() if not p.name.startswith(".")}
     again = lb.update([res], boards)
@@ -91,10 +139,22 @@ def test_update_merges_and_a_second_identical_update_changes_nothing(tmp_path):
 
 def test_a_newer_run_replaces_its_unit_and_nothing_else(tmp_path):
     boards = tmp_path / "boards"
-    lb.update([results(tmp_path, "old.parquet", [
-        row(value=0.5, run="old"), row(value=0.4, run="old", cls="Bag"),
-        row(value=0.3, run="old", metric="sparsity", layer=1),
-        row(seed=1, value=0.6, run="old1"), row(rule="bp", value=0.7, run="bp")])], boards)
+    lb.update(
+        [
+            results(
+                tmp_path,
+                "old.parquet",
+                [
+                    row(value=0.5, run="old"),
+                    row(value=0.4, run="old", cls="Bag"),
+                    row(value=0.3, run="old", metric="sparsity", layer=1),
+                    row(seed=1, value=0.6, run="old1"),
+                    row(rule="bp", value=0.7, run="bp"),
+                ],
+            )
+        ],
+        boards,
+    )
     report = lb.update([results(tmp_path, "new.parquet", [row(value=0.55, run="new", t=T2)])], boards)
     board = board_of(boards)
     assert values(board) == [pytest.approx(0.55)]
@@ -129,8 +189,14 @@ def test_within_one_update_the_newest_run_of_a_unit_wins_whatever_the_order(tmp_
 def test_failed_rows_are_logged_not_merged(tmp_path):
     boards = tmp_path / "boards"
     logged: list[str] = []
-    res = results(tmp_path, "r.parquet", [
-        row(value=0.8, run="ok"), row(rule="bp", value=float("nan"), run="bad", status="failed", error="ValueError: boom")])
+    res = results(
+        tmp_path,
+        "r.parquet",
+        [
+            row(value=0.8, run="ok"),
+            row(rule="bp", value=float("nan"), run="bad", status="failed", error="ValueError: boom"),
+        ],
+    )
     report = lb.update([res], boards, log=logged.append)
     assert board_of(boards)["run_id"].tolist() == ["ok"]
     assert len(report.failed) == 1 and "bad" in report.failed[0] and "ValueError: boom" in report.failed[0]
@@ -139,9 +205,20 @@ def test_failed_rows_are_logged_not_merged(tmp_path):
 
 def test_rows_go_to_one_board_per_dataset_name(tmp_path):
     boards = tmp_path / "boards"
-    lb.update([results(tmp_path, "r.parquet", [
-        row(run="m", dataset="mnist"), row(run="s", dataset="mnist[train_size=100]"),
-        row(run="f", dataset="fashion-mnist")])], boards)
+    lb.update(
+        [
+            results(
+                tmp_path,
+                "r.parquet",
+                [
+                    row(run="m", dataset="mnist"),
+                    row(run="s", dataset="mnist[train_size=100]"),
+                    row(run="f", dataset="fashion-mnist"),
+                ],
+            )
+        ],
+        boards,
+    )
     assert sorted(p.name for p in boards.glob("*.parquet")) == ["fashion-mnist.parquet", "mnist.parquet"]
     assert sorted(board_of(boards, "mnist")["dataset_id"]) == ["mnist", "mnist[train_size=100]"]
 
@@ -180,8 +257,11 @@ def test_an_update_waits_for_the_lock_and_says_so_when_it_times_out(tmp_path):
             lb.update([res], boards, lock_timeout=0.2)
     assert not (boards / "fashion-mnist-mini.parquet").exists()
     lb.update([res], boards)
-    assert sorted(p.name for p in boards.iterdir()) == ["README.md", "fashion-mnist-mini.md",
-                                                         "fashion-mnist-mini.parquet"]  # no lock file left
+    assert sorted(p.name for p in boards.iterdir()) == [
+        "README.md",
+        "fashion-mnist-mini.md",
+        "fashion-mnist-mini.parquet",
+    ]  # no lock file left
 
 
 # -- refusing boards we cannot trust ----------------------------------------------------------
@@ -230,9 +310,22 @@ def test_foreign_and_other_version_boards_are_refused(tmp_path):
 
 def test_aggregate_is_mean_sample_std_and_n_over_seeds(tmp_path):
     boards = tmp_path / "boards"
-    lb.update([results(tmp_path, "r.parquet", [
-        row(seed=0, value=0.5, run="s0"), row(seed=1, value=0.7, run="s1"), row(seed=2, value=0.9, run="s2"),
-        row(seed=3, value=float("nan"), run="s3"), row(rule="bp", value=0.4, run="b")])], boards)
+    lb.update(
+        [
+            results(
+                tmp_path,
+                "r.parquet",
+                [
+                    row(seed=0, value=0.5, run="s0"),
+                    row(seed=1, value=0.7, run="s1"),
+                    row(seed=2, value=0.9, run="s2"),
+                    row(seed=3, value=float("nan"), run="s3"),
+                    row(rule="bp", value=0.4, run="b"),
+                ],
+            )
+        ],
+        boards,
+    )
     agg = lb.aggregate(board_of(boards)).set_index("rule")
     assert set(lb.AGGREGATE_COLUMNS) <= set(agg.reset_index().columns)
     ff, bp = agg.loc["ff"], agg.loc["bp"]
@@ -263,16 +356,39 @@ def test_ranking_follows_the_declared_direction(tmp_path):
 
 def test_show_ranks_and_prints_json_and_csv(tmp_path):
     boards = tmp_path / "boards"
-    lb.update([results(tmp_path, "r.parquet", [
-        row(rule="ff", run="f", value=0.6), row(rule="bp", run="b", value=0.8),
-        row(rule="ff", run="f", value=0.2, metric="sparsity", layer=1), row(rule="ff", run="f", value=0.3,
-                                                                           metric="sparsity", layer=2),
-        row(rule="bp", run="b", value=0.5, metric="sparsity", layer=2)])], boards)
+    lb.update(
+        [
+            results(
+                tmp_path,
+                "r.parquet",
+                [
+                    row(rule="ff", run="f", value=0.6),
+                    row(rule="bp", run="b", value=0.8),
+                    row(rule="ff", run="f", value=0.2, metric="sparsity", layer=1),
+                    row(rule="ff", run="f", value=0.3, metric="sparsity", layer=2),
+                    row(rule="bp", run="b", value=0.5, metric="sparsity", layer=2),
+                ],
+            )
+        ],
+        boards,
+    )
     shown = invoke("leaderboard", "show", "--boards", boards)
     assert shown.exit_code == 0, shown.output
     assert "accuracy ▲" in shown.stdout and "sparsity L2 ▲" in shown.stdout and "0.8000" in shown.stdout
-    data = json.loads(invoke("leaderboard", "show", "fashion-mnist-mini", "--boards", boards, "--metric", "sparsity",
-                             "--layer", "2", "--json").stdout)
+    data = json.loads(
+        invoke(
+            "leaderboard",
+            "show",
+            "fashion-mnist-mini",
+            "--boards",
+            boards,
+            "--metric",
+            "sparsity",
+            "--layer",
+            "2",
+            "--json",
+        ).stdout
+    )
     assert [(d["rule"], d["rank"], d["mean"]) for d in data] == [("bp", 1, 0.5), ("ff", 2, 0.3)]
     csv = invoke("leaderboard", "show", str(boards / "fashion-mnist-mini.parquet"), "--metric", "accuracy", "--csv")
     lines = csv.stdout.strip().splitlines()
@@ -290,12 +406,24 @@ def test_show_ranks_and_prints_json_and_csv(tmp_path):
 
 def test_markdown_renders_overview_rankings_and_provenance(tmp_path):
     boards = tmp_path / "boards"
-    lb.update([results(tmp_path, "r.parquet", [
-        row(rule="ff", seed=0, run="f0", value=0.6), row(rule="ff", seed=1, run="f1", value=0.8),
-        row(rule="bp", run="b0", value=0.9), row(rule="bp", run="b0", value=0.25, metric="sparsity", layer=1),
-        row(rule="bp", run="b0", value=3.0, metric="size", higher=None, layer=1),
-        row(rule="ff", seed=0, run="f0", value=0.2, metric="sparsity", layer=1),
-        row(rule="ff", seed=1, run="f1", value=float("nan"), metric="sparsity", layer=1)])], boards)
+    lb.update(
+        [
+            results(
+                tmp_path,
+                "r.parquet",
+                [
+                    row(rule="ff", seed=0, run="f0", value=0.6),
+                    row(rule="ff", seed=1, run="f1", value=0.8),
+                    row(rule="bp", run="b0", value=0.9),
+                    row(rule="bp", run="b0", value=0.25, metric="sparsity", layer=1),
+                    row(rule="bp", run="b0", value=3.0, metric="size", higher=None, layer=1),
+                    row(rule="ff", seed=0, run="f0", value=0.2, metric="sparsity", layer=1),
+                    row(rule="ff", seed=1, run="f1", value=float("nan"), metric="sparsity", layer=1),
+                ],
+            )
+        ],
+        boards,
+    )
     text = (boards / "fashion-mnist-mini.md").read_text()
     assert text.startswith("<!-- Generated by `ffbench leaderboard render` from fashion-mnist-mini.parquet")
     assert "# Leaderboard: fashion-mnist-mini" in text and "2 configuration(s), 3 seeded run(s)" in text
@@ -308,7 +436,9 @@ def test_markdown_renders_overview_rankings_and_provenance(tmp_path):
     assert "`ff[lr=0.1]` / `l2[threshold=3.0]` / `wrong-label[resample=false]`" in text
     assert "0123456789ab-dirty" in text and "quick@1" in text
     index = (boards / "README.md").read_text()
-    assert "| [fashion-mnist-mini](fashion-mnist-mini.md) | 2 | 3 | accuracy, size, sparsity | bp (accuracy ▲) |" in index
+    assert (
+        "| [fashion-mnist-mini](fashion-mnist-mini.md) | 2 | 3 | accuracy, size, sparsity | bp (accuracy ▲) |" in index
+    )
 
 
 def test_render_check_catches_hand_edits_and_render_repairs_them(tmp_path):
@@ -333,23 +463,43 @@ def test_render_check_catches_hand_edits_and_render_repairs_them(tmp_path):
 
 def test_diff_reports_changed_added_and_removed_values_with_ranks(tmp_path):
     boards = tmp_path / "boards"
-    lb.update([results(tmp_path, "r.parquet", [row(rule="ff", run="f", value=0.6), row(rule="bp", run="b", value=0.8),
-                                               row(run="m", dataset="mnist")])], boards)
+    lb.update(
+        [
+            results(
+                tmp_path,
+                "r.parquet",
+                [row(rule="ff", run="f", value=0.6), row(rule="bp", run="b", value=0.8), row(run="m", dataset="mnist")],
+            )
+        ],
+        boards,
+    )
     old = tmp_path / "old"
     shutil.copytree(boards, old)
     (boards / "mnist.parquet").unlink()
-    lb.update([results(tmp_path, "r2.parquet", [row(rule="ff", run="f2", value=0.9, t=T2),
-                                                row(rule="bp-ff", run="x", value=0.7)])], boards)
+    lb.update(
+        [
+            results(
+                tmp_path,
+                "r2.parquet",
+                [row(rule="ff", run="f2", value=0.9, t=T2), row(rule="bp-ff", run="x", value=0.7)],
+            )
+        ],
+        boards,
+    )
     changes = lb.diff(old, boards).set_index(["board", "rule"])
     ff = changes.loc[("fashion-mnist-mini", "ff")]
-    assert ff["status"] == "changed" and ff["delta"] == pytest.approx(0.3) and (ff["old_rank"], ff["new_rank"]) == (2, 1)
+    assert (
+        ff["status"] == "changed" and ff["delta"] == pytest.approx(0.3) and (ff["old_rank"], ff["new_rank"]) == (2, 1)
+    )
     assert changes.loc[("fashion-mnist-mini", "bp-ff"), "status"] == "added"
     assert changes.loc[("mnist", "ff"), "status"] == "removed"
     assert ("fashion-mnist-mini", "bp") not in changes.index  # same run, same numbers (its rank moved: 1 -> 2)
     md = invoke("leaderboard", "diff", old, boards, "--markdown")
     assert md.exit_code == 0 and "1 added, 1 removed, 1 changed, 0 rerun cell(s)" in md.stdout
-    assert "| fashion-mnist-mini | changed | ff / l2 / wrong-label on fashion-mnist-mini | accuracy | 0.6000 | 0.9000 | " \
-           "+0.3000 | 1 -> 1 | 2 -> 1 |" in md.stdout
+    assert (
+        "| fashion-mnist-mini | changed | ff / l2 / wrong-label on fashion-mnist-mini | accuracy | 0.6000 | 0.9000 | "
+        "+0.3000 | 1 -> 1 | 2 -> 1 |" in md.stdout
+    )
     same = invoke("leaderboard", "diff", boards, boards, "--json")
     assert same.exit_code == 0 and json.loads(same.stdout) == []
 

@@ -27,9 +27,17 @@ MIB = 2**20
 
 
 def record(**changes) -> TrainingRecord:
-    values = dict(seconds=2.0, flops=3_000_000_000, flops_note="counted", peak_memory_bytes=3 * MIB,
-                  memory_method="rss-peak", device="cpu:x86_64", stacked_seeds=1, cached=False,
-                  trained_at="2025-01-01T00:00:00+00:00")
+    values = dict(
+        seconds=2.0,
+        flops=3_000_000_000,
+        flops_note="counted",
+        peak_memory_bytes=3 * MIB,
+        memory_method="rss-peak",
+        device="cpu:x86_64",
+        stacked_seeds=1,
+        cached=False,
+        trained_at="2025-01-01T00:00:00+00:00",
+    )
     return TrainingRecord(**{**values, **changes})
 
 
@@ -48,8 +56,13 @@ def stats(result) -> dict[str, float]:
 
 def test_rows_from_a_hand_made_record():
     result = Cost().compute(with_training(record()))
-    assert stats(result) == {"train_seconds": 2.0, "train_flops": 3e9, "gflop_per_second": 1.5,
-                             "peak_memory_mib": 3.0, "stacked_seeds": 1.0}
+    assert stats(result) == {
+        "train_seconds": 2.0,
+        "train_flops": 3e9,
+        "gflop_per_second": 1.5,
+        "peak_memory_mib": 3.0,
+        "stacked_seeds": 1.0,
+    }
     assert result.artifacts["flops_note"] == "counted" and result.artifacts["memory_method"] == "rss-peak"
     assert result.artifacts["peak_memory_bytes"] == 3 * MIB and result.artifacts["cached"] is False
     assert Cost.higher_is_better is None
@@ -57,8 +70,12 @@ def test_rows_from_a_hand_made_record():
 
 
 def test_flops_not_counted_and_memory_not_measured_are_nan_rows_with_the_reason_in_the_artifact():
-    rec = record(flops=None, flops_note="not counted: rule 'random' declares no FLOP count",
-                 peak_memory_bytes=None, memory_method="not measured: no /proc/self/statm")
+    rec = record(
+        flops=None,
+        flops_note="not counted: rule 'random' declares no FLOP count",
+        peak_memory_bytes=None,
+        memory_method="not measured: no /proc/self/statm",
+    )
     result = Cost().compute(with_training(rec))
     values = stats(result)
     assert values["train_seconds"] == 2.0 and values["stacked_seeds"] == 1.0
@@ -105,7 +122,9 @@ def test_count_flops_reports_a_failing_count_instead_of_raising():
             raise KeyError("width")
 
     assert count_flops(Broken(), None, None, None) == (
-        None, "not counted: broken.training_flops raised KeyError: 'width'")
+        None,
+        "not counted: broken.training_flops raised KeyError: 'width'",
+    )
 
 
 # -- peak memory on CPU ------------------------------------------------------------------------
@@ -166,8 +185,9 @@ def test_run_records_the_rules_own_flops_memory_and_reuses_them_from_the_cache(t
     reg = get_registry()
     rule = reg.build("rule", row["rule_id"])
     bundle = reg.build("dataset", row["dataset_id"]).load()
-    expected = rule.training_flops(bundle, reg.build("goodness", row["goodness_id"]),
-                                   reg.build("negatives", row["negatives_id"]))
+    expected = rule.training_flops(
+        bundle, reg.build("goodness", row["goodness_id"]), reg.build("negatives", row["negatives_id"])
+    )
     assert cost.loc["train_flops", "value"] == expected == TINY_FF_FLOPS
     seconds = cost.loc["train_seconds", "value"]
     assert seconds > 0 and seconds == row["train_seconds"]  # the row column and the stat agree

@@ -9,9 +9,20 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pandas as pd
 import pytest
-from matplotlib.figure import Figure
+from test_report import (
+    CLASSES,
+    COLOURS,
+    PER_CLASS,
+    TAU,
+    UNITS,
+    check_figure,
+    check_png,
+    fabricate_results,
+    fake_activity,
+    loo_ensembles,
+    matplotlib_rgb,
+)
 from typer.testing import CliRunner
 
 from ffbench.contracts import Metric, MetricResult, MetricRow
@@ -22,9 +33,6 @@ from ffbench.report import figures as F
 from ffbench.report.figure_api import Artifact, FigureSpec, NotDrawn, choose_class
 from ffbench_plugins.metrics import ensembles_figures as E
 from ffbench_plugins.metrics import excitation_figures as X
-from test_report import (ALL_METRICS, CLASSES, COLOURS, PER_CLASS, TAU, UNITS, check_figure, check_png,
-                         fabricate_results, fake_activity, loo_ensembles, matplotlib_rgb)
-
 
 # -- the contract ---------------------------------------------------------------------------
 
@@ -42,20 +50,34 @@ def test_figure_spec_checks_its_name_and_draw():
 def test_metric_declares_no_figure_by_default_and_built_ins_declare_theirs():
     assert Metric.figures() == []
     registry = get_registry()
-    names = {m: [s.name for s in registry.get("metric", m).cls.figures()]
-             for m in ("loo-ensembles", "jaccard", "unseen-category", "excitation", "sparsity", "accuracy")}
-    assert names == {"loo-ensembles": ["activation-maps", "class-mean"], "jaccard": ["jaccard"],
-                     "unseen-category": ["unseen-category"], "excitation": ["excitation"],
-                     "sparsity": [], "accuracy": []}
+    names = {
+        m: [s.name for s in registry.get("metric", m).cls.figures()]
+        for m in ("loo-ensembles", "jaccard", "unseen-category", "excitation", "sparsity", "accuracy")
+    }
+    assert names == {
+        "loo-ensembles": ["activation-maps", "class-mean"],
+        "jaccard": ["jaccard"],
+        "unseen-category": ["unseen-category"],
+        "excitation": ["excitation"],
+        "sparsity": [],
+        "accuracy": [],
+    }
 
 
 def test_artifact_names_what_is_missing():
-    art = Artifact("jaccard", "ff0", {"jaccard_L2": np.eye(2), "jaccard_L10": np.eye(2), "shared_L1": np.eye(2)},
-                   {"classes": ["a", "b"]})
+    art = Artifact(
+        "jaccard",
+        "ff0",
+        {"jaccard_L2": np.eye(2), "jaccard_L10": np.eye(2), "shared_L1": np.eye(2)},
+        {"classes": ["a", "b"]},
+    )
     assert art.layers("jaccard") == [2, 10] and art.layers("shared") == [1] and art.layers("rho") == []
     assert art.field("classes") == ["a", "b"]
-    with pytest.raises(NotDrawn, match=r"jaccard artifact of run ff0 has no array 'jaccard_L1' "
-                                       r"\(it has: jaccard_L10, jaccard_L2, shared_L1\)"):
+    with pytest.raises(
+        NotDrawn,
+        match=r"jaccard artifact of run ff0 has no array 'jaccard_L1' "
+        r"\(it has: jaccard_L10, jaccard_L2, shared_L1\)",
+    ):
         art.array("jaccard_L1")
     with pytest.raises(NotDrawn, match="has no 'holdout' field"):
         art.field("holdout")
@@ -72,10 +94,9 @@ def test_choose_class():
 @pytest.fixture()
 def ens() -> E.Ensembles:
     labels, layers = fake_activity(np.random.default_rng(1), missing_class=3)
-    return E.Ensembles(CLASSES, [E.LayerEnsembles(l, m, e, s) for l, (s, m, e) in enumerate(layers, start=1)],
-                       labels, TAU)
-
-
+    return E.Ensembles(
+        CLASSES, [E.LayerEnsembles(l, m, e, s) for l, (s, m, e) in enumerate(layers, start=1)], labels, TAU
+    )
 
 
 # -- the built-in metrics' figures on hand-made data ----------------------------------------------------------
@@ -117,12 +138,6 @@ def test_class_mean_activity(ens, tmp_path):
     assert "no test sample of 'Dress'" in empty.axes[0].texts[0].get_text() and not empty.axes[0].collections
 
 
-def matplotlib_rgb(colour: str):
-    from matplotlib.colors import to_rgb
-
-    return to_rgb(colour)
-
-
 def test_jaccard_maps(tmp_path):
     j = np.eye(len(CLASSES))
     j[0, 6] = j[6, 0] = 0.5
@@ -161,8 +176,6 @@ def test_excitation_histograms(tmp_path):
     check_figure(fig, tmp_path / "rho.png")
 
 
-
-
 # -- composing a report from what metrics declare -------------------------------------------
 
 
@@ -175,11 +188,40 @@ def add_rows(path, metric: str, values: dict[str, tuple[float, ...]]) -> None:
     rows = []
     for _, run in runs.iterrows():
         for layer, v in enumerate(values[run["rule"].partition("[")[0]], start=1):
-            rows.append({**{k: run[k] for k in ("run_id", "status", "seed", "preset", "rule", "rule_id", "goodness",
-                                                "goodness_id", "negatives", "negatives_id", "dataset", "dataset_id",
-                                                "ffbench_version", "git_sha", "torch_version", "device")},
-                         "metric": metric, "metric_id": metric, "stat": metric, "value": v, "layer": layer,
-                         "class": None, "class_b": None, "higher_is_better": None, "artifact": None})
+            rows.append(
+                {
+                    **{
+                        k: run[k]
+                        for k in (
+                            "run_id",
+                            "status",
+                            "seed",
+                            "preset",
+                            "rule",
+                            "rule_id",
+                            "goodness",
+                            "goodness_id",
+                            "negatives",
+                            "negatives_id",
+                            "dataset",
+                            "dataset_id",
+                            "ffbench_version",
+                            "git_sha",
+                            "torch_version",
+                            "device",
+                        )
+                    },
+                    "metric": metric,
+                    "metric_id": metric,
+                    "stat": metric,
+                    "value": v,
+                    "layer": layer,
+                    "class": None,
+                    "class_b": None,
+                    "higher_is_better": None,
+                    "artifact": None,
+                }
+            )
     append_results(path, rows)
 
 
@@ -188,8 +230,9 @@ def test_a_metric_whose_plugin_is_not_installed_keeps_its_rows_and_is_noted(tmp_
     add_rows(path, "made-up", {"ff": (0.2, 0.4), "bp": (0.6, 0.8)})
     report = build_report(path, tmp_path / "out")
     names = {p.name for p in report.files}
-    built_in = {f"{k}-{s}.png" for k in ("activation-maps", "class-mean", "jaccard", "unseen-category")
-                for s in ("ff", "bp")} | {"excitation.png", "sparsity-by-layer.png", "accuracy-vs-sparsity.png"}
+    built_in = {
+        f"{k}-{s}.png" for k in ("activation-maps", "class-mean", "jaccard", "unseen-category") for s in ("ff", "bp")
+    } | {"excitation.png", "sparsity-by-layer.png", "accuracy-vs-sparsity.png"}
     assert built_in <= names  # the installed metrics' figures are still drawn
     assert "metric-made-up.png" in names  # its rows still render, as headline bars
     note = next(n for n in report.notes if "made-up" in n)
@@ -223,12 +266,14 @@ class Toy(Metric):
         def own_artifact(run):
             return run.artifact().array("x")
 
-        return [FigureSpec("toy-bars", "Toy per layer", bars),
-                FigureSpec("excitation", "Toy under a taken name", bars),
-                FigureSpec("broken", "Broken", broken),
-                FigureSpec("needs-rows", "Needs rows", needs_rows),
-                FigureSpec("per-model", "Per model", own_artifact, per_model=True),
-                FigureSpec("not-a-figure", "Returns a string", lambda view: "figure")]
+        return [
+            FigureSpec("toy-bars", "Toy per layer", bars),
+            FigureSpec("excitation", "Toy under a taken name", bars),
+            FigureSpec("broken", "Broken", broken),
+            FigureSpec("needs-rows", "Needs rows", needs_rows),
+            FigureSpec("per-model", "Per model", own_artifact, per_model=True),
+            FigureSpec("not-a-figure", "Returns a string", lambda view: "figure"),
+        ]
 
 
 @pytest.fixture()
@@ -272,8 +317,13 @@ def test_toy_bars_heights_are_the_row_values(tmp_path, toy_installed):
     builder = ResultsReport(read_results(path), path, tmp_path / "out")
     view = ComparisonView(builder, "toy")
     summary = view.summary("toy")
-    assert summary.to_dict("list") == {"series": ["ff", "ff", "bp", "bp"], "layer": [1, 2, 1, 2],
-                                       "mean": [0.25, 0.5, 0.75, 1.0], "std": [0.0] * 4, "n": [2] * 4}
+    assert summary.to_dict("list") == {
+        "series": ["ff", "ff", "bp", "bp"],
+        "layer": [1, 2, 1, 2],
+        "mean": [0.25, 0.5, 0.75, 1.0],
+        "std": [0.0] * 4,
+        "n": [2] * 4,
+    }
     assert len(view.points("toy")) == 8  # 2 series x 2 seeds x 2 layers
     fig = Toy.figures()[0].draw(view)
     heights = sorted(round(p.get_height(), 6) for p in fig.axes[0].patches)
@@ -296,8 +346,13 @@ def test_leaderboard_lists_figures_that_need_artifacts(tmp_path):
     report = build_report(tmp_path / "board.parquet", tmp_path / "out")
     assert not [s for s in report.sections if s.skipped]
     note = next(n for n in report.notes if n.startswith("A leaderboard holds no artifacts"))
-    for key in ("'activation-maps' (loo-ensembles)", "'class-mean' (loo-ensembles)", "'jaccard' (jaccard)",
-                "'unseen-category' (unseen-category)", "'excitation' (excitation)"):
+    for key in (
+        "'activation-maps' (loo-ensembles)",
+        "'class-mean' (loo-ensembles)",
+        "'jaccard' (jaccard)",
+        "'unseen-category' (unseen-category)",
+        "'excitation' (excitation)",
+    ):
         assert key in note
     assert "sparsity-by-layer.png" in {p.name for p in report.files}
 
@@ -306,15 +361,30 @@ def test_leaderboard_lists_figures_that_need_artifacts(tmp_path):
 
 
 def test_example_plugin_metric_figure_through_run_and_report(tmp_path):
-    pytest.importorskip("ffbench_plugin_example",
-                        reason="the example plugin is not installed: pip install -e examples/ffbench-plugin-example")
+    pytest.importorskip(
+        "ffbench_plugin_example",
+        reason="the example plugin is not installed: pip install -e examples/ffbench-plugin-example",
+    )
     from ffbench.cli import app
     from ffbench.results import read_results
 
     path = tmp_path / "run.parquet"
-    run = CliRunner().invoke(app, ["run", "--rule", "ff[batch_size=100,epochs=2,layers=2,width=32]",
-                                   "--dataset", "fashion-mnist-mini[test_size=200,train_size=500]",
-                                   "--metric", "lifetime-sparsity", "--out", str(path), "--no-cache", "--quiet"])
+    run = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--rule",
+            "ff[batch_size=100,epochs=2,layers=2,width=32]",
+            "--dataset",
+            "fashion-mnist-mini[test_size=200,train_size=500]",
+            "--metric",
+            "lifetime-sparsity",
+            "--out",
+            str(path),
+            "--no-cache",
+            "--quiet",
+        ],
+    )
     assert run.exit_code == 0, run.output
     out = tmp_path / "report"
     result = CliRunner().invoke(app, ["report", str(path), "--out", str(out)])
@@ -324,9 +394,10 @@ def test_example_plugin_metric_figure_through_run_and_report(tmp_path):
     page = (out / "index.html").read_text()
     assert 'src="lifetime-by-layer.png"' in page and "Lifetime sparsity per layer" in page
     # the bars are the run's rows: one seed, so each layer's bar is that layer's value
+    from ffbench_plugin_example.lifetime import lifetime_by_layer
+
     from ffbench.report.figure_api import ComparisonView
     from ffbench.report.results_report import ResultsReport
-    from ffbench_plugin_example.lifetime import lifetime_by_layer
 
     df = read_results(path)
     values = df[(df["stat"] == "lifetime_sparsity")].sort_values("layer")["value"].round(6).tolist()

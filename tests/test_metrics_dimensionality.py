@@ -6,10 +6,10 @@ import math
 
 import pytest
 import torch
+from test_metrics_ensembles import make_eval, rows_of
 
 from ffbench.contracts import Metric
 from ffbench_plugins.metrics.dimensionality import Dimensionality, participation_ratio
-from test_metrics_ensembles import make_eval, rows_of
 
 
 def plus_minus(k: int, extra_dead: int = 0) -> list[list[float]]:

@@ -13,13 +13,20 @@ import torch
 from typer.testing import CliRunner
 
 from ffbench.cli import app
-from ffbench.contracts import DataSplit, DatasetBundle, Evaluation, TrainedModel
+from ffbench.contracts import DatasetBundle, DataSplit, Evaluation, TrainedModel
 from ffbench.errors import ParameterError
 from ffbench.registry import load_registry
 from ffbench_plugins.metrics import ensembles
 from ffbench_plugins.metrics.ensembles import (
-    DEFAULT_HOLDOUT, Jaccard, LOOEnsembles, UnseenCategory, class_means, first_per_class, jaccard_matrix,
-    loo_ensembles, selectivity,
+    DEFAULT_HOLDOUT,
+    Jaccard,
+    LOOEnsembles,
+    UnseenCategory,
+    class_means,
+    first_per_class,
+    jaccard_matrix,
+    loo_ensembles,
+    selectivity,
 )
 from ffbench_plugins.metrics.sparsity import HoyerSparsity
 
@@ -60,14 +67,8 @@ def make_eval(y: list[int], preds: list[int], reps, classes: list[str], name: st
 CLASSES = ["c0", "c1", "c2", "c3", "ghost"]  # 'ghost' has no test samples
 Y = [0, 0, 0, 1, 1, 1, 2, 3]
 PRED = [0, 0, 1, 1, 1, 2, 2, 3]  # samples 2 (class 0) and 5 (class 1) are misclassified
-L1 = [[4, 0, 0, 0], [2, 0, 0, 0], [0, 1, 0, 8],
-      [0, 3, 1, 0], [0, 3, 1, 0], [0, 0, 0, 9],
-      [1, 1, 1, 1],
-      [2, 2, 2, 2]]
-L2 = [[5, 5, 0, 0], [5, 5, 0, 0], [0, 0, 0, 0],
-      [0, 5, 5, 0], [0, 5, 5, 0], [0, 0, 0, 0],
-      [0, 0, 0, 0],
-      [0, 0, 0, 0]]
+L1 = [[4, 0, 0, 0], [2, 0, 0, 0], [0, 1, 0, 8], [0, 3, 1, 0], [0, 3, 1, 0], [0, 0, 0, 9], [1, 1, 1, 1], [2, 2, 2, 2]]
+L2 = [[5, 5, 0, 0], [5, 5, 0, 0], [0, 0, 0, 0], [0, 5, 5, 0], [0, 5, 5, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
 
 
 @pytest.fixture
@@ -139,12 +140,17 @@ def test_first_per_class_order_and_cap():
 
 
 def test_jaccard_matrix_hand_made_sets():
-    e = torch.tensor([[1, 1, 0, 0, 0],   # {0,1}
-                      [0, 1, 1, 0, 0],   # {1,2}
-                      [1, 1, 0, 0, 0],   # {0,1}, identical to class 0
-                      [0, 0, 0, 0, 0],   # {}
-                      [0, 0, 0, 0, 0],   # {}
-                      [0, 0, 0, 0, 1]], dtype=torch.bool)
+    e = torch.tensor(
+        [
+            [1, 1, 0, 0, 0],  # {0,1}
+            [0, 1, 1, 0, 0],  # {1,2}
+            [1, 1, 0, 0, 0],  # {0,1}, identical to class 0
+            [0, 0, 0, 0, 0],  # {}
+            [0, 0, 0, 0, 0],  # {}
+            [0, 0, 0, 0, 1],
+        ],
+        dtype=torch.bool,
+    )
     valid = torch.tensor([True, True, True, True, True, False])  # class 5 has no samples
     jac, shared = jaccard_matrix(e, valid)
     assert jac[0, 1].item() == pytest.approx(1 / 3) and shared[0, 1].item() == 1
@@ -411,11 +417,24 @@ def test_unseen_shared_rows():
 
 def test_cli_run_real_model(tmp_path):
     out = tmp_path / "r.parquet"
-    res = CliRunner().invoke(app, [
-        "run", "--rule", "ff[width=64,layers=2,epochs=3,batch_size=64]",
-        "--dataset", "fashion-mnist-mini[train_size=1000,test_size=300]",
-        "--metric", "loo-ensembles,jaccard,unseen-category[holdout=9],excitation",
-        "--out", str(out), "--no-cache", "-q", "--device", "cpu"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--rule",
+            "ff[width=64,layers=2,epochs=3,batch_size=64]",
+            "--dataset",
+            "fashion-mnist-mini[train_size=1000,test_size=300]",
+            "--metric",
+            "loo-ensembles,jaccard,unseen-category[holdout=9],excitation",
+            "--out",
+            str(out),
+            "--no-cache",
+            "-q",
+            "--device",
+            "cpu",
+        ],
+    )
     assert res.exit_code == 0, res.output
     df = pd.read_parquet(out)
     assert (df["status"] == "ok").all(), df.get("error")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ffbench.contracts import DataSplit, DatasetBundle, Evaluation, TrainedModel
+from ffbench.contracts import DatasetBundle, DataSplit, Evaluation, TrainedModel
 from ffbench_plugins.metrics.excitation import BC_UNIFORM, Excitation, bimodality_coefficient, rho_plus
 
 

@@ -8,16 +8,20 @@ import math
 
 import pytest
 import torch
+from test_metrics_ensembles import FixedModel, rows_of
 
-from ffbench.contracts import DataSplit, DatasetBundle, Evaluation
+from ffbench.contracts import DatasetBundle, DataSplit, Evaluation
 from ffbench_plugins.goodness.norms import L2Goodness
 from ffbench_plugins.metrics.ensemble_readout import EnsembleReadout
 from ffbench_plugins.metrics.ensembles import LOOEnsembles
 from ffbench_plugins.metrics.linear_probe import (
-    LinearProbe, fit_probe, neutral_input, neutral_representations, train_subset,
+    LinearProbe,
+    fit_probe,
+    neutral_input,
+    neutral_representations,
+    train_subset,
 )
 from ffbench_plugins.rules.ffnet import FFNet, LabelEmbedding
-from test_metrics_ensembles import FixedModel, rows_of
 
 CLASSES = ["a", "b", "c"]
 
@@ -25,17 +29,19 @@ CLASSES = ["a", "b", "c"]
 def split_eval(train_y, test_y, train_reps, test_reps, classes=CLASSES, test_preds=None) -> Evaluation:
     """An Evaluation with distinct train and test splits: the 'image' of a sample is its row index in
     train rows followed by test rows; representations and predictions are looked up by it."""
-    n_tr, n_te = len(train_y), len(test_y)
-    reps = [torch.cat([torch.as_tensor(a, dtype=torch.float32), torch.as_tensor(b, dtype=torch.float32)]).tolist()
-            for a, b in zip(train_reps, test_reps)]
+    n_tr, _n_te = len(train_y), len(test_y)
+    reps = [
+        torch.cat([torch.as_tensor(a, dtype=torch.float32), torch.as_tensor(b, dtype=torch.float32)]).tolist()
+        for a, b in zip(train_reps, test_reps)
+    ]
     preds = list(train_y) + list(test_y if test_preds is None else test_preds)
 
     def split(start, y):
-        return DataSplit(torch.arange(start, start + len(y), dtype=torch.float32).reshape(-1, 1, 1, 1),
-                         torch.as_tensor(list(y)))
+        return DataSplit(
+            torch.arange(start, start + len(y), dtype=torch.float32).reshape(-1, 1, 1, 1), torch.as_tensor(list(y))
+        )
 
-    bundle = DatasetBundle("hand", split(0, train_y), split(n_tr, test_y), classes, (1, 1, 1), (0.0,), (1.0,),
-                           "0" * 16)
+    bundle = DatasetBundle("hand", split(0, train_y), split(n_tr, test_y), classes, (1, 1, 1), (0.0,), (1.0,), "0" * 16)
     return Evaluation(FixedModel(preds, reps), bundle, torch.device("cpu"))
 
 
@@ -58,8 +64,9 @@ def noise(n: int, d: int, seed: int) -> torch.Tensor:
 
 def test_probe_reads_a_class_unit_perfectly_and_noise_at_chance():
     ytr, yte = labels(300, 1), labels(300, 2)
-    ev = split_eval(ytr, yte, [one_hot_and_noise(ytr, 3), noise(300, 20, 4)],
-                    [one_hot_and_noise(yte, 5), noise(300, 20, 6)])
+    ev = split_eval(
+        ytr, yte, [one_hot_and_noise(ytr, 3), noise(300, 20, 4)], [one_hot_and_noise(yte, 5), noise(300, 20, 6)]
+    )
     result = LinearProbe().compute(ev)
     r = rows_of(result)
     assert r[("accuracy", 1, None, None)] == 1.0
@@ -131,8 +138,9 @@ def test_ff_net_is_probed_with_a_neutral_label_not_the_answer():
     gen = torch.Generator().manual_seed(0)
     xtr, xte = torch.randn(300, 1, 2, 8, generator=gen), torch.randn(300, 1, 2, 8, generator=gen)
     ytr, yte = labels(300, 1), labels(300, 2)
-    bundle = DatasetBundle("hand", DataSplit(xtr, ytr), DataSplit(xte, yte), CLASSES, (1, 2, 8), (0.0,), (1.0,),
-                           "0" * 16)
+    bundle = DatasetBundle(
+        "hand", DataSplit(xtr, ytr), DataSplit(xte, yte), CLASSES, (1, 2, 8), (0.0,), (1.0,), "0" * 16
+    )
     ev = Evaluation(net, bundle, torch.device("cpu"))
     # with the true label embedded a probe reads the answer ...
     leak = fit_probe(net.representations(xtr, ytr)[0], ytr, 3)
@@ -178,9 +186,12 @@ def ensemble_layer(y: torch.Tensor, seed: int, noise_units: int = 9, dead: int =
 def ensemble_eval():
     ytr, yte = labels(300, 1), labels(300, 2)
     only_ensemble = lambda y: torch.nn.functional.one_hot(y, 3).float() * 4.0  # noqa: E731
-    return split_eval(ytr, yte,
-                      [ensemble_layer(ytr, 3), torch.cat([only_ensemble(ytr), torch.zeros(300, 4)], 1), noise(300, 6, 5)],
-                      [ensemble_layer(yte, 4), torch.cat([only_ensemble(yte), torch.zeros(300, 4)], 1), noise(300, 6, 6)])
+    return split_eval(
+        ytr,
+        yte,
+        [ensemble_layer(ytr, 3), torch.cat([only_ensemble(ytr), torch.zeros(300, 4)], 1), noise(300, 6, 5)],
+        [ensemble_layer(yte, 4), torch.cat([only_ensemble(yte), torch.zeros(300, 4)], 1), noise(300, 6, 6)],
+    )
 
 
 def test_ensemble_units_beat_random_units(ensemble_eval):
@@ -193,8 +204,9 @@ def test_ensemble_units_beat_random_units(ensemble_eval):
     assert sorted(set().union(*map(set, loo.values()))) == [0, 1, 2]
     assert r[("ensemble_acc", 1, None, None)] == 1.0
     assert r[("random_acc", 1, None, None)] < 0.9  # 3 of 12 live units: mostly noise
-    assert r[("gap", 1, None, None)] == pytest.approx(r[("ensemble_acc", 1, None, None)]
-                                                      - r[("random_acc", 1, None, None)])
+    assert r[("gap", 1, None, None)] == pytest.approx(
+        r[("ensemble_acc", 1, None, None)] - r[("random_acc", 1, None, None)]
+    )
     assert r[("gap", 1, None, None)] > 0.1 and r[("random_std", 1, None, None)] >= 0
     # layer 2: the ensemble units are the only live units: every draw is the ensemble, gap exactly 0
     assert r[("units", 2, None, None)] == 3 and r[("gap", 2, None, None)] == 0.0

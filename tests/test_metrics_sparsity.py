@@ -7,10 +7,10 @@ import math
 
 import pytest
 import torch
+from test_metrics_ensembles import make_eval, rows_of
 
 from ffbench.contracts import Metric
 from ffbench_plugins.metrics.sparsity import HoyerSparsity, dead_units, hoyer
-from test_metrics_ensembles import make_eval, rows_of
 
 R3 = math.sqrt(3)
 
@@ -18,11 +18,13 @@ CLASSES = ["a", "b", "ghost"]  # 'ghost' has no test samples
 Y = [0, 0, 1, 1, 1]
 PRED = [0, 0, 1, 1, 0]  # sample 4 (class b) is misclassified
 # layer 1: unit 3 is zero on every correctly classified sample; only the misclassified sample 4 uses it
-L1 = [[3, 4, 0, 0],   # Hoyer over 4 units: l1 7, l2 5 -> (2 - 7/5) / (2 - 1) = 0.6
-      [1, 1, 1, 0],   # l1 3, l2 sqrt(3) -> 2 - sqrt(3); over the 3 live units: ratio sqrt(3) = sqrt(n) -> 0
-      [0, 0, 0, 0],   # all zero: skipped, counted
-      [0, 2, 0, 0],   # one active unit: 1 (over 4 or 3 units)
-      [0, 0, 0, 5]]
+L1 = [
+    [3, 4, 0, 0],  # Hoyer over 4 units: l1 7, l2 5 -> (2 - 7/5) / (2 - 1) = 0.6
+    [1, 1, 1, 0],  # l1 3, l2 sqrt(3) -> 2 - sqrt(3); over the 3 live units: ratio sqrt(3) = sqrt(n) -> 0
+    [0, 0, 0, 0],  # all zero: skipped, counted
+    [0, 2, 0, 0],  # one active unit: 1 (over 4 or 3 units)
+    [0, 0, 0, 5],
+]
 # layer 2: unit 0 always silent, so one live unit: hoyer_live is undefined
 L2 = [[0, 5], [0, 1], [0, 0], [0, 2], [0, 3]]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import accuracy
+
 from ffbench.contracts import TrainContext
 from ffbench.testing import check_component
 from ffbench_plugins.goodness.norms import L2Goodness
@@ -62,8 +62,12 @@ def test_class_confusion_keeps_about_one_in_c_true_labels():
 def test_class_confusion_other_classes_follow_class_frequencies():
     # classes 0 (1 sample), 1 (3 samples), 2 (1 sample): sample 0's label is 1 w.p. 3/4, 2 w.p. 1/4
     y = torch.tensor([0, 1, 1, 1, 2])
-    draws = torch.stack([generate(ClassConfusionNegatives, x=torch.zeros(5, 1), y=y, seed=s,
-                                  allow_true_label=False)[1] for s in range(2000)])
+    draws = torch.stack(
+        [
+            generate(ClassConfusionNegatives, x=torch.zeros(5, 1), y=y, seed=s, allow_true_label=False)[1]
+            for s in range(2000)
+        ]
+    )
     assert set(draws[:, 0].tolist()) == {1, 2}
     assert abs(float((draws[:, 0] == 1).float().mean()) - 0.75) < 0.04
     assert set(draws[:, 1].tolist()) == {0, 2}  # a sample of class 1 gets 0 or 2, each w.p. 1/2
@@ -159,7 +163,7 @@ def test_held_out_class_is_never_a_negative_label(cls):
 
 @pytest.mark.parametrize("cls", STUDY_NEGATIVES, ids=lambda c: c.name)
 def test_deterministic_under_a_seeded_generator(cls):
-    a, b, c = generate(cls, seed=3), generate(cls, seed=3), generate(cls, seed=4)
+    a, b, _c = generate(cls, seed=3), generate(cls, seed=3), generate(cls, seed=4)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     x = torch.randn(50, 20)
     y = torch.arange(5).repeat(10)
@@ -189,8 +193,9 @@ def test_study_defaults_and_registration():
     assert registered == list(STUDY_NEGATIVES)
 
 
-@pytest.mark.parametrize("spec", ["ns-masking[drop=1.5]", "ns-noise[sigma=-1]", "ns-same-class[partner=same]",
-                                  "ns-hybrid-mix[label=random]"])
+@pytest.mark.parametrize(
+    "spec", ["ns-masking[drop=1.5]", "ns-noise[sigma=-1]", "ns-same-class[partner=same]", "ns-hybrid-mix[label=random]"]
+)
 def test_bad_parameters_name_the_value(spec):
     from ffbench.errors import ParameterError
     from ffbench.registry import get_registry
@@ -216,8 +221,11 @@ CONFORMANCE = [
 ]
 
 
-@pytest.mark.parametrize("cls, params, skip", CONFORMANCE,
-                         ids=[c.from_spec(p).short_identity + ("-skip" if s else "") for c, p, s in CONFORMANCE])
+@pytest.mark.parametrize(
+    "cls, params, skip",
+    CONFORMANCE,
+    ids=[c.from_spec(p).short_identity + ("-skip" if s else "") for c, p, s in CONFORMANCE],
+)
 def test_conformance(cls, params, skip):
     results = check_component(cls, params=params, skip=skip)  # raises ConformanceError listing failures
     passed = {r.check for r in results if r.status == "passed"}
@@ -232,8 +240,9 @@ def test_default_class_confusion_fails_the_wrong_label_check_as_documented():
         check_component(ClassConfusionNegatives)
 
 
-@pytest.mark.parametrize("negatives", [ClassConfusionNegatives(), HybridMixNegatives()],
-                         ids=["class-confusion", "hybrid-mix"])
+@pytest.mark.parametrize(
+    "negatives", [ClassConfusionNegatives(), HybridMixNegatives()], ids=["class-confusion", "hybrid-mix"]
+)
 def test_ff_learns_with_study_negatives(tiny_data, negatives):
     """1 000 real Fashion-MNIST images, 2 x 128 units, 10 epochs: well above chance (10 %)."""
     ctx = TrainContext(torch.device("cpu"), 0, list(range(10)), 10)

@@ -1,4 +1,4 @@
-"""The pixel-readout metric (SCIENCE.md, DC goodness): dimcompress's energy readout on the noisy raw
+"""The pixel-readout metric (docs/science.md, DC goodness): dimcompress's energy readout on the noisy raw
 pixels, with the evaluated dimcompress goodness's readout settings, else the metric's own."""
 
 import types
@@ -68,8 +68,9 @@ def test_pixel_readout_learns_is_deterministic_and_reports_per_class(data):
 
 def test_it_is_the_goodness_own_pixel_readout(data):
     goodness = DimCompressGoodness(**DC)
-    readout = goodness.fit_pixel_readout(data, TrainContext(device=torch.device("cpu"), seed=3,
-                                                            train_classes=list(range(10)), num_classes=10))
+    readout = goodness.fit_pixel_readout(
+        data, TrainContext(device=torch.device("cpu"), seed=3, train_classes=list(range(10)), num_classes=10)
+    )
     flat = data.test.flat()
     expected = (readout.predict([goodness.augment(flat)], len(flat)) == data.test.y).float().mean().item()
     assert overall(PixelReadout(seed=3).compute(evaluation(data, goodness))) == pytest.approx(expected)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from plugin_witness import lifetime, softmax_rule, symba
 from typer.testing import CliRunner
 
 import ffbench
@@ -12,10 +13,12 @@ import ffbench.registry as registry_module
 from ffbench.cli import app
 from ffbench.registry import DISABLE_ENV, load_registry
 from ffbench.testing import check_component
-from plugin_witness import lifetime, softmax_rule, symba
 
-WITNESS = [("witness-symba", symba, "witness-dist", "1.0"), ("witness-lifetime", lifetime, "witness-dist", "1.0"),
-           ("witness-rule", softmax_rule, "witness-dist", "1.0")]
+WITNESS = [
+    ("witness-symba", symba, "witness-dist", "1.0"),
+    ("witness-lifetime", lifetime, "witness-dist", "1.0"),
+    ("witness-rule", softmax_rule, "witness-dist", "1.0"),
+]
 
 
 @pytest.fixture
@@ -34,8 +37,10 @@ def test_the_witness_loads_and_lists(registry):
     assert result.exit_code == 0 and "witness-softmax" in result.stdout and "symba" in result.stdout
 
 
-@pytest.mark.parametrize("cls, params", [(symba.SymbaGoodness, None), (lifetime.LifetimeSparsity, None),
-                                         (softmax_rule.WitnessSoftmax, {"epochs": 2})])
+@pytest.mark.parametrize(
+    "cls, params",
+    [(symba.SymbaGoodness, None), (lifetime.LifetimeSparsity, None), (softmax_rule.WitnessSoftmax, {"epochs": 2})],
+)
 def test_the_witness_passes_conformance(registry, cls, params):
     assert all(r.status in ("passed", "skipped") for r in check_component(cls, params=params))
 
@@ -43,9 +48,10 @@ def test_the_witness_passes_conformance(registry, cls, params):
 def test_the_witness_runs_through_the_cli(registry, tmp_path):
     out = tmp_path / "r.parquet"
     data = "fashion-mnist-mini[train_size=500,test_size=200]"
-    for args in (["--rule", "witness-softmax[epochs=3]", "--metric", "accuracy,lifetime-sparsity"],
-                 ["--rule", "ff[width=32,layers=2,epochs=2,batch_size=100]", "--goodness", "symba",
-                  "--metric", "accuracy"]):
+    for args in (
+        ["--rule", "witness-softmax[epochs=3]", "--metric", "accuracy,lifetime-sparsity"],
+        ["--rule", "ff[width=32,layers=2,epochs=2,batch_size=100]", "--goodness", "symba", "--metric", "accuracy"],
+    ):
         result = CliRunner().invoke(app, ["run", *args, "--dataset", data, "-q", "--out", str(out)])
         assert result.exit_code == 0, result.output
     df = pd.read_parquet(out)

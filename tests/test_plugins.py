@@ -81,7 +81,9 @@ def test_entry_points_load_the_builtins():
 def test_missing_module_is_broken_and_others_still_load():
     reg = load(("ghost", "ffbench_tests_no_such_module", "dist-ghost", "0.1"), GOOD)
     assert status(reg, "ghost") == (
-        "broken", "import failed: ModuleNotFoundError: No module named 'ffbench_tests_no_such_module'")
+        "broken",
+        "import failed: ModuleNotFoundError: No module named 'ffbench_tests_no_such_module'",
+    )
     assert reg.get("goodness", "alpha").cls is Alpha
 
 
@@ -102,7 +104,9 @@ def test_misspelt_hook_is_an_error_naming_it():
 
     reg = load(("typo", plugin("typo_mod", ffbench_register_goodnes=ffbench_register_goodnes), "dist-t", "1"), GOOD)
     assert status(reg, "typo") == (
-        "broken", "unknown hook implementation 'ffbench_register_goodnes' (did you mean 'ffbench_register_goodness'?)")
+        "broken",
+        "unknown hook implementation 'ffbench_register_goodnes' (did you mean 'ffbench_register_goodness'?)",
+    )
     assert reg.names("goodness") == ["alpha"]
     assert status(reg, "good") == ("ok", "")  # a later plugin is not blamed for the earlier typo
 
@@ -113,7 +117,9 @@ def test_hook_without_the_hookimpl_marker_is_an_error_naming_it():
 
     reg = load(("bare", plugin("bare_mod", ffbench_register_goodness=ffbench_register_goodness), "d", "1"))
     assert status(reg, "bare") == (
-        "broken", "ffbench_register_goodness not marked with @ffbench.hookimpl, so ffbench would never call it")
+        "broken",
+        "ffbench_register_goodness not marked with @ffbench.hookimpl, so ffbench would never call it",
+    )
 
 
 def test_hook_with_wrong_argument_is_broken():
@@ -140,11 +146,17 @@ def test_register_hook_raising_is_broken_and_registers_nothing():
     assert reg.names("goodness") == ["alpha"]  # all or nothing: Beta, registered before the error, is gone
 
 
-@pytest.mark.parametrize("registered, problem", [
-    (int, "registered <class 'int'>, which is not a Goodness subclass"),
-    (type("Comma", (L2Goodness,), {"name": "a,b"}), "Comma.name 'a,b' is not a valid component name"),
-    (type("NoVersion", (L2Goodness,), {"name": "nov", "version": 2}), "NoVersion.version must be a non-empty string"),
-])
+@pytest.mark.parametrize(
+    "registered, problem",
+    [
+        (int, "registered <class 'int'>, which is not a Goodness subclass"),
+        (type("Comma", (L2Goodness,), {"name": "a,b"}), "Comma.name 'a,b' is not a valid component name"),
+        (
+            type("NoVersion", (L2Goodness,), {"name": "nov", "version": 2}),
+            "NoVersion.version must be a non-empty string",
+        ),
+    ],
+)
 def test_registering_an_invalid_component_is_broken(registered, problem):
     reg = load(("bad", plugin("bad_mod", ffbench_register_goodness=registers(registered)), "d", "1"))
     state, reason = status(reg, "bad")
@@ -164,7 +176,8 @@ def test_blocked_by_plugin_name(monkeypatch):
         reg.get("goodness", "alpha")
     assert str(info.value) == (
         "Unknown goodness 'alpha'. Valid goodness names: (none installed). Plugins not loaded: 'good' "
-        "(dist-good 1.0) is disabled: blocked by FFBENCH_DISABLE_PLUGINS=good. Run `ffbench plugins` for details.")
+        "(dist-good 1.0) is disabled: blocked by FFBENCH_DISABLE_PLUGINS=good. Run `ffbench plugins` for details."
+    )
 
 
 def test_blocked_by_distribution_name_normalised(monkeypatch):
@@ -180,15 +193,18 @@ def test_blocked_by_distribution_name_normalised(monkeypatch):
 
 def test_collision_names_both_distributions():
     impostor = type("Impostor", (L2Goodness,), {"name": "alpha"})
-    reg = load(GOOD, ("copycat", plugin("copy_mod", ffbench_register_goodness=registers(impostor, Beta)),
-                      "dist-copycat", "3.1"))
+    reg = load(
+        GOOD,
+        ("copycat", plugin("copy_mod", ffbench_register_goodness=registers(impostor, Beta)), "dist-copycat", "3.1"),
+    )
     assert "alpha" in reg.names("goodness")  # still listed, so the error below is what users see
     with pytest.raises(CollisionError) as info:
         reg.get("goodness", "alpha")
     assert str(info.value) == (
         "Name collision: goodness 'alpha' is registered by dist-good 1.0 (plugin 'good') and dist-copycat 3.1 "
         "(plugin 'copycat'). Rename it in dist-copycat, uninstall that distribution, or block the newcomer: "
-        "FFBENCH_DISABLE_PLUGINS=copycat (its plugin) or FFBENCH_DISABLE_PLUGINS=dist-copycat (its distribution).")
+        "FFBENCH_DISABLE_PLUGINS=copycat (its plugin) or FFBENCH_DISABLE_PLUGINS=dist-copycat (its distribution)."
+    )
     assert status(reg, "copycat")[0] == "collision" and status(reg, "good")[0] == "ok"
     assert reg.get("goodness", "beta").dist == "dist-copycat"
 
@@ -206,11 +222,13 @@ def test_same_class_registered_twice_is_not_a_collision():
 def cli_registry(monkeypatch):
     """Make the CLI see the built-ins plus a broken, a colliding and a good third-party plugin."""
     impostor = type("Impostor", (L2Goodness,), {"name": "l2"})
-    reg = load_registry(extra=[
-        ("ghost", "ffbench_tests_no_such_module", "dist-ghost", "0.1"),
-        ("copycat", plugin("copy_mod", ffbench_register_goodness=registers(impostor)), "dist-copycat", "3.1"),
-        GOOD,
-    ])
+    reg = load_registry(
+        extra=[
+            ("ghost", "ffbench_tests_no_such_module", "dist-ghost", "0.1"),
+            ("copycat", plugin("copy_mod", ffbench_register_goodness=registers(impostor)), "dist-copycat", "3.1"),
+            GOOD,
+        ]
+    )
     monkeypatch.setattr(registry_module, "_DEFAULT", reg)
     return reg
 
@@ -222,9 +240,15 @@ def test_plugins_json(cli_registry):
     plugins = {p["name"]: p for p in data["plugins"]}
     assert plugins["ghost"]["status"] == "broken"
     assert "No module named 'ffbench_tests_no_such_module'" in plugins["ghost"]["reason"]
-    assert plugins["good"] == {"name": "good", "module": "good_mod", "distribution": "dist-good",
-                               "distribution_version": "1.0", "status": "ok", "reason": "",
-                               "components": ["goodness:alpha"]}
+    assert plugins["good"] == {
+        "name": "good",
+        "module": "good_mod",
+        "distribution": "dist-good",
+        "distribution_version": "1.0",
+        "status": "ok",
+        "reason": "",
+        "components": ["goodness:alpha"],
+    }
     components = {(c["kind"], c["name"]): c for c in data["components"]}
     assert components[("goodness", "alpha")]["distribution"] == "dist-good"
     assert components[("goodness", "alpha")]["needs_negatives"] is True
@@ -287,8 +311,13 @@ def suite_plugin(*suites):
 def test_a_plugin_publishes_a_suite_that_runs_and_lists():
     from ffbench.suites import Suite, SuiteEntry, get_suite, list_suites
 
-    mine = Suite("my-study", "1", "a third-party study", metrics=("accuracy",),
-                 entries=(SuiteEntry(rules=("bp[epochs=1]",), datasets=("fashion-mnist-mini",), seeds=(0,)),))
+    mine = Suite(
+        "my-study",
+        "1",
+        "a third-party study",
+        metrics=("accuracy",),
+        entries=(SuiteEntry(rules=("bp[epochs=1]",), datasets=("fashion-mnist-mini",), seeds=(0,)),),
+    )
     reg = load_registry(extra=[("study", suite_plugin(mine), "dist-study", "0.2")])
     assert get_suite("my-study", reg) is mine and "quick" in [s.name for s in list_suites(reg)]  # built-ins too
     assert len(mine.grid(reg).points) == 1

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import typer
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.text import Text
@@ -23,11 +23,11 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from ffbench.errors import FFBenchError
-from ffbench.report import build_report, default_out
 from ffbench.report import build as B
+from ffbench.report import build_report, default_out
 from ffbench.report import figures as F
-from ffbench.report.labels import compact_identities, series_labels
 from ffbench.report.html import FigureRef, Page, Section, render
+from ffbench.report.labels import compact_identities, series_labels
 from ffbench.results import append_results, read_results
 
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -43,7 +43,7 @@ UNITS, PER_CLASS, TAU = 64, 6, 1.0
 
 
 def loo_ensembles(class_mean: np.ndarray, tau: float) -> np.ndarray:
-    """The LOO rule of SCIENCE.md, written out unit by unit (the reference the figure's threshold
+    """The LOO rule of docs/science.md, written out unit by unit (the reference the figure's threshold
     must agree with)."""
     c, d = class_mean.shape
     out = np.zeros((c, d), dtype=bool)
@@ -65,8 +65,12 @@ def fake_activity(rng: np.random.Generator, n_layers: int = 2, missing_class: in
         for k in range(len(CLASSES)):
             drive[k, (np.arange(5) + 4 * k) % UNITS] = 3.0
         samples = np.maximum(0.0, drive[labels] + rng.normal(0.0, 0.3, (len(labels), UNITS)))
-        mean = np.stack([samples[labels == k].mean(0) if (labels == k).any() else np.full(UNITS, np.nan)
-                         for k in range(len(CLASSES))])  # NaN: no sample read, as the metric writes it
+        mean = np.stack(
+            [
+                samples[labels == k].mean(0) if (labels == k).any() else np.full(UNITS, np.nan)
+                for k in range(len(CLASSES))
+            ]
+        )  # NaN: no sample read, as the metric writes it
         layers.append((samples.astype(np.float16), mean.astype(np.float32), loo_ensembles(mean, TAU)))
     return labels, layers
 
@@ -80,8 +84,9 @@ def write_artifact(folder: Path, name: str, arrays: dict, meta: dict) -> None:
 ALL_METRICS = ("accuracy", "sparsity", "loo-ensembles", "jaccard", "unseen-category", "excitation")
 
 
-def fabricate_results(path: Path, seeds: int = 2, metrics=ALL_METRICS,
-                      rules=("ff[epochs=2,width=64]", "bp[epochs=2,width=64]")) -> Path:
+def fabricate_results(
+    path: Path, seeds: int = 2, metrics=ALL_METRICS, rules=("ff[epochs=2,width=64]", "bp[epochs=2,width=64]")
+) -> Path:
     """A results file with the rows and artifacts (exact fixed names) the metrics write, for
     ``rules`` (keys of RULES) x ``seeds``."""
     rng = np.random.default_rng(0)
@@ -91,16 +96,40 @@ def fabricate_results(path: Path, seeds: int = 2, metrics=ALL_METRICS,
         for seed in range(seeds):
             run_id = re.sub(r"\W", "", f"{rule.partition('[')[0]}{seed}")
             folder = path.parent / f"{path.name}.artifacts" / run_id
-            base = {"run_id": run_id, "status": "ok", "seed": seed, "preset": "quick", "rule": rule,
-                    "rule_id": rule, "goodness": goodness, "goodness_id": goodness, "negatives": negatives,
-                    "negatives_id": negatives, "dataset": "fashion-mnist-mini", "dataset_id": "fashion-mnist-mini",
-                    "ffbench_version": "0.1.0", "git_sha": "abc123", "torch_version": "2.4", "device": "cpu"}
+            base = {
+                "run_id": run_id,
+                "status": "ok",
+                "seed": seed,
+                "preset": "quick",
+                "rule": rule,
+                "rule_id": rule,
+                "goodness": goodness,
+                "goodness_id": goodness,
+                "negatives": negatives,
+                "negatives_id": negatives,
+                "dataset": "fashion-mnist-mini",
+                "dataset_id": "fashion-mnist-mini",
+                "ffbench_version": "0.1.0",
+                "git_sha": "abc123",
+                "torch_version": "2.4",
+                "device": "cpu",
+            }
 
             def row(metric, stat, value, layer=None, cls=None, cls_b=None, artifact=None):
-                rows.append({**base, "metric": metric, "metric_id": metric, "stat": stat, "value": value,
-                             "layer": layer, "class": cls, "class_b": cls_b,
-                             "higher_is_better": True if metric in ("accuracy", "sparsity") else None,
-                             "artifact": None if artifact is None else f"{path.name}.artifacts/{run_id}/{artifact}"})
+                rows.append(
+                    {
+                        **base,  # noqa: B023 (called in the same iteration)
+                        "metric": metric,
+                        "metric_id": metric,
+                        "stat": stat,
+                        "value": value,
+                        "layer": layer,
+                        "class": cls,
+                        "class_b": cls_b,
+                        "higher_is_better": True if metric in ("accuracy", "sparsity") else None,
+                        "artifact": None if artifact is None else f"{path.name}.artifacts/{run_id}/{artifact}",  # noqa: B023
+                    }
+                )
 
             noise = 0.02 * seed
             if "accuracy" in metrics:
@@ -118,8 +147,10 @@ def fabricate_results(path: Path, seeds: int = 2, metrics=ALL_METRICS,
                 for l, (samples, mean, ens) in enumerate(layers, start=1):
                     arrays |= {f"class_mean_L{l}": mean, f"ensemble_L{l}": ens, f"sample_activity_L{l}": samples}
                     row("loo-ensembles", "size", float(ens.sum(1).mean()), layer=l, artifact="loo-ensembles")
-                units = {f"units_L{l}": {c: np.flatnonzero(e[k]).tolist() for k, c in enumerate(CLASSES)}
-                         for l, (_, _, e) in enumerate(layers, start=1)}
+                units = {
+                    f"units_L{l}": {c: np.flatnonzero(e[k]).tolist() for k, c in enumerate(CLASSES)}
+                    for l, (_, _, e) in enumerate(layers, start=1)
+                }
                 write_artifact(folder, "loo-ensembles", arrays, {"classes": CLASSES, "tau": TAU, **units})
             if "jaccard" in metrics:
                 arrays = {}
@@ -136,8 +167,12 @@ def fabricate_results(path: Path, seeds: int = 2, metrics=ALL_METRICS,
                 for l, (samples, mean, ens) in enumerate(u_layers, start=1):
                     e = ens.astype(int)
                     overlap = (e @ e[8]) / np.maximum(e.sum(1), 1)
-                    arrays |= {f"class_mean_L{l}": mean, f"ensemble_L{l}": ens, f"sample_activity_L{l}": samples,
-                               f"overlap_L{l}": overlap}
+                    arrays |= {
+                        f"class_mean_L{l}": mean,
+                        f"ensemble_L{l}": ens,
+                        f"sample_activity_L{l}": samples,
+                        f"overlap_L{l}": overlap,
+                    }
                     row("unseen-category", "size", float(ens[8].sum()), layer=l, artifact="unseen-category")
                 write_artifact(folder, "unseen-category", arrays, {"holdout": 8})
             if "excitation" in metrics:
@@ -238,8 +273,13 @@ def matplotlib_rgb(colour: str):
 
 
 def test_sparsity_by_layer(tmp_path):
-    points = pd.DataFrame({"series": ["ff", "ff", "bp", "bp"] * 2, "layer": [1, 1, 1, 1, 2, 2, 2, 2],
-                           "value": [0.6, 0.7, 0.3, 0.3, 0.8, 0.6, 0.2, 0.4]})
+    points = pd.DataFrame(
+        {
+            "series": ["ff", "ff", "bp", "bp"] * 2,
+            "layer": [1, 1, 1, 1, 2, 2, 2, 2],
+            "value": [0.6, 0.7, 0.3, 0.3, 0.8, 0.6, 0.2, 0.4],
+        }
+    )
     summary = points.groupby(["series", "layer"])["value"].agg(mean="mean", std="std", n="count").reset_index()
     fig = F.sparsity_by_layer(summary, COLOURS, "sparsity", points)
     ax = fig.axes[0]
@@ -253,8 +293,14 @@ def test_sparsity_by_layer(tmp_path):
 
 
 def test_accuracy_vs_sparsity(tmp_path):
-    points = pd.DataFrame({"series": ["ff", "bp", "ff", "bp"], "layer": [1, 1, 2, 2],
-                           "sparsity": [0.6, 0.3, 0.7, 0.2], "accuracy": [0.8, 0.85, 0.8, 0.85]})
+    points = pd.DataFrame(
+        {
+            "series": ["ff", "bp", "ff", "bp"],
+            "layer": [1, 1, 2, 2],
+            "sparsity": [0.6, 0.3, 0.7, 0.2],
+            "accuracy": [0.8, 0.85, 0.8, 0.85],
+        }
+    )
     fig = F.accuracy_vs_sparsity(points, COLOURS, "acc")
     assert [ax.get_xlabel() for ax in fig.axes] == ["Hoyer sparsity, layer 1", "Hoyer sparsity, layer 2"]
     offsets = fig.axes[1].collections[0].get_offsets()
@@ -263,9 +309,15 @@ def test_accuracy_vs_sparsity(tmp_path):
 
 
 def test_metric_bars(tmp_path):
-    summary = pd.DataFrame({"series": ["ff", "bp", "ff", "bp"], "stat": ["size", "size", "mean", "mean"],
-                            "layer": pd.array([1, 1, None, None], dtype="Int64"),
-                            "mean": [5.0, 2.0, 0.3, 0.5], "std": [1.0, np.nan, 0.1, 0.1]})
+    summary = pd.DataFrame(
+        {
+            "series": ["ff", "bp", "ff", "bp"],
+            "stat": ["size", "size", "mean", "mean"],
+            "layer": pd.array([1, 1, None, None], dtype="Int64"),
+            "mean": [5.0, 2.0, 0.3, 0.5],
+            "std": [1.0, np.nan, 0.1, 0.1],
+        }
+    )
     fig = F.metric_bars(summary, "loo-ensembles", COLOURS, True)
     assert [ax.get_title() for ax in fig.axes] == ["size", "mean"]
     assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == ["model"]
@@ -277,9 +329,14 @@ def test_metric_bars(tmp_path):
 
 
 def test_series_labels_name_only_what_differs():
-    keys = pd.DataFrame({"rule": ["ff[epochs=2,width=64]", "ff[epochs=5,width=64]", "bp[width=64]"],
-                         "goodness": ["l2", "l2", None], "negatives": ["wrong-label", "wrong-label", None],
-                         "dataset": ["mini"] * 3})
+    keys = pd.DataFrame(
+        {
+            "rule": ["ff[epochs=2,width=64]", "ff[epochs=5,width=64]", "bp[width=64]"],
+            "goodness": ["l2", "l2", None],
+            "negatives": ["wrong-label", "wrong-label", None],
+            "dataset": ["mini"] * 3,
+        }
+    )
     assert series_labels(keys).tolist() == ["ff[epochs=2]", "ff[epochs=5]", "bp"]
     keys["goodness"] = ["l2", "sumsq", None]
     keys["rule"] = ["ff", "ff", "bp"]
@@ -305,11 +362,19 @@ def test_report_writes_every_figure_and_the_page_references_them(fabricated, fab
     assert report.out == default_out(fabricated) == fabricated.with_name("results-report")
     names = sorted(p.name for p in report.files)
     per_series = ["bp", "ff"]
-    expected = sorted([f"{k}-{s}.png" for k in ("activation-maps", "class-mean", "jaccard", "unseen-category")
-                       for s in per_series]
-                      + ["sparsity-by-layer.png", "excitation.png", "accuracy-vs-sparsity.png",
-                         "metric-accuracy.png", "metric-loo-ensembles.png",
-                         "metric-jaccard.png", "metric-unseen-category.png", "metric-excitation.png"])
+    expected = sorted(
+        [f"{k}-{s}.png" for k in ("activation-maps", "class-mean", "jaccard", "unseen-category") for s in per_series]
+        + [
+            "sparsity-by-layer.png",
+            "excitation.png",
+            "accuracy-vs-sparsity.png",
+            "metric-accuracy.png",
+            "metric-loo-ensembles.png",
+            "metric-jaccard.png",
+            "metric-unseen-category.png",
+            "metric-excitation.png",
+        ]
+    )
     assert names == expected
     assert sorted(p.name for p in report.out.glob("*.png")) == expected
     for path in report.files:
@@ -320,8 +385,16 @@ def test_report_writes_every_figure_and_the_page_references_them(fabricated, fab
     skipped = [s.skipped for s in report.sections if s.skipped]  # other installed metrics' figures only
     assert all("was not run" in r and not any(f"'{m}'" in r for m in ALL_METRICS) for r in skipped), skipped
     keys = [s.key for s in report.sections if not s.skipped]
-    assert keys == ["activation-maps", "class-mean", "jaccard", "unseen-category", "sparsity", "excitation",
-                    "accuracy-sparsity", "metric-bars"]
+    assert keys == [
+        "activation-maps",
+        "class-mean",
+        "jaccard",
+        "unseen-category",
+        "sparsity",
+        "excitation",
+        "accuracy-sparsity",
+        "metric-bars",
+    ]
     assert not report.notes
     for text in ("Configuration", "Provenance", "abc123", "ff[epochs=2,width=64]", "wrong-label"):
         assert text in page
@@ -343,8 +416,11 @@ def test_report_skips_metrics_not_run(tmp_path):
     assert all("was not run; add it with --metric" in r for r in skipped.values())
     assert "--metric loo-ensembles" in skipped["activation-maps"]
     # sparsity's headline stat has its own figure, so no bars for it
-    assert sorted(p.name for p in report.files) == ["accuracy-vs-sparsity.png", "metric-accuracy.png",
-                                                    "sparsity-by-layer.png"]
+    assert sorted(p.name for p in report.files) == [
+        "accuracy-vs-sparsity.png",
+        "metric-accuracy.png",
+        "sparsity-by-layer.png",
+    ]
     assert "Skipped: metric &#x27;excitation&#x27; was not run" in report.index.read_text()
 
 
@@ -373,8 +449,12 @@ def test_report_errors(tmp_path):
 
 
 def test_page_escapes_values():
-    page = Page("t", [("source", "<x>")], [("T", pd.DataFrame({"a": ["<b>"]}))],
-                [Section("k", "S", "d", [FigureRef("f.png", 'a "q"')])])
+    page = Page(
+        "t",
+        [("source", "<x>")],
+        [("T", pd.DataFrame({"a": ["<b>"]}))],
+        [Section("k", "S", "d", [FigureRef("f.png", 'a "q"')])],
+    )
     text = render(page)
     assert "&lt;x&gt;" in text and "&lt;b&gt;" in text and 'alt="a &quot;q&quot;"' in text and "<b>" not in text
 
@@ -389,8 +469,12 @@ def test_leaderboard_report(fabricated, tmp_path):
     write_board(rows[rows["metric"].isin(["accuracy", "sparsity", "loo-ensembles"])], tmp_path / "board.parquet")
     report = build_report(tmp_path / "board.parquet")
     names = sorted(p.name for p in report.files)
-    assert names == ["accuracy-vs-sparsity.png", "metric-accuracy.png", "metric-loo-ensembles.png",
-                     "sparsity-by-layer.png"]
+    assert names == [
+        "accuracy-vs-sparsity.png",
+        "metric-accuracy.png",
+        "metric-loo-ensembles.png",
+        "sparsity-by-layer.png",
+    ]
     for path in report.files:
         check_png(path)
     page = report.index.read_text()
@@ -431,8 +515,9 @@ def cli_app() -> typer.Typer:
 
 
 def test_cli_report(tmp_path):
-    path = fabricate_results(tmp_path / "r.parquet", seeds=1, metrics=("loo-ensembles",),
-                             rules=("ff[epochs=2,width=64]",))
+    path = fabricate_results(
+        tmp_path / "r.parquet", seeds=1, metrics=("loo-ensembles",), rules=("ff[epochs=2,width=64]",)
+    )
     result = CliRunner().invoke(cli_app(), ["report", str(path), "--out", str(tmp_path / "rep"), "--class", "Bag"])
     assert result.exit_code == 0, result.output
     assert str(tmp_path / "rep" / "index.html") in result.stdout
@@ -455,16 +540,37 @@ def test_report_of_a_real_tiny_run(tmp_path):
     from ffbench.cli import app
 
     path = tmp_path / "run.parquet"
-    result = CliRunner().invoke(app, ["run", "--rule", "ff[width=64,layers=2,epochs=2]", "--dataset",
-                                      "fashion-mnist-mini[train_size=1000,test_size=300]", "--metric",
-                                      ",".join(REAL_METRICS), "--out", str(path), "--no-cache", "-q"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--rule",
+            "ff[width=64,layers=2,epochs=2]",
+            "--dataset",
+            "fashion-mnist-mini[train_size=1000,test_size=300]",
+            "--metric",
+            ",".join(REAL_METRICS),
+            "--out",
+            str(path),
+            "--no-cache",
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = build_report(path)
-    expected = {"activation-maps-ff.png", "class-mean-ff.png", "jaccard-ff.png", "sparsity-by-layer.png",
-                "excitation.png", "accuracy-vs-sparsity.png"}
+    expected = {
+        "activation-maps-ff.png",
+        "class-mean-ff.png",
+        "jaccard-ff.png",
+        "sparsity-by-layer.png",
+        "excitation.png",
+        "accuracy-vs-sparsity.png",
+    }
     assert expected <= {p.name for p in report.files}
     skipped = [s.key for s in report.sections if s.skipped]  # + other installed metrics' figures, if any
-    assert "unseen-category" in skipped and not {"activation-maps", "class-mean", "jaccard", "excitation"} & set(skipped)
+    assert "unseen-category" in skipped and not {"activation-maps", "class-mean", "jaccard", "excitation"} & set(
+        skipped
+    )
     assert not report.notes
     page = report.index.read_text()
     for path in report.files:

@@ -1,7 +1,5 @@
 """Results describe themselves: the headline flag a run records wins over the installed registry."""
 
-import pandas as pd
-
 from ffbench.leaderboard import board_rows
 from ffbench.registry import load_registry
 from ffbench.results import headline_flags, to_frame
@@ -9,10 +7,23 @@ from ffbench.summary import summary_table
 
 
 def rows(headline):
-    base = {"run_id": "r1", "status": "ok", "metric": "lifetime", "metric_id": "lifetime", "rule": "ff",
-            "dataset": "d", "dataset_id": "d", "seed": 0, "config_hash": "c"}
-    return to_frame([{**base, "stat": "score", "layer": 1, "value": 0.25, "headline": headline},
-                     {**base, "stat": "extra", "layer": 1, "value": 0.75, "headline": False if headline else None}])
+    base = {
+        "run_id": "r1",
+        "status": "ok",
+        "metric": "lifetime",
+        "metric_id": "lifetime",
+        "rule": "ff",
+        "dataset": "d",
+        "dataset_id": "d",
+        "seed": 0,
+        "config_hash": "c",
+    }
+    return to_frame(
+        [
+            {**base, "stat": "score", "layer": 1, "value": 0.25, "headline": headline},
+            {**base, "stat": "extra", "layer": 1, "value": 0.75, "headline": False if headline else None},
+        ]
+    )
 
 
 def test_recorded_headline_survives_an_uninstalled_plugin():

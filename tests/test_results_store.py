@@ -17,8 +17,20 @@ from ffbench.results import COLUMNS
 
 
 def point_rows(run: str, n: int = 3) -> list[dict]:
-    return [{"run_id": run, "config_hash": "c" + run, "status": "ok", "metric": "m", "metric_id": "m",
-             "stat": "s", "layer": i + 1, "value": float(i), "seed": 0} for i in range(n)]
+    return [
+        {
+            "run_id": run,
+            "config_hash": "c" + run,
+            "status": "ok",
+            "metric": "m",
+            "metric_id": "m",
+            "stat": "s",
+            "layer": i + 1,
+            "value": float(i),
+            "seed": 0,
+        }
+        for i in range(n)
+    ]
 
 
 def test_a_folder_store_is_one_table_for_ffbench_pandas_and_pyarrow(tmp_path):

@@ -15,7 +15,7 @@ import torch
 
 from ffbench.contracts import TrainContext
 from ffbench.testing import tiny_bundle
-from ffbench_plugins.rules.cafo import CaFoRule, CaFoNet
+from ffbench_plugins.rules.cafo import CaFoNet, CaFoRule
 from ffbench_plugins.rules.mono_forward import MonoForwardRule
 from ffbench_plugins.rules.random_init import seeded_uniform_
 
@@ -36,8 +36,8 @@ class Adam:
         for k, g in grads.items():
             self.m[k] = BETA1 * self.m[k] + (1 - BETA1) * g
             self.v[k] = BETA2 * self.v[k] + (1 - BETA2) * g * g
-            m_hat = self.m[k] / (1 - BETA1 ** self.t)
-            v_hat = self.v[k] / (1 - BETA2 ** self.t)
+            m_hat = self.m[k] / (1 - BETA1**self.t)
+            v_hat = self.v[k] / (1 - BETA2**self.t)
             self.p[k] -= LR * m_hat / (v_hat.sqrt() + EPS)
 
 
@@ -67,8 +67,16 @@ def test_mono_forward_matches_hand_written_local_cross_entropy():
     params = {"layers": 2, "width": 12, "lr": LR, "epochs": 3, "batch_size": len(y)}
     rule = MonoForwardRule.from_spec(params)
     init = rule.build(data, ctx_for(7))
-    ref = Adam({"W1": init.layers[0].weight, "b1": init.layers[0].bias, "M1": init.projections[0],
-                "W2": init.layers[1].weight, "b2": init.layers[1].bias, "M2": init.projections[1]})
+    ref = Adam(
+        {
+            "W1": init.layers[0].weight,
+            "b1": init.layers[0].bias,
+            "M1": init.projections[0],
+            "W2": init.layers[1].weight,
+            "b2": init.layers[1].bias,
+            "M2": init.projections[1],
+        }
+    )
     for _ in range(params["epochs"]):
         p, grads, inp = ref.p, {}, x
         for i in (1, 2):

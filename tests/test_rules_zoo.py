@@ -5,8 +5,8 @@ defines it, checked by hand on tiny tensors."""
 import pytest
 import torch
 import torch.nn.functional as F
-
 from conftest import accuracy
+
 from ffbench.contracts import TrainContext
 from ffbench_plugins.rules.cafo import CaFoNet, CaFoRule
 from ffbench_plugins.rules.dfa import DFARule, build_dfa_net, dfa_surrogate
@@ -21,15 +21,19 @@ def make_ctx(seed=0):
     return TrainContext(torch.device("cpu"), seed, list(range(10)), 10)
 
 
-@pytest.mark.parametrize("rule, floor", [
-    (RandomRule(epochs=10, **{**SMALL, "lr": 1e-2}), 0.6),
-    (MonoForwardRule(epochs=5, **{**SMALL, "lr": 1e-3}), 0.6),
-    (MonoForwardRule(epochs=5, predict="sum", **{**SMALL, "lr": 1e-3}), 0.6),
-    (DFARule(epochs=5, **{**SMALL, "lr": 1e-3}), 0.6),
-    (CaFoRule(epochs=3, **{**SMALL, "lr": 1e-3}), 0.6),
-    (CaFoRule(epochs=5, frozen=True, **{**SMALL, "lr": 1e-2}), 0.6),
-    (PepitaRule(epochs=5, width=256, layers=2), 0.5),
-], ids=["random", "mono-forward", "mono-forward-sum", "dfa", "cafo", "cafo-frozen", "pepita"])
+@pytest.mark.parametrize(
+    "rule, floor",
+    [
+        (RandomRule(epochs=10, **{**SMALL, "lr": 1e-2}), 0.6),
+        (MonoForwardRule(epochs=5, **{**SMALL, "lr": 1e-3}), 0.6),
+        (MonoForwardRule(epochs=5, predict="sum", **{**SMALL, "lr": 1e-3}), 0.6),
+        (DFARule(epochs=5, **{**SMALL, "lr": 1e-3}), 0.6),
+        (CaFoRule(epochs=3, **{**SMALL, "lr": 1e-3}), 0.6),
+        (CaFoRule(epochs=5, frozen=True, **{**SMALL, "lr": 1e-2}), 0.6),
+        (PepitaRule(epochs=5, width=256, layers=2), 0.5),
+    ],
+    ids=["random", "mono-forward", "mono-forward-sum", "dfa", "cafo", "cafo-frozen", "pepita"],
+)
 def test_rule_learns(tiny_data, rule, floor):
     model = rule.fit(tiny_data, None, None, make_ctx())
     acc = accuracy(model, tiny_data)
@@ -97,8 +101,14 @@ def test_dfa_update_matches_the_formula(tiny_data):
     _, surrogate = dfa_surrogate(net, x, y)
     surrogate.backward()
     with torch.no_grad():
-        W1, b1, W2, b2, Wo, bo = (net.layers[0].weight, net.layers[0].bias, net.layers[1].weight,
-                                  net.layers[1].bias, net.head.weight, net.head.bias)
+        W1, b1, W2, b2, Wo, bo = (
+            net.layers[0].weight,
+            net.layers[0].bias,
+            net.layers[1].weight,
+            net.layers[1].bias,
+            net.head.weight,
+            net.head.bias,
+        )
         a1 = x @ W1.T + b1
         h1 = a1.clamp(min=0)
         a2 = h1 @ W2.T + b2

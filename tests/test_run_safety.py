@@ -26,13 +26,18 @@ def cached_models() -> list[Path]:
     return sorted(Path(os.environ["FFBENCH_CACHE"]).glob("*.pt"))
 
 
-@pytest.mark.parametrize("make_out, message", [
-    (lambda tmp: Path("/proc/ffbench-test/results.parquet"), "is not writable"),
-    (lambda tmp: (tmp / "afile").write_text("x") and tmp / "afile" / "r.parquet", "is a file, not a folder"),
-    (lambda tmp: (tmp / "junk.parquet").write_text("not parquet") and tmp / "junk.parquet",
-     "is not a readable Parquet results file"),
-    (lambda tmp: (tmp / "notes.txt").write_text("x") and tmp / "notes.txt", "is a file that is not .parquet"),
-])
+@pytest.mark.parametrize(
+    "make_out, message",
+    [
+        (lambda tmp: Path("/proc/ffbench-test/results.parquet"), "is not writable"),
+        (lambda tmp: (tmp / "afile").write_text("x") and tmp / "afile" / "r.parquet", "is a file, not a folder"),
+        (
+            lambda tmp: (tmp / "junk.parquet").write_text("not parquet") and tmp / "junk.parquet",
+            "is not a readable Parquet results file",
+        ),
+        (lambda tmp: (tmp / "notes.txt").write_text("x") and tmp / "notes.txt", "is a file that is not .parquet"),
+    ],
+)
 def test_bad_output_locations_fail_before_any_training(tmp_path, make_out, message):
     out = make_out(tmp_path)
     result = invoke("run", *TINY, "--out", str(out))
@@ -60,8 +65,18 @@ def test_bad_board_and_report_folders_exit_2(tmp_path):
 
 def test_a_diverging_training_fails_its_point_is_not_cached_and_never_reaches_a_board(tmp_path):
     out = tmp_path / "r.parquet"
-    result = invoke("run", "--rule", "pepita[width=64,layers=2,epochs=3,batch_size=50,lr=1000]",
-                    "--dataset", DATA, "--metric", "accuracy", "-q", "--out", str(out))
+    result = invoke(
+        "run",
+        "--rule",
+        "pepita[width=64,layers=2,epochs=3,batch_size=50,lr=1000]",
+        "--dataset",
+        DATA,
+        "--metric",
+        "accuracy",
+        "-q",
+        "--out",
+        str(out),
+    )
     assert result.exit_code == 1
     df = pd.read_parquet(out)
     assert (df["status"] == "failed").all() and df["error"].str.contains("training diverged at epoch 1").all()

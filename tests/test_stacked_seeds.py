@@ -10,14 +10,14 @@ streams (or their gradients) would land on unrelated weights.
 
 import pytest
 import torch
-
 from conftest import accuracy
+
 from ffbench.contracts import NegativeGenerator, TrainContext
 from ffbench_plugins.goodness.norms import L2Goodness, SumSquaresGoodness
 from ffbench_plugins.metrics.sparsity import hoyer
 from ffbench_plugins.negatives.hard import HardNegatives
 from ffbench_plugins.negatives.wrong_label import WrongLabelNegatives, draw_wrong_labels
-from ffbench_plugins.rules.ff import FoldedInput, FFRule, RowInput
+from ffbench_plugins.rules.ff import FFRule, FoldedInput, RowInput
 from ffbench_plugins.rules.ffnet import LabelEmbedding, normalize
 
 SEEDS = [0, 1, 2]
@@ -45,13 +45,20 @@ def mean_sparsity(model, data) -> float:
     return float(torch.nanmean(torch.stack([hoyer(r.double()).nanmean() for r in reps])))
 
 
-@pytest.mark.parametrize("rule, goodness, negatives", [
-    (FFRule(epochs=3, width=64, layers=2, batch_size=200), L2Goodness(), WrongLabelNegatives()),
-    (FFRule(epochs=2, width=64, layers=3, batch_size=250), L2Goodness(), WrongLabelNegatives(resample=True)),
-    (FFRule(epochs=3, width=64, layers=2, batch_size=200, schedule="simultaneous"), SumSquaresGoodness(),
-     HardNegatives()),
-    (FFRule(epochs=2, width=48, layers=3, batch_size=250), L2Goodness(), OtherImageNegatives()),
-], ids=["greedy-fixed", "greedy-resampled", "simultaneous-hard", "greedy-other-images"])
+@pytest.mark.parametrize(
+    "rule, goodness, negatives",
+    [
+        (FFRule(epochs=3, width=64, layers=2, batch_size=200), L2Goodness(), WrongLabelNegatives()),
+        (FFRule(epochs=2, width=64, layers=3, batch_size=250), L2Goodness(), WrongLabelNegatives(resample=True)),
+        (
+            FFRule(epochs=3, width=64, layers=2, batch_size=200, schedule="simultaneous"),
+            SumSquaresGoodness(),
+            HardNegatives(),
+        ),
+        (FFRule(epochs=2, width=48, layers=3, batch_size=250), L2Goodness(), OtherImageNegatives()),
+    ],
+    ids=["greedy-fixed", "greedy-resampled", "simultaneous-hard", "greedy-other-images"],
+)
 def test_stacked_seeds_follow_the_separate_runs(tiny_data, rule, goodness, negatives):
     stacked = rule.fit_seeds(tiny_data, goodness, negatives, [ctx(s) for s in SEEDS])
     alone = [rule.fit(tiny_data, goodness, negatives, ctx(s)) for s in SEEDS]
@@ -88,5 +95,6 @@ def test_fold_equals_normalise_then_matmul():
     plain = RowInput(rows).pre(w, b, idx)
     torch.testing.assert_close(folded, plain, rtol=1e-5, atol=1e-6)
     # frozen outputs (layer 2's input) agree too: normalised activity, positives then negatives
-    torch.testing.assert_close(FoldedInput(*emb.fold(x), y, y_neg, emb).frozen(w, b).x,
-                               RowInput(rows).frozen(w, b).x, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        FoldedInput(*emb.fold(x), y, y_neg, emb).frozen(w, b).x, RowInput(rows).frozen(w, b).x, rtol=1e-5, atol=1e-6
+    )

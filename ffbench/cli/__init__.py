@@ -4,7 +4,7 @@ on stderr and exit with code 2, without a traceback."""
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,8 +12,8 @@ import ffbench
 from ffbench.cli import cache as cache_cmd
 from ffbench.cli import leaderboard as leaderboard_cmd
 from ffbench.cli import results as results_cmd
-from ffbench.cli.console import err
 from ffbench.cli.bench import bench
+from ffbench.cli.console import err
 from ffbench.cli.plugins import plugins
 from ffbench.cli.report import report
 from ffbench.cli.run import EXAMPLES, run
@@ -79,8 +79,10 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
-                                                    help="Show ffbench, torch and plugin versions.")] = None,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show ffbench, torch and plugin versions."),
+    ] = None,
 ) -> None:
     """Benchmark Forward-Forward-style learning rules."""
 

@@ -5,7 +5,7 @@ and sparsity on real data."""
 from __future__ import annotations
 
 import statistics
-from typing import Annotated, Any, List, Optional
+from typing import Annotated, Any
 
 import torch
 import typer
@@ -41,32 +41,79 @@ def _shape(text: str) -> tuple[int, int, int]:
 
 
 def bench(
-    rule: Annotated[Optional[List[str]], typer.Option("--rule", "-r", help="Rules to time, comma-separated or repeated: any installed rule. FLOPs and the baseline speed-up where the rule declares them (built-ins ff, bp-ff, bp do); other rules get time and samples/s. [default: ff]")] = None,
-    goodness: Annotated[str, typer.Option("--goodness", "-g", help="Goodness function of rules that read one, e.g. l2, or dimcompress (self-supervised: timed, FLOPs not counted).")] = "l2",
-    negatives: Annotated[str, typer.Option("--negatives", "-n", help="Negatives of ff and bp-ff, e.g. wrong-label, 'wrong-label[resample=true]', hard.")] = "wrong-label",
-    batch_size: Annotated[Optional[List[str]], typer.Option("--batch-size", "-b", help="Batch size(s), comma-separated: one configuration each. [default: 1024]")] = None,
+    rule: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rule",
+            "-r",
+            help="Rules to time, comma-separated or repeated: any installed rule. FLOPs and the baseline speed-up "
+            "where the rule declares them (built-ins ff, bp-ff, bp do); other rules get time and samples/s. "
+            "[default: ff]",
+        ),
+    ] = None,
+    goodness: Annotated[
+        str,
+        typer.Option(
+            "--goodness",
+            "-g",
+            help="Goodness function of rules that read one, e.g. l2, or dimcompress (self-supervised: timed, "
+            "FLOPs not counted).",
+        ),
+    ] = "l2",
+    negatives: Annotated[
+        str,
+        typer.Option(
+            "--negatives", "-n", help="Negatives of ff and bp-ff, e.g. wrong-label, 'wrong-label[resample=true]', hard."
+        ),
+    ] = "wrong-label",
+    batch_size: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--batch-size", "-b", help="Batch size(s), comma-separated: one configuration each. [default: 1024]"
+        ),
+    ] = None,
     width: Annotated[int, typer.Option(help="Units per hidden layer.", min=1)] = 1000,
     layers: Annotated[int, typer.Option(help="Hidden layers.", min=1)] = 3,
     epochs: Annotated[int, typer.Option(help="Epochs (ff greedy: per layer).", min=1)] = 2,
     samples: Annotated[int, typer.Option(help="Synthetic training images (random, normalised).", min=1)] = 8192,
     shape: Annotated[str, typer.Option(help="Image shape CxHxW of the synthetic data.")] = "1x28x28",
-    seeds: Annotated[int, typer.Option(help="Also time this many seeds trained together (rules that stack seeds).", min=1)] = 1,
-    peak_size: Annotated[int, typer.Option(help="Side of the square matmul of the peak measurement (the layers' own shapes are measured too).", min=1)] = 2048,
+    seeds: Annotated[
+        int, typer.Option(help="Also time this many seeds trained together (rules that stack seeds).", min=1)
+    ] = 1,
+    peak_size: Annotated[
+        int,
+        typer.Option(
+            help="Side of the square matmul of the peak measurement (the layers' own shapes are measured too).", min=1
+        ),
+    ] = 2048,
     repeats: Annotated[int, typer.Option(help="Interleaved repeats; the fastest of each is reported.", min=1)] = 3,
-    baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also time the straightforward baseline.")] = True,
+    baseline: Annotated[
+        bool, typer.Option("--baseline/--no-baseline", help="Also time the straightforward baseline.")
+    ] = True,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    threads: Annotated[Optional[int], typer.Option(help="torch CPU threads (default: torch's choice).", min=1)] = None,
-    precision: Annotated[str, typer.Option(help="fp32, or on CUDA tf32 or bf16 (the peak is measured in the same precision).")] = "fp32",
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: torch's choice).", min=1)] = None,
+    precision: Annotated[
+        str, typer.Option(help="fp32, or on CUDA tf32 or bf16 (the peak is measured in the same precision).")
+    ] = "fp32",
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the rules' hot functions.")] = False,
-    quality: Annotated[int, typer.Option(help="Instead of timing: train this many seeds with the fast path and with the baseline on --quality-dataset and compare accuracy and sparsity.", min=0)] = 0,
+    quality: Annotated[
+        int,
+        typer.Option(
+            help="Instead of timing: train this many seeds with the fast path and with the baseline on "
+            "--quality-dataset and compare accuracy and sparsity.",
+            min=0,
+        ),
+    ] = 0,
     quality_dataset: Annotated[str, typer.Option(help="Dataset of --quality.")] = "fashion-mnist-mini",
-    quality_metrics: Annotated[str, typer.Option(help="Metrics --quality compares (each one's first headline stat, per layer).")] = "accuracy,sparsity",
+    quality_metrics: Annotated[
+        str, typer.Option(help="Metrics --quality compares (each one's first headline stat, per layer).")
+    ] = "accuracy,sparsity",
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of result objects on stdout.")] = False,
 ) -> None:
     """Time the trainers on synthetic data: samples/s, analytically counted FLOPs per epoch, achieved
     GFLOP/s and its ratio to a dense matmul peak measured in the same run, peak memory, and the
     speed-up over the same rule written the usual way, timed in the same run (benchmarks/README.md)."""
-    from ffbench.bench import build_case, bench_case, compare_quality, synthetic_bundle
+    from ffbench.bench import bench_case, build_case, compare_quality, synthetic_bundle
     from ffbench.registry import get_registry
 
     if precision not in ("fp32", "tf32", "bf16"):
@@ -90,8 +137,13 @@ def bench(
         data.train, data.test = data.train.to(dev), data.test.to(dev)
         for spec in split_specs(rule or ["ff"]):
             for bs in sizes:
-                case = build_case(registry, spec, goodness, negatives,
-                                  {"width": width, "layers": layers, "epochs": epochs, "batch_size": bs})
+                case = build_case(
+                    registry,
+                    spec,
+                    goodness,
+                    negatives,
+                    {"width": width, "layers": layers, "epochs": epochs, "batch_size": bs},
+                )
                 metrics = [registry.build("metric", m) for m in split_specs([quality_metrics])]
                 rows += compare_quality(case, data, dev, quality, metrics, log=log)
         if as_json:
@@ -103,10 +155,27 @@ def bench(
     log(f"{samples} synthetic {shape} images on {dev}, {torch.get_num_threads()} thread(s), {repeats} repeat(s)")
     for spec in split_specs(rule or ["ff"]):
         for bs in sizes:
-            case = build_case(registry, spec, goodness, negatives,
-                              {"width": width, "layers": layers, "epochs": epochs, "batch_size": bs})
-            rows.append(bench_case(case, data, dev, repeats=repeats, seeds=seeds, baseline=baseline,
-                                   precision=precision, compile_=compile_, peak_size=peak_size, log=log))
+            case = build_case(
+                registry,
+                spec,
+                goodness,
+                negatives,
+                {"width": width, "layers": layers, "epochs": epochs, "batch_size": bs},
+            )
+            rows.append(
+                bench_case(
+                    case,
+                    data,
+                    dev,
+                    repeats=repeats,
+                    seeds=seeds,
+                    baseline=baseline,
+                    precision=precision,
+                    compile_=compile_,
+                    peak_size=peak_size,
+                    log=log,
+                )
+            )
     if as_json:
         print_json(rows)
     else:
@@ -119,17 +188,37 @@ def _fmt(value: float | None, spec: str) -> str:
 
 def _timing_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="ffbench bench (FLOPs: matmul FLOPs each implementation performs; fastest of the repeats)")
-    cols = ["rule", "batch", "samples/s", "GFLOP/epoch", "GFLOP/s", "peak GFLOP/s", "of peak", "peak MB",
-            "baseline samples/s", "baseline GFLOP/epoch", "speed-up", "seeds", "stacked / 1 seed"]
+    cols = [
+        "rule",
+        "batch",
+        "samples/s",
+        "GFLOP/epoch",
+        "GFLOP/s",
+        "peak GFLOP/s",
+        "of peak",
+        "peak MB",
+        "baseline samples/s",
+        "baseline GFLOP/epoch",
+        "speed-up",
+        "seeds",
+        "stacked / 1 seed",
+    ]
     for col in cols:
         table.add_column(col, justify="left" if col == "rule" else "right")
     for r in rows:
         table.add_row(
-            escape(r["rule"]), str(r["batch_size"]), _fmt(r["samples_per_s"], ",.0f"),
-            _fmt(r["gflop_per_epoch"], ".1f"), _fmt(r["achieved_gflops"], ".1f"), _fmt(r["peak_gflops"], ".1f"),
-            _fmt(r["ratio_to_peak"], ".0%"), _fmt(r["peak_memory_mb"], ",.0f"),
-            _fmt(r["baseline_samples_per_s"], ",.0f"), _fmt(r["baseline_gflop_per_epoch"], ".1f"),
-            "-" if r["speedup"] is None else f"{r['speedup']:.2f}x", str(r["seeds"]),
+            escape(r["rule"]),
+            str(r["batch_size"]),
+            _fmt(r["samples_per_s"], ",.0f"),
+            _fmt(r["gflop_per_epoch"], ".1f"),
+            _fmt(r["achieved_gflops"], ".1f"),
+            _fmt(r["peak_gflops"], ".1f"),
+            _fmt(r["ratio_to_peak"], ".0%"),
+            _fmt(r["peak_memory_mb"], ",.0f"),
+            _fmt(r["baseline_samples_per_s"], ",.0f"),
+            _fmt(r["baseline_gflop_per_epoch"], ".1f"),
+            "-" if r["speedup"] is None else f"{r['speedup']:.2f}x",
+            str(r["seeds"]),
             "-" if r["stacked_cost_ratio"] is None else f"{r['stacked_cost_ratio']:.2f}x",
         )
     return table
@@ -149,7 +238,10 @@ def _quality_table(rows: list[dict[str, Any]]) -> Table:
         for stat in stats + ["train_seconds"]:
             values = [g[stat] for g in group]
             sd = statistics.stdev(values) if len(values) > 1 else 0.0
-            cells.append(f"{statistics.mean(values):.4f} ± {sd:.4f}" if stat != "train_seconds"
-                         else f"{statistics.mean(values):.1f}")
+            cells.append(
+                f"{statistics.mean(values):.4f} ± {sd:.4f}"
+                if stat != "train_seconds"
+                else f"{statistics.mean(values):.1f}"
+            )
         table.add_row(escape(rule), path, str(len(group)), *cells)
     return table

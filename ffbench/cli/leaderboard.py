@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Callable, List, Optional
+from typing import Annotated
 
 import pandas as pd
 import typer
@@ -31,8 +32,11 @@ Examples:
   ffbench leaderboard diff old-boards/ leaderboards/ --markdown
 """
 
-app = typer.Typer(help="Leaderboards: one Parquet board per dataset in leaderboards/, with a Markdown view.",
-                  no_args_is_help=True, epilog=EXAMPLES)
+app = typer.Typer(
+    help="Leaderboards: one Parquet board per dataset in leaderboards/, with a Markdown view.",
+    no_args_is_help=True,
+    epilog=EXAMPLES,
+)
 
 BoardsOpt = Annotated[Path, typer.Option("--boards", help="Folder holding the boards.")]
 DEFAULT_BOARDS = Path("leaderboards")
@@ -66,8 +70,9 @@ def _machine_rows(df: pd.DataFrame) -> list[dict]:
 @app.command()
 @friendly
 def update(
-    results: Annotated[List[Path], typer.Argument(help="Results Parquet files written by `ffbench run`.",
-                                                  show_default=False)],
+    results: Annotated[
+        list[Path], typer.Argument(help="Results Parquet files written by `ffbench run`.", show_default=False)
+    ],
     boards: BoardsOpt = DEFAULT_BOARDS,
     render: Annotated[bool, typer.Option("--render/--no-render", help="Regenerate the Markdown views.")] = True,
     lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for another update to finish.", min=0)] = 600.0,
@@ -81,17 +86,32 @@ def update(
     from ffbench.prechecks import check_folder_writable
 
     check_folder_writable(boards, "leaderboards", "Choose another folder with --boards.")
-    report = lb.update(results, boards, render=render, lock_timeout=lock_timeout,
-                       log=(lambda message: None) if quiet else (lambda message: err.log(escape(message))))
+    report = lb.update(
+        results,
+        boards,
+        render=render,
+        lock_timeout=lock_timeout,
+        log=(lambda message: None) if quiet else (lambda message: err.log(escape(message))),
+    )
     if as_json:
         print_json(report.as_dict())
         return
     actions = ("added", "replaced", "kept", "superseded", "unchanged")
-    table = lb.TextTable("", ["board", *actions, "rows", "file"],
-                         [[b.name, *(str(b.count(a)) for a in actions), f"{b.rows_before} -> {b.rows_after}",
-                           f"{b.path} ({'written' if b.written else 'unchanged'})"] for b in report.boards],
-                         [False] + [True] * 6 + [False],
-                         f"{len(report.failed)} failed row group(s) not merged" if report.failed else "")
+    table = lb.TextTable(
+        "",
+        ["board", *actions, "rows", "file"],
+        [
+            [
+                b.name,
+                *(str(b.count(a)) for a in actions),
+                f"{b.rows_before} -> {b.rows_after}",
+                f"{b.path} ({'written' if b.written else 'unchanged'})",
+            ]
+            for b in report.boards
+        ],
+        [False] + [True] * 6 + [False],
+        f"{len(report.failed)} failed row group(s) not merged" if report.failed else "",
+    )
     out.print(rich_table(table, "Leaderboard update (run x metric units)"))
     if report.rendered:
         err.log(escape(f"Markdown rewritten: {', '.join(str(p) for p in report.rendered)}"))
@@ -100,11 +120,16 @@ def update(
 @app.command()
 @friendly
 def show(
-    board: Annotated[Optional[str], typer.Argument(help="Board name (e.g. fashion-mnist-mini) or Parquet path "
-                                                   "(default: every board in --boards).", show_default=False)] = None,
-    metric: Annotated[Optional[str], typer.Option("--metric", "-m", help="Rank by this metric (name or id).")] = None,
-    stat: Annotated[Optional[str], typer.Option(help="A stat of the metric other than its headline stats.")] = None,
-    layer: Annotated[Optional[int], typer.Option("--layer", "-l", help="Only this layer (1-based).")] = None,
+    board: Annotated[
+        str | None,
+        typer.Argument(
+            help="Board name (e.g. fashion-mnist-mini) or Parquet path (default: every board in --boards).",
+            show_default=False,
+        ),
+    ] = None,
+    metric: Annotated[str | None, typer.Option("--metric", "-m", help="Rank by this metric (name or id).")] = None,
+    stat: Annotated[str | None, typer.Option(help="A stat of the metric other than its headline stats.")] = None,
+    layer: Annotated[int | None, typer.Option("--layer", "-l", help="Only this layer (1-based).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Ranked rows as JSON on stdout.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Ranked rows as CSV on stdout.")] = False,
     boards: BoardsOpt = DEFAULT_BOARDS,
@@ -122,8 +147,10 @@ def show(
     else:
         paths = lb.list_boards(boards)
         if not paths:
-            raise FFBenchError(f"No leaderboards in {boards}. Make one: ffbench run --suite quick --out quick.parquet "
-                               f"&& ffbench leaderboard update quick.parquet --boards {boards}")
+            raise FFBenchError(
+                f"No leaderboards in {boards}. Make one: ffbench run --suite quick --out quick.parquet "
+                f"&& ffbench leaderboard update quick.parquet --boards {boards}"
+            )
     chosen = metric is not None or stat is not None or layer is not None
     rows = []
     for name, path in paths.items():
@@ -132,7 +159,7 @@ def show(
         rows.append(lb.records(ranked, name))
         if as_json or as_csv:
             continue
-        for table in (lb.ranking_tables(ranked) if chosen else [lb.overview(agg)]):
+        for table in lb.ranking_tables(ranked) if chosen else [lb.overview(agg)]:
             out.print(rich_table(table, f"{name}: {table.title}"))
     if as_json:
         print_json(_machine_rows(pd.concat(rows, ignore_index=True)))
@@ -145,8 +172,12 @@ def show(
 def diff(
     old: Annotated[Path, typer.Argument(help="The board (or boards folder) before.", show_default=False)],
     new: Annotated[Path, typer.Argument(help="The board (or boards folder) after.", show_default=False)],
-    every_cell: Annotated[bool, typer.Option("--all", help="Every changed value (per class, every stat), not only "
-                                                           "the headline values over all classes.")] = False,
+    every_cell: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Every changed value (per class, every stat), not only the headline values over all classes."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Every change as JSON.")] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown summary (for a pull request).")] = False,
 ) -> None:
@@ -173,21 +204,32 @@ def diff(
 @friendly
 def render(
     boards: BoardsOpt = DEFAULT_BOARDS,
-    check: Annotated[bool, typer.Option("--check", help="Change nothing; exit 1 if any Markdown file is not what "
-                                                        "its board renders to.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Change nothing; exit 1 if any Markdown file is not what its board renders to."),
+    ] = False,
 ) -> None:
     """Regenerate the Markdown views (one .md per board, and README.md) from the Parquet boards."""
     if check:
         stale = lb.stale_markdown(boards)
         if stale:
-            err.print(escape(f"Out of date or edited by hand: {', '.join(map(str, stale))}. "
-                             "Run `ffbench leaderboard render`."), highlight=False, soft_wrap=True)
+            err.print(
+                escape(
+                    f"Out of date or edited by hand: {', '.join(map(str, stale))}. Run `ffbench leaderboard render`."
+                ),
+                highlight=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(1)
         err.log(escape(f"Markdown in {boards} matches its boards."))
         return
     written = lb.render_all(boards)
-    err.log(escape(f"{len(written)} Markdown file(s) rewritten in {boards}" +
-                   (f": {', '.join(p.name for p in written)}" if written else " (all up to date)")))
+    err.log(
+        escape(
+            f"{len(written)} Markdown file(s) rewritten in {boards}"
+            + (f": {', '.join(p.name for p in written)}" if written else " (all up to date)")
+        )
+    )
 
 
 @app.command()
@@ -209,5 +251,14 @@ def suites(as_json: Annotated[bool, typer.Option("--json", help="Suites and thei
     if as_json:
         print_json(described)
         return
-    out.print(rich_table(lb.TextTable("", ["suite", "version", "run points", "metrics", "description"], rows,
-                                      [False, False, True, False, False]), "ffbench suites"))
+    out.print(
+        rich_table(
+            lb.TextTable(
+                "",
+                ["suite", "version", "run points", "metrics", "description"],
+                rows,
+                [False, False, True, False, False],
+            ),
+            "ffbench suites",
+        )
+    )

@@ -39,23 +39,44 @@ def traits(cls: type[Component]) -> dict[str, Any]:
 def report(registry: Registry) -> dict[str, Any]:
     """Everything `ffbench plugins --json` prints."""
     components = [
-        {**e.cls.describe(), **traits(e.cls), "distribution": e.dist, "distribution_version": e.dist_version,
-         "plugin": e.plugin}
+        {
+            **e.cls.describe(),
+            **traits(e.cls),
+            "distribution": e.dist,
+            "distribution_version": e.dist_version,
+            "plugin": e.plugin,
+        }
         for e in registry.all_entries()
     ]
     plugins = [
-        {"name": p.name, "module": p.module, "distribution": p.dist, "distribution_version": p.dist_version,
-         "status": p.status, "reason": p.reason, "components": [f"{k}:{n}" for k, n in p.components]}
+        {
+            "name": p.name,
+            "module": p.module,
+            "distribution": p.dist,
+            "distribution_version": p.dist_version,
+            "status": p.status,
+            "reason": p.reason,
+            "components": [f"{k}:{n}" for k, n in p.components],
+        }
         for p in registry.plugins
     ]
     collisions = [
-        {"kind": kind, "name": name, "message": collision_message(kind, name, entries),
-         "distributions": [e.dist for e in entries]}
+        {
+            "kind": kind,
+            "name": name,
+            "message": collision_message(kind, name, entries),
+            "distributions": [e.dist for e in entries],
+        }
         for (kind, name), entries in registry.collisions.items()
     ]
-    return {"ffbench_version": ffbench.__version__, "components": components, "plugins": plugins,
-            "collisions": collisions, "disabled_by_env": sorted(disabled_names()),
-            "unmatched_disabled": registry.unmatched_blocks}
+    return {
+        "ffbench_version": ffbench.__version__,
+        "components": components,
+        "plugins": plugins,
+        "collisions": collisions,
+        "disabled_by_env": sorted(disabled_names()),
+        "unmatched_disabled": registry.unmatched_blocks,
+    }
 
 
 def plugins(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
@@ -69,8 +90,14 @@ def plugins(as_json: Annotated[bool, typer.Option("--json", help="Machine-readab
         table.add_column(col, overflow="fold")
     for c in data["components"]:
         params = ", ".join(f"{p['name']}={format_value(p['default'])}" for p in c["params"])
-        table.add_row(c["kind"], c["name"], c["version"], f"{c['distribution']} {c['distribution_version']}",
-                      escape(params), escape(c["description"]))
+        table.add_row(
+            c["kind"],
+            c["name"],
+            c["version"],
+            f"{c['distribution']} {c['distribution_version']}",
+            escape(params),
+            escape(c["description"]),
+        )
     out.print(table)
     t = Table(title="plugins (entry-point group 'ffbench')")
     for col in ("plugin", "distribution", "status", "provides / reason"):
@@ -78,11 +105,18 @@ def plugins(as_json: Annotated[bool, typer.Option("--json", help="Machine-readab
     for p in data["plugins"]:
         colour = STATUS_COLOURS[p["status"]]
         detail = p["reason"] if p["status"] != "ok" else ", ".join(p["components"])
-        t.add_row(p["name"], f"{p['distribution']} {p['distribution_version']}",
-                  f"[{colour}]{p['status']}[/{colour}]", escape(detail))
+        t.add_row(
+            p["name"],
+            f"{p['distribution']} {p['distribution_version']}",
+            f"[{colour}]{p['status']}[/{colour}]",
+            escape(detail),
+        )
     out.print(t)
     for c in data["collisions"]:
         out.print(f"[red]collision[/red]: {escape(c['message'])}", highlight=False)
     for name in data["unmatched_disabled"]:
-        err.print(f"[yellow]warning[/yellow]: {DISABLE_ENV} names '{escape(name)}', which is neither an "
-                  "installed plugin nor a distribution providing one.", highlight=False)
+        err.print(
+            f"[yellow]warning[/yellow]: {DISABLE_ENV} names '{escape(name)}', which is neither an "
+            "installed plugin nor a distribution providing one.",
+            highlight=False,
+        )

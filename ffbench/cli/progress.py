@@ -11,8 +11,13 @@ class RichReporter:
     def __init__(self, quiet: bool = False):
         self.quiet = quiet
         self.bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=err, transient=False, disable=quiet,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=False,
+            disable=quiet,
         )
         self.points = None
         self.training = None

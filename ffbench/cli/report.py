@@ -4,7 +4,7 @@ static index.html."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,14 +12,28 @@ from ffbench.cli.console import err, out
 
 
 def report(
-    results: Annotated[Path, typer.Argument(help="Results Parquet written by `ffbench run`, or a leaderboard Parquet.",
-                                            show_default=False)],
-    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for the PNGs and index.html. Default: "
-                                                    "RESULTS-report/ next to RESULTS, e.g. ffbench-results-report/.",
-                                                    show_default=False)] = None,
-    class_name: Annotated[Optional[str], typer.Option("--class", help="Class whose mean activity per unit is drawn "
-                                                      "(figure 2), e.g. Trouser. Default: the first class.",
-                                                      show_default=False)] = None,
+    results: Annotated[
+        Path,
+        typer.Argument(help="Results Parquet written by `ffbench run`, or a leaderboard Parquet.", show_default=False),
+    ],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder for the PNGs and index.html. Default: "
+            "RESULTS-report/ next to RESULTS, e.g. ffbench-results-report/.",
+            show_default=False,
+        ),
+    ] = None,
+    class_name: Annotated[
+        str | None,
+        typer.Option(
+            "--class",
+            help="Class whose mean activity per unit is drawn (figure 2), e.g. Trouser. Default: the first class.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Draw every figure the installed metrics declare for these results (for the built-ins:
     activation maps, ensembles, Jaccard maps, unseen category, rho+), plus sparsity per layer,

@@ -11,15 +11,18 @@ from ffbench import results_store
 from ffbench.cli.console import out
 from ffbench.cli.leaderboard import friendly
 
-app = typer.Typer(help="Results locations written by `ffbench run --out` (a FILE.parquet or a folder "
-                       "of Parquet part files).", no_args_is_help=True)
+app = typer.Typer(
+    help="Results locations written by `ffbench run --out` (a FILE.parquet or a folder of Parquet part files).",
+    no_args_is_help=True,
+)
 
 
 @app.command()
 @friendly
 def compact(
-    location: Annotated[Path, typer.Argument(help="The --out of one or more runs: FILE.parquet or a folder.",
-                                             show_default=False)],
+    location: Annotated[
+        Path, typer.Argument(help="The --out of one or more runs: FILE.parquet or a folder.", show_default=False)
+    ],
 ) -> None:
     """Merge the part files a run appended into one: into FILE.parquet (after a run that was
     killed before it could merge them), or into one part file of a folder store. Safe while
@@ -42,5 +45,8 @@ def info(
     parts = results_store.parts_dir(location)
     n_parts = len(list(parts.glob(results_store.PART_GLOB))) if parts.is_dir() else 0
     failed = df.loc[df["status"] != "ok", "run_id"].nunique()
-    out.print(f"{location}: {len(df)} row(s), {df['run_id'].nunique()} run(s) ({failed} failed), "
-              f"{n_parts} part file(s) not compacted", highlight=False)
+    out.print(
+        f"{location}: {len(df)} row(s), {df['run_id'].nunique()} run(s) ({failed} failed), "
+        f"{n_parts} part file(s) not compacted",
+        highlight=False,
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import Annotated
 
 import pandas as pd
 import typer
@@ -18,11 +18,16 @@ from ffbench.prechecks import check_run_outputs
 from ffbench.provenance import resolve_device
 from ffbench.registry import get_registry
 from ffbench.results import to_frame
-from ffbench.runner import RunOptions, Runner
+from ffbench.runner import Runner, RunOptions
 from ffbench.summary import summary_table
 
-DEFAULTS = {"rule": ["ff"], "goodness": ["l2"], "negatives": ["wrong-label"],
-            "dataset": ["fashion-mnist-mini"], "metric": ["accuracy", "sparsity"]}
+DEFAULTS = {
+    "rule": ["ff"],
+    "goodness": ["l2"],
+    "negatives": ["wrong-label"],
+    "dataset": ["fashion-mnist-mini"],
+    "metric": ["accuracy", "sparsity"],
+}
 
 EXAMPLES = """
 Examples:
@@ -43,7 +48,7 @@ Examples:
   ffbench run --rule ff,bp --seeds 5 --executor dask --workers 4 --resume
 """
 
-ListOpt = Optional[List[str]]
+ListOpt = list[str] | None
 
 
 def ignored_choices(grid, goodness: ListOpt, negatives: ListOpt) -> list[str]:
@@ -52,8 +57,10 @@ def ignored_choices(grid, goodness: ListOpt, negatives: ListOpt) -> list[str]:
     notes = []
     for flag, given, reads in (("--goodness", goodness, "uses_goodness"), ("--negatives", negatives, "uses_negatives")):
         if given and grid.points and not any(getattr(p.rule, reads) for p in grid.points):
-            notes.append(f"notice: {flag} {','.join(given)} is ignored: the rule(s) {', '.join(rules)} read no "
-                         f"{flag[2:]} (rows show '-').")
+            notes.append(
+                f"notice: {flag} {','.join(given)} is ignored: the rule(s) {', '.join(rules)} read no "
+                f"{flag[2:]} (rows show '-')."
+            )
     return notes
 
 
@@ -84,35 +91,133 @@ def print_summary(df: pd.DataFrame, registry) -> None:
 
 
 def run(
-    rule: Annotated[ListOpt, typer.Option("--rule", "-r", help="Learning rule(s): name or name[k=v,...]; comma-separated or repeated. [default: ff]")] = None,
+    rule: Annotated[
+        ListOpt,
+        typer.Option(
+            "--rule", "-r", help="Learning rule(s): name or name[k=v,...]; comma-separated or repeated. [default: ff]"
+        ),
+    ] = None,
     goodness: Annotated[ListOpt, typer.Option("--goodness", "-g", help="Goodness function(s). [default: l2]")] = None,
-    negatives: Annotated[ListOpt, typer.Option("--negatives", "-n", help="Negative-sample generator(s); 'none' for goodness functions that need none. [default: wrong-label]")] = None,
-    dataset: Annotated[ListOpt, typer.Option("--dataset", "-d", help="Dataset(s). [default: fashion-mnist-mini, embedded]")] = None,
-    metric: Annotated[ListOpt, typer.Option("--metric", "-m", help="Metric(s) computed for every point. [default: accuracy,sparsity]")] = None,
+    negatives: Annotated[
+        ListOpt,
+        typer.Option(
+            "--negatives",
+            "-n",
+            help="Negative-sample generator(s); 'none' for goodness functions that need none. [default: wrong-label]",
+        ),
+    ] = None,
+    dataset: Annotated[
+        ListOpt, typer.Option("--dataset", "-d", help="Dataset(s). [default: fashion-mnist-mini, embedded]")
+    ] = None,
+    metric: Annotated[
+        ListOpt, typer.Option("--metric", "-m", help="Metric(s) computed for every point. [default: accuracy,sparsity]")
+    ] = None,
     seed: Annotated[int, typer.Option(help="First seed.")] = 0,
     seeds: Annotated[int, typer.Option(help="Number of seeds: seed, seed+1, ... (a grid axis).", min=1)] = 1,
-    preset: Annotated[str, typer.Option(help="quick: fewer epochs, smaller batches (minutes on a laptop); paper: the papers' settings (SCIENCE.md).")] = "quick",
-    param: Annotated[ListOpt, typer.Option("--param", "-p", help="TARGET.KEY=VALUE[,VALUE...] (target: a kind or a component name); several values add a grid axis.")] = None,
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="Where results go: a FILE.parquet (one file; each point is appended as a part and merged in when the run ends) or a FOLDER (a Parquet dataset of part files, one per point; read by pandas, pyarrow and DuckDB as one table). Appended, never rewritten. Artifacts go next to it.")] = Path("ffbench-results.parquet"),
+    preset: Annotated[
+        str,
+        typer.Option(
+            help="quick: fewer epochs, smaller batches (minutes on a laptop); paper: the papers' settings "
+            "(docs/science.md)."
+        ),
+    ] = "quick",
+    param: Annotated[
+        ListOpt,
+        typer.Option(
+            "--param",
+            "-p",
+            help="TARGET.KEY=VALUE[,VALUE...] (target: a kind or a component name); several values add a grid axis.",
+        ),
+    ] = None,
+    out_path: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Where results go: a FILE.parquet (one file; each point is appended as a part and merged in "
+            "when the run ends) or a FOLDER (a Parquet dataset of part files, one per point; read by pandas, "
+            "pyarrow and DuckDB as one table). Appended, never rewritten. Artifacts go next to it.",
+        ),
+    ] = Path("ffbench-results.parquet"),
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    precision: Annotated[str, typer.Option(help="fp32 (default), or on CUDA tf32 (TF32 matmuls) or bf16 (autocast); recorded per row.")] = "fp32",
-    compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the rules' hot functions (opt-in; recorded per row).")] = False,
-    stack_seeds: Annotated[str, typer.Option("--stack-seeds", help="Train the seeds of a configuration together as one stacked model when the rule supports it: auto (on CUDA only), on, off.")] = "auto",
-    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Dataset folder (default $FFBENCH_DATA or the user cache).")] = None,
-    download: Annotated[bool, typer.Option("--download/--no-download", help="Download missing datasets where the network allows.")] = True,
-    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse trained models cached for the same configuration and code.")] = True,
-    suite: Annotated[Optional[str], typer.Option(help="Run a named, versioned suite of run points (see `ffbench leaderboard suites`) instead of --rule/--goodness/... ; with --rule, only the suite's points of those rules (e.g. to rerun one rule after its version changed).")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Skip run points whose metrics already have ok rows in --out (same config hash, seed included).")] = False,
-    executor: Annotated[str, typer.Option(help="local (in process), dask (a LocalCluster, or --scheduler), or slurm (dask-jobqueue).", rich_help_panel="Scale out")] = "local",
-    workers: Annotated[Optional[int], typer.Option(help="Dask LocalCluster workers (default: CPU count).", min=1, rich_help_panel="Scale out")] = None,
-    scheduler: Annotated[Optional[str], typer.Option(help="Address of an existing Dask scheduler, e.g. tcp://127.0.0.1:8786.", rich_help_panel="Scale out")] = None,
-    cluster_config: Annotated[Optional[Path], typer.Option("--cluster-config", help="YAML/JSON file of SLURMCluster options (queue, walltime, memory, gpus, jobs, ...).", rich_help_panel="Scale out")] = None,
-    slurm_queue: Annotated[Optional[str], typer.Option(help="SLURM partition.", rich_help_panel="Scale out")] = None,
-    slurm_walltime: Annotated[Optional[str], typer.Option(help="Walltime per job, e.g. 02:00:00.", rich_help_panel="Scale out")] = None,
-    slurm_memory: Annotated[Optional[str], typer.Option(help="Memory per job, e.g. 16GB.", rich_help_panel="Scale out")] = None,
-    slurm_gpus: Annotated[Optional[int], typer.Option(help="GPUs per job.", rich_help_panel="Scale out")] = None,
-    slurm_jobs: Annotated[Optional[int], typer.Option(help="Number of SLURM jobs (workers) to start.", rich_help_panel="Scale out")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the tidy rows as JSON on stdout instead of a table.")] = False,
+    precision: Annotated[
+        str, typer.Option(help="fp32 (default), or on CUDA tf32 (TF32 matmuls) or bf16 (autocast); recorded per row.")
+    ] = "fp32",
+    compile_: Annotated[
+        bool, typer.Option("--compile", help="torch.compile the rules' hot functions (opt-in; recorded per row).")
+    ] = False,
+    stack_seeds: Annotated[
+        str,
+        typer.Option(
+            "--stack-seeds",
+            help="Train the seeds of a configuration together as one stacked model when the rule supports it: "
+            "auto (on CUDA only), on, off.",
+        ),
+    ] = "auto",
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Dataset folder (default $FFBENCH_DATA or the user cache).")
+    ] = None,
+    download: Annotated[
+        bool, typer.Option("--download/--no-download", help="Download missing datasets where the network allows.")
+    ] = True,
+    cache: Annotated[
+        bool,
+        typer.Option("--cache/--no-cache", help="Reuse trained models cached for the same configuration and code."),
+    ] = True,
+    suite: Annotated[
+        str | None,
+        typer.Option(
+            help="Run a named, versioned suite of run points (see `ffbench leaderboard suites`) instead of "
+            "--rule/--goodness/... ; with --rule, only the suite's points of those rules (e.g. to rerun one "
+            "rule after its version changed)."
+        ),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Skip run points whose metrics already have ok rows in --out (same config hash, seed included).",
+        ),
+    ] = False,
+    executor: Annotated[
+        str,
+        typer.Option(
+            help="local (in process), dask (a LocalCluster, or --scheduler), or slurm (dask-jobqueue).",
+            rich_help_panel="Scale out",
+        ),
+    ] = "local",
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Dask LocalCluster workers (default: CPU count).", min=1, rich_help_panel="Scale out"),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Address of an existing Dask scheduler, e.g. tcp://127.0.0.1:8786.", rich_help_panel="Scale out"
+        ),
+    ] = None,
+    cluster_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--cluster-config",
+            help="YAML/JSON file of SLURMCluster options (queue, walltime, memory, gpus, jobs, ...).",
+            rich_help_panel="Scale out",
+        ),
+    ] = None,
+    slurm_queue: Annotated[str | None, typer.Option(help="SLURM partition.", rich_help_panel="Scale out")] = None,
+    slurm_walltime: Annotated[
+        str | None, typer.Option(help="Walltime per job, e.g. 02:00:00.", rich_help_panel="Scale out")
+    ] = None,
+    slurm_memory: Annotated[
+        str | None, typer.Option(help="Memory per job, e.g. 16GB.", rich_help_panel="Scale out")
+    ] = None,
+    slurm_gpus: Annotated[int | None, typer.Option(help="GPUs per job.", rich_help_panel="Scale out")] = None,
+    slurm_jobs: Annotated[
+        int | None, typer.Option(help="Number of SLURM jobs (workers) to start.", rich_help_panel="Scale out")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the tidy rows as JSON on stdout instead of a table.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or logs on stderr.")] = False,
 ) -> None:
     """Train every point of a grid and compute metrics; append tidy rows with provenance to Parquet."""
@@ -129,42 +234,76 @@ def run(
     if suite:
         from ffbench.suites import get_suite
 
-        mixed = [flag for flag, v in (("--goodness", goodness), ("--negatives", negatives),
-                                      ("--dataset", dataset), ("--metric", metric), ("--param", param)) if v]
+        mixed = [
+            flag
+            for flag, v in (
+                ("--goodness", goodness),
+                ("--negatives", negatives),
+                ("--dataset", dataset),
+                ("--metric", metric),
+                ("--param", param),
+            )
+            if v
+        ]
         if mixed:
-            raise FFBenchError(f"--suite {suite} defines its own run points; drop {', '.join(mixed)} "
-                               "(--rule NAME keeps only the suite's points of that rule).")
+            raise FFBenchError(
+                f"--suite {suite} defines its own run points; drop {', '.join(mixed)} "
+                "(--rule NAME keeps only the suite's points of that rule)."
+            )
         chosen = get_suite(suite)
         grid = chosen.grid_of_rules(registry, split_specs(rule)) if rule else chosen.grid(registry)
         extra_columns = {"suite": chosen.name, "suite_version": chosen.version}
     else:
         grid = expand_grid(
             registry,
-            rules=rule or DEFAULTS["rule"], goodness=goodness or DEFAULTS["goodness"],
-            negatives=negatives or DEFAULTS["negatives"], datasets=dataset or DEFAULTS["dataset"],
-            metrics=metric or DEFAULTS["metric"], seeds=list(range(seed, seed + seeds)),
-            params=param or [], preset=preset,
+            rules=rule or DEFAULTS["rule"],
+            goodness=goodness or DEFAULTS["goodness"],
+            negatives=negatives or DEFAULTS["negatives"],
+            datasets=dataset or DEFAULTS["dataset"],
+            metrics=metric or DEFAULTS["metric"],
+            seeds=list(range(seed, seed + seeds)),
+            params=param or [],
+            preset=preset,
         )
         grid.notes.extend(ignored_choices(grid, goodness, negatives))
     for note in grid.notes:
         err.log(note)
-    opts = RunOptions(out=out_path.resolve(), device=resolve_device(device), data_dir=data_dir,
-                      download=download, cache=ModelCache(enabled=cache), extra_columns=extra_columns,
-                      precision=precision, compile=compile_, stack_seeds=stack_seeds)
+    opts = RunOptions(
+        out=out_path.resolve(),
+        device=resolve_device(device),
+        data_dir=data_dir,
+        download=download,
+        cache=ModelCache(enabled=cache),
+        extra_columns=extra_columns,
+        precision=precision,
+        compile=compile_,
+        stack_seeds=stack_seeds,
+    )
     if precision != "fp32" and opts.device.type != "cuda":
         raise FFBenchError(f"--precision {precision} is a CUDA mode; this run is on {opts.device}. Use fp32.")
     check_run_outputs(opts.out, opts.artifacts_dir, opts.cache.root if cache else None, len(grid.points))
     if not quiet:
-        err.log(f"{len(grid.points)} run point(s) x {len(grid.metrics)} metric(s) on {opts.device}; "
-                f"results -> {opts.out}")
+        err.log(
+            f"{len(grid.points)} run point(s) x {len(grid.metrics)} metric(s) on {opts.device}; results -> {opts.out}"
+        )
     pool = None
     if executor != "local":
         from ffbench.executors import make_executor
 
-        slurm = {"queue": slurm_queue, "walltime": slurm_walltime, "memory": slurm_memory,
-                 "gpus": slurm_gpus, "jobs": slurm_jobs}
-        pool = make_executor(executor, workers=workers, scheduler=scheduler, cluster_config=cluster_config,
-                             slurm={k: v for k, v in slurm.items() if v is not None})
+        slurm = {
+            "queue": slurm_queue,
+            "walltime": slurm_walltime,
+            "memory": slurm_memory,
+            "gpus": slurm_gpus,
+            "jobs": slurm_jobs,
+        }
+        pool = make_executor(
+            executor,
+            workers=workers,
+            scheduler=scheduler,
+            cluster_config=cluster_config,
+            slurm={k: v for k, v in slurm.items() if v is not None},
+        )
     elif scheduler or workers:
         raise FFBenchError("--workers and --scheduler need --executor dask (or slurm).")
     with RichReporter(quiet=quiet) as reporter:
@@ -183,6 +322,8 @@ def run(
         print_summary(df, registry)
     failed = df.loc[df["status"] == "failed", "run_id"].nunique()
     if failed:
-        err.print(f"[red]{failed} of {df['run_id'].nunique()} run point(s) had failures[/red] "
-                  f"(see the 'error' column in {opts.out}).")
+        err.print(
+            f"[red]{failed} of {df['run_id'].nunique()} run point(s) had failures[/red] "
+            f"(see the 'error' column in {opts.out})."
+        )
         raise typer.Exit(1)

@@ -27,24 +27,66 @@ Everything public is importable from ``ffbench.leaderboard`` directly.
 
 from __future__ import annotations
 
-from ffbench.leaderboard.schema import (  # noqa: F401
-    SCHEMA_KEY, SCHEMA_VERSION, INDEX_NAME, BOARD_COLUMNS, CONFIG, UNIT, CELL, ROW_ORDER, AGGREGATE_COLUMNS, BoardError,
-)
-from ffbench.leaderboard.store import (  # noqa: F401
-    board_name, empty_board, read_board, sort_board, FILE_MODE, write_board, list_boards, resolve_board,
-)
-from ffbench.leaderboard.merge import (  # noqa: F401
-    board_rows, config_label, Decision, merge,
-)
-from ffbench.leaderboard.update import (  # noqa: F401
-    BoardUpdate, UpdateReport, update,
-)
 from ffbench.leaderboard.aggregate import (  # noqa: F401
-    aggregate, metric_labels, headline_cells, rank, select,
-)
-from ffbench.leaderboard.render import (  # noqa: F401
-    ARROWS, TextTable, fmt, mean_std, cell_title, overview, ranking_tables, records, markdown_table, GENERATED_MARK, provenance, render_board, render_index, expected_markdown, render_all, stale_markdown,
+    aggregate,
+    headline_cells,
+    metric_labels,
+    rank,
+    select,
 )
 from ffbench.leaderboard.diff import (  # noqa: F401
-    diff, DIFF_COLUMNS, diff_table,
+    DIFF_COLUMNS,
+    diff,
+    diff_table,
+)
+from ffbench.leaderboard.merge import (  # noqa: F401
+    Decision,
+    board_rows,
+    config_label,
+    merge,
+)
+from ffbench.leaderboard.render import (  # noqa: F401
+    ARROWS,
+    GENERATED_MARK,
+    TextTable,
+    cell_title,
+    expected_markdown,
+    fmt,
+    markdown_table,
+    mean_std,
+    overview,
+    provenance,
+    ranking_tables,
+    records,
+    render_all,
+    render_board,
+    render_index,
+    stale_markdown,
+)
+from ffbench.leaderboard.schema import (  # noqa: F401
+    AGGREGATE_COLUMNS,
+    BOARD_COLUMNS,
+    CELL,
+    CONFIG,
+    INDEX_NAME,
+    ROW_ORDER,
+    SCHEMA_KEY,
+    SCHEMA_VERSION,
+    UNIT,
+    BoardError,
+)
+from ffbench.leaderboard.store import (  # noqa: F401
+    FILE_MODE,
+    board_name,
+    empty_board,
+    list_boards,
+    read_board,
+    resolve_board,
+    sort_board,
+    write_board,
+)
+from ffbench.leaderboard.update import (  # noqa: F401
+    BoardUpdate,
+    UpdateReport,
+    update,
 )

@@ -7,9 +7,8 @@ import difflib
 import pandas as pd
 
 from ffbench.errors import FFBenchError
-from ffbench.leaderboard.schema import AGGREGATE_COLUMNS, BOARD_COLUMNS, CELL, CONFIG
 from ffbench.leaderboard.merge import _keys, _times, config_label
-
+from ffbench.leaderboard.schema import AGGREGATE_COLUMNS, BOARD_COLUMNS, CELL, CONFIG
 
 
 def aggregate(board: pd.DataFrame) -> pd.DataFrame:
@@ -22,10 +21,18 @@ def aggregate(board: pd.DataFrame) -> pd.DataFrame:
     df["_g"] = df.groupby(CONFIG + CELL, dropna=False, sort=False).ngroup()
     out = df.groupby("_g").agg(
         **{c: (c, "first") for c in CONFIG + CELL},
-        rule=("rule", "last"), goodness=("goodness", "last"), negatives=("negatives", "last"),
-        dataset=("dataset", "last"), metric=("metric", "last"), metric_version=("metric_version", "last"),
-        higher_is_better=("higher_is_better", "last"), headline=("headline", "last"),
-        mean=("value", "mean"), std=("value", "std"), n=("value", "count"), last_run=("started_at", "max"),
+        rule=("rule", "last"),
+        goodness=("goodness", "last"),
+        negatives=("negatives", "last"),
+        dataset=("dataset", "last"),
+        metric=("metric", "last"),
+        metric_version=("metric_version", "last"),
+        higher_is_better=("higher_is_better", "last"),
+        headline=("headline", "last"),
+        mean=("value", "mean"),
+        std=("value", "std"),
+        n=("value", "count"),
+        last_run=("started_at", "max"),
     )
     out["seeds"] = _joined_per_group(df["_g"], df["seed"], out.index)
     out["runs"] = _joined_per_group(df["_g"], df["run_id"], out.index)
@@ -48,8 +55,11 @@ def _joined_per_group(groups: pd.Series, values: pd.Series, order: pd.Index) -> 
 def metric_labels(agg: pd.DataFrame) -> pd.Series:
     """The metric's name, or its full id where a board holds the same metric with other parameters."""
     ids_per_name = agg.groupby("metric")["metric_id"].nunique()
-    return pd.Series([m if ids_per_name.get(m, 1) == 1 else i for m, i in zip(agg["metric"], agg["metric_id"])],
-                     index=agg.index, dtype="object")
+    return pd.Series(
+        [m if ids_per_name.get(m, 1) == 1 else i for m, i in zip(agg["metric"], agg["metric_id"])],
+        index=agg.index,
+        dtype="object",
+    )
 
 
 def headline_cells(agg: pd.DataFrame) -> pd.DataFrame:
@@ -61,8 +71,11 @@ def rank(cells: pd.DataFrame) -> pd.DataFrame:
     """``cells`` with a ``rank`` column (1 = best; ties share the better rank) within each metric x
     stat x layer x class x class_b, following the metric's direction; descriptive metrics
     (``higher_is_better`` missing) and missing means get no rank. Sorted by cell, then rank."""
-    out = cells.assign(rank=pd.array([pd.NA] * len(cells), dtype="Int64"), _cell=_keys(cells, CELL),
-                       _label=[config_label(r) for _, r in cells.iterrows()])
+    out = cells.assign(
+        rank=pd.array([pd.NA] * len(cells), dtype="Int64"),
+        _cell=_keys(cells, CELL),
+        _label=[config_label(r) for _, r in cells.iterrows()],
+    )
     for _, group in out.groupby("_cell", sort=False):
         direction = group["higher_is_better"].dropna()
         if not direction.empty:
@@ -73,8 +86,9 @@ def rank(cells: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns=["_cell", "_label", "_unranked", "_rank"]).reset_index(drop=True)
 
 
-def select(agg: pd.DataFrame, metric: str | None = None, stat: str | None = None,
-           layer: int | None = None) -> pd.DataFrame:
+def select(
+    agg: pd.DataFrame, metric: str | None = None, stat: str | None = None, layer: int | None = None
+) -> pd.DataFrame:
     """Ranked cells over all classes: the headline stats (or ``stat``) of ``metric`` (a name or id,
     default all) at ``layer`` (default all). Unknown values are errors listing the valid ones."""
     cells = agg[agg["class"].isna() & agg["class_b"].isna()]
@@ -83,21 +97,26 @@ def select(agg: pd.DataFrame, metric: str | None = None, stat: str | None = None
         if metric not in names:
             close = difflib.get_close_matches(metric, names, n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise FFBenchError(f"No metric '{metric}' on this board.{hint} Metrics on it: "
-                               f"{', '.join(sorted(set(cells['metric'].dropna())))}.")
+            raise FFBenchError(
+                f"No metric '{metric}' on this board.{hint} Metrics on it: "
+                f"{', '.join(sorted(set(cells['metric'].dropna())))}."
+            )
         cells = cells[(cells["metric"] == metric) | (cells["metric_id"] == metric)]
     if stat is not None:
         stats = sorted(set(cells["stat"].dropna()))
         if stat not in stats:
-            raise FFBenchError(f"No stat '{stat}'{f' for metric {metric}' if metric else ''}. Valid stats: "
-                               f"{', '.join(stats)}.")
+            raise FFBenchError(
+                f"No stat '{stat}'{f' for metric {metric}' if metric else ''}. Valid stats: {', '.join(stats)}."
+            )
         cells = cells[cells["stat"] == stat]
     else:
         cells = headline_cells(cells)
     if layer is not None:
         layers = sorted(int(v) for v in cells["layer"].dropna().unique())
         if layer not in layers:
-            raise FFBenchError(f"No layer {layer} in the selection. Valid layers: "
-                               f"{', '.join(map(str, layers)) or '(none: the selection is whole-model)'}.")
+            raise FFBenchError(
+                f"No layer {layer} in the selection. Valid layers: "
+                f"{', '.join(map(str, layers)) or '(none: the selection is whole-model)'}."
+            )
         cells = cells[cells["layer"] == layer]
     return rank(cells)

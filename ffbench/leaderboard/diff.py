@@ -8,13 +8,12 @@ from pathlib import Path
 import pandas as pd
 
 from ffbench.errors import FFBenchError
-from ffbench.summary import headline_column
+from ffbench.leaderboard.aggregate import aggregate, headline_cells, rank
+from ffbench.leaderboard.merge import config_label
+from ffbench.leaderboard.render import TextTable, _text, fmt
 from ffbench.leaderboard.schema import CELL, CONFIG
 from ffbench.leaderboard.store import empty_board, list_boards, read_board
-from ffbench.leaderboard.merge import config_label
-from ffbench.leaderboard.aggregate import aggregate, headline_cells, rank
-from ffbench.leaderboard.render import TextTable, _text, fmt
-
+from ffbench.summary import headline_column
 
 
 def _boards_at(path: Path) -> dict[str, pd.DataFrame]:
@@ -62,15 +61,47 @@ def diff(old: str | os.PathLike, new: str | os.PathLike) -> pd.DataFrame:
     for col in ("rule", "goodness", "negatives", "dataset", "metric", "headline", "higher_is_better"):
         both[col] = both[f"{col}_new"].where(both[f"{col}_new"].notna(), both[f"{col}_old"])
     both["delta"] = both["mean_new"] - both["mean_old"]
-    return both.rename(columns={"rank_old": "old_rank", "rank_new": "new_rank", "mean_old": "old_mean",
-                                "mean_new": "new_mean", "n_old": "old_n", "n_new": "new_n"})[DIFF_COLUMNS] \
-        .reset_index(drop=True)
+    return both.rename(
+        columns={
+            "rank_old": "old_rank",
+            "rank_new": "new_rank",
+            "mean_old": "old_mean",
+            "mean_new": "new_mean",
+            "n_old": "old_n",
+            "n_new": "new_n",
+        }
+    )[DIFF_COLUMNS].reset_index(drop=True)
 
 
-DIFF_COLUMNS = ["board", "status", "rule", "goodness", "negatives", "dataset", "metric", "stat", "layer", "class",
-                "class_b", "old_mean", "new_mean", "delta", "old_n", "new_n", "old_rank", "new_rank", "headline",
-                "higher_is_better", "rule_id", "goodness_id", "negatives_id", "dataset_id", "dataset_version",
-                "dataset_hash", "metric_id"]
+DIFF_COLUMNS = [
+    "board",
+    "status",
+    "rule",
+    "goodness",
+    "negatives",
+    "dataset",
+    "metric",
+    "stat",
+    "layer",
+    "class",
+    "class_b",
+    "old_mean",
+    "new_mean",
+    "delta",
+    "old_n",
+    "new_n",
+    "old_rank",
+    "new_rank",
+    "headline",
+    "higher_is_better",
+    "rule_id",
+    "goodness_id",
+    "negatives_id",
+    "dataset_id",
+    "dataset_version",
+    "dataset_hash",
+    "metric_id",
+]
 
 
 def _same(a, b) -> bool:
@@ -83,21 +114,46 @@ def _same(a, b) -> bool:
 
 def diff_table(changes: pd.DataFrame, everything: bool = False) -> TextTable:
     """The diff as a table: headline cells over all classes, or every cell with ``everything``."""
-    shown = changes if everything else changes[changes["headline"].fillna(False).astype(bool)
-                                               & changes["class"].isna() & changes["class_b"].isna()]
+    shown = (
+        changes
+        if everything
+        else changes[
+            changes["headline"].fillna(False).astype(bool) & changes["class"].isna() & changes["class_b"].isna()
+        ]
+    )
     rows = []
     for _, r in shown.iterrows():
         cell = headline_column(r["metric"], r["stat"], r["layer"])
         if not pd.isna(r["class"]):
             cell += f" [{r['class']}{'' if pd.isna(r['class_b']) else ' vs ' + str(r['class_b'])}]"
-        rank_text = "" if pd.isna(r["old_rank"]) and pd.isna(r["new_rank"]) else \
-            f"{_text(r['old_rank'])} -> {_text(r['new_rank'])}"
-        rows.append([r["board"], r["status"], config_label(r), cell, fmt(r["old_mean"]), fmt(r["new_mean"]),
-                     "" if pd.isna(r["delta"]) else f"{r['delta']:+.4f}", f"{_text(r['old_n'])} -> {_text(r['new_n'])}",
-                     rank_text])
+        rank_text = (
+            ""
+            if pd.isna(r["old_rank"]) and pd.isna(r["new_rank"])
+            else f"{_text(r['old_rank'])} -> {_text(r['new_rank'])}"
+        )
+        rows.append(
+            [
+                r["board"],
+                r["status"],
+                config_label(r),
+                cell,
+                fmt(r["old_mean"]),
+                fmt(r["new_mean"]),
+                "" if pd.isna(r["delta"]) else f"{r['delta']:+.4f}",
+                f"{_text(r['old_n'])} -> {_text(r['new_n'])}",
+                rank_text,
+            ]
+        )
     counts = changes["status"].value_counts()
-    note = (", ".join(f"{counts.get(s, 0)} {s}" for s in ("added", "removed", "changed", "rerun"))
-            + " cell(s)" + ("" if everything else "; headline cells over all classes shown (--all for every cell)"))
-    return TextTable("Leaderboard changes", ["board", "status", "configuration", "cell", "old", "new", "delta", "n",
-                                             "rank"], rows, [False, False, False, False, True, True, True, True, True],
-                     note)
+    note = (
+        ", ".join(f"{counts.get(s, 0)} {s}" for s in ("added", "removed", "changed", "rerun"))
+        + " cell(s)"
+        + ("" if everything else "; headline cells over all classes shown (--all for every cell)")
+    )
+    return TextTable(
+        "Leaderboard changes",
+        ["board", "status", "configuration", "cell", "old", "new", "delta", "n", "rank"],
+        rows,
+        [False, False, False, False, True, True, True, True, True],
+        note,
+    )

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import pandas as pd
 
-from ffbench.registry import Registry
-from ffbench.results import headline_flags
 from ffbench.leaderboard.schema import BOARD_COLUMNS, CELL, UNIT
 from ffbench.leaderboard.store import sort_board
-
+from ffbench.registry import Registry
+from ffbench.results import headline_flags
 
 
 def board_rows(results: pd.DataFrame, registry: Registry | None = None) -> pd.DataFrame:
@@ -85,11 +84,19 @@ def merge(board: pd.DataFrame, incoming: pd.DataFrame, name: str = "") -> tuple[
     incoming = incoming.drop_duplicates(["run_id", *UNIT, *CELL], keep="last")  # a results file given twice
 
     def decide(action: str, run: pd.Series, other: pd.Series | None = None) -> None:
-        decisions.append(Decision(
-            name, action, config_label(run), int(run["seed"]), str(run["metric_id"]), str(run["run_id"]),
-            None if pd.isna(run["started_at"]) else str(run["started_at"]),
-            None if other is None else str(other["run_id"]),
-            None if other is None or pd.isna(other["started_at"]) else str(other["started_at"])))
+        decisions.append(
+            Decision(
+                name,
+                action,
+                config_label(run),
+                int(run["seed"]),
+                str(run["metric_id"]),
+                str(run["run_id"]),
+                None if pd.isna(run["started_at"]) else str(run["started_at"]),
+                None if other is None else str(other["run_id"]),
+                None if other is None or pd.isna(other["started_at"]) else str(other["started_at"]),
+            )
+        )
 
     new_runs = _newest_runs(incoming)
     chosen = new_runs.drop_duplicates("_unit", keep="last").set_index("_unit")

@@ -10,9 +10,8 @@ import pyarrow.parquet as pq
 
 import ffbench
 from ffbench.errors import FFBenchError
+from ffbench.leaderboard.schema import BOARD_COLUMNS, ROW_ORDER, SCHEMA_KEY, SCHEMA_VERSION, BoardError
 from ffbench.results import write_atomic
-from ffbench.leaderboard.schema import BOARD_COLUMNS, BoardError, ROW_ORDER, SCHEMA_KEY, SCHEMA_VERSION
-
 
 
 def board_name(dataset_id: str) -> str:
@@ -38,17 +37,26 @@ def read_board(path: str | os.PathLike) -> pd.DataFrame:
         raise BoardError(f"{path} is not a readable Parquet file ({exc}). {keep}") from None
     version = meta.get(SCHEMA_KEY)
     if version is None:
-        raise BoardError(f"{path} is not an ffbench leaderboard: its Parquet metadata has no "
-                         f"'{SCHEMA_KEY}' key. {keep}")
+        raise BoardError(
+            f"{path} is not an ffbench leaderboard: its Parquet metadata has no '{SCHEMA_KEY}' key. {keep}"
+        )
     if version != SCHEMA_VERSION:
-        raise BoardError(f"{path} has leaderboard schema version {version}; ffbench {ffbench.__version__} reads "
-                         f"version {SCHEMA_VERSION} only (leaderboards/SCHEMA.md). {keep}")
+        raise BoardError(
+            f"{path} has leaderboard schema version {version}; ffbench {ffbench.__version__} reads "
+            f"version {SCHEMA_VERSION} only (leaderboards/SCHEMA.md). {keep}"
+        )
     names = table.schema.names
     missing = [c for c in BOARD_COLUMNS if c not in names]
     extra = [c for c in names if c not in BOARD_COLUMNS]
     if missing or extra:
-        what = "; ".join(p for p in (f"missing {', '.join(missing)}" if missing else "",
-                                     f"unknown {', '.join(extra)}" if extra else "") if p)
+        what = "; ".join(
+            p
+            for p in (
+                f"missing {', '.join(missing)}" if missing else "",
+                f"unknown {', '.join(extra)}" if extra else "",
+            )
+            if p
+        )
         raise BoardError(f"{path} claims leaderboard schema version {version} but its columns differ ({what}). {keep}")
     try:
         return table.to_pandas()[list(BOARD_COLUMNS)].astype(BOARD_COLUMNS)

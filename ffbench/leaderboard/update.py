@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import pandas as pd
 
 from ffbench.errors import FFBenchError
-from ffbench.registry import Registry
-from ffbench.locking import folder_lock
-from ffbench.results import read_results
-from ffbench.leaderboard.store import board_name, empty_board, list_boards, read_board, write_board
 from ffbench.leaderboard.merge import Decision, board_rows, merge
 from ffbench.leaderboard.render import render_all
-
+from ffbench.leaderboard.store import board_name, empty_board, list_boards, read_board, write_board
+from ffbench.locking import folder_lock
+from ffbench.registry import Registry
+from ffbench.results import read_results
 
 
 @dataclass
@@ -42,23 +41,41 @@ class UpdateReport:
 
     def as_dict(self) -> dict:
         return {
-            "boards": [{"board": b.name, "path": str(b.path), "rows_before": b.rows_before, "rows_after": b.rows_after,
-                        "written": b.written,
-                        "counts": {a: b.count(a) for a in ("added", "replaced", "kept", "superseded", "unchanged")},
-                        "decisions": [d.message for d in b.decisions]} for b in self.boards],
-            "failed": self.failed, "rendered": [str(p) for p in self.rendered],
+            "boards": [
+                {
+                    "board": b.name,
+                    "path": str(b.path),
+                    "rows_before": b.rows_before,
+                    "rows_after": b.rows_after,
+                    "written": b.written,
+                    "counts": {a: b.count(a) for a in ("added", "replaced", "kept", "superseded", "unchanged")},
+                    "decisions": [d.message for d in b.decisions],
+                }
+                for b in self.boards
+            ],
+            "failed": self.failed,
+            "rendered": [str(p) for p in self.rendered],
         }
 
 
 def _failed_lines(results: pd.DataFrame) -> list[str]:
     failed = results[results["status"] != "ok"].drop_duplicates(["run_id", "metric_id"])
-    return [f"not merged: failed run {r['run_id']} ({r['rule']} on {r['dataset']}, seed {r['seed']}), "
-            f"metric {r['metric']}: {r['error']}" for _, r in failed.iterrows()]
+    return [
+        f"not merged: failed run {r['run_id']} ({r['rule']} on {r['dataset']}, seed {r['seed']}), "
+        f"metric {r['metric']}: {r['error']}"
+        for _, r in failed.iterrows()
+    ]
 
 
-def update(results_paths: Iterable[str | os.PathLike], boards_dir: str | os.PathLike, *,
-           registry: Registry | None = None, render: bool = True, lock_timeout: float = 600.0,
-           log: Callable[[str], None] = lambda message: None) -> UpdateReport:
+def update(
+    results_paths: Iterable[str | os.PathLike],
+    boards_dir: str | os.PathLike,
+    *,
+    registry: Registry | None = None,
+    render: bool = True,
+    lock_timeout: float = 600.0,
+    log: Callable[[str], None] = lambda message: None,
+) -> UpdateReport:
     """Merge the ok rows of results files into the boards in ``boards_dir`` (created as needed) and
     re-render the Markdown. Every board in the folder is read (and so checked) before anything is
     written; a board is rewritten only if its rows change, so a repeated update changes nothing."""

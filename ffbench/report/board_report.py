@@ -69,7 +69,8 @@ class BoardReport(Builder):
         sp = self.layer_summary(*SPARSITY).rename(columns={"mean": "sparsity", "std": "sparsity_std"})
         acc = acc.rename(columns={"mean": "accuracy", "std": "accuracy_std"})
         return sp[["series", "layer", "sparsity", "sparsity_std"]].merge(
-            acc[["series", "accuracy", "accuracy_std"]], on="series")
+            acc[["series", "accuracy", "accuracy_std"]], on="series"
+        )
 
     # -- figures ------------------------------------------------------------------------------
     def per_model_section(self, section: Section, d: Declared) -> None:
@@ -86,25 +87,59 @@ class BoardReport(Builder):
     def page(self) -> Page:
         sections = self.sections()
         if self.missing:
-            self.notes.append("A leaderboard holds no artifacts: the per-model figures and the figures that read "
-                              f"artifacts are not drawn ({', '.join(self.missing)}); they need a results file.")
-        config = (self.df.groupby("series", sort=False)
-                  .agg(rule=("rule", "first"), goodness=("goodness", "first"), negatives=("negatives", "first"),
-                       dataset=("dataset", "first"), seeds=("n", "max"),
-                       metrics=("metric", lambda m: ", ".join(sorted(set(m)))))
-                  .reset_index())
-        meta = [("source", str(self.path)), ("kind", "leaderboard"),
-                ("generated", datetime.now(timezone.utc).isoformat(timespec="seconds"))]
+            self.notes.append(
+                "A leaderboard holds no artifacts: the per-model figures and the figures that read "
+                f"artifacts are not drawn ({', '.join(self.missing)}); they need a results file."
+            )
+        config = (
+            self.df.groupby("series", sort=False)
+            .agg(
+                rule=("rule", "first"),
+                goodness=("goodness", "first"),
+                negatives=("negatives", "first"),
+                dataset=("dataset", "first"),
+                seeds=("n", "max"),
+                metrics=("metric", lambda m: ", ".join(sorted(set(m)))),
+            )
+            .reset_index()
+        )
+        meta = [
+            ("source", str(self.path)),
+            ("kind", "leaderboard"),
+            ("generated", datetime.now(timezone.utc).isoformat(timespec="seconds")),
+        ]
         appendix = [("Provenance", self.provenance())]
-        return Page(f"ffbench leaderboard report: {self.path.name}", meta, [("Configurations", config)],
-                    sections, appendix, self.notes, self.colours)
+        return Page(
+            f"ffbench leaderboard report: {self.path.name}",
+            meta,
+            [("Configurations", config)],
+            sections,
+            appendix,
+            self.notes,
+            self.colours,
+        )
 
     def provenance(self) -> pd.DataFrame:
         """Per run point where the board keeps per-seed rows, else whatever the aggregate carries."""
         if self.seed_rows is not None:
             rows = self.seed_rows.drop_duplicates("run_id")
-            cols = [c for c in ("run_id", "rule_id", "goodness_id", "negatives_id", "dataset_id", "seed", "git_sha",
-                                "ffbench_version", "torch_version", "device", "started_at") if c in rows.columns]
+            cols = [
+                c
+                for c in (
+                    "run_id",
+                    "rule_id",
+                    "goodness_id",
+                    "negatives_id",
+                    "dataset_id",
+                    "seed",
+                    "git_sha",
+                    "ffbench_version",
+                    "torch_version",
+                    "device",
+                    "started_at",
+                )
+                if c in rows.columns
+            ]
             return rows[cols].reset_index(drop=True)
         skip = {*BOARD_COLUMNS, *ID_COLUMNS, "class_b", "series", "headline", "higher_is_better", "metric_version"}
         cols = [c for c in self.df.columns if c not in skip]

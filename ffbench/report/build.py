@@ -30,8 +30,19 @@ from ffbench.report.source import Source, read_source
 ArtifactError = NotDrawn
 _Builder = Builder
 
-__all__ = ["ArtifactError", "BoardReport", "ID_COLUMNS", "Report", "ResultsReport", "Source", "build_report",
-           "compact_identities", "default_out", "read_source", "series_labels"]
+__all__ = [
+    "ArtifactError",
+    "BoardReport",
+    "ID_COLUMNS",
+    "Report",
+    "ResultsReport",
+    "Source",
+    "build_report",
+    "compact_identities",
+    "default_out",
+    "read_source",
+    "series_labels",
+]
 
 
 @dataclass

@@ -106,8 +106,11 @@ class Builder(ABC):
         present = set(self.df["metric"])
         per_model = [self.metric_section(d, present) for d in declared if d.spec.per_model]
         comparison = [self.metric_section(d, present) for d in declared if not d.spec.per_model]
-        sections = [s for s in (*per_model, self.sparsity_section(), *comparison,
-                                self.accuracy_section(), self.bars_section()) if s is not None]
+        sections = [
+            s
+            for s in (*per_model, self.sparsity_section(), *comparison, self.accuracy_section(), self.bars_section())
+            if s is not None
+        ]
         for i, section in enumerate(sections, start=1):
             section.title = f"{i}. {section.title}"
         if "class" in self.options and "class" not in self.options_read:
@@ -139,9 +142,12 @@ class Builder(ABC):
         """``section`` filled with one figure per series, or None where none can be drawn."""
 
     def sparsity_section(self) -> Section:
-        section = Section("sparsity", "Hoyer sparsity per layer",
-                          "Mean Hoyer sparsity of post-ReLU activity over test samples, per layer and "
-                          "series; bars: mean over seeds, error bars: std over seeds, dots: single seeds.")
+        section = Section(
+            "sparsity",
+            "Hoyer sparsity per layer",
+            "Mean Hoyer sparsity of post-ReLU activity over test samples, per layer and "
+            "series; bars: mean over seeds, error bars: std over seeds, dots: single seeds.",
+        )
         rows = self.layer_summary(*SPARSITY)
         if rows.empty:
             section.skipped = "metric 'sparsity' was not run; add it with --metric sparsity."
@@ -151,8 +157,11 @@ class Builder(ABC):
         return section
 
     def accuracy_section(self) -> Section:
-        section = Section("accuracy-sparsity", "Accuracy vs sparsity",
-                          "Test accuracy against Hoyer sparsity of each layer, across all run points.")
+        section = Section(
+            "accuracy-sparsity",
+            "Accuracy vs sparsity",
+            "Test accuracy against Hoyer sparsity of each layer, across all run points.",
+        )
         have = set(self.df["metric"])
         missing = [m for m in (ACCURACY[0], SPARSITY[0]) if m not in have]
         if missing:
@@ -167,14 +176,20 @@ class Builder(ABC):
         return section
 
     def bars_section(self) -> Section:
-        section = Section("metric-bars", "Every metric, side by side",
-                          "Each metric's headline stats over all classes (per layer where the metric has "
-                          "layers): mean over seeds, error bars: std over seeds.")
+        section = Section(
+            "metric-bars",
+            "Every metric, side by side",
+            "Each metric's headline stats over all classes (per layer where the metric has "
+            "layers): mean over seeds, error bars: std over seeds.",
+        )
         summary = self.summary()
         keep = summary["headline"].fillna(False).astype(bool)
         keep &= ~((summary["metric"] == SPARSITY[0]) & (summary["stat"] == SPARSITY[1]))  # its own figure
-        higher = (self.df.dropna(subset=["higher_is_better"]).drop_duplicates("metric")
-                  .set_index("metric")["higher_is_better"])
+        higher = (
+            self.df.dropna(subset=["higher_is_better"])
+            .drop_duplicates("metric")
+            .set_index("metric")["higher_is_better"]
+        )
         taken: set[str] = set()
         for metric, rows in summary[keep].groupby("metric", sort=False):
             hib = bool(higher[metric]) if metric in higher.index else None

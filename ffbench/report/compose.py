@@ -11,8 +11,9 @@ stops the others; every figure or series not drawn is noted with the reason.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from matplotlib.figure import Figure
 
@@ -32,8 +33,9 @@ class Declared:
     key: str
 
 
-def declared_figures(present: Iterable[str], taken: set[str], installed: bool = True,
-                     registry: "Registry | None" = None) -> tuple[list[Declared], list[str]]:
+def declared_figures(
+    present: Iterable[str], taken: set[str], installed: bool = True, registry: Registry | None = None
+) -> tuple[list[Declared], list[str]]:
     """The figures of the metrics ``present`` in the data (and, with ``installed``, of every other
     installed metric), and notes on the metrics whose figures cannot be known. ``taken``: file
     stems already used (a figure whose name is taken is prefixed with its metric's name)."""
@@ -53,9 +55,11 @@ def declared_figures(present: Iterable[str], taken: set[str], installed: bool = 
             continue
         except FFBenchError:
             if name in present:
-                notes.append(f"Figures of metric '{name}' not drawn: plugin not installed (no installed plugin "
-                             f"registers metric '{name}'; its rows are still in the tables and headline bars). "
-                             + registry.not_loaded_note())
+                notes.append(
+                    f"Figures of metric '{name}' not drawn: plugin not installed (no installed plugin "
+                    f"registers metric '{name}'; its rows are still in the tables and headline bars). "
+                    + registry.not_loaded_note()
+                )
             continue
         try:
             specs = list(cls.figures())

@@ -39,8 +39,9 @@ This module imports neither matplotlib nor pandas, so a metric module may import
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Union
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 from ffbench.errors import FFBenchError
 
@@ -76,8 +77,9 @@ class FigureSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not NAME_PATTERN.fullmatch(self.name):
-            raise ValueError(f"Bad figure name {self.name!r}: use lowercase letters, digits and hyphens, "
-                             "e.g. 'lifetime-by-layer'.")
+            raise ValueError(
+                f"Bad figure name {self.name!r}: use lowercase letters, digits and hyphens, e.g. 'lifetime-by-layer'."
+            )
         if not callable(self.draw):
             raise TypeError(f"figure {self.name!r}: draw must be callable, got {type(self.draw).__name__}.")
 
@@ -89,14 +91,16 @@ class Artifact:
 
     metric: str
     run_id: str
-    arrays: dict[str, "np.ndarray"]
+    arrays: dict[str, np.ndarray]
     meta: dict[str, Any]
 
-    def array(self, key: str) -> "np.ndarray":
+    def array(self, key: str) -> np.ndarray:
         """The array ``key``; :class:`NotDrawn` naming it (and the arrays there are) if absent."""
         if key not in self.arrays:
-            raise NotDrawn(f"the {self.metric} artifact of run {self.run_id} has no array '{key}' "
-                           f"(it has: {', '.join(sorted(self.arrays)) or 'none'}).")
+            raise NotDrawn(
+                f"the {self.metric} artifact of run {self.run_id} has no array '{key}' "
+                f"(it has: {', '.join(sorted(self.arrays)) or 'none'})."
+            )
         return self.arrays[key]
 
     def field(self, key: str) -> Any:
@@ -118,14 +122,14 @@ class ReportSource(Protocol):
 
     def artifact(self, run_id: str, metric: str) -> Artifact: ...
     def artifact_runs(self, metric: str) -> list[tuple[str, str]]: ...  # (series, run_id), series order, seed
-    def run_rows(self, run_id: str, metric: str) -> "pd.DataFrame": ...
+    def run_rows(self, run_id: str, metric: str) -> pd.DataFrame: ...
     def run_title(self, series: str, run_id: str) -> str: ...
     def run_seed(self, run_id: str) -> int | None: ...
     def classes_of(self, run_id: str, n: int) -> list[str]: ...
     def option(self, name: str) -> Any: ...
-    def metric_rows(self, metric: str) -> "pd.DataFrame": ...
-    def layer_summary(self, metric: str, stat: str) -> "pd.DataFrame": ...
-    def layer_points(self, metric: str, stat: str) -> "pd.DataFrame | None": ...
+    def metric_rows(self, metric: str) -> pd.DataFrame: ...
+    def layer_summary(self, metric: str, stat: str) -> pd.DataFrame: ...
+    def layer_points(self, metric: str, stat: str) -> pd.DataFrame | None: ...
     def note(self, text: str) -> None: ...
 
 
@@ -152,7 +156,7 @@ class RunView:
         return self.source.run_title(self.series, self.run_id)
 
     @property
-    def rows(self) -> "pd.DataFrame":
+    def rows(self) -> pd.DataFrame:
         """This run point's rows of the metric: stat, layer, class, class_b, value (+ provenance)."""
         return self.source.run_rows(self.run_id, self.metric)
 
@@ -182,15 +186,15 @@ class ComparisonView:
         return self.source.colours
 
     @property
-    def rows(self) -> "pd.DataFrame":
+    def rows(self) -> pd.DataFrame:
         """Every per-seed row of the metric with a ``series`` column (empty for an aggregated board)."""
         return self.source.metric_rows(self.metric)
 
-    def summary(self, stat: str) -> "pd.DataFrame":
+    def summary(self, stat: str) -> pd.DataFrame:
         """series, layer, mean, std, n of ``stat`` per layer over all classes (mean and std over seeds)."""
         return self.source.layer_summary(self.metric, stat)
 
-    def points(self, stat: str) -> "pd.DataFrame | None":
+    def points(self, stat: str) -> pd.DataFrame | None:
         """series, layer, value of ``stat`` per layer for every seed (None where unknown)."""
         return self.source.layer_points(self.metric, stat)
 

@@ -85,8 +85,14 @@ def floats(values: pd.Series) -> np.ndarray:
 # -- one stat per layer ---------------------------------------------------------------------
 
 
-def layer_bars(summary: pd.DataFrame, colours: dict[str, str], title: str, ylabel: str,
-               points: pd.DataFrame | None = None, unit_range: bool = True) -> Figure:
+def layer_bars(
+    summary: pd.DataFrame,
+    colours: dict[str, str],
+    title: str,
+    ylabel: str,
+    points: pd.DataFrame | None = None,
+    unit_range: bool = True,
+) -> Figure:
     """One stat per layer, one bar per series (mean, error bar = std over seeds), each seed's value
     as a dot. ``summary``: series, layer, mean, std, n; ``points``: series, layer, value.
     ``unit_range``: the stat lies in [0, 1] (the y axis stops at 1)."""
@@ -98,8 +104,16 @@ def layer_bars(summary: pd.DataFrame, colours: dict[str, str], title: str, ylabe
     for i, s in enumerate(series):
         rows = summary[summary["series"] == s].set_index("layer")
         x = np.array([layers.index(int(l)) for l in rows.index]) + (i - (len(series) - 1) / 2) * width
-        ax.bar(x, rows["mean"], width * 0.9, yerr=floats(rows["std"]), capsize=3, color=colours[s],
-               error_kw={"linewidth": 1.0}, zorder=2)
+        ax.bar(
+            x,
+            rows["mean"],
+            width * 0.9,
+            yerr=floats(rows["std"]),
+            capsize=3,
+            color=colours[s],
+            error_kw={"linewidth": 1.0},
+            zorder=2,
+        )
         if points is not None:
             pts = points[points["series"] == s]
             px = np.array([layers.index(int(l)) for l in pts["layer"]]) + (i - (len(series) - 1) / 2) * width
@@ -115,8 +129,9 @@ def layer_bars(summary: pd.DataFrame, colours: dict[str, str], title: str, ylabe
     return fig
 
 
-def sparsity_by_layer(summary: pd.DataFrame, colours: dict[str, str], title: str,
-                      points: pd.DataFrame | None = None) -> Figure:
+def sparsity_by_layer(
+    summary: pd.DataFrame, colours: dict[str, str], title: str, points: pd.DataFrame | None = None
+) -> Figure:
     """Hoyer sparsity per layer: :func:`layer_bars` with its axis label."""
     return layer_bars(summary, colours, title, "Hoyer sparsity (1 = one active unit)", points)
 
@@ -138,8 +153,16 @@ def accuracy_vs_sparsity(points: pd.DataFrame, colours: dict[str, str], title: s
         for s in series:
             p = at[at["series"] == s]
             if has_err:
-                ax.errorbar(p["sparsity"], p["accuracy"], xerr=floats(p["sparsity_std"]),
-                            yerr=floats(p["accuracy_std"]), fmt="o", color=colours[s], capsize=3, markersize=6)
+                ax.errorbar(
+                    p["sparsity"],
+                    p["accuracy"],
+                    xerr=floats(p["sparsity_std"]),
+                    yerr=floats(p["accuracy_std"]),
+                    fmt="o",
+                    color=colours[s],
+                    capsize=3,
+                    markersize=6,
+                )
             else:
                 ax.scatter(p["sparsity"], p["accuracy"], color=colours[s], s=30, edgecolors="white", linewidths=0.5)
         ax.set_xlabel(f"Hoyer sparsity, layer {layer}")
@@ -155,8 +178,9 @@ def accuracy_vs_sparsity(points: pd.DataFrame, colours: dict[str, str], title: s
 # -- per-metric bars ------------------------------------------------------------------------
 
 
-def metric_bars(summary: pd.DataFrame, metric: str, colours: dict[str, str],
-                higher_is_better: bool | None = None) -> Figure:
+def metric_bars(
+    summary: pd.DataFrame, metric: str, colours: dict[str, str], higher_is_better: bool | None = None
+) -> Figure:
     """Bars of every stat of one metric (over all classes), grouped by layer, one bar per series
     with its std over seeds. ``summary``: series, stat, layer (NA = whole model), mean, std."""
     stats = list(dict.fromkeys(summary["stat"]))
@@ -167,7 +191,7 @@ def metric_bars(summary: pd.DataFrame, metric: str, colours: dict[str, str],
     panel_w = max(3.6, 0.9 + 0.45 * n_groups * len(series))
     fig = Figure(figsize=(max(5.5, ncols * panel_w), nrows * 3.3 + 1.1), dpi=DPI, layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax in axes[len(stats):]:
+    for ax in axes[len(stats) :]:
         ax.remove()
     width = 0.8 / len(series)
     for ax, stat in zip(axes, stats):

@@ -53,8 +53,8 @@ class Section:
 @dataclass
 class Page:
     title: str
-    meta: list[tuple[str, str]]                      # (label, value) lines under the title
-    tables: list[tuple[str, pd.DataFrame]]           # configuration / summary, before the figures
+    meta: list[tuple[str, str]]  # (label, value) lines under the title
+    tables: list[tuple[str, pd.DataFrame]]  # configuration / summary, before the figures
     sections: list[Section]
     appendix: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # provenance, after
     notes: list[str] = field(default_factory=list)
@@ -85,18 +85,29 @@ def table_html(df: pd.DataFrame) -> str:
 
 
 def render(page: Page) -> str:
-    parts = [f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-             f"<title>{_e(page.title)}</title><style>{STYLE}</style></head><body>",
-             f"<h1>{_e(page.title)}</h1>"]
+    parts = [
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(page.title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{_e(page.title)}</h1>",
+    ]
     parts += [f'<p class="meta">{_e(label)}: <code>{_e(value)}</code></p>' for label, value in page.meta]
-    parts.append("<nav><ul>" + "".join(f'<li><a href="#{_e(s.key)}">{_e(s.title)}</a>'
-                                       + (" (skipped)" if s.skipped else "") + "</li>"
-                                       for s in page.sections) + "</ul></nav>")
+    parts.append(
+        "<nav><ul>"
+        + "".join(
+            f'<li><a href="#{_e(s.key)}">{_e(s.title)}</a>' + (" (skipped)" if s.skipped else "") + "</li>"
+            for s in page.sections
+        )
+        + "</ul></nav>"
+    )
     if page.colours:
-        parts.append('<p class="key">Series colours: ' + " ".join(
-            f'<span class="swatch" style="background:{_e(c)}"></span>{_e(s)}' for s, c in page.colours.items())
-            + "</p>")
+        parts.append(
+            '<p class="key">Series colours: '
+            + " ".join(
+                f'<span class="swatch" style="background:{_e(c)}"></span>{_e(s)}' for s, c in page.colours.items()
+            )
+            + "</p>"
+        )
     for note in page.notes:
         parts.append(f'<p class="note">{_e(note)}</p>')
     for title, df in page.tables:
@@ -106,8 +117,10 @@ def render(page: Page) -> str:
         if s.skipped:
             parts.append(f'<p class="note">Skipped: {_e(s.skipped)}</p>')
         for f in s.figures:
-            parts.append(f'<figure><a href="{_e(f.file)}"><img src="{_e(f.file)}" alt="{_e(f.caption)}" '
-                         f'loading="lazy"></a><figcaption>{_e(f.caption)}</figcaption></figure>')
+            parts.append(
+                f'<figure><a href="{_e(f.file)}"><img src="{_e(f.file)}" alt="{_e(f.caption)}" '
+                f'loading="lazy"></a><figcaption>{_e(f.caption)}</figcaption></figure>'
+            )
     for title, df in page.appendix:
         parts.append(f"<h2>{_e(title)}</h2>{table_html(df)}")
     parts.append("</body></html>\n")

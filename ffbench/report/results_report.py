@@ -27,8 +27,9 @@ class ResultsReport(Builder):
         self.failed = df[df["status"] == "failed"]
         ok = df[df["status"] == "ok"]
         if ok.empty:
-            raise FFBenchError(f"{path} has no successful rows to report on "
-                               f"({self.failed['run_id'].nunique()} failed run point(s)).")
+            raise FFBenchError(
+                f"{path} has no successful rows to report on ({self.failed['run_id'].nunique()} failed run point(s))."
+            )
         super().__init__(ok, path, out, {"class": class_name})
         self.runs = self.df.groupby("run_id", sort=False).first()
         self._artifacts: dict[tuple[str, str], Artifact] = {}
@@ -43,8 +44,10 @@ class ResultsReport(Builder):
             base = self.path.parent / str(rows["artifact"].iloc[0])
             npz, js = base.with_name(base.name + ".npz"), base.with_name(base.name + ".json")
             if not npz.exists() and not js.exists():
-                raise NotDrawn(f"the {metric} artifact of run {run_id} is missing ({npz} / {js}); "
-                               "was the results file moved without its .artifacts folder?")
+                raise NotDrawn(
+                    f"the {metric} artifact of run {run_id} is missing ({npz} / {js}); "
+                    "was the results file moved without its .artifacts folder?"
+                )
             arrays: dict[str, np.ndarray] = {}
             if npz.exists():
                 with np.load(npz, allow_pickle=False) as z:
@@ -97,20 +100,30 @@ class ResultsReport(Builder):
         return self.df[self.df["metric"] == metric]
 
     def layer_points(self, metric: str, stat: str) -> pd.DataFrame:
-        rows = self.df[(self.df["metric"] == metric) & (self.df["stat"] == stat)
-                       & self.df["class"].isna() & self.df["class_b"].isna() & self.df["layer"].notna()]
+        rows = self.df[
+            (self.df["metric"] == metric)
+            & (self.df["stat"] == stat)
+            & self.df["class"].isna()
+            & self.df["class_b"].isna()
+            & self.df["layer"].notna()
+        ]
         return rows[["series", "run_id", "layer", "value"]]
 
     def summary(self) -> pd.DataFrame:
         rows = self.df[self.df["class"].isna() & self.df["class_b"].isna()]
         rows = rows.assign(headline=headline_flags(rows).to_numpy(dtype=bool))
         grouped = rows.groupby(["series", "metric", "stat", "layer"], dropna=False, sort=False)
-        return grouped.agg(mean=("value", "mean"), std=("value", "std"), n=("value", "count"),
-                           headline=("headline", "any")).reset_index()
+        return grouped.agg(
+            mean=("value", "mean"), std=("value", "std"), n=("value", "count"), headline=("headline", "any")
+        ).reset_index()
 
     def accuracy_points(self) -> pd.DataFrame:
-        acc = self.df[(self.df["metric"] == ACCURACY[0]) & (self.df["stat"] == ACCURACY[1])
-                      & self.df["class"].isna() & self.df["layer"].isna()]
+        acc = self.df[
+            (self.df["metric"] == ACCURACY[0])
+            & (self.df["stat"] == ACCURACY[1])
+            & self.df["class"].isna()
+            & self.df["layer"].isna()
+        ]
         sp = self.layer_points(*SPARSITY).rename(columns={"value": "sparsity"})
         return sp.merge(acc[["run_id", "value"]].rename(columns={"value": "accuracy"}), on="run_id")
 
@@ -139,19 +152,31 @@ class ResultsReport(Builder):
     def page(self) -> Page:
         sections = self.sections()
         if not self.failed.empty:
-            self.notes.append(f"{self.failed['run_id'].nunique()} run point(s) had failed metrics; "
-                              "they are left out of the figures (see 'Failures' at the end).")
+            self.notes.append(
+                f"{self.failed['run_id'].nunique()} run point(s) had failed metrics; "
+                "they are left out of the figures (see 'Failures' at the end)."
+            )
         versions = ", ".join(sorted(self.df["ffbench_version"].dropna().unique())) or "unknown"
-        meta = [("source", str(self.path)), ("kind", "results file"),
-                ("run points", f"{self.runs.shape[0]} ok, {self.failed['run_id'].nunique()} with failures"),
-                ("ffbench", versions), ("generated", datetime.now(timezone.utc).isoformat(timespec="seconds"))]
+        meta = [
+            ("source", str(self.path)),
+            ("kind", "results file"),
+            ("run points", f"{self.runs.shape[0]} ok, {self.failed['run_id'].nunique()} with failures"),
+            ("ffbench", versions),
+            ("generated", datetime.now(timezone.utc).isoformat(timespec="seconds")),
+        ]
         appendix = [("Provenance: run points", self.provenance()), ("Provenance: components", self.components())]
         if not self.failed.empty:
             fails = self.failed.assign(series=series_labels(self.failed))
             appendix.append(("Failures", fails[["run_id", "series", "seed", "metric", "error"]]))
-        return Page(f"ffbench report: {self.path.name}", meta,
-                    [("Configuration", self.configuration()), ("Headline results", self.headlines())],
-                    sections, appendix, self.notes, self.colours)
+        return Page(
+            f"ffbench report: {self.path.name}",
+            meta,
+            [("Configuration", self.configuration()), ("Headline results", self.headlines())],
+            sections,
+            appendix,
+            self.notes,
+            self.colours,
+        )
 
     def configuration(self) -> pd.DataFrame:
         runs = self.runs.reset_index()
@@ -159,10 +184,18 @@ class ResultsReport(Builder):
         for s in self.colours:
             r = runs[runs["series"] == s]
             first = r.iloc[0]
-            rows.append({"series": s, "rule": first["rule_id"], "goodness": first["goodness_id"],
-                         "negatives": first["negatives_id"], "dataset": first["dataset_id"],
-                         "preset": first["preset"], "seeds": ", ".join(str(x) for x in sorted(r["seed"].dropna())),
-                         "metrics": ", ".join(sorted(self.df.loc[self.df["series"] == s, "metric"].unique()))})
+            rows.append(
+                {
+                    "series": s,
+                    "rule": first["rule_id"],
+                    "goodness": first["goodness_id"],
+                    "negatives": first["negatives_id"],
+                    "dataset": first["dataset_id"],
+                    "preset": first["preset"],
+                    "seeds": ", ".join(str(x) for x in sorted(r["seed"].dropna())),
+                    "metrics": ", ".join(sorted(self.df.loc[self.df["series"] == s, "metric"].unique())),
+                }
+            )
         return pd.DataFrame(rows)
 
     def headlines(self) -> pd.DataFrame:
@@ -179,8 +212,21 @@ class ResultsReport(Builder):
         return table
 
     def provenance(self) -> pd.DataFrame:
-        cols = ["series", "seed", "preset", "cached", "train_seconds", "started_at", "git_sha", "ffbench_version",
-                "torch_version", "python_version", "device", "dataset_hash", "config_hash"]
+        cols = [
+            "series",
+            "seed",
+            "preset",
+            "cached",
+            "train_seconds",
+            "started_at",
+            "git_sha",
+            "ffbench_version",
+            "torch_version",
+            "python_version",
+            "device",
+            "dataset_hash",
+            "config_hash",
+        ]
         return self.runs.reset_index()[["run_id"] + cols]
 
     def components(self) -> pd.DataFrame:

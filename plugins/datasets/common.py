@@ -15,12 +15,20 @@ import numpy as np
 import torch
 
 from ffbench.component import Param
+from ffbench.contracts import DatasetBundle, DataSplit
 from ffbench.errors import ParameterError
-from ffbench.contracts import DataSplit, DatasetBundle
 
 FASHION_MNIST_CLASSES = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 ]
 
 #: Seed of every stratified subset: subsets are a fixed function of the data and the size.
@@ -29,13 +37,30 @@ SUBSET_SEED = 0
 SIZE_PARAMS = (
     Param("train_size", int, 0, "number of training images, a stratified subset (0 = all)", min=0),
     Param("test_size", int, 0, "number of test images, a stratified subset (0 = all)", min=0),
-    Param("subset_seed", int, SUBSET_SEED, "seed of the stratified subsets (another seed: another sample "
-          "of the same size)", min=0),
-    Param("validation", int, 0, "carve this many training images (stratified, seeded by subset_seed) "
-          "into a validation split and evaluate on it instead of the test split; for selecting "
-          "presets and settings without reading the test split (0 = off)", min=0),
-    Param("norm", str, "own", "normalisation statistics: own (the training images' mean/std) or mnist "
-          "(MNIST's 0.1307/0.3081 on every dataset, as Tosato et al.'s code did)", choices=("own", "mnist")),
+    Param(
+        "subset_seed",
+        int,
+        SUBSET_SEED,
+        "seed of the stratified subsets (another seed: another sample of the same size)",
+        min=0,
+    ),
+    Param(
+        "validation",
+        int,
+        0,
+        "carve this many training images (stratified, seeded by subset_seed) "
+        "into a validation split and evaluate on it instead of the test split; for selecting "
+        "presets and settings without reading the test split (0 = off)",
+        min=0,
+    ),
+    Param(
+        "norm",
+        str,
+        "own",
+        "normalisation statistics: own (the training images' mean/std) or mnist "
+        "(MNIST's 0.1307/0.3081 on every dataset, as Tosato et al.'s code did)",
+        choices=("own", "mnist"),
+    ),
 )
 
 #: MNIST's training-set mean and std (of pixels scaled to [0, 1]), the statistics Tosato et al.'s
@@ -106,7 +131,7 @@ def channel_stats(images: np.ndarray) -> tuple[tuple[float, ...], tuple[float, .
         mean = float(counts @ values / counts.sum())
         var = float(counts @ (values - mean) ** 2 / counts.sum())
         means.append(mean)
-        stds.append(var ** 0.5)
+        stds.append(var**0.5)
     return tuple(means), tuple(stds)
 
 
@@ -145,8 +170,10 @@ def make_bundle(
     x_tr, y_tr, x_te, y_te = x_tr[i_tr], np.asarray(y_tr)[i_tr], x_te[i_te], np.asarray(y_te)[i_te]
     if validation:
         if validation >= len(y_tr):
-            raise ParameterError(f"Bad value {validation} for parameter '{name}.validation': it must be smaller than "
-                                 f"the training split ({len(y_tr)} images), e.g. validation=2000.")
+            raise ParameterError(
+                f"Bad value {validation} for parameter '{name}.validation': it must be smaller than "
+                f"the training split ({len(y_tr)} images), e.g. validation=2000."
+            )
         i_val = stratified_indices(y_tr, validation, seed=subset_seed + 1)
         rest = np.setdiff1d(np.arange(len(y_tr)), i_val)
         x_te, y_te = x_tr[i_val], y_tr[i_val]

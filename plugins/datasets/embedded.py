@@ -37,8 +37,10 @@ def read_arrays() -> dict[str, np.ndarray]:
 class FashionMNISTMini(Dataset):
     name = "fashion-mnist-mini"
     version = "1"
-    description = ("Fashion-MNIST subset embedded in the package: 10 000 train / 2 000 test images, "
-                   "1 (28x28) channel, 10 balanced classes; no download")
+    description = (
+        "Fashion-MNIST subset embedded in the package: 10 000 train / 2 000 test images, "
+        "1 (28x28) channel, 10 balanced classes; no download"
+    )
     params = SIZE_PARAMS
 
     def load(self, data_dir: Path | None = None, download: bool = True) -> DatasetBundle:

@@ -23,7 +23,7 @@ import torchvision.datasets as tvd
 import ffbench
 from ffbench.contracts import Dataset, DatasetBundle
 from ffbench.errors import DatasetNotFoundError
-from ffbench_plugins.datasets.common import FASHION_MNIST_CLASSES, SIZE_PARAMS, make_bundle, subset_options, read_idx
+from ffbench_plugins.datasets.common import FASHION_MNIST_CLASSES, SIZE_PARAMS, make_bundle, read_idx, subset_options
 
 DATA_ENV = "FFBENCH_DATA"
 #: Where Debian's ``dataset-fashion-mnist`` package installs the IDX files.
@@ -60,8 +60,12 @@ class TorchvisionDataset(Dataset):
         root, origin = data_root(data_dir)
         train, test, classes, source = self.read(root, origin, download)
         return make_bundle(
-            self.name, train, test, classes,
-            source=source, **subset_options(self.values),
+            self.name,
+            train,
+            test,
+            classes,
+            source=source,
+            **subset_options(self.values),
         )
 
     def read(self, root: Path, origin: str, download: bool) -> tuple[Split, Split, list[str], str]:
@@ -82,9 +86,11 @@ class TorchvisionDataset(Dataset):
             why = f"Downloading it failed ({short_reason(exc)})." if exc else "Downloading it failed."
         else:
             why = "Downloading was disabled."
-        fix = (f"To fix it, run once with network access so that torchvision downloads it into {root}, "
-               f"or pass --data-dir (or set {DATA_ENV}) to a folder that holds torchvision's layout "
-               f"({self.layout})")
+        fix = (
+            f"To fix it, run once with network access so that torchvision downloads it into {root}, "
+            f"or pass --data-dir (or set {DATA_ENV}) to a folder that holds torchvision's layout "
+            f"({self.layout})"
+        )
         return DatasetNotFoundError(
             f"Dataset '{self.name}' was not found. Looked for torchvision's files ({self.layout}) in the "
             f"data directory {root} ({origin}){self.also_looked()}. {why} {fix}{self.extra_fix()}."
@@ -130,8 +136,10 @@ class KMNIST(_MNISTLike):
 class FashionMNIST(_MNISTLike):
     name = "fashion-mnist"
     version = "1"
-    description = ("Fashion-MNIST (Xiao et al., Zalando): 60 000 / 10 000 grey 28x28 clothing images; "
-                   "also read from Debian's dataset-fashion-mnist")
+    description = (
+        "Fashion-MNIST (Xiao et al., Zalando): 60 000 / 10 000 grey 28x28 clothing images; "
+        "also read from Debian's dataset-fashion-mnist"
+    )
     tv_class = tvd.FashionMNIST
     layout = "FashionMNIST/raw/"
 
@@ -152,15 +160,19 @@ class FashionMNIST(_MNISTLike):
     @staticmethod
     def debian_files(split: str) -> tuple[Path, Path]:
         """The (images, labels) IDX files of a split ('train' or 't10k') in Debian's package."""
-        return (DEBIAN_FASHION_MNIST / f"{split}-images-idx3-ubyte.gz",
-                DEBIAN_FASHION_MNIST / f"{split}-labels-idx1-ubyte.gz")
+        return (
+            DEBIAN_FASHION_MNIST / f"{split}-images-idx3-ubyte.gz",
+            DEBIAN_FASHION_MNIST / f"{split}-labels-idx1-ubyte.gz",
+        )
 
     def has_debian_files(self) -> bool:
         return all(p.is_file() for split in ("train", "t10k") for p in self.debian_files(split))
 
     def read_debian(self) -> tuple[Split, Split, list[str]]:
-        train, test = ((read_idx(images)[:, None], read_idx(labels))
-                       for images, labels in map(self.debian_files, ("train", "t10k")))
+        train, test = (
+            (read_idx(images)[:, None], read_idx(labels))
+            for images, labels in map(self.debian_files, ("train", "t10k"))
+        )
         return train, test, list(FASHION_MNIST_CLASSES)
 
     def also_looked(self) -> str:
@@ -186,8 +198,10 @@ class CIFAR10(TorchvisionDataset):
 class SVHN(TorchvisionDataset):
     name = "svhn"
     version = "1"
-    description = ("SVHN house numbers (Netzer et al.), core train/test splits: 73 257 / 26 032 colour "
-                   "32x32 images, digits 0-9 (the 'extra' split is not used)")
+    description = (
+        "SVHN house numbers (Netzer et al.), core train/test splits: 73 257 / 26 032 colour "
+        "32x32 images, digits 0-9 (the 'extra' split is not used)"
+    )
     layout = "train_32x32.mat, test_32x32.mat"
 
     def read_torchvision(self, root: Path, download: bool) -> tuple[Split, Split, list[str]]:

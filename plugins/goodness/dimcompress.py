@@ -1,4 +1,4 @@
-"""Dimensionality compression (DC) goodness (Zhu et al., Stochastic Forward-Forward; SCIENCE.md).
+"""Dimensionality compression (DC) goodness (Zhu et al., Stochastic Forward-Forward; docs/science.md).
 
 Each image is presented as K noisy copies (dropout on the layer-1 input, also at test time). For a
 layer's activity h [N*K, D] (sample-major: rows i*K .. i*K+K-1 are the copies of image i):
@@ -30,13 +30,13 @@ index explicitly (``layer=``), which activity without a graph (no_grad) needs.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import weakref
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-import weakref
 
 import ffbench
 from ffbench.component import Param
@@ -153,7 +153,7 @@ def train_energy_readout(
         widths = [h.shape[-1] for h in features(x[:1])]
     readout = EnergyReadout(widths, data.num_classes, copies, layers).to(ctx.device)
     with torch.no_grad():  # nn.Linear's default U(-1/sqrt(fan_in), 1/sqrt(fan_in)), from the run generator
-        bound = readout.linear.in_features ** -0.5
+        bound = readout.linear.in_features**-0.5
         readout.linear.weight.uniform_(-bound, bound, generator=ctx.generator)
         readout.linear.bias.uniform_(-bound, bound, generator=ctx.generator)
     opt = torch.optim.AdamW(readout.parameters(), lr=lr, weight_decay=weight_decay)
@@ -182,8 +182,10 @@ def train_energy_readout(
             hits += int((s.detach().argmax(dim=1) == y[idx]).sum())
         ctx.check_loss(total, f"energy readout epoch {epoch + 1}")
         ctx.progress(epoch + 1, epochs, "energy readout")
-        ctx.log(f"dimcompress readout epoch {epoch + 1}/{epochs}: loss {total / len(y):.4f}, "
-                f"train accuracy (noisy, with dropout) {hits / len(y):.3f}")
+        ctx.log(
+            f"dimcompress readout epoch {epoch + 1}/{epochs}: loss {total / len(y):.4f}, "
+            f"train accuracy (noisy, with dropout) {hits / len(y):.3f}"
+        )
     return readout.eval()
 
 
@@ -225,7 +227,8 @@ def parse_proj_dims(text: str, owner: str = "dimcompress") -> tuple[int, ...]:
         raise ParameterError(
             f"Bad value {text!r} for parameter '{owner}.proj_dims': expected one non-negative integer "
             "per hidden layer, separated by '/' (e.g. proj_dims=30/20/10; 0: no projection on that "
-            "layer), or auto (proj_dim on every layer).")
+            "layer), or auto (proj_dim on every layer)."
+        )
     return tuple(int(part) for part in parts)
 
 
@@ -235,7 +238,7 @@ def parse_proj_dims(text: str, owner: str = "dimcompress") -> tuple[int, ...]:
 
 
 class DimCompressGoodness(Goodness):
-    """Dimensionality compression (module docstring; SCIENCE.md). Parameters:
+    """Dimensionality compression (module docstring; docs/science.md). Parameters:
 
     - ``a``, ``b``: weights of the within-image ED (minimised) and the across-image ED (maximised).
     - ``copies`` (K), ``noise`` (dropout | gaussian), ``p``, ``noise_std``: the noisy copies.
@@ -258,31 +261,63 @@ class DimCompressGoodness(Goodness):
 
     name = "dimcompress"
     version = "2"  # 2: the energy readout is initialised from the run generator (was the global one)
-    description = ("dimensionality compression (Zhu et al.): a * mean ED of each image's noisy copies "
-                   "- b * ED across images; no negatives; energy readout")
+    description = (
+        "dimensionality compression (Zhu et al.): a * mean ED of each image's noisy copies "
+        "- b * ED across images; no negatives; energy readout"
+    )
     needs_negatives = False
     params = (
         Param("a", float, 0.5, "weight of the within-image ED (minimised)", min=0.0),
         Param("b", float, 0.5, "weight of the across-image ED (maximised)", min=0.0),
         Param("copies", int, 20, "K: noisy copies per image (training and test)", min=2),
-        Param("noise", str, "dropout", "noise on the layer-1 input: dropout, or additive gaussian",
-              choices=("dropout", "gaussian")),
+        Param(
+            "noise",
+            str,
+            "dropout",
+            "noise on the layer-1 input: dropout, or additive gaussian",
+            choices=("dropout", "gaussian"),
+        ),
         Param("p", float, 0.2, "dropout probability (noise=dropout)", min=0.0, max=0.99),
-        Param("noise_std", float, 0.5, "std of the additive gaussian noise (noise=gaussian), in units "
-              "of the normalised input; 0.5 matches rescaled dropout p=0.2 on unit-variance pixels", min=0.0),
-        Param("proj_dim", int, 0, "ED in a fixed random orthogonal projection to this many dims "
-              "(0, or >= the layer width: none)", min=0),
-        Param("proj_dims", str, None, "projection dims per hidden layer, '/'-separated, e.g. 30/20/10 "
-              "(0: none on that layer); auto: proj_dim on every layer"),
-        Param("readout_layers", str, "all", "readout features: all layers concatenated, or the last",
-              choices=("all", "last")),
+        Param(
+            "noise_std",
+            float,
+            0.5,
+            "std of the additive gaussian noise (noise=gaussian), in units "
+            "of the normalised input; 0.5 matches rescaled dropout p=0.2 on unit-variance pixels",
+            min=0.0,
+        ),
+        Param(
+            "proj_dim",
+            int,
+            0,
+            "ED in a fixed random orthogonal projection to this many dims (0, or >= the layer width: none)",
+            min=0,
+        ),
+        Param(
+            "proj_dims",
+            str,
+            None,
+            "projection dims per hidden layer, '/'-separated, e.g. 30/20/10 "
+            "(0: none on that layer); auto: proj_dim on every layer",
+        ),
+        Param(
+            "readout_layers",
+            str,
+            "all",
+            "readout features: all layers concatenated, or the last",
+            choices=("all", "last"),
+        ),
         Param("readout_epochs", int, 5, "epochs of the energy readout", min=1),
         Param("readout_lr", float, 1e-3, "AdamW learning rate of the energy readout", min=0.0),
         Param("readout_batch_size", int, 256, "images per readout batch (each with K copies)", min=1),
-        Param("readout_schedule", str, "constant", "readout learning rate: constant, or cosine decay "
-              "to 0 over the readout steps", choices=("constant", "cosine")),
-        Param("readout_weight_decay", float, 0.01, "AdamW (decoupled) weight decay of the energy readout",
-              min=0.0),
+        Param(
+            "readout_schedule",
+            str,
+            "constant",
+            "readout learning rate: constant, or cosine decay to 0 over the readout steps",
+            choices=("constant", "cosine"),
+        ),
+        Param("readout_weight_decay", float, 0.01, "AdamW (decoupled) weight decay of the energy readout", min=0.0),
     )
 
     def __init_component__(self) -> None:
@@ -296,7 +331,8 @@ class DimCompressGoodness(Goodness):
                 raise ParameterError(
                     f"Bad value {self.values['proj_dims']!r} for parameter '{self.name}.proj_dims': give "
                     f"proj_dim (one size for every layer, here {self.values['proj_dim']}) or proj_dims "
-                    "(one size per layer), not both.")
+                    "(one size per layer), not both."
+                )
             self.values["proj_dims"] = "/".join(map(str, self.layer_dims))  # canonical identity
         self._reset_layers()
 
@@ -348,7 +384,8 @@ class DimCompressGoodness(Goodness):
         if w is None:
             raise ValueError(
                 f"dimcompress with proj_dims={self.values['proj_dims']} cannot tell which layer an activity "
-                "without an autograd graph comes from: pass layer= (0-based) to terms/layer_loss/project")
+                "without an autograd graph comes from: pass layer= (0-based) to terms/layer_loss/project"
+            )
         for i, ref in enumerate(self._chain):
             if ref() is w:
                 return i
@@ -361,7 +398,8 @@ class DimCompressGoodness(Goodness):
         if continues and self._input_width is not None and w.shape[1] != self._input_width:
             raise ValueError(
                 f"dimcompress: proj_dims={self.values['proj_dims']} gives {n} layer(s), but the network "
-                f"has more hidden layers: give one projection size per hidden layer")
+                f"has more hidden layers: give one projection size per hidden layer"
+            )
         self._chain = [weakref.ref(w)]  # the first layer of a (new) network
         return 0
 
@@ -373,8 +411,10 @@ class DimCompressGoodness(Goodness):
         if layer is None:
             layer = self.layer_index(h)
         if not 0 <= layer < len(self.layer_dims):
-            raise ValueError(f"dimcompress: proj_dims={self.values['proj_dims']} has no size for layer "
-                             f"index {layer} (0-based; {len(self.layer_dims)} layer(s))")
+            raise ValueError(
+                f"dimcompress: proj_dims={self.values['proj_dims']} has no size for layer "
+                f"index {layer} (0-based; {len(self.layer_dims)} layer(s))"
+            )
         return self.layer_dims[layer]
 
     def project(self, h: torch.Tensor, layer: int | None = None) -> torch.Tensor:
@@ -393,8 +433,9 @@ class DimCompressGoodness(Goodness):
         (0-based; only per-layer projections read it, found from h's graph when None)."""
         k = self.values["copies"]
         if h.dim() != 2 or h.shape[0] % k:
-            raise ValueError(f"dimcompress expects activity [N*K, D] with K={k} copies per image, "
-                             f"got shape {list(h.shape)}")
+            raise ValueError(
+                f"dimcompress expects activity [N*K, D] with K={k} copies per image, got shape {list(h.shape)}"
+            )
         copies = self.project(h, layer).reshape(h.shape[0] // k, k, -1)  # [N, K, d]
         within = effective_dim(copies).mean()
         across = effective_dim(copies.mean(dim=1))
@@ -415,26 +456,33 @@ class DimCompressGoodness(Goodness):
     def readout_settings(self) -> dict[str, Any]:
         """The readout's training settings, as keyword arguments of :func:`train_energy_readout`."""
         v = self.values
-        return dict(copies=v["copies"], epochs=v["readout_epochs"], lr=v["readout_lr"],
-                    batch_size=v["readout_batch_size"], weight_decay=v["readout_weight_decay"],
-                    schedule=v["readout_schedule"])
+        return dict(
+            copies=v["copies"],
+            epochs=v["readout_epochs"],
+            lr=v["readout_lr"],
+            batch_size=v["readout_batch_size"],
+            weight_decay=v["readout_weight_decay"],
+            schedule=v["readout_schedule"],
+        )
 
     def fit_readout(self, net: Any, data: DatasetBundle, ctx: TrainContext) -> EnergyReadout:
         """The energy readout on the frozen layers of ``net`` (an FFNet: ``forward_all``)."""
         if self.layer_dims is not None and len(self.layer_dims) != net.num_layers:
-            raise ValueError(f"dimcompress: proj_dims={self.values['proj_dims']} gives {len(self.layer_dims)} "
-                             f"layer(s), but the network has {net.num_layers} hidden layers: give one "
-                             "projection size per hidden layer")
+            raise ValueError(
+                f"dimcompress: proj_dims={self.values['proj_dims']} gives {len(self.layer_dims)} "
+                f"layer(s), but the network has {net.num_layers} hidden layers: give one "
+                "projection size per hidden layer"
+            )
         self._chain = []  # training is over: the next network starts a new chain
-        return train_energy_readout(net.forward_all, self.augment, data, ctx,
-                                    layers=self.values["readout_layers"], **self.readout_settings())
+        return train_energy_readout(
+            net.forward_all, self.augment, data, ctx, layers=self.values["readout_layers"], **self.readout_settings()
+        )
 
     def fit_pixel_readout(self, data: DatasetBundle, ctx: TrainContext) -> EnergyReadout:
         """The same energy readout on the noisy raw pixels (``predict([augment(x)], n)``): the
-        baseline that learned features must beat (SCIENCE.md; reported by the ``pixel-readout``
+        baseline that learned features must beat (docs/science.md; reported by the ``pixel-readout``
         metric)."""
-        return train_energy_readout(lambda x: [x], self.augment, data, ctx, layers="all",
-                                    **self.readout_settings())
+        return train_energy_readout(lambda x: [x], self.augment, data, ctx, layers="all", **self.readout_settings())
 
 
 @ffbench.hookimpl

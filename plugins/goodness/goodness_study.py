@@ -142,8 +142,10 @@ class OutlierTrimmed(_WidthThreshold):
 
     name = "gs-outlier-trimmed"
     version = "1"
-    description = ("G(h) = sum of h^2 without the k smallest and k largest, k = round(trim_frac * D) "
-                   "(Shah & Tripathi outlier_trimmed_energy_local), theta = width")
+    description = (
+        "G(h) = sum of h^2 without the k smallest and k largest, k = round(trim_frac * D) "
+        "(Shah & Tripathi outlier_trimmed_energy_local), theta = width"
+    )
     params = (_THRESHOLD, Param("trim_frac", float, 0.1, "fraction of units dropped at each end", min=0.0, max=0.5))
 
     def score(self, h: torch.Tensor) -> torch.Tensor:
@@ -159,8 +161,10 @@ class AttentionWeighted(_WidthThreshold):
 
     name = "gs-attention-weighted"
     version = "1"
-    description = ("G(h) = sum h^2 * (1 + w * H(softmax(|h|/T)) / log D), entropy detached "
-                   "(Shah & Tripathi attention_weighted_local), theta = width")
+    description = (
+        "G(h) = sum h^2 * (1 + w * H(softmax(|h|/T)) / log D), entropy detached "
+        "(Shah & Tripathi attention_weighted_local), theta = width"
+    )
     params = (
         _THRESHOLD,
         Param("weight", float, 0.01, "w, weight of the entropy modulation", min=0.0),
@@ -180,8 +184,9 @@ class GameTheoretic(_WidthThreshold):
 
     name = "gs-game-theoretic"
     version = "1"
-    description = ("G(h) = sum h_i^2 (1 + w p_i), p = |h| / sum |h| detached "
-                   "(Shah & Tripathi game_theoretic_local), theta = width")
+    description = (
+        "G(h) = sum h_i^2 (1 + w p_i), p = |h| / sum |h| detached (Shah & Tripathi game_theoretic_local), theta = width"
+    )
     params = (_THRESHOLD, Param("weight", float, 0.1, "w, weight of the importance term", min=0.0))
 
     def score(self, h: torch.Tensor) -> torch.Tensor:
@@ -197,8 +202,10 @@ class FractalDimension(_WidthThreshold):
 
     name = "gs-fractal-dimension"
     version = "1"
-    description = ("G(h) = sum h^2 * (1 + w * H(|h| / sum|h|) / log D), entropy detached "
-                   "(Shah & Tripathi fractal_dimension_local), theta = width")
+    description = (
+        "G(h) = sum h^2 * (1 + w * H(|h| / sum|h|) / log D), entropy detached "
+        "(Shah & Tripathi fractal_dimension_local), theta = width"
+    )
     params = (_THRESHOLD, Param("weight", float, 0.1, "w, weight of the complexity term", min=0.0))
 
     def score(self, h: torch.Tensor) -> torch.Tensor:

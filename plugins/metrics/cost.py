@@ -1,5 +1,5 @@
 """Training cost: seconds, analytic FLOPs and peak memory of the training that made the model
-(issue 13; SCIENCE.md, "Going further"), as rows, so boards can set quality against cost.
+(issue 13; docs/science.md, "Metrics", going further), as rows, so boards can set quality against cost.
 
 The metric reads the :class:`~ffbench.training_record.TrainingRecord` the runner attaches to every
 model it trains or loads from the cache (``Evaluation.training``; definitions there). Rows (whole
@@ -57,18 +57,32 @@ class Cost(Metric):
             raise FFBenchError(
                 "metric 'cost' reads the training facts that `ffbench run` attaches to each model "
                 "(Evaluation.training), and this Evaluation has none (training=None): it was made outside "
-                "the runner. Pass training=ffbench.training_record.TrainingRecord(...) to Evaluation(...).")
+                "the runner. Pass training=ffbench.training_record.TrainingRecord(...) to Evaluation(...)."
+            )
         seconds = float(record.seconds)
         flops = math.nan if record.flops is None else float(record.flops)
         rate = flops / seconds / 1e9 if seconds > 0 else math.nan
         memory = math.nan if record.peak_memory_bytes is None else record.peak_memory_bytes / MIB
-        rows = [MetricRow("train_seconds", seconds), MetricRow("train_flops", flops),
-                MetricRow("gflop_per_second", rate), MetricRow("peak_memory_mib", memory),
-                MetricRow("stacked_seeds", float(record.stacked_seeds))]
-        return MetricResult(rows, artifacts={
-            "flops_note": record.flops_note, "memory_method": record.memory_method,
-            "peak_memory_bytes": record.peak_memory_bytes, "flops": record.flops, "device": record.device,
-            "cached": record.cached, "trained_at": record.trained_at, "stacked_seeds": record.stacked_seeds})
+        rows = [
+            MetricRow("train_seconds", seconds),
+            MetricRow("train_flops", flops),
+            MetricRow("gflop_per_second", rate),
+            MetricRow("peak_memory_mib", memory),
+            MetricRow("stacked_seeds", float(record.stacked_seeds)),
+        ]
+        return MetricResult(
+            rows,
+            artifacts={
+                "flops_note": record.flops_note,
+                "memory_method": record.memory_method,
+                "peak_memory_bytes": record.peak_memory_bytes,
+                "flops": record.flops,
+                "device": record.device,
+                "cached": record.cached,
+                "trained_at": record.trained_at,
+                "stacked_seeds": record.stacked_seeds,
+            },
+        )
 
 
 @ffbench.hookimpl

@@ -1,4 +1,4 @@
-"""Effective dimensionality of hidden activity (SCIENCE.md, "Metrics", going further): the
+"""Effective dimensionality of hidden activity (docs/science.md, "Metrics", going further): the
 participation ratio of the centred covariance's eigenvalues, per layer and per class.
 
 For the samples read (``samples``: the correctly classified test samples, default, or all of them;
@@ -56,8 +56,10 @@ def dimensionality_rows(h: torch.Tensor, layer: int, cls: str | None = None) -> 
     live = ~dead_units(h) if h.shape[0] else torch.zeros(h.shape[1], dtype=torch.bool)
     n_live = int(live.sum())
     pr = participation_ratio(h[:, live])
-    rows = [MetricRow("participation_ratio", pr, layer=layer, cls=cls),
-            MetricRow("normalised", pr / n_live if n_live else float("nan"), layer=layer, cls=cls)]
+    rows = [
+        MetricRow("participation_ratio", pr, layer=layer, cls=cls),
+        MetricRow("normalised", pr / n_live if n_live else float("nan"), layer=layer, cls=cls),
+    ]
     if cls is None:
         rows.append(MetricRow("live_units", float(n_live), layer=layer))
     return rows
@@ -66,12 +68,15 @@ def dimensionality_rows(h: torch.Tensor, layer: int, cls: str | None = None) -> 
 class Dimensionality(Metric):
     name = "dimensionality"
     version = "1"
-    description = ("effective dimensionality (participation ratio of the centred covariance's eigenvalues) "
-                   "of hidden activity, and per live unit, per layer and per class")
+    description = (
+        "effective dimensionality (participation ratio of the centred covariance's eigenvalues) "
+        "of hidden activity, and per live unit, per layer and per class"
+    )
     higher_is_better = None
     headline = ("participation_ratio", "normalised")
-    params = (Param("samples", str, "correct", "test samples read: correctly classified, or all",
-                    choices=("correct", "all")),)
+    params = (
+        Param("samples", str, "correct", "test samples read: correctly classified, or all", choices=("correct", "all")),
+    )
 
     def compute(self, ev: Evaluation) -> MetricResult:
         keep = ev.sample_mask(self.values["samples"])

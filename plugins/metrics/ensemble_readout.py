@@ -1,4 +1,4 @@
-"""Ensemble readout (SCIENCE.md, "Metrics", going further): does a layer's class information live in
+"""Ensemble readout (docs/science.md, "Metrics", going further): does a layer's class information live in
 its category-specific ensembles? Per layer, the linear-probe accuracy from the ensemble units only,
 against the probe accuracy from as many randomly chosen units of the same layer.
 
@@ -45,14 +45,19 @@ from ffbench_plugins.metrics.sparsity import dead_units
 class EnsembleReadout(Metric):
     name = "ensemble-readout"
     version = "1"
-    description = ("linear-probe accuracy from each layer's LOO ensemble units only, against as many "
-                   "random units of the layer")
+    description = (
+        "linear-probe accuracy from each layer's LOO ensemble units only, against as many random units of the layer"
+    )
     higher_is_better = None
     headline = ("ensemble_acc", "random_acc", "gap")
-    params = (TAU, SAMPLES,
-              Param("draws", int, 5, "random unit sets per layer for the control", min=1),
-              Param("pool", str, "live", "units the control draws from: the layer's live units, or all",
-                    choices=("live", "all"))) + PROBE_PARAMS
+    params = (
+        TAU,
+        SAMPLES,
+        Param("draws", int, 5, "random unit sets per layer for the control", min=1),
+        Param(
+            "pool", str, "live", "units the control draws from: the layer's live units, or all", choices=("live", "all")
+        ),
+    ) + PROBE_PARAMS
 
     def compute(self, ev: Evaluation) -> MetricResult:
         v = self.values
@@ -64,8 +69,15 @@ class EnsembleReadout(Metric):
         artifacts: dict = {}
 
         def accuracy(train_h: torch.Tensor, test_h: torch.Tensor, cols: torch.Tensor) -> float:
-            correct, _ = probe_correct(train_h[:, cols].to(ev.device), train_y, test_h[:, cols].to(ev.device),
-                                       test_y, len(ev.classes), v["steps"], v["weight_decay"])
+            correct, _ = probe_correct(
+                train_h[:, cols].to(ev.device),
+                train_y,
+                test_h[:, cols].to(ev.device),
+                test_y,
+                len(ev.classes),
+                v["steps"],
+                v["weight_decay"],
+            )
             return float(correct.float().mean())
 
         for layer, m in enumerate(per_layer_means(ev, keep), start=1):
@@ -82,12 +94,19 @@ class EnsembleReadout(Metric):
                 rows += [MetricRow(s, float("nan"), layer=layer) for s in ("ensemble_acc", "random_acc", "gap")]
                 continue
             ens = accuracy(train_h, test_h, units)
-            rand = torch.tensor([accuracy(train_h, test_h, pool[torch.randperm(len(pool), generator=gen)[:k]].sort().values)
-                                 for _ in range(v["draws"])], dtype=torch.float64)
-            rows += [MetricRow("ensemble_acc", ens, layer=layer),
-                     MetricRow("random_acc", float(rand.mean()), layer=layer),
-                     MetricRow("random_std", float(rand.std(unbiased=False)), layer=layer),
-                     MetricRow("gap", ens - float(rand.mean()), layer=layer)]
+            rand = torch.tensor(
+                [
+                    accuracy(train_h, test_h, pool[torch.randperm(len(pool), generator=gen)[:k]].sort().values)
+                    for _ in range(v["draws"])
+                ],
+                dtype=torch.float64,
+            )
+            rows += [
+                MetricRow("ensemble_acc", ens, layer=layer),
+                MetricRow("random_acc", float(rand.mean()), layer=layer),
+                MetricRow("random_std", float(rand.std(unbiased=False)), layer=layer),
+                MetricRow("gap", ens - float(rand.mean()), layer=layer),
+            ]
         return MetricResult(rows, artifacts)
 
 

@@ -1,4 +1,4 @@
-"""Category-specific ensembles (Tosato et al.; SCIENCE.md, "Metrics"): `loo-ensembles`, `jaccard`,
+"""Category-specific ensembles (Tosato et al.; docs/science.md, "Metrics"): `loo-ensembles`, `jaccard`,
 `unseen-category`. All three share one definition of ensemble membership.
 
 **Leave-one-out (LOO) membership.** Per layer and class c, m_j = mean activity of unit j over the
@@ -59,10 +59,12 @@ SAMPLES_PER_CLASS = 20
 #: dataset: class 0). The paper's figure holds out Sandal (class 5) on Fashion-MNIST.
 DEFAULT_HOLDOUT: dict[str, int] = {"fashion-mnist": 5, "fashion-mnist-mini": 5}
 
-TAU = Param("tau", float, 1.0, "LOO threshold: unit i is in E_c iff (m_i - mean_{j!=i} m_j) / "
-            "mean_{j!=i} m_j > tau", min=0.0)
-SAMPLES = Param("samples", str, "correct", "test samples read: correctly classified, or all",
-                choices=("correct", "all"))
+TAU = Param(
+    "tau", float, 1.0, "LOO threshold: unit i is in E_c iff (m_i - mean_{j!=i} m_j) / mean_{j!=i} m_j > tau", min=0.0
+)
+SAMPLES = Param(
+    "samples", str, "correct", "test samples read: correctly classified, or all", choices=("correct", "all")
+)
 
 
 # ---------------------------------------------------------------------------------------
@@ -143,8 +145,9 @@ def selectivity(means: torch.Tensor, present: torch.Tensor) -> tuple[torch.Tenso
     return sel, preferred
 
 
-def layer_artifacts(ev: Evaluation, keep: torch.Tensor, means: list[torch.Tensor],
-                    ensembles: list[torch.Tensor]) -> dict[str, Any]:
+def layer_artifacts(
+    ev: Evaluation, keep: torch.Tensor, means: list[torch.Tensor], ensembles: list[torch.Tensor]
+) -> dict[str, Any]:
     """The per-layer arrays every ensemble metric saves: class means, ensembles, sample activity."""
     idx = first_per_class(ev.y, keep, len(ev.classes))
     out: dict[str, Any] = {"sample_labels": ev.y[idx].numpy().astype("int64")}
@@ -167,8 +170,10 @@ def _mean(values: list[float]) -> float:
 class LOOEnsembles(Metric):
     name = "loo-ensembles"
     version = "2"
-    description = ("category-specific ensembles per layer by the leave-one-out rule: sizes, unit sets, "
-                   "activity share and unit selectivity")
+    description = (
+        "category-specific ensembles per layer by the leave-one-out rule: sizes, unit sets, "
+        "activity share and unit selectivity"
+    )
     higher_is_better = None
     headline = ("size", "activity_share", "selectivity")
     params = (TAU, SAMPLES)
@@ -194,18 +199,25 @@ class LOOEnsembles(Metric):
             sizes = e.sum(dim=1).tolist()
             rows += [MetricRow("size", float(sizes[c]), layer=layer, cls=classes[c]) for c in present]
             mean_size = _mean([float(sizes[c]) for c in present])
-            rows += [MetricRow("size", mean_size, layer=layer),
-                     MetricRow("fraction", mean_size / e.shape[1], layer=layer),
-                     MetricRow("coverage", float(e.any(dim=0).double().mean()), layer=layer)]
+            rows += [
+                MetricRow("size", mean_size, layer=layer),
+                MetricRow("fraction", mean_size / e.shape[1], layer=layer),
+                MetricRow("coverage", float(e.any(dim=0).double().mean()), layer=layer),
+            ]
             share = _activity_share(m, e)
             shares = [(float(share[c]), c) for c in present if not torch.isnan(share[c])]
             rows += [MetricRow("activity_share", v, layer=layer, cls=classes[c]) for v, c in shares]
             rows.append(MetricRow("activity_share", _mean([v for v, _ in shares]), layer=layer))
             sel, preferred = selectivity(m, is_present)
             live = ~torch.isnan(sel)
-            rows += [MetricRow("selectivity", float(sel[live].mean()) if live.any() else float("nan"), layer=layer),
-                     MetricRow("selectivity_median",
-                               float(torch.quantile(sel[live], 0.5)) if live.any() else float("nan"), layer=layer)]
+            rows += [
+                MetricRow("selectivity", float(sel[live].mean()) if live.any() else float("nan"), layer=layer),
+                MetricRow(
+                    "selectivity_median",
+                    float(torch.quantile(sel[live], 0.5)) if live.any() else float("nan"),
+                    layer=layer,
+                ),
+            ]
             for c in present:
                 mine = preferred == c
                 n = int(mine.sum())
@@ -248,16 +260,16 @@ class Jaccard(Metric):
                 for b in range(a + 1, len(classes)):
                     if shared[a, b] < 0:  # a class without samples
                         continue
-                    rows.append(MetricRow("shared", float(shared[a, b]), layer=layer, cls=classes[a],
-                                          cls_b=classes[b]))
+                    rows.append(MetricRow("shared", float(shared[a, b]), layer=layer, cls=classes[a], cls_b=classes[b]))
                     if torch.isnan(jac[a, b]):
                         empty_pairs += 1
                         continue
                     defined.append((float(jac[a, b]), a, b))
-                    rows.append(MetricRow("jaccard", float(jac[a, b]), layer=layer, cls=classes[a],
-                                          cls_b=classes[b]))
-            rows += [MetricRow("jaccard", _mean([j for j, _, _ in defined]), layer=layer),
-                     MetricRow("empty_pairs", float(empty_pairs), layer=layer)]
+                    rows.append(MetricRow("jaccard", float(jac[a, b]), layer=layer, cls=classes[a], cls_b=classes[b]))
+            rows += [
+                MetricRow("jaccard", _mean([j for j, _, _ in defined]), layer=layer),
+                MetricRow("empty_pairs", float(empty_pairs), layer=layer),
+            ]
             if defined:
                 j, a, b = max(defined, key=lambda t: t[0])  # the first pair wins ties
                 rows.append(MetricRow("max_pair", j, layer=layer, cls=classes[a], cls_b=classes[b]))
@@ -296,8 +308,16 @@ class UnseenCategory(Metric):
     description = "ensemble, strength and overlap evoked by a class held out of training"
     higher_is_better = None
     headline = ("size", "strength")
-    params = (Param("holdout", int, None, "index of the class removed from training (auto: Sandal, 5, on "
-                    "Fashion-MNIST as in the paper, 0 elsewhere)", min=0), TAU)
+    params = (
+        Param(
+            "holdout",
+            int,
+            None,
+            "index of the class removed from training (auto: Sandal, 5, on Fashion-MNIST as in the paper, 0 elsewhere)",
+            min=0,
+        ),
+        TAU,
+    )
 
     @classmethod
     def figures(cls):
@@ -312,11 +332,14 @@ class UnseenCategory(Metric):
         if k is None:
             k = DEFAULT_HOLDOUT.get(data.name, 0)
         if n < 3:
-            raise ParameterError(f"unseen-category needs a dataset with at least 3 classes "
-                                 f"(2 left to train on); '{data.name}' has {n}.")
+            raise ParameterError(
+                f"unseen-category needs a dataset with at least 3 classes (2 left to train on); '{data.name}' has {n}."
+            )
         if k >= n:
-            raise ParameterError(f"Bad value {k} for parameter 'unseen-category.holdout': dataset "
-                                 f"'{data.name}' has {n} classes, valid values are 0..{n - 1}.")
+            raise ParameterError(
+                f"Bad value {k} for parameter 'unseen-category.holdout': dataset "
+                f"'{data.name}' has {n} classes, valid values are 0..{n - 1}."
+            )
         return k
 
     def training_variant(self, data: DatasetBundle) -> dict[str, Any]:
@@ -343,9 +366,12 @@ class UnseenCategory(Metric):
             rows.append(MetricRow("size", float(e[k].sum()), layer=layer))
             if not torch.isnan(share[k]):
                 rows.append(MetricRow("strength", float(share[k]), layer=layer))
-            rows += [MetricRow("seen_size", _mean([float(e[c].sum()) for c in present]), layer=layer),
-                     MetricRow("seen_strength", _mean([float(share[c]) for c in present
-                                                       if not torch.isnan(share[c])]), layer=layer)]
+            rows += [
+                MetricRow("seen_size", _mean([float(e[c].sum()) for c in present]), layer=layer),
+                MetricRow(
+                    "seen_strength", _mean([float(share[c]) for c in present if not torch.isnan(share[c])]), layer=layer
+                ),
+            ]
             overlaps = [(float(jac[k, c]), c) for c in present if not torch.isnan(jac[k, c])]
             rows += [MetricRow("overlap", j, layer=layer, cls=classes[k], cls_b=classes[c]) for j, c in overlaps]
             if overlaps:

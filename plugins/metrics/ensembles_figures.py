@@ -30,7 +30,7 @@ from ffbench.report.figure_api import FigureSpec, NotDrawn, RunView, choose_clas
 from ffbench.report.figures import new_figure
 
 ENSEMBLE_COLOUR = "#e6550d"  # orange ticks marking ensemble units under the blue activity maps
-MISSING_COLOUR = "#dddddd"   # rows of a class block with fewer samples than the largest block
+MISSING_COLOUR = "#dddddd"  # rows of a class block with fewer samples than the largest block
 UNSEEN_COLOUR = "#c0392b"
 
 
@@ -41,10 +41,10 @@ UNSEEN_COLOUR = "#c0392b"
 class LayerEnsembles:
     """One layer of a loo-ensembles (or unseen-category) artifact."""
 
-    number: int               # the layer's number as the metric names it (``_L{number}``)
-    class_mean: np.ndarray    # [C, D] mean activity of each unit over each class's samples
-    ensemble: np.ndarray      # bool [C, D] LOO ensemble membership
-    samples: np.ndarray       # [S, D] activity of test samples, grouped by class
+    number: int  # the layer's number as the metric names it (``_L{number}``)
+    class_mean: np.ndarray  # [C, D] mean activity of each unit over each class's samples
+    ensemble: np.ndarray  # bool [C, D] LOO ensemble membership
+    samples: np.ndarray  # [S, D] activity of test samples, grouped by class
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,14 @@ def draw_activity_map(ax: Axes, ens: Ensembles, layer: LayerEnsembles, unseen: i
     finite = image[np.isfinite(image)]
     vmax = float(np.percentile(finite[finite > 0], 99)) if (finite > 0).any() else 1.0
     # nearest keeps single units crisp where each gets a pixel or more; wider layers are downsampled
-    im = ax.imshow(image, aspect="auto", cmap=cmap, vmin=0.0, vmax=vmax,
-                   interpolation="nearest" if image.shape[1] <= 1000 else "antialiased")
+    im = ax.imshow(
+        image,
+        aspect="auto",
+        cmap=cmap,
+        vmin=0.0,
+        vmax=vmax,
+        interpolation="nearest" if image.shape[1] <= 1000 else "antialiased",
+    )
     d = image.shape[1]
     centres = []
     for c in range(len(ens.classes)):
@@ -98,16 +104,34 @@ def draw_activity_map(ax: Axes, ens: Ensembles, layer: LayerEnsembles, unseen: i
         if c:
             ax.axhline(start - 0.5, color="0.55", linewidth=0.6, zorder=3)
         if not (ens.sample_labels == c).any():
-            ax.text((d - 1) / 2, centres[-1], "no test sample read",
-                    ha="center", va="center", fontsize=8, color="0.35", zorder=3)
+            ax.text(
+                (d - 1) / 2,
+                centres[-1],
+                "no test sample read",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="0.35",
+                zorder=3,
+            )
     names = [f"{n} (unseen)" if c == unseen else n for c, n in enumerate(ens.classes)]
     ax.set_yticks(centres, names)
     if unseen is not None:
         tick = ax.get_yticklabels()[unseen]
         tick.set_color(UNSEEN_COLOUR)
         tick.set_fontweight("bold")
-        ax.add_patch(Rectangle((-0.5, unseen * (rows + band) - 0.5), d, rows + band, fill=False,
-                               edgecolor=UNSEEN_COLOUR, linewidth=2.0, zorder=4, clip_on=False))
+        ax.add_patch(
+            Rectangle(
+                (-0.5, unseen * (rows + band) - 0.5),
+                d,
+                rows + band,
+                fill=False,
+                edgecolor=UNSEEN_COLOUR,
+                linewidth=2.0,
+                zorder=4,
+                clip_on=False,
+            )
+        )
     ax.set_xlim(-0.5, d - 0.5)
     ax.set_xlabel("hidden unit")
     ax.tick_params(axis="y", length=0)
@@ -132,8 +156,7 @@ def activation_maps(ens: Ensembles, title: str) -> Figure:
     axes = fig.subplots(len(ens.layers), 1, squeeze=False)[:, 0]
     for ax, layer in zip(axes, ens.layers):
         im = draw_activity_map(ax, ens, layer)
-        ax.set_title(f"Layer {layer.number}: {layer.samples.shape[1]} units; {size_text(layer)}",
-                     loc="left")
+        ax.set_title(f"Layer {layer.number}: {layer.samples.shape[1]} units; {size_text(layer)}", loc="left")
         fig.colorbar(im, ax=ax, label="activity", extend="max", pad=0.01, fraction=0.025)
     fig.suptitle(title)
     return fig
@@ -143,7 +166,7 @@ def activation_maps(ens: Ensembles, title: str) -> Figure:
 
 
 def loo_threshold(class_mean: np.ndarray, tau: float) -> float:
-    """The activity above which a unit is in the LOO ensemble (SCIENCE.md, loo-ensembles).
+    """The activity above which a unit is in the LOO ensemble (docs/science.md, loo-ensembles).
 
     (m_i - a_i) / a_i > tau with a_i = (sum m - m_i) / (D - 1) is, solved for m_i,
     m_i > (1 + tau) * sum(m) / (D + tau): one threshold shared by all units of the layer."""
@@ -163,16 +186,29 @@ def class_mean_activity(ens: Ensembles, cls: int, title: str, colour: str) -> Fi
         ax.set_xlim(-0.5, m.shape[0] - 0.5)
         ax.set_xlabel("hidden unit")
         if not np.isfinite(m).all():  # the metric read no sample of this class
-            ax.text(0.5, 0.5, f"no test sample of '{ens.classes[cls]}' was read",
-                    transform=ax.transAxes, ha="center", va="center")
+            ax.text(
+                0.5,
+                0.5,
+                f"no test sample of '{ens.classes[cls]}' was read",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+            )
             ax.set_yticks([])
             continue
-        ax.vlines(units[~member], 0, m[~member], colors="0.6", linewidth=0.9,
-                  label=f"other units ({int((~member).sum())})")
-        ax.vlines(units[member], 0, m[member], colors=colour, linewidth=1.4,
-                  label=f"ensemble units ({int(member.sum())})")
-        ax.axhline(loo_threshold(m, ens.tau), color="black", linestyle="--", linewidth=0.9,
-                   label=f"LOO threshold (τ = {ens.tau:g})")
+        ax.vlines(
+            units[~member], 0, m[~member], colors="0.6", linewidth=0.9, label=f"other units ({int((~member).sum())})"
+        )
+        ax.vlines(
+            units[member], 0, m[member], colors=colour, linewidth=1.4, label=f"ensemble units ({int(member.sum())})"
+        )
+        ax.axhline(
+            loo_threshold(m, ens.tau),
+            color="black",
+            linestyle="--",
+            linewidth=0.9,
+            label=f"LOO threshold (τ = {ens.tau:g})",
+        )
         ax.set_ylim(bottom=0)
         ax.set_ylabel("mean activity")
         ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), frameon=False, fontsize="small")
@@ -194,8 +230,14 @@ def jaccard_vmax(matrices: list[np.ndarray]) -> float:
     return min(1.0, max(0.1, math.ceil(round(peak * 10, 9)) / 10))
 
 
-def jaccard_maps(jaccard: list[np.ndarray], classes: list[str], title: str, layer_numbers: list[int],
-                 ensemble_sizes: list[np.ndarray] | None = None, vmax: float = 1.0) -> Figure:
+def jaccard_maps(
+    jaccard: list[np.ndarray],
+    classes: list[str],
+    title: str,
+    layer_numbers: list[int],
+    ensemble_sizes: list[np.ndarray] | None = None,
+    vmax: float = 1.0,
+) -> Figure:
     """Class x class Jaccard index of the LOO ensembles, one heat map per layer, values
     written in the cells. Grey: the diagonal (1 by definition) and undefined pairs (NaN: both
     ensembles empty, or a class without samples). Ensemble sizes, when given, follow the class
@@ -215,16 +257,26 @@ def jaccard_maps(jaccard: list[np.ndarray], classes: list[str], title: str, laye
         j = np.array(jaccard[k], dtype=np.float64)
         np.fill_diagonal(j, np.nan)
         im = ax.imshow(j, cmap=cmap, vmin=0.0, vmax=vmax, interpolation="nearest")
-        ylabels = (classes if ensemble_sizes is None else
-                   [f"{c} ({int(n) if n >= 0 else '–'})" for c, n in zip(classes, ensemble_sizes[k])])
+        ylabels = (
+            classes
+            if ensemble_sizes is None
+            else [f"{c} ({int(n) if n >= 0 else '–'})" for c, n in zip(classes, ensemble_sizes[k])]
+        )
         ax.set_xticks(range(n_cls), classes, rotation=90)
         ax.set_yticks(range(n_cls), ylabels)
         ax.set_title(f"Layer {layer_numbers[k]}")
         if n_cls <= 15:
             for a, b in zip(*np.nonzero(np.isfinite(j))):
                 v = j[a, b]
-                ax.text(b, a, "0" if v == 0 else f"{v:.2f}", ha="center", va="center", fontsize=6.5,
-                        color="white" if v < 0.55 * vmax else "black")
+                ax.text(
+                    b,
+                    a,
+                    "0" if v == 0 else f"{v:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6.5,
+                    color="white" if v < 0.55 * vmax else "black",
+                )
     fig.colorbar(im, ax=list(axes[:n_layers]), label="Jaccard index of ensembles", shrink=0.8)
     fig.suptitle(title + ("  (ensemble size in brackets)" if ensemble_sizes is not None else ""))
     return fig
@@ -272,8 +324,15 @@ def ensembles_of(run: RunView, metric: str) -> Ensembles:
     if not numbers:
         raise NotDrawn(f"the {metric} artifact of run {run.run_id} has no class_mean_L<layer> array.")
     labels = art.array("sample_labels").astype(int)
-    layers = [LayerEnsembles(n, art.array(f"class_mean_L{n}"), art.array(f"ensemble_L{n}").astype(bool),
-                             art.array(f"sample_activity_L{n}").astype(np.float32)) for n in numbers]
+    layers = [
+        LayerEnsembles(
+            n,
+            art.array(f"class_mean_L{n}"),
+            art.array(f"ensemble_L{n}").astype(bool),
+            art.array(f"sample_activity_L{n}").astype(np.float32),
+        )
+        for n in numbers
+    ]
     classes = run.classes(layers[0].class_mean.shape[0])
     return Ensembles(classes, layers, labels, float(art.meta.get("tau", 1.0)))
 
@@ -295,8 +354,11 @@ def _jaccard_arrays(run: RunView) -> tuple[list[int], list[np.ndarray], list[np.
     if not numbers:
         raise NotDrawn(f"the jaccard artifact of run {run.run_id} has no jaccard_L<layer> array.")
     mats = [art.array(f"jaccard_L{n}") for n in numbers]
-    sizes = ([np.diag(art.arrays[f"shared_L{n}"]) for n in numbers]
-             if all(f"shared_L{n}" in art.arrays for n in numbers) else None)
+    sizes = (
+        [np.diag(art.arrays[f"shared_L{n}"]) for n in numbers]
+        if all(f"shared_L{n}" in art.arrays for n in numbers)
+        else None
+    )
     return numbers, mats, sizes
 
 
@@ -323,26 +385,46 @@ def draw_unseen(run: RunView):
 
 
 LOO_FIGURES = [
-    FigureSpec("activation-maps", "Activation maps per layer", draw_activation_maps, per_model=True,
-               description="Post-ReLU activity (blue) of test samples (rows, grouped by class; grey rows: "
-                           "classes with fewer samples read, by default correctly classified ones) for every "
-                           "hidden unit (columns). Orange ticks under each class's block mark its LOO ensemble: "
-                           "an ensemble shows as blue vertical stripes over orange ticks."),
-    FigureSpec("class-mean", "Mean activity per unit for one class", draw_class_mean, per_model=True,
-               description="Mean activity of each hidden unit over the chosen class's test samples; units of "
-                           "the class's LOO ensemble in the series colour, the LOO threshold dashed (choose the "
-                           "class with --class)."),
+    FigureSpec(
+        "activation-maps",
+        "Activation maps per layer",
+        draw_activation_maps,
+        per_model=True,
+        description="Post-ReLU activity (blue) of test samples (rows, grouped by class; grey rows: "
+        "classes with fewer samples read, by default correctly classified ones) for every "
+        "hidden unit (columns). Orange ticks under each class's block mark its LOO ensemble: "
+        "an ensemble shows as blue vertical stripes over orange ticks.",
+    ),
+    FigureSpec(
+        "class-mean",
+        "Mean activity per unit for one class",
+        draw_class_mean,
+        per_model=True,
+        description="Mean activity of each hidden unit over the chosen class's test samples; units of "
+        "the class's LOO ensemble in the series colour, the LOO threshold dashed (choose the "
+        "class with --class).",
+    ),
 ]
 JACCARD_FIGURES = [
-    FigureSpec("jaccard", "Jaccard similarity of class ensembles", draw_jaccard, per_model=True,
-               description="J(E_a, E_b) = |E_a ∩ E_b| / |E_a ∪ E_b| for every pair of classes, per layer (one "
-                           "colour scale for all series); similar-looking classes share units. Grey: the "
-                           "diagonal, and pairs where J is undefined (both ensembles empty, or a class without "
-                           "correctly classified samples)."),
+    FigureSpec(
+        "jaccard",
+        "Jaccard similarity of class ensembles",
+        draw_jaccard,
+        per_model=True,
+        description="J(E_a, E_b) = |E_a ∩ E_b| / |E_a ∪ E_b| for every pair of classes, per layer (one "
+        "colour scale for all series); similar-looking classes share units. Grey: the "
+        "diagonal, and pairs where J is undefined (both ensembles empty, or a class without "
+        "correctly classified samples).",
+    ),
 ]
 UNSEEN_FIGURES = [
-    FigureSpec("unseen-category", "An unseen category", draw_unseen, per_model=True,
-               description="A network trained with one class held out (positives and negatives), shown that "
-                           "class's test images: the activity it evokes (red block) next to the seen classes, and "
-                           "how much each seen class's ensemble overlaps the unseen class's ensemble."),
+    FigureSpec(
+        "unseen-category",
+        "An unseen category",
+        draw_unseen,
+        per_model=True,
+        description="A network trained with one class held out (positives and negatives), shown that "
+        "class's test images: the activity it evokes (red block) next to the seen classes, and "
+        "how much each seen class's ensemble overlaps the unseen class's ensemble.",
+    ),
 ]

@@ -1,4 +1,4 @@
-"""Excitation rho+ (Tosato et al.; SCIENCE.md, "Metrics"): per unit, the fraction of its incoming
+"""Excitation rho+ (Tosato et al.; docs/science.md, "Metrics"): per unit, the fraction of its incoming
 weights that are positive (strictly: a zero weight is not excitatory). All incoming weights count,
 the label-pixel inputs of layer 1 included; biases do not.
 
@@ -68,8 +68,14 @@ class Excitation(Metric):
     headline = ("mean",)
     params = (
         Param("bins", int, 20, "histogram bins over [0, 1]", min=1),
-        Param("skip_inputs", int, 0, "leave out layer 1's first K inputs of every image channel (K = 10: "
-              "the label pixels FF and BP/FF embed the label in), so rho+ reads image weights only", min=0),
+        Param(
+            "skip_inputs",
+            int,
+            0,
+            "leave out layer 1's first K inputs of every image channel (K = 10: "
+            "the label pixels FF and BP/FF embed the label in), so rho+ reads image weights only",
+            min=0,
+        ),
     )
 
     @classmethod
@@ -87,13 +93,17 @@ class Excitation(Metric):
             if layer == 1 and self.values["skip_inputs"]:
                 w = w[:, image_inputs(ev.data.shape, self.values["skip_inputs"])]
             rho = rho_plus(w).numpy()
-            rows += [MetricRow("mean", float(rho.mean()), layer=layer),
-                     MetricRow("std", float(rho.std()), layer=layer),
-                     MetricRow("frac_excitatory", float((rho > 0.5).mean()), layer=layer)]
+            rows += [
+                MetricRow("mean", float(rho.mean()), layer=layer),
+                MetricRow("std", float(rho.std()), layer=layer),
+                MetricRow("frac_excitatory", float((rho > 0.5).mean()), layer=layer),
+            ]
             bc = bimodality_coefficient(rho)
             if not np.isnan(bc):
-                rows += [MetricRow("bimodality", bc, layer=layer),
-                         MetricRow("bimodal", float(bc > BC_UNIFORM), layer=layer)]
+                rows += [
+                    MetricRow("bimodality", bc, layer=layer),
+                    MetricRow("bimodal", float(bc > BC_UNIFORM), layer=layer),
+                ]
             artifacts[f"rho_plus_L{layer}"] = rho.astype(np.float32)
             artifacts[f"hist_L{layer}"] = np.histogram(rho, bins=edges)[0]
         return MetricResult(rows, artifacts)

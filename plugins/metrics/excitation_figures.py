@@ -13,8 +13,9 @@ from ffbench.report.figure_api import ComparisonView, FigureSpec, NotDrawn
 from ffbench.report.figures import new_figure, series_legend
 
 
-def excitation_histograms(rho: dict[str, dict[int, np.ndarray]], bin_edges: np.ndarray, colours: dict[str, str],
-                          title: str) -> Figure:
+def excitation_histograms(
+    rho: dict[str, dict[int, np.ndarray]], bin_edges: np.ndarray, colours: dict[str, str], title: str
+) -> Figure:
     """Distribution over units of rho+, one panel per layer, one outlined histogram per series
     (density, so series with different unit counts compare). ``rho``: series -> layer number ->
     values (seeds pooled)."""
@@ -59,7 +60,11 @@ def draw_excitation(view: ComparisonView):
 
 
 EXCITATION_FIGURES = [
-    FigureSpec("excitation", "Excitatory weights: ρ+ per unit", draw_excitation,
-               description="For each hidden unit, the fraction ρ+ of its incoming weights that are positive; "
-                           "histograms over units per layer, every seed of a series pooled."),
+    FigureSpec(
+        "excitation",
+        "Excitatory weights: ρ+ per unit",
+        draw_excitation,
+        description="For each hidden unit, the fraction ρ+ of its incoming weights that are positive; "
+        "histograms over units per layer, every seed of a series pooled.",
+    ),
 ]

@@ -1,4 +1,4 @@
-"""Linear-probe accuracy per hidden layer (SCIENCE.md, "Metrics", going further): how much of the
+"""Linear-probe accuracy per hidden layer (docs/science.md, "Metrics", going further): how much of the
 class a *linear* readout can find in a layer's activity, whatever the rule's own inference does.
 
 **The probe** (one place for it: ``ensemble-readout`` imports :func:`fit_probe` and
@@ -54,13 +54,28 @@ from ffbench.contracts import Evaluation, Metric, MetricResult, MetricRow, Train
 
 #: the probe's parameters, shared with ``ensemble-readout``
 PROBE_PARAMS = (
-    Param("train_samples", int, 10000, "at most this many training images train the probe (a seeded "
-          "random subset when the split is larger)", min=1),
+    Param(
+        "train_samples",
+        int,
+        10000,
+        "at most this many training images train the probe (a seeded random subset when the split is larger)",
+        min=1,
+    ),
     Param("steps", int, 100, "maximum L-BFGS iterations of the full-batch probe fit", min=1),
-    Param("weight_decay", float, 1e-4, "L2 penalty (weight_decay / 2) ||W||^2 on the probe weights, added "
-          "to the mean cross-entropy", min=0.0),
-    Param("neutral", str, "uniform", "label shown to rules that embed it: every label pixel value / C "
-          "(uniform), or all label pixels 0 (zero)", choices=("uniform", "zero")),
+    Param(
+        "weight_decay",
+        float,
+        1e-4,
+        "L2 penalty (weight_decay / 2) ||W||^2 on the probe weights, added to the mean cross-entropy",
+        min=0.0,
+    ),
+    Param(
+        "neutral",
+        str,
+        "uniform",
+        "label shown to rules that embed it: every label pixel value / C (uniform), or all label pixels 0 (zero)",
+        choices=("uniform", "zero"),
+    ),
     Param("seed", int, 0, "seed of the training subset (and of ensemble-readout's random unit draws)"),
 )
 
@@ -89,8 +104,9 @@ class Probe:
         return self.logits(h).argmax(dim=1)
 
 
-def fit_probe(h: torch.Tensor, y: torch.Tensor, num_classes: int, steps: int = 100,
-              weight_decay: float = 1e-4) -> Probe:
+def fit_probe(
+    h: torch.Tensor, y: torch.Tensor, num_classes: int, steps: int = 100, weight_decay: float = 1e-4
+) -> Probe:
     """Fit the probe (module docstring) on features h [n, D] with labels y [n]."""
     h = h.float()
     with torch.no_grad():
@@ -100,8 +116,15 @@ def fit_probe(h: torch.Tensor, y: torch.Tensor, num_classes: int, steps: int = 1
         z = (h - mean) / std
     weight = torch.zeros(num_classes, h.shape[1], device=h.device, requires_grad=True)
     bias = torch.zeros(num_classes, device=h.device, requires_grad=True)
-    opt = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=steps, history_size=20,
-                            tolerance_grad=1e-7, tolerance_change=1e-9, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [weight, bias],
+        lr=1.0,
+        max_iter=steps,
+        history_size=20,
+        tolerance_grad=1e-7,
+        tolerance_change=1e-9,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
@@ -114,8 +137,15 @@ def fit_probe(h: torch.Tensor, y: torch.Tensor, num_classes: int, steps: int = 1
     return Probe(mean, std, weight.detach(), bias.detach())
 
 
-def probe_correct(train_h: torch.Tensor, train_y: torch.Tensor, test_h: torch.Tensor, test_y: torch.Tensor,
-                  num_classes: int, steps: int, weight_decay: float) -> tuple[torch.Tensor, float]:
+def probe_correct(
+    train_h: torch.Tensor,
+    train_y: torch.Tensor,
+    test_h: torch.Tensor,
+    test_y: torch.Tensor,
+    num_classes: int,
+    steps: int,
+    weight_decay: float,
+) -> tuple[torch.Tensor, float]:
     """([N_test] bool: the probe fitted on the training features is right on each test sample,
     accuracy on its own training samples)."""
     probe = fit_probe(train_h, train_y, num_classes, steps, weight_decay)
@@ -167,7 +197,8 @@ def check_label_free(model: TrainedModel, x: torch.Tensor, y: torch.Tensor, num_
         raise ValueError(
             f"{type(model).__name__}'s representations depend on the label y, and it has no FF label "
             "embedding (ffnet.LabelEmbedding) to show a neutral label: a probe of them would read the "
-            "answer. Give the model an FF-style `embedding` or make its representations label-free.")
+            "answer. Give the model an FF-style `embedding` or make its representations label-free."
+        )
 
 
 def representations_of(ev: Evaluation, x: torch.Tensor, y: torch.Tensor, neutral: str) -> list[torch.Tensor]:
@@ -205,12 +236,18 @@ def probe_features(ev: Evaluation, train_samples: int, seed: int, neutral: str) 
     tx, ty = train.x[idx.to(train.x.device)], train.y[idx.to(train.y.device)]
     n = LABEL_CHECK_SAMPLES
     check_label_free(ev.model, test.x[:n].to(ev.device), test.y[:n].to(ev.device), len(ev.classes))
-    return ProbeData(representations_of(ev, tx, ty, neutral), ty.cpu(),
-                     representations_of(ev, test.x, test.y, neutral), test.y.cpu(), idx)
+    return ProbeData(
+        representations_of(ev, tx, ty, neutral),
+        ty.cpu(),
+        representations_of(ev, test.x, test.y, neutral),
+        test.y.cpu(),
+        idx,
+    )
 
 
-def accuracy_rows(stat: str, correct: torch.Tensor, y: torch.Tensor, classes: list[str],
-                  layer: int | None) -> list[MetricRow]:
+def accuracy_rows(
+    stat: str, correct: torch.Tensor, y: torch.Tensor, classes: list[str], layer: int | None
+) -> list[MetricRow]:
     """The overall accuracy row and one per class present in y."""
     rows = [MetricRow(stat, float(correct.float().mean()), layer=layer)]
     for c, name in enumerate(classes):
@@ -228,8 +265,10 @@ def accuracy_rows(stat: str, correct: torch.Tensor, y: torch.Tensor, classes: li
 class LinearProbe(Metric):
     name = "linear-probe"
     version = "1"
-    description = ("test accuracy of a logistic-regression probe trained on each layer's training-set "
-                   "activity (neutral label for rules that embed it), per layer and class; pixel baseline")
+    description = (
+        "test accuracy of a logistic-regression probe trained on each layer's training-set "
+        "activity (neutral label for rules that embed it), per layer and class; pixel baseline"
+    )
     higher_is_better = True
     headline = ("accuracy",)
     params = PROBE_PARAMS
@@ -239,14 +278,28 @@ class LinearProbe(Metric):
         data = probe_features(ev, v["train_samples"], v["seed"], v["neutral"])
         num_classes, rows = len(ev.classes), []
         for layer, (a, b) in enumerate(zip(data.train, data.test), start=1):
-            correct, train_acc = probe_correct(a.to(ev.device), data.train_y.to(ev.device), b.to(ev.device),
-                                               data.test_y.to(ev.device), num_classes, v["steps"], v["weight_decay"])
+            correct, train_acc = probe_correct(
+                a.to(ev.device),
+                data.train_y.to(ev.device),
+                b.to(ev.device),
+                data.test_y.to(ev.device),
+                num_classes,
+                v["steps"],
+                v["weight_decay"],
+            )
             rows += accuracy_rows("accuracy", correct, data.test_y, ev.classes, layer)
             rows.append(MetricRow("train_accuracy", train_acc, layer=layer))
         idx = data.train_index.to(ev.data.train.x.device)
         pixels_train = ev.data.train.flat()[idx].float().to(ev.device)
-        correct, _ = probe_correct(pixels_train, data.train_y.to(ev.device), ev.data.test.flat().float().to(ev.device),
-                                   data.test_y.to(ev.device), num_classes, v["steps"], v["weight_decay"])
+        correct, _ = probe_correct(
+            pixels_train,
+            data.train_y.to(ev.device),
+            ev.data.test.flat().float().to(ev.device),
+            data.test_y.to(ev.device),
+            num_classes,
+            v["steps"],
+            v["weight_decay"],
+        )
         rows.append(MetricRow("pixel_accuracy", float(correct.float().mean())))
         settings = {k: v[k] for k in ("steps", "weight_decay", "neutral", "seed")}
         settings.update(train_samples=len(data.train_y), label_embedded=embeds_labels(ev.model))

@@ -1,4 +1,4 @@
-"""The raw-pixel baseline of the dimensionality-compression readout (SCIENCE.md, "Dimensionality
+"""The raw-pixel baseline of the dimensionality-compression readout (docs/science.md, "Dimensionality
 compression (DC) goodness": "a linear readout on the raw pixels is the baseline any learned
 features must beat").
 
@@ -39,31 +39,51 @@ from ffbench.contracts import Evaluation, Metric, MetricResult, MetricRow, Train
 from ffbench_plugins.goodness.dimcompress import DimCompressGoodness
 
 #: the dimcompress parameters the pixel readout is trained with (all it reads of the goodness)
-READOUT_KEYS = ("copies", "noise", "p", "noise_std", "readout_epochs", "readout_lr", "readout_batch_size",
-                "readout_schedule", "readout_weight_decay")
+READOUT_KEYS = (
+    "copies",
+    "noise",
+    "p",
+    "noise_std",
+    "readout_epochs",
+    "readout_lr",
+    "readout_batch_size",
+    "readout_schedule",
+    "readout_weight_decay",
+)
 
 #: rows of recent computations: (data, device, batch size, settings, seed) -> rows
-_MEMO: "OrderedDict[tuple, list[MetricRow]]" = OrderedDict()
+_MEMO: OrderedDict[tuple, list[MetricRow]] = OrderedDict()
 MEMO_SIZE = 8
 
 
 def _own_params() -> tuple[Param, ...]:
     """dimcompress's Params for READOUT_KEYS (same names, types, defaults and limits)."""
     schema = DimCompressGoodness.param_map()
-    return tuple(dataclasses.replace(schema[k], help=schema[k].help + " (when the model's goodness is not "
-                                     "dimcompress, or from_goodness=false)") for k in READOUT_KEYS)
+    return tuple(
+        dataclasses.replace(
+            schema[k], help=schema[k].help + " (when the model's goodness is not dimcompress, or from_goodness=false)"
+        )
+        for k in READOUT_KEYS
+    )
 
 
 class PixelReadout(Metric):
     name = "pixel-readout"
     version = "2"
-    description = ("test accuracy of dimcompress's energy readout trained on the noisy raw pixels (the "
-                   "baseline learned features must beat), overall and per class")
+    description = (
+        "test accuracy of dimcompress's energy readout trained on the noisy raw pixels (the "
+        "baseline learned features must beat), overall and per class"
+    )
     higher_is_better = True
     headline = ("pixel_readout",)
     params = _own_params() + (
-        Param("from_goodness", bool, True, "use the evaluated model's dimcompress goodness's readout "
-              "settings when it has one (else this metric's own)"),
+        Param(
+            "from_goodness",
+            bool,
+            True,
+            "use the evaluated model's dimcompress goodness's readout "
+            "settings when it has one (else this metric's own)",
+        ),
         Param("seed", int, 0, "seed of the readout's initialisation, batch order, noise and dropout"),
     )
 
@@ -77,8 +97,16 @@ class PixelReadout(Metric):
     def compute(self, ev: Evaluation) -> MetricResult:
         settings, source = self.settings(ev)
         seed, data = self.values["seed"], ev.data
-        key = (data.name, data.content_hash, len(data.train), len(data.test), str(ev.device), ev.batch_size,
-               tuple(sorted(settings.items())), seed)
+        key = (
+            data.name,
+            data.content_hash,
+            len(data.train),
+            len(data.test),
+            str(ev.device),
+            ev.batch_size,
+            tuple(sorted(settings.items())),
+            seed,
+        )
         if key not in _MEMO:
             correct = self._correct(ev, settings, seed)
             rows = [MetricRow("pixel_readout", float(correct.float().mean()))]
@@ -91,8 +119,9 @@ class PixelReadout(Metric):
             while len(_MEMO) > MEMO_SIZE:
                 _MEMO.popitem(last=False)
         _MEMO.move_to_end(key)
-        return MetricResult([dataclasses.replace(r) for r in _MEMO[key]],
-                            {"settings": {**settings, "source": source, "seed": seed}})
+        return MetricResult(
+            [dataclasses.replace(r) for r in _MEMO[key]], {"settings": {**settings, "source": source, "seed": seed}}
+        )
 
     @staticmethod
     def _correct(ev: Evaluation, settings: dict[str, Any], seed: int) -> torch.Tensor:
@@ -100,13 +129,15 @@ class PixelReadout(Metric):
         device, data = ev.device, ev.data
         goodness = DimCompressGoodness(**settings)
         data = dataclasses.replace(data, train=data.train.to(device), test=data.test.to(device))
-        forked = [device.index if device.index is not None else torch.cuda.current_device()] \
-            if device.type == "cuda" else []
+        forked = (
+            [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+        )
         # the readout's numbers come from ctx.generator only, but building its nn.Linear advances
         # torch's global RNG: a metric leaves the caller's RNG stream as it was
         with torch.random.fork_rng(devices=forked):
-            ctx = TrainContext(device=device, seed=seed, train_classes=list(range(data.num_classes)),
-                               num_classes=data.num_classes)
+            ctx = TrainContext(
+                device=device, seed=seed, train_classes=list(range(data.num_classes)), num_classes=data.num_classes
+            )
             readout = goodness.fit_pixel_readout(data, ctx)
         x, preds = data.test.flat(), []
         with torch.no_grad():

@@ -1,5 +1,5 @@
 """Hoyer sparsity of hidden activity, dead units and live-unit sparsity, per layer and per class
-(SCIENCE.md, "Metrics").
+(docs/science.md, "Metrics").
 
 The samples read are the metric's ``samples``: the correctly classified test samples (default) or
 all of them. Per layer, over the n units of the layer:
@@ -52,12 +52,15 @@ def dead_units(h: torch.Tensor) -> torch.Tensor:
 class HoyerSparsity(Metric):
     name = "sparsity"
     version = "2"
-    description = ("Hoyer sparsity of post-ReLU hidden activity, dead-unit fraction and Hoyer sparsity "
-                   "of the live units, per layer and per class")
+    description = (
+        "Hoyer sparsity of post-ReLU hidden activity, dead-unit fraction and Hoyer sparsity "
+        "of the live units, per layer and per class"
+    )
     higher_is_better = None
     headline = ("sparsity", "hoyer_live", "dead_fraction")
-    params = (Param("samples", str, "correct", "test samples read: correctly classified, or all",
-                    choices=("correct", "all")),)
+    params = (
+        Param("samples", str, "correct", "test samples read: correctly classified, or all", choices=("correct", "all")),
+    )
 
     def compute(self, ev: Evaluation) -> MetricResult:
         keep = ev.sample_mask(self.values["samples"])
@@ -71,8 +74,9 @@ class HoyerSparsity(Metric):
             rows.append(MetricRow("zero_samples", float((~valid).sum()), layer=layer))
             dead = dead_units(h)
             has_samples = h.shape[0] > 0
-            rows.append(MetricRow("dead_fraction", float(dead.double().mean()) if has_samples else float("nan"),
-                                  layer=layer))
+            rows.append(
+                MetricRow("dead_fraction", float(dead.double().mean()) if has_samples else float("nan"), layer=layer)
+            )
             live = ~dead
             if int(live.sum()) >= 2:
                 s_live = hoyer(h[:, live])
@@ -87,8 +91,9 @@ class HoyerSparsity(Metric):
                 sel = valid & of_c
                 if sel.any():
                     rows.append(MetricRow("sparsity", _mean(s[sel]), layer=layer, cls=name))
-                rows.append(MetricRow("dead_fraction", float(dead_units(h[of_c]).double().mean()),
-                                      layer=layer, cls=name))
+                rows.append(
+                    MetricRow("dead_fraction", float(dead_units(h[of_c]).double().mean()), layer=layer, cls=name)
+                )
                 sel = valid_live & of_c
                 if sel.any():
                     rows.append(MetricRow("hoyer_live", _mean(s_live[sel]), layer=layer, cls=name))

@@ -15,8 +15,9 @@ from ffbench.component import Param
 from ffbench.contracts import NegativeGenerator
 
 
-def sample_hard_labels(scores: torch.Tensor, y: torch.Tensor, allowed: torch.Tensor,
-                       generator: torch.Generator, temperature: float = 1.0) -> torch.Tensor:
+def sample_hard_labels(
+    scores: torch.Tensor, y: torch.Tensor, allowed: torch.Tensor, generator: torch.Generator, temperature: float = 1.0
+) -> torch.Tensor:
     logits = scores / temperature
     mask = torch.full_like(logits, float("-inf"))
     mask[:, allowed] = 0.0

@@ -39,9 +39,14 @@ from ffbench.contracts import NegativeGenerator
 from ffbench_plugins.negatives.wrong_label import draw_wrong_labels
 
 _RESAMPLE = Param("resample", bool, False, "draw new negatives every epoch instead of once (the study: once)")
-_LABEL = Param("label", str, "wrong", "label embedded in the altered image: wrong = uniform over the allowed labels "
-               "other than the anchor's (the study); true = the anchor's own label (only the image is altered)",
-               choices=("wrong", "true"))
+_LABEL = Param(
+    "label",
+    str,
+    "wrong",
+    "label embedded in the altered image: wrong = uniform over the allowed labels "
+    "other than the anchor's (the study); true = the anchor's own label (only the image is altered)",
+    choices=("wrong", "true"),
+)
 
 
 def random_partners(n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -73,8 +78,10 @@ def labels_of_other_classes(y: torch.Tensor, generator: torch.Generator) -> torc
     weights = counts.expand(len(y), -1).clone()
     weights[torch.arange(len(y), device=y.device), y] = 0.0
     if bool((weights.sum(1) == 0).any()):
-        raise ValueError("ns-class-confusion with allow_true_label=false needs samples of at least two classes, "
-                         f"got only class(es) {sorted(set(y.tolist()))}")
+        raise ValueError(
+            "ns-class-confusion with allow_true_label=false needs samples of at least two classes, "
+            f"got only class(es) {sorted(set(y.tolist()))}"
+        )
     return torch.multinomial(weights, 1, generator=generator).squeeze(1)
 
 
@@ -95,8 +102,13 @@ class ClassConfusionNegatives(NegativeGenerator):
     description = "each image with the label of a random other sample (study: class_confusion)"
     params = (
         _RESAMPLE,
-        Param("allow_true_label", bool, True, "keep the ~1/C negatives whose shuffled label is the image's own "
-              "class (the study does); false: draw the label from samples of other classes"),
+        Param(
+            "allow_true_label",
+            bool,
+            True,
+            "keep the ~1/C negatives whose shuffled label is the image's own "
+            "class (the study does); false: draw the label from samples of other classes",
+        ),
     )
 
     def generate(self, x, y, *, allowed, generator, scores=None):
@@ -117,9 +129,14 @@ class SameClassNegatives(NegativeGenerator):
     description = "another image with a wrong label; partner of any class (study's code) or the same class"
     params = (
         _RESAMPLE,
-        Param("partner", str, "any", "whose image: any = a random sample of any class (the study's code); "
-              "same-class = a random other sample of the same class (the study's name)",
-              choices=("any", "same-class")),
+        Param(
+            "partner",
+            str,
+            "any",
+            "whose image: any = a random sample of any class (the study's code); "
+            "same-class = a random other sample of the same class (the study's name)",
+            choices=("any", "same-class"),
+        ),
     )
 
     def generate(self, x, y, *, allowed, generator, scores=None):
@@ -140,7 +157,9 @@ class HybridMixNegatives(NegativeGenerator):
     description = "pixel-wise mix of two images with a wrong label (study: hybrid_mix)"
     params = (
         _RESAMPLE,
-        Param("weight", float, 0.5, "lam, the weight of the anchor image (1 - lam: the random partner)", min=0.0, max=1.0),
+        Param(
+            "weight", float, 0.5, "lam, the weight of the anchor image (1 - lam: the random partner)", min=0.0, max=1.0
+        ),
         _LABEL,
     )
 
@@ -178,7 +197,9 @@ class MaskingNegatives(NegativeGenerator):
     description = "the image with random pixels set to 0, with a wrong label (study: masked)"
     params = (
         _RESAMPLE,
-        Param("drop", float, 0.3, "probability that a pixel is set to 0 (normalised units: the mean)", min=0.0, max=1.0),
+        Param(
+            "drop", float, 0.3, "probability that a pixel is set to 0 (normalised units: the mean)", min=0.0, max=1.0
+        ),
         _LABEL,
     )
 
@@ -187,8 +208,7 @@ class MaskingNegatives(NegativeGenerator):
         return x * keep.to(x.dtype), _label(self.values, y, allowed, generator)
 
 
-STUDY_NEGATIVES = (ClassConfusionNegatives, SameClassNegatives, HybridMixNegatives, NoiseNegatives,
-                   MaskingNegatives)
+STUDY_NEGATIVES = (ClassConfusionNegatives, SameClassNegatives, HybridMixNegatives, NoiseNegatives, MaskingNegatives)
 
 
 @ffbench.hookimpl

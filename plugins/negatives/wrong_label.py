@@ -20,7 +20,9 @@ def draw_wrong_labels(y: torch.Tensor, allowed: torch.Tensor, generator: torch.G
     return allowed[k + (k >= position_of_y).long()]
 
 
-def draw_from_pool(y: torch.Tensor, allowed: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def draw_from_pool(
+    y: torch.Tensor, allowed: torch.Tensor, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(image index [N], wrong label [N]): N draws without replacement from the pool of the
     N * (A - 1) wrong-label copies of the N images (A allowed labels), as Tosato et al.'s code
     builds its negatives. An image gets 0, 1, 2 ... negatives (about a third get none)."""
@@ -43,9 +45,14 @@ class WrongLabelNegatives(NegativeGenerator):
     description = "same image, label drawn uniformly from the wrong ones; once (default) or every epoch"
     params = (
         Param("resample", bool, False, "draw new wrong labels every epoch instead of once"),
-        Param("pairing", str, "per-image", "per-image: each image's negative is itself with a wrong label; "
-              "pool: N draws without replacement from the 9N wrong-label copies (Tosato et al.'s code)",
-              choices=("per-image", "pool")),
+        Param(
+            "pairing",
+            str,
+            "per-image",
+            "per-image: each image's negative is itself with a wrong label; "
+            "pool: N draws without replacement from the 9N wrong-label copies (Tosato et al.'s code)",
+            choices=("per-image", "pool"),
+        ),
     )
 
     def generate(self, x, y, *, allowed, generator, scores=None):

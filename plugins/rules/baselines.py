@@ -9,16 +9,19 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
+from ffbench.contracts import DatasetBundle, Goodness, LearningRule, NegativeGenerator, TrainContext, TrainedModel
 from ffbench_plugins.rules.bp import build_mlp
 from ffbench_plugins.rules.ffnet import build_ffnet, draw_negative_samples
-
-from ffbench.contracts import DatasetBundle, Goodness, LearningRule, NegativeGenerator, TrainContext, TrainedModel
 
 
 def _loader(tensors: list[torch.Tensor], batch_size: int, seed: int) -> DataLoader:
     """A shuffling DataLoader over CPU tensors, as usually written."""
-    return DataLoader(TensorDataset(*[t.cpu() for t in tensors]), batch_size=batch_size, shuffle=True,
-                      generator=torch.Generator().manual_seed(seed))
+    return DataLoader(
+        TensorDataset(*[t.cpu() for t in tensors]),
+        batch_size=batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
 
 
 def _usual_optimizer(values: dict, params) -> torch.optim.Optimizer:
@@ -26,8 +29,9 @@ def _usual_optimizer(values: dict, params) -> torch.optim.Optimizer:
     return cls(params, lr=values["lr"], weight_decay=values["weight_decay"])
 
 
-def baseline_ff(rule: LearningRule, data: DatasetBundle, goodness: Goodness, negatives: NegativeGenerator,
-                ctx: TrainContext) -> TrainedModel:
+def baseline_ff(
+    rule: LearningRule, data: DatasetBundle, goodness: Goodness, negatives: NegativeGenerator, ctx: TrainContext
+) -> TrainedModel:
     """FF as usually written: a DataLoader, labels embedded per batch, positives and negatives
     through separate forward passes, the frozen layers re-run on every batch (greedy), one
     ``.item()`` per step for the running loss. Same network, loss and negatives as FFRule."""
@@ -60,8 +64,9 @@ def baseline_ff(rule: LearningRule, data: DatasetBundle, goodness: Goodness, neg
     return net.eval()
 
 
-def baseline_bp_ff(rule: LearningRule, data: DatasetBundle, goodness: Goodness, negatives: NegativeGenerator,
-                   ctx: TrainContext) -> TrainedModel:
+def baseline_bp_ff(
+    rule: LearningRule, data: DatasetBundle, goodness: Goodness, negatives: NegativeGenerator, ctx: TrainContext
+) -> TrainedModel:
     """BP/FF as usually written: DataLoader, separate positive and negative passes, ``.item()``."""
     v = rule.values
     net = build_ffnet(v, data, goodness, ctx.device, ctx.generator)

@@ -89,6 +89,7 @@ class BPRule(LearningRule):
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         net = build_mlp(self.values, data, ctx)
         x, y = data.train.flat(), data.train.y
+
         def step(idx):
             loss = F.cross_entropy(net(x[idx]), y[idx])
             return loss, loss

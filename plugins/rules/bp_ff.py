@@ -19,8 +19,9 @@ from ffbench_plugins.rules.ffnet import batches, build_ffnet, check_components, 
 
 
 def _with_defaults(params: tuple[Param, ...], **defaults) -> tuple[Param, ...]:
-    return tuple(Param(p.name, p.type, defaults.get(p.name, p.default), p.help, p.choices, p.min, p.max)
-                 for p in params)
+    return tuple(
+        Param(p.name, p.type, defaults.get(p.name, p.default), p.help, p.choices, p.min, p.max) for p in params
+    )
 
 
 class BPFFRule(LearningRule):
@@ -35,8 +36,14 @@ class BPFFRule(LearningRule):
         if not flops.trains_with_negatives(goodness, negatives):
             return None
         v = self.values
-        return flops.bp_ff_flops(flops.layer_dims(v, data), len(data.train), v["epochs"], data.num_classes,
-                                 negatives.resamples, negatives.needs_scores)
+        return flops.bp_ff_flops(
+            flops.layer_dims(v, data),
+            len(data.train),
+            v["epochs"],
+            data.num_classes,
+            negatives.resamples,
+            negatives.needs_scores,
+        )
 
     def has_baseline(self, goodness, negatives):
         return flops.trains_with_negatives(goodness, negatives)
@@ -68,7 +75,7 @@ class BPFFRule(LearningRule):
                         hs = net.forward_all(torch.cat([pos[idx], neg[idx]]))
                         g = sum(goodness.score(h) for h in hs)
                         width = sum(h.shape[-1] for h in hs)
-                        loss = goodness.loss_from_scores(g[: len(idx)], g[len(idx):], width)
+                        loss = goodness.loss_from_scores(g[: len(idx)], g[len(idx) :], width)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

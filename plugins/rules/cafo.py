@@ -60,8 +60,10 @@ class CaFoNet(nn.Module, TrainedModel):
 class CaFoRule(LearningRule):
     name = "cafo"
     version = "1"
-    description = ("CaFo (Zhao et al. 2023): cascaded blocks trained one after the other, each with its own "
-                   "cross-entropy label predictor, predictions summed; label-free input and representations")
+    description = (
+        "CaFo (Zhao et al. 2023): cascaded blocks trained one after the other, each with its own "
+        "cross-entropy label predictor, predictions summed; label-free input and representations"
+    )
     uses_goodness = False
     uses_negatives = False
     params = (
@@ -111,8 +113,11 @@ class CaFoRule(LearningRule):
             ctx.log(f"cafo block {i + 1}: loss {first.item():.4f} -> {last.item():.4f}")
             if i + 1 < n_blocks:  # the next block's input: this block's output, detached
                 with torch.no_grad(), ctx.autocast():
-                    inp = feats if feats is not None else torch.cat(
-                        [F.relu(layer(inp[j : j + CHUNK])) for j in range(0, len(y), CHUNK)])
+                    inp = (
+                        feats
+                        if feats is not None
+                        else torch.cat([F.relu(layer(inp[j : j + CHUNK])) for j in range(0, len(y), CHUNK)])
+                    )
                 inp = inp.float()
         net.requires_grad_(True)
         return net.eval()

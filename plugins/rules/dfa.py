@@ -47,7 +47,7 @@ def build_dfa_net(values: dict, data, ctx: TrainContext) -> DFANet:
     width = values["width"] or default_width(data)
     net = DFANet([data.input_dim] + [width] * values["layers"], data.num_classes).to(ctx.device)
     seeded_uniform_(list(net.layers) + [net.head], ctx.generator)
-    bound = data.num_classes ** -0.5
+    bound = data.num_classes**-0.5
     for b in net.feedback:
         b.uniform_(-bound, bound, generator=ctx.generator)
     return net
@@ -76,8 +76,10 @@ def dfa_surrogate(net: DFANet, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.
 class DFARule(LearningRule):
     name = "dfa"
     version = "1"
-    description = ("direct feedback alignment (Nokland 2016): output error to every hidden layer through a "
-                   "fixed random matrix, head by its true gradient; label-free input and representations")
+    description = (
+        "direct feedback alignment (Nokland 2016): output error to every hidden layer through a "
+        "fixed random matrix, head by its true gradient; label-free input and representations"
+    )
     uses_goodness = False
     uses_negatives = False
     params = (
@@ -93,6 +95,7 @@ class DFARule(LearningRule):
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         net = build_dfa_net(self.values, data, ctx)
         x, y = data.train.flat(), data.train.y
+
         def step(idx):
             loss, surrogate = dfa_surrogate(net, x[idx], y[idx])
             return surrogate, loss

@@ -39,8 +39,15 @@ from ffbench.component import Param
 from ffbench.contracts import Goodness, LearningRule, TrainContext
 from ffbench_plugins.rules import flops
 from ffbench_plugins.rules.ffnet import (
-    OPTIMIZER_PARAMS, FFNet, LabelEmbedding, batches, build_ffnet, check_components, draw_negative_samples,
-    make_optimizer, normalize,
+    OPTIMIZER_PARAMS,
+    FFNet,
+    LabelEmbedding,
+    batches,
+    build_ffnet,
+    check_components,
+    draw_negative_samples,
+    make_optimizer,
+    normalize,
 )
 
 FF_PARAMS = (
@@ -49,8 +56,13 @@ FF_PARAMS = (
     Param("lr", float, 0.01, "learning rate", min=0.0),
     Param("batch_size", int, 1024, "positives per batch (each with its negative)", min=1),
     Param("epochs", int, 100, "epochs (per layer for the greedy schedule)", min=1),
-    Param("inference", str, "softmax", "per-layer label scores: softmax over labels, or raw goodness",
-          choices=("softmax", "raw")),
+    Param(
+        "inference",
+        str,
+        "softmax",
+        "per-layer label scores: softmax over labels, or raw goodness",
+        choices=("softmax", "raw"),
+    ),
     Param("skip_first", bool, False, "leave layer 1 out of inference (Hinton)"),
 ) + OPTIMIZER_PARAMS
 
@@ -63,8 +75,13 @@ class FFRule(LearningRule):
     version = "1"
     description = "Forward-Forward: per-layer FF loss, per-layer optimizer, no gradient between layers"
     params = FF_PARAMS + (
-        Param("schedule", str, "greedy", "greedy (layer by layer, Tosato) or simultaneous (Hinton)",
-              choices=("greedy", "simultaneous")),
+        Param(
+            "schedule",
+            str,
+            "greedy",
+            "greedy (layer by layer, Tosato) or simultaneous (Hinton)",
+            choices=("greedy", "simultaneous"),
+        ),
     )
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
     presets = {"quick": {"epochs": 20, "batch_size": 256}}
@@ -74,9 +91,16 @@ class FFRule(LearningRule):
         if not flops.trains_with_negatives(goodness, negatives):
             return None
         v = self.values
-        return flops.ff_flops(flops.layer_dims(v, data), len(data.train), v["epochs"], data.num_classes, v["schedule"],
-                              flops.generator_keeps_images(negatives, data), negatives.resamples,
-                              negatives.needs_scores)
+        return flops.ff_flops(
+            flops.layer_dims(v, data),
+            len(data.train),
+            v["epochs"],
+            data.num_classes,
+            v["schedule"],
+            flops.generator_keeps_images(negatives, data),
+            negatives.resamples,
+            negatives.needs_scores,
+        )
 
     def has_baseline(self, goodness, negatives):
         return flops.trains_with_negatives(goodness, negatives)
@@ -90,8 +114,15 @@ class FFRule(LearningRule):
         if not flops.trains_with_negatives(goodness, negatives):
             return None
         v = self.values
-        return flops.baseline_ff_flops(flops.layer_dims(v, data), len(data.train), v["epochs"], data.num_classes,
-                                       v["schedule"], negatives.resamples, negatives.needs_scores)
+        return flops.baseline_ff_flops(
+            flops.layer_dims(v, data),
+            len(data.train),
+            v["epochs"],
+            data.num_classes,
+            v["schedule"],
+            negatives.resamples,
+            negatives.needs_scores,
+        )
 
     def fit(self, data, goodness, negatives, ctx):
         check_components(self.name, goodness, negatives)
@@ -179,7 +210,7 @@ class RowInput:
         rows = torch.cat([idx, idx + n2 // 2], dim=1) + offsets
         return _linear(w, b, self.x.view(s * n2, d)[rows.view(-1)].view(s, -1, d))
 
-    def frozen(self, w: torch.Tensor, b: torch.Tensor) -> "RowInput":
+    def frozen(self, w: torch.Tensor, b: torch.Tensor) -> RowInput:
         """The next layer's input: normalize(relu(layer(x))) for all rows, chunk by chunk."""
         s, n2, _ = self.x.shape
         out = torch.empty(s, n2, w.shape[2], device=self.x.device, dtype=self.x.dtype)
@@ -224,11 +255,14 @@ class FoldedInput:
         """(x0n W^T + b) for all N images, [S, N, out]: the label-independent part of layer 1."""
         s = w.shape[0]
         with torch.no_grad():
-            return torch.cat([_linear(w, b, self.x0n[i : i + CHUNK].expand(s, -1, -1))
-                              for i in range(0, len(self.x0n), CHUNK)], dim=1)
+            return torch.cat(
+                [_linear(w, b, self.x0n[i : i + CHUNK].expand(s, -1, -1)) for i in range(0, len(self.x0n), CHUNK)],
+                dim=1,
+            )
 
-    def frozen(self, w: torch.Tensor, b: torch.Tensor, base: torch.Tensor | None = None,
-               halves: str = "both") -> RowInput:
+    def frozen(
+        self, w: torch.Tensor, b: torch.Tensor, base: torch.Tensor | None = None, halves: str = "both"
+    ) -> RowInput:
         """Layer 2's input, normalised layer-1 activity of the positives then the negatives
         (``halves`` "both"), or of one half ("positives", "negatives"), from the image matmul
         ``base`` (computed here unless given) plus each sample's label row, scaled: elementwise,
@@ -236,8 +270,11 @@ class FoldedInput:
         base = self.image_matmul(w, b) if base is None else base
         s, n, _ = base.shape
         labels = self._label_rows(w)
-        halves = {"both": [self.y.expand(s, n), self.y_neg], "positives": [self.y.expand(s, n)],
-                  "negatives": [self.y_neg]}[halves]
+        halves = {
+            "both": [self.y.expand(s, n), self.y_neg],
+            "positives": [self.y.expand(s, n)],
+            "negatives": [self.y_neg],
+        }[halves]
         out = torch.empty(s, len(halves) * n, w.shape[2], device=base.device, dtype=base.dtype)
         seeds = torch.arange(s, device=base.device).unsqueeze(1)
         with torch.no_grad():
@@ -265,17 +302,22 @@ class StackedFF:
     trained weights copied back by :meth:`export`); ``ctxs``: one TrainContext per seed.
     """
 
-    def __init__(self, nets: list[FFNet], values: dict, negatives, ctxs: list[TrainContext],
-                 x: torch.Tensor, y: torch.Tensor):
+    def __init__(
+        self, nets: list[FFNet], values: dict, negatives, ctxs: list[TrainContext], x: torch.Tensor, y: torch.Tensor
+    ):
         self.nets, self.values, self.negatives, self.ctxs = nets, values, negatives, ctxs
         self.x, self.y, self.n = x, y, len(y)
         self.goodness, self.embedding = nets[0].goodness, nets[0].embedding
         self.num_layers = nets[0].num_layers
         #: transposed weights [S, in, out] and biases [S, out] of every layer
-        self.w = [torch.nn.Parameter(torch.stack([net.layers[l].weight.detach().T for net in nets]))
-                  for l in range(self.num_layers)]
-        self.b = [torch.nn.Parameter(torch.stack([net.layers[l].bias.detach() for net in nets]))
-                  for l in range(self.num_layers)]
+        self.w = [
+            torch.nn.Parameter(torch.stack([net.layers[l].weight.detach().T for net in nets]))
+            for l in range(self.num_layers)
+        ]
+        self.b = [
+            torch.nn.Parameter(torch.stack([net.layers[l].bias.detach() for net in nets]))
+            for l in range(self.num_layers)
+        ]
         steps = values["epochs"] * -(-self.n // values["batch_size"])
         self.opts = [make_optimizer(values, [w, b], steps) for w, b in zip(self.w, self.b)]
         self._fold: tuple[torch.Tensor, torch.Tensor] | None = None  # LabelEmbedding.fold(x), once
@@ -304,8 +346,9 @@ class StackedFF:
         """Each seed's (x_neg, y_neg); hard negatives read that seed's layers 1..upto."""
         if self.negatives.needs_scores:
             self.export()
-        return [draw_negative_samples(net, self.negatives, self.x, self.y, c, upto)
-                for net, c in zip(self.nets, self.ctxs)]
+        return [
+            draw_negative_samples(net, self.negatives, self.x, self.y, c, upto) for net, c in zip(self.nets, self.ctxs)
+        ]
 
     def _first_input(self, pairs) -> FoldedInput | RowInput:
         """Layer 1's input for these negatives: folded when they are the positives' images."""

@@ -65,7 +65,7 @@ class LabelEmbedding:
         x0 = x_flat.clone()
         for off in self.offsets:
             x0[:, off : off + self.num_classes] = 0.0
-        sq = torch.linalg.vector_norm(x0, dim=-1).square() + len(self.offsets) * self.value ** 2
+        sq = torch.linalg.vector_norm(x0, dim=-1).square() + len(self.offsets) * self.value**2
         n = sq.sqrt() + EPS
         return x0.div_(n.unsqueeze(-1)), self.value / n
 
@@ -82,8 +82,15 @@ class FFNet(nn.Module, TrainedModel):
     or 'raw' (goodness summed over layers); ``skip_first`` leaves layer 1 out (Hinton).
     """
 
-    def __init__(self, dims: list[int], embedding: LabelEmbedding | None, goodness: Goodness, num_classes: int,
-                 inference: str = "softmax", skip_first: bool = False):
+    def __init__(
+        self,
+        dims: list[int],
+        embedding: LabelEmbedding | None,
+        goodness: Goodness,
+        num_classes: int,
+        inference: str = "softmax",
+        skip_first: bool = False,
+    ):
         super().__init__()
         self.layers = nn.ModuleList(nn.Linear(dims[i], dims[i + 1]) for i in range(len(dims) - 1))
         self.embedding, self.goodness = embedding, goodness
@@ -168,11 +175,17 @@ def forward_in_chunks(fn, x: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------
 
 OPTIMIZER_PARAMS = (
-    Param("optimizer", str, "adam", "adam, or adamw (decoupled weight decay; the DC reference)",
-          choices=("adam", "adamw")),
+    Param(
+        "optimizer", str, "adam", "adam, or adamw (decoupled weight decay; the DC reference)", choices=("adam", "adamw")
+    ),
     Param("weight_decay", float, 0.0, "weight decay (adamw: decoupled)", min=0.0),
-    Param("lr_schedule", str, "constant", "constant, or cosine decay to 0 over the training steps",
-          choices=("constant", "cosine")),
+    Param(
+        "lr_schedule",
+        str,
+        "constant",
+        "constant, or cosine decay to 0 over the training steps",
+        choices=("constant", "cosine"),
+    ),
 )
 
 
@@ -222,7 +235,7 @@ def seeded_uniform_(modules, generator: torch.Generator, gain: float = 1.0) -> N
     this is nn.Linear's default distribution, drawn from the run's generator instead of torch's
     global one: a seed's initialisation then depends on ``ctx.seed`` only."""
     for m in modules:
-        bound = gain * m.in_features ** -0.5
+        bound = gain * m.in_features**-0.5
         m.weight.uniform_(-bound, bound, generator=generator)
         if m.bias is not None:
             m.bias.uniform_(-bound, bound, generator=generator)
@@ -233,8 +246,13 @@ def batches(n: int, batch_size: int, generator: torch.Generator, device: torch.d
     return torch.randperm(n, generator=generator, device=device).split(batch_size)
 
 
-def build_ffnet(values: dict, data: DatasetBundle, goodness: Goodness, device: torch.device,
-                generator: torch.Generator | None = None) -> FFNet:
+def build_ffnet(
+    values: dict,
+    data: DatasetBundle,
+    goodness: Goodness,
+    device: torch.device,
+    generator: torch.Generator | None = None,
+) -> FFNet:
     """An FFNet sized by the rule's ``layers``/``width``, embedding labels when the goodness needs
     negatives (value: the maximum of the normalised training data). With ``generator`` (on
     ``device``) the weights and biases are drawn from it, with nn.Linear's default distribution
@@ -253,8 +271,9 @@ def build_ffnet(values: dict, data: DatasetBundle, goodness: Goodness, device: t
     return net
 
 
-def draw_negative_samples(net: FFNet, negatives: NegativeGenerator, x: torch.Tensor, y: torch.Tensor,
-                          ctx: TrainContext, upto: int) -> tuple[torch.Tensor, torch.Tensor]:
+def draw_negative_samples(
+    net: FFNet, negatives: NegativeGenerator, x: torch.Tensor, y: torch.Tensor, ctx: TrainContext, upto: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(x_neg, y_neg) for the training set, labels not yet embedded; hard negatives read the
     label scores of the layers trained so far (1..upto)."""
     scores = None
@@ -263,16 +282,19 @@ def draw_negative_samples(net: FFNet, negatives: NegativeGenerator, x: torch.Ten
     return negatives.generate(x, y, allowed=ctx.allowed_labels, generator=ctx.generator, scores=scores)
 
 
-def draw_negatives(net: FFNet, negatives: NegativeGenerator, x: torch.Tensor, y: torch.Tensor,
-                   ctx: TrainContext, upto: int) -> torch.Tensor:
+def draw_negatives(
+    net: FFNet, negatives: NegativeGenerator, x: torch.Tensor, y: torch.Tensor, ctx: TrainContext, upto: int
+) -> torch.Tensor:
     """Negative inputs (labels embedded) for the training set (see draw_negative_samples)."""
     return net.embedding(*draw_negative_samples(net, negatives, x, y, ctx, upto))
 
 
 def check_components(rule_name: str, goodness: Goodness | None, negatives: NegativeGenerator | None) -> None:
     if goodness is None or negatives is None:
-        raise ValueError(f"the {rule_name} rule needs a goodness function and a negative generator "
-                         "('none' for goodness functions trained without negatives)")
+        raise ValueError(
+            f"the {rule_name} rule needs a goodness function and a negative generator "
+            "('none' for goodness functions trained without negatives)"
+        )
     ok, reason = goodness.pairs_with(negatives)
     if not ok:
         raise ValueError(reason)

@@ -29,8 +29,16 @@ def _draws(schedule: str, resample: bool, layers: int, epochs: int) -> list[int]
     return [l + 1 for l in range(layers) for _ in range(epochs)]
 
 
-def ff_flops(dims: list[int], n: int, epochs: int, classes: int, schedule: str = "greedy",
-             folded: bool = True, resample: bool = False, scored: bool = False) -> int:
+def ff_flops(
+    dims: list[int],
+    n: int,
+    epochs: int,
+    classes: int,
+    schedule: str = "greedy",
+    folded: bool = True,
+    resample: bool = False,
+    scored: bool = False,
+) -> int:
     """Matmul FLOPs of FFRule.fit (plugins/rules/ff.py). ``folded``: negatives are the positives'
     images, so layer 1 runs one matmul over the images plus a K = classes label-code matmul;
     ``scored``: hard negatives (label scores of the whole training set at every draw)."""
@@ -56,8 +64,15 @@ def ff_flops(dims: list[int], n: int, epochs: int, classes: int, schedule: str =
     return total
 
 
-def baseline_ff_flops(dims: list[int], n: int, epochs: int, classes: int, schedule: str = "greedy",
-                      resample: bool = False, scored: bool = False) -> int:
+def baseline_ff_flops(
+    dims: list[int],
+    n: int,
+    epochs: int,
+    classes: int,
+    schedule: str = "greedy",
+    resample: bool = False,
+    scored: bool = False,
+) -> int:
     """Matmul FLOPs of :func:`baseline_ff`: positives and negatives in separate passes (same
     count as one), and with the greedy schedule the frozen layers recomputed for every batch."""
     layers = len(dims) - 1
@@ -70,8 +85,9 @@ def baseline_ff_flops(dims: list[int], n: int, epochs: int, classes: int, schedu
     return total
 
 
-def bp_ff_flops(dims: list[int], n: int, epochs: int, classes: int, resample: bool = False,
-                scored: bool = False) -> int:
+def bp_ff_flops(
+    dims: list[int], n: int, epochs: int, classes: int, resample: bool = False, scored: bool = False
+) -> int:
     """Matmul FLOPs of BPFFRule.fit and of its baseline (the same products, batched or not):
     forward and weight gradient of every layer, input gradient of layers 2..L, on 2n rows."""
     layers = len(dims) - 1
@@ -93,8 +109,9 @@ def generator_keeps_images(negatives: NegativeGenerator, data: DatasetBundle) ->
     x, y = data.train.x[:64], data.train.y[:64]
     g = torch.Generator(device=x.device).manual_seed(0)
     scores = torch.zeros(len(y), data.num_classes, device=x.device) if negatives.needs_scores else None
-    x_neg, _ = negatives.generate(x, y, allowed=torch.arange(data.num_classes, device=x.device),
-                                  generator=g, scores=scores)
+    x_neg, _ = negatives.generate(
+        x, y, allowed=torch.arange(data.num_classes, device=x.device), generator=g, scores=scores
+    )
     return x_neg is x or torch.equal(x_neg, x)
 
 

@@ -63,8 +63,10 @@ class MonoForwardNet(nn.Module, TrainedModel):
 class MonoForwardRule(LearningRule):
     name = "mono-forward"
     version = "1"
-    description = ("Mono-Forward (Gong et al. 2025): per-layer projection to class logits, local "
-                   "cross-entropy, no gradient between layers; label-free input and representations")
+    description = (
+        "Mono-Forward (Gong et al. 2025): per-layer projection to class logits, local "
+        "cross-entropy, no gradient between layers; label-free input and representations"
+    )
     uses_goodness = False
     uses_negatives = False
     params = (
@@ -73,8 +75,13 @@ class MonoForwardRule(LearningRule):
         Param("lr", float, 1e-4, "learning rate", min=0.0),
         Param("batch_size", int, 2048, "batch size", min=1),
         Param("epochs", int, 80, "epochs (all layers trained on every batch)", min=1),
-        Param("predict", str, "last", "inference: the last layer's logits, or the sum of every layer's",
-              choices=("last", "sum")),
+        Param(
+            "predict",
+            str,
+            "last",
+            "inference: the last layer's logits, or the sum of every layer's",
+            choices=("last", "sum"),
+        ),
     ) + OPTIMIZER_PARAMS
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
     presets = {"quick": {"epochs": 10, "batch_size": 256, "lr": 1e-3}}
@@ -93,6 +100,7 @@ class MonoForwardRule(LearningRule):
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         net = self.build(data, ctx)
         x, y = data.train.flat(), data.train.y
+
         def step(idx):
             logits = net.layer_logits(net.hidden(x[idx], detach=True))
             layer_losses = torch.stack([F.cross_entropy(z.float(), y[idx]) for z in logits])

@@ -45,7 +45,7 @@ class PepitaNet(BPNet):
 def build_pepita_net(values: dict, data, ctx: TrainContext) -> PepitaNet:
     width = values["width"] or default_width(data)
     net = PepitaNet([data.input_dim] + [width] * values["layers"], data.num_classes).to(ctx.device)
-    seeded_uniform_(list(net.layers) + [net.head], ctx.generator, gain=6 ** 0.5)  # He-uniform
+    seeded_uniform_(list(net.layers) + [net.head], ctx.generator, gain=6**0.5)  # He-uniform
     bound = values["feedback_scale"] * (6 / data.input_dim) ** 0.5
     net.F.uniform_(-bound, bound, generator=ctx.generator)
     return net
@@ -71,9 +71,11 @@ def pepita_updates(net: PepitaNet, x: torch.Tensor, y: torch.Tensor) -> tuple[li
 class PepitaRule(LearningRule):
     name = "pepita"
     version = "1"
-    description = ("PEPITA (Dellaferrera & Kreiman 2022): a second forward pass on the input perturbed by a "
-                   "fixed random projection of the output error; no backward pass; label-free input and "
-                   "representations")
+    description = (
+        "PEPITA (Dellaferrera & Kreiman 2022): a second forward pass on the input perturbed by a "
+        "fixed random projection of the output error; no backward pass; label-free input and "
+        "representations"
+    )
     uses_goodness = False
     uses_negatives = False
     params = (
@@ -85,8 +87,13 @@ class PepitaRule(LearningRule):
         Param("epochs", int, 100, "epochs", min=1),
         Param("feedback_scale", float, 0.05, "F ~ U(-s, s), s = feedback_scale * sqrt(6 / input_dim)", min=0.0),
         Param("weight_decay", float, 0.0, "SGD weight decay", min=0.0),
-        Param("lr_schedule", str, "step", "step (x0.1 at 60 % and 90 % of the epochs, the paper's), "
-              "constant, or cosine decay to 0", choices=("step", "constant", "cosine")),
+        Param(
+            "lr_schedule",
+            str,
+            "step",
+            "step (x0.1 at 60 % and 90 % of the epochs, the paper's), constant, or cosine decay to 0",
+            choices=("step", "constant", "cosine"),
+        ),
     )
     #: quick: fewer epochs (the step schedule scales with them); definitions unchanged
     presets = {"quick": {"epochs": 10}}

@@ -34,8 +34,10 @@ CHUNK = 4096
 class RandomRule(LearningRule):
     name = "random"
     version = "1"
-    description = ("control: the bp MLP left at its seeded random initialisation, only a linear readout "
-                   "on the last hidden layer trained (cross-entropy); label-free input and representations")
+    description = (
+        "control: the bp MLP left at its seeded random initialisation, only a linear readout "
+        "on the last hidden layer trained (cross-entropy); label-free input and representations"
+    )
     uses_goodness = False
     uses_negatives = False
     params = (
@@ -55,6 +57,7 @@ class RandomRule(LearningRule):
         x, y = data.train.flat(), data.train.y
         with torch.no_grad(), ctx.autocast():
             feats = torch.cat([net.hidden(x[i : i + CHUNK])[-1] for i in range(0, len(y), CHUNK)]).float()
+
         def step(idx):
             loss = F.cross_entropy(net.head(feats[idx]), y[idx])
             return loss, loss

@@ -53,15 +53,16 @@ class LifetimeSparsity(Metric):
     headline = ("lifetime_sparsity",)
     params = (
         Param("measure", str, "treves-rolls", "lifetime sparsity measure", choices=tuple(MEASURES)),
-        Param("samples", str, "correct", "test samples read: correctly classified, or all",
-              choices=("correct", "all")),
+        Param("samples", str, "correct", "test samples read: correctly classified, or all", choices=("correct", "all")),
     )
 
     def compute(self, ev: Evaluation) -> MetricResult:
         keep = ev.sample_mask(self.values["samples"])
         if int(keep.sum()) < 2:
-            raise ValueError(f"lifetime sparsity needs at least 2 samples, got {int(keep.sum())} "
-                             f"({self.values['samples']} test samples)")
+            raise ValueError(
+                f"lifetime sparsity needs at least 2 samples, got {int(keep.sum())} "
+                f"({self.values['samples']} test samples)"
+            )
         measure = MEASURES[self.values["measure"]]
         rows: list[MetricRow] = []
         artifacts: dict[str, torch.Tensor] = {}

@@ -55,8 +55,13 @@ def lifetime_by_layer(view: ComparisonView):
     summary = view.summary("lifetime_sparsity")
     if summary.empty:
         raise NotDrawn("no per-layer 'lifetime_sparsity' rows")
-    return layer_bars(summary, view.colours, "Lifetime sparsity per layer",
-                      "lifetime sparsity (mean over live units)", view.points("lifetime_sparsity"))
+    return layer_bars(
+        summary,
+        view.colours,
+        "Lifetime sparsity per layer",
+        "lifetime sparsity (mean over live units)",
+        view.points("lifetime_sparsity"),
+    )
 
 
 class LifetimeSparsity(Metric):
@@ -68,22 +73,29 @@ class LifetimeSparsity(Metric):
     headline = ("lifetime_sparsity",)
     params = (
         Param("measure", str, "treves-rolls", "lifetime sparsity measure", choices=tuple(MEASURES)),
-        Param("samples", str, "correct", "test samples read: correctly classified, or all",
-              choices=("correct", "all")),
+        Param("samples", str, "correct", "test samples read: correctly classified, or all", choices=("correct", "all")),
     )
 
     @classmethod
     def figures(cls) -> list[FigureSpec]:
-        return [FigureSpec("lifetime-by-layer", "Lifetime sparsity per layer", lifetime_by_layer,
-                           description="Per unit, how few test samples activate it (1: one sample, 0: all "
-                                       "equally), mean over live units per layer; bars: mean over seeds, error "
-                                       "bars: std over seeds, dots: single seeds.")]
+        return [
+            FigureSpec(
+                "lifetime-by-layer",
+                "Lifetime sparsity per layer",
+                lifetime_by_layer,
+                description="Per unit, how few test samples activate it (1: one sample, 0: all "
+                "equally), mean over live units per layer; bars: mean over seeds, error "
+                "bars: std over seeds, dots: single seeds.",
+            )
+        ]
 
     def compute(self, ev: Evaluation) -> MetricResult:
         keep = ev.sample_mask(self.values["samples"])
         if int(keep.sum()) < 2:
-            raise ValueError(f"lifetime sparsity needs at least 2 samples, got {int(keep.sum())} "
-                             f"({self.values['samples']} test samples)")
+            raise ValueError(
+                f"lifetime sparsity needs at least 2 samples, got {int(keep.sum())} "
+                f"({self.values['samples']} test samples)"
+            )
         measure = MEASURES[self.values["measure"]]
         rows: list[MetricRow] = []
         artifacts: dict[str, torch.Tensor] = {}

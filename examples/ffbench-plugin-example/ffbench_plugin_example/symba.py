@@ -48,8 +48,10 @@ class SymbaGoodness(Goodness):
         if h_neg is None:
             raise ValueError("the symba goodness compares positives with negatives: it needs a negative generator")
         if h_neg.shape[0] != h_pos.shape[0]:
-            raise ValueError(f"symba pairs positive i with negative i, but got {h_pos.shape[0]} positives "
-                             f"and {h_neg.shape[0]} negatives")
+            raise ValueError(
+                f"symba pairs positive i with negative i, but got {h_pos.shape[0]} positives "
+                f"and {h_neg.shape[0]} negatives"
+            )
         return symba_loss(self.score(h_pos), self.score(h_neg), self.values["alpha"])
 
 

@@ -32,7 +32,8 @@ def test_installed_plugin_registers_both_components():
 def test_symba_loss_by_hand():
     # delta = 2.0 - 1.5 = 0.5; alpha * delta = 2; softplus(-2) = log(1 + e^-2)
     assert symba_loss(torch.tensor([2.0]), torch.tensor([1.5]), alpha=4.0).item() == pytest.approx(
-        math.log(1 + math.exp(-2.0)), rel=1e-6)
+        math.log(1 + math.exp(-2.0)), rel=1e-6
+    )
     # mean over pairs: delta = 0 gives log 2
     value = symba_loss(torch.tensor([2.0, 1.0]), torch.tensor([1.5, 1.0]), alpha=4.0).item()
     assert value == pytest.approx((math.log(1 + math.exp(-2.0)) + math.log(2.0)) / 2, rel=1e-6)
@@ -65,12 +66,14 @@ def test_symba_needs_paired_negatives():
 
 #: Responses of 4 units (columns) to 4 samples (rows): one-sample unit, uniform unit, half-active
 #: unit, dead unit.
-RESPONSES = torch.tensor([
-    [1.0, 1.0, 1.0, 0.0],
-    [0.0, 1.0, 1.0, 0.0],
-    [0.0, 1.0, 0.0, 0.0],
-    [0.0, 1.0, 0.0, 0.0],
-])
+RESPONSES = torch.tensor(
+    [
+        [1.0, 1.0, 1.0, 0.0],
+        [0.0, 1.0, 1.0, 0.0],
+        [0.0, 1.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0, 0.0],
+    ]
+)
 
 
 def test_treves_rolls_by_hand():

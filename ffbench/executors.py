@@ -8,7 +8,9 @@
 
 Each run point is one Dask task running :func:`run_point` on a worker. Results stream back as
 tasks complete and only the client (:class:`ffbench.runner.Runner`) appends rows and writes
-artifacts, so workers never touch the results file. A task that raises, or whose worker is lost,
+artifacts, so workers never touch the results file. Each worker keeps its own
+:class:`ffbench.runner.RunContext` per run (created at the run's first task there), so a dataset
+is loaded once per worker, not once per point. A task that raises, or whose worker is lost,
 comes back as its exception and the Runner records it as failed; the others go on. Ctrl-C (or any
 exception in the client) cancels the pending tasks and re-raises; finished rows are already saved.
 Clusters the executor starts are started when there is work (so ``--resume`` with nothing left
@@ -35,7 +37,7 @@ import torch
 from ffbench.errors import FFBenchError
 from ffbench.provenance import resolve_device
 from ffbench.registry import Registry
-from ffbench.runner import LocalExecutor, PointResult, PointTask, Reporter, execute_point
+from ffbench.runner import LocalExecutor, PointResult, PointTask, Reporter, RunContext, execute_point
 
 EXECUTORS = ("local", "dask", "slurm")
 INSTALL_HINT = "pip install 'ffbench[dask]'"
@@ -104,13 +106,32 @@ class InProcessExecutor(LocalExecutor):
 # -- the worker side ---------------------------------------------------------------------------
 
 
+def worker_context(run_id: str) -> RunContext:
+    """This Dask worker's :class:`RunContext` for run ``run_id``: made at the run's first task on
+    the worker and kept on the worker for its later tasks; a task of another run replaces it (the
+    earlier run's datasets are then freed), so runs sharing a cluster never share state."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    held = getattr(worker, "ffbench_run_context", None)
+    if held is None or held[0] != run_id:
+        held = (run_id, RunContext())
+        worker.ffbench_run_context = held
+    return held[1]
+
+
 def run_point(
-    task: PointTask, registry: Registry, topic: str | None = None, torch_threads: int | None = None
+    task: PointTask,
+    registry: Registry,
+    topic: str | None = None,
+    torch_threads: int | None = None,
+    run_id: str | None = None,
 ) -> PointResult:
     """What a worker runs for one task: announce the start on ``topic`` (the client counts running
     tasks from these events), limit torch to the worker's share of the cores, check the device,
     then :func:`execute_point` with the client's registry (so plugins resolve, and rows name their
-    distributions, exactly as on the client)."""
+    distributions, exactly as on the client) and the worker's context for ``run_id`` (None: a
+    fresh context for this task alone)."""
     if topic:
         from distributed import get_worker
 
@@ -122,7 +143,7 @@ def run_point(
             f"this run trains on {task.opts.device}, but torch sees no CUDA device on worker "
             f"host {socket.gethostname()}; run the workers on GPU nodes, or use --device cpu"
         )
-    return execute_point(task, registry)
+    return execute_point(task, registry, context=worker_context(run_id) if run_id else RunContext())
 
 
 # -- the client side ---------------------------------------------------------------------------
@@ -260,13 +281,14 @@ class DaskExecutor:
         self.in_flight = {}
 
     def run(
-        self, tasks: list[PointTask], registry: Registry, reporter: Reporter
+        self, tasks: list[PointTask], registry: Registry, reporter: Reporter, context: RunContext | None = None
     ) -> Iterator[tuple[PointTask, PointResult | BaseException]]:
-        """Yield ``(task, result or exception)`` as tasks complete. One task per worker thread is
-        in flight, the rest wait here in grid order: a worker gets a point when it is free (also one
-        that joins later, e.g. a SLURM job that starts late), and a lost worker takes down only the
-        point it was running, which Dask retries elsewhere up to distributed.scheduler.allowed-failures
-        times before it comes back as ``KilledWorker``."""
+        """Yield ``(task, result or exception)`` as tasks complete. ``context`` (the client's) is
+        not shipped: every worker keeps its own for this run (:func:`worker_context`). One task
+        per worker thread is in flight, the rest wait here in grid order: a worker gets a point
+        when it is free (also one that joins later, e.g. a SLURM job that starts late), and a lost
+        worker takes down only the point it was running, which Dask retries elsewhere up to
+        distributed.scheduler.allowed-failures times before it comes back as ``KilledWorker``."""
         if not tasks:
             return
         client = self.connect()
@@ -287,6 +309,7 @@ class DaskExecutor:
                     registry,
                     topic,
                     self.torch_threads,
+                    run_id,
                     pure=False,
                     key=f"ffbench-point-{task.index}-{run_id}",
                 )

@@ -148,17 +148,37 @@ def component_columns(registry: Registry, prefix: str, component: Component | No
     }
 
 
-_BUNDLES: dict[tuple, DatasetBundle] = {}
+@dataclass
+class RunContext:
+    """The in-memory state of one run in one process, owned by whoever runs the points: one per
+    :meth:`Runner.run` (its points run in process), one per run on each Dask worker
+    (ffbench.executors). Two runs never share one, so neither sees the other's datasets or
+    models, and nothing is left behind in the process when a run ends.
 
+    ``bundles``: loaded datasets, keyed by (dataset identity, data dir, device); each is loaded
+    and moved to the device once per context. ``stacked``: models trained together with a
+    sibling seed (LearningRule.stacks_seeds), keyed by their model-cache key, each waiting for
+    its own point, which takes it out."""
 
-def load_bundle(dataset: Component, opts: RunOptions) -> DatasetBundle:
-    """The dataset on ``opts.device``, loaded once per process."""
-    key = (dataset.identity, str(opts.data_dir), str(opts.device))
-    if key not in _BUNDLES:
-        bundle = dataset.load(opts.data_dir, opts.download)  # type: ignore[attr-defined]
-        bundle.train, bundle.test = bundle.train.to(opts.device), bundle.test.to(opts.device)
-        _BUNDLES[key] = bundle
-    return _BUNDLES[key]
+    bundles: dict[tuple[str, str, str], DatasetBundle] = field(default_factory=dict)
+    stacked: dict[str, tuple[TrainedModel, TrainingRecord]] = field(default_factory=dict)
+
+    def load_bundle(self, dataset: Component, opts: RunOptions) -> DatasetBundle:
+        """The dataset on ``opts.device``, loaded once per context."""
+        key = (dataset.identity, str(opts.data_dir), str(opts.device))
+        if key not in self.bundles:
+            bundle = dataset.load(opts.data_dir, opts.download)  # type: ignore[attr-defined]
+            bundle.train, bundle.test = bundle.train.to(opts.device), bundle.test.to(opts.device)
+            self.bundles[key] = bundle
+        return self.bundles[key]
+
+    def keep_stacked(self, key: str, model: TrainedModel, record: TrainingRecord) -> None:
+        """Hold a model trained with a sibling seed until its own point asks for it."""
+        self.stacked[key] = (model, record)
+
+    def take_stacked(self, key: str) -> tuple[TrainedModel, TrainingRecord] | None:
+        """The held model (and its record) under ``key``, handed out once; None if none is held."""
+        return self.stacked.pop(key, None)
 
 
 def variant_key(variant: dict | None) -> str:
@@ -180,10 +200,12 @@ def completed_points(out: Path) -> dict[str, set[str]]:
 class LocalExecutor:
     """Runs tasks one after the other in this process (progress of each training is shown)."""
 
-    def run(self, tasks: list[PointTask], registry: Registry, reporter: Reporter):
+    def run(self, tasks: list[PointTask], registry: Registry, reporter: Reporter, context: RunContext | None = None):
+        """Yield ``(task, result)`` in order; every task shares ``context`` (default: a new one)."""
+        context = context if context is not None else RunContext()
         for task in tasks:
             reporter.point_started(task.index, task.point)
-            yield task, execute_point(task, registry, reporter)
+            yield task, execute_point(task, registry, reporter, context)
 
 
 class Runner:
@@ -208,16 +230,19 @@ class Runner:
     def run(self, grid: Grid, executor: Any = None, resume: bool = False) -> list[dict]:
         """Run every point (datasets are loaded first, so a missing one fails before training);
         rows and artifacts are written here, by the client only, as each point finishes.
-        Seeds are stacked in process only: an executor that spreads tasks gets unstacked ones."""
+        Seeds are stacked in process only: an executor that spreads tasks gets unstacked ones.
+        The run's state lives in a :class:`RunContext` made here and dropped when the run ends;
+        an executor that runs points elsewhere keeps its own per worker."""
+        context = RunContext()
         for point in grid.points:
-            load_bundle(point.dataset, self.opts)
+            context.load_bundle(point.dataset, self.opts)
         tasks = self.tasks(grid, resume)
         if executor is not None and not isinstance(executor, LocalExecutor):
             tasks = [dataclasses.replace(t, sibling_seeds=()) for t in tasks]
         self.reporter.start(len(tasks))
         all_rows: list[dict] = []
         try:
-            for task, outcome in (executor or LocalExecutor()).run(tasks, self.registry, self.reporter):
+            for task, outcome in (executor or LocalExecutor()).run(tasks, self.registry, self.reporter, context):
                 result = outcome if isinstance(outcome, PointResult) else lost_task_result(task, outcome, self.registry)
                 for artifact in result.artifacts:
                     save_artifact(self.opts.out.parent, artifact)
@@ -236,16 +261,24 @@ def lost_task_result(task: PointTask, exc: BaseException, registry: Registry) ->
     return PointResult(task, [failed_row(base, m, exc, registry) for m in task.metrics], [], 0.0)
 
 
-def execute_point(task: PointTask, registry: Registry | None = None, reporter: Reporter | None = None) -> PointResult:
-    """Train (or reuse) the point's model(s) and compute its metrics. Never raises for a failing
-    point: failures become rows with status 'failed'. Writes nothing but the model cache."""
+def execute_point(
+    task: PointTask,
+    registry: Registry | None = None,
+    reporter: Reporter | None = None,
+    context: RunContext | None = None,
+) -> PointResult:
+    """Train (or reuse) the point's model(s) and compute its metrics, with the datasets and held
+    sibling-seed models of ``context`` (default: a new, empty one: the point on its own). Never
+    raises for a failing point: failures become rows with status 'failed'. Writes nothing but
+    the model cache."""
     registry = registry or get_registry()
     reporter = reporter or SilentReporter()
+    context = context if context is not None else RunContext()
     t_start = time.perf_counter()
     point, opts = task.point, task.opts
     run_id = uuid.uuid4().hex[:12]
     try:
-        bundle = load_bundle(point.dataset, opts)
+        bundle = context.load_bundle(point.dataset, opts)
     except Exception as exc:
         base = base_row(task, registry, None, run_id)
         return PointResult(
@@ -264,7 +297,7 @@ def execute_point(task: PointTask, registry: Registry | None = None, reporter: R
     artifacts: list[Artifact] = []
     for variant, group in groups.values():
         try:
-            model, record = train(point, bundle, variant, opts, reporter, task.sibling_seeds)
+            model, record = train(point, bundle, variant, opts, reporter, context, task.sibling_seeds)
         except Exception as exc:  # a failed point is recorded, never cached, and the run goes on
             reporter.log(f"[red]training failed[/red] for {point.label}: {error_text(exc)}")
             rows += [failed_row(base, m, exc, registry) for m in group]
@@ -307,10 +340,6 @@ def execute_point(task: PointTask, registry: Registry | None = None, reporter: R
                 for r in result.rows
             ]
     return PointResult(task, rows, artifacts, time.perf_counter() - t_start)
-
-
-#: models trained together with a sibling seed, waiting for their own task (in-process)
-_STACKED: dict[str, tuple[TrainedModel, TrainingRecord]] = {}
 
 
 def seedless_hash(point: RunPoint) -> str:
@@ -363,16 +392,18 @@ def train(
     variant: dict | None,
     opts: RunOptions,
     reporter: Reporter,
+    context: RunContext,
     sibling_seeds: tuple[int, ...] = (),
 ) -> tuple[TrainedModel, TrainingRecord]:
     """Return the model and its :class:`~ffbench.training_record.TrainingRecord` (time, FLOPs,
     peak memory; from the cache meta, marked ``cached``, when the model was reused). When the
     rule stacks seeds, this point's not-yet-trained sibling seeds are trained together with it;
-    their models wait in memory (and in the model cache) for their own tasks, with the time
+    their models wait in ``context`` (and in the model cache) for their own tasks, with the time
     shared equally."""
     key = model_key(point, bundle, variant, opts)
-    if key in _STACKED:
-        return _STACKED.pop(key)
+    held = context.take_stacked(key)
+    if held is not None:
+        return held
     hit = load_cached(point, bundle, variant, opts, reporter)
     if hit is not None:
         reporter.log(f"reusing cached model for {point.label}" + (f" {variant}" if variant else ""))
@@ -411,7 +442,7 @@ def train(
             },
         )
         if p is not point:
-            _STACKED[k] = (model, record)
+            context.keep_stacked(k, model, record)
     return models[0], record
 
 

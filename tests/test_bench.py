@@ -14,7 +14,7 @@ from ffbench.cli import friendly_errors
 from ffbench.cli.bench import bench
 from ffbench.contracts import TrainContext
 from ffbench.registry import get_registry
-from ffbench_plugins.rules.flops import baseline_ff_flops, bp_ff_flops, bp_flops, ff_flops
+from ffbench_plugins.rules.flops import baseline_ff_flops, bp_ff_flops, bp_flops, dfa_flops, ff_flops
 
 KEYS = {
     "rule",
@@ -136,7 +136,8 @@ def test_bench_json_tiny():
 
 
 def test_bench_times_rules_that_declare_no_flops_and_says_so():
-    """dimcompress (self-supervised goodness) and a zoo rule: timed, FLOPs and baseline plainly absent."""
+    """dimcompress (self-supervised goodness: ff declares no count) is timed and says so; a zoo
+    rule (dfa) is timed with its own count. Neither has a baseline."""
     result = CliRunner().invoke(
         cli(),
         [
@@ -166,12 +167,14 @@ def test_bench_times_rules_that_declare_no_flops_and_says_so():
         ],
     )
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.stdout)
-    assert [r["goodness"] for r in rows] == ["dimcompress", None]
-    for r in rows:
-        assert r["samples_per_s"] > 0 and r["gflop_per_epoch"] is None and r["ratio_to_peak"] is None
-        assert r["flops_counted"].startswith("not counted") and r["speedup"] is None
-        assert r["baseline_available"] is False
+    ff, dfa = json.loads(result.stdout)
+    assert (ff["goodness"], dfa["goodness"]) == ("dimcompress", None)
+    assert ff["gflop_per_epoch"] is None and ff["ratio_to_peak"] is None
+    assert ff["flops_counted"].startswith("not counted")
+    assert dfa["gflop_per_epoch"] == pytest.approx(dfa_flops([784, 32, 32], 256, 1, 10) / 1e9)
+    assert dfa["ratio_to_peak"] > 0 and dfa["flops_counted"].startswith("matmul FLOPs")
+    for r in (ff, dfa):
+        assert r["samples_per_s"] > 0 and r["speedup"] is None and r["baseline_available"] is False
 
 
 def test_bench_rejects_unknown_rules():

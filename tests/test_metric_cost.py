@@ -22,6 +22,7 @@ from ffbench.registry import get_registry
 from ffbench.testing import evaluation_from_activity
 from ffbench.training_record import MeasureTraining, PeakMemory, TrainingRecord, count_flops
 from ffbench_plugins.metrics.cost import Cost
+from ffbench_plugins.rules.flops import random_readout_flops
 
 MIB = 2**20
 
@@ -206,13 +207,32 @@ def test_run_records_the_rules_own_flops_memory_and_reuses_them_from_the_cache(t
 
 
 def test_a_rule_without_a_flop_count_gives_nan_flops_and_says_why(tmp_path):
+    """ff with a self-supervised goodness (dimcompress, no negatives) declares no FLOP count."""
     out = tmp_path / "r.parquet"
-    df = run(out, "--rule", "random[width=32,layers=1]", "--metric", "cost")
+    df = run(
+        out,
+        "--rule",
+        "ff[width=32,layers=1,epochs=1,batch_size=100]",
+        "--goodness",
+        "dimcompress",
+        "--negatives",
+        "none",
+        "--metric",
+        "cost",
+    )
     cost = cost_rows(df).set_index("stat")
     assert (cost["status"] == "ok").all()
     assert math.isnan(cost.loc["train_flops", "value"]) and math.isnan(cost.loc["gflop_per_second", "value"])
     assert cost.loc["train_seconds", "value"] >= 0
-    assert artifact(out, cost.iloc[0])["flops_note"].startswith("not counted: rule 'random' declares no FLOP count")
+    assert artifact(out, cost.iloc[0])["flops_note"].startswith("not counted: rule 'ff' declares no FLOP count")
+
+
+def test_a_zoo_rule_reports_its_own_flop_count(tmp_path):
+    """random: the frozen stack once (mm(300, 784, 32) = 15 052 800), then 20 epochs of the
+    readout's forward and weight gradient (2 * mm(300, 32, 10) = 384 000 each): 22 732 800."""
+    out = tmp_path / "r.parquet"
+    cost = cost_rows(run(out, "--rule", "random[width=32,layers=1,epochs=20]", "--metric", "cost")).set_index("stat")
+    assert cost.loc["train_flops", "value"] == random_readout_flops([784, 32], 300, 20, 10) == 22_732_800
 
 
 def test_stacked_seeds_say_so_and_share_the_time(tmp_path):

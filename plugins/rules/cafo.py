@@ -77,6 +77,12 @@ class CaFoRule(LearningRule):
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
     presets = {"quick": {"epochs": 5, "batch_size": 256, "lr": 1e-3}}
 
+    def training_flops(self, data, goodness, negatives):
+        from ffbench_plugins.rules import flops
+
+        v = self.values
+        return flops.cafo_flops(flops.layer_dims(v, data), len(data.train), v["epochs"], data.num_classes, v["frozen"])
+
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         v = self.values
         width = v["width"] or default_width(data)

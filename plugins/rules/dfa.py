@@ -92,6 +92,12 @@ class DFARule(LearningRule):
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
     presets = {"quick": {"epochs": 10, "batch_size": 256, "lr": 1e-3}}
 
+    def training_flops(self, data, goodness, negatives):
+        from ffbench_plugins.rules import flops
+
+        v = self.values
+        return flops.dfa_flops(flops.layer_dims(v, data), len(data.train), v["epochs"], data.num_classes)
+
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         net = build_dfa_net(self.values, data, ctx)
         x, y = data.train.flat(), data.train.y

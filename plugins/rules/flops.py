@@ -1,7 +1,8 @@
 """Matmul FLOP counts of the built-in rules' trainers (``LearningRule.training_flops`` and
 ``baseline_flops``, read by ``ffbench bench``): 2·m·k·n per product that each implementation
 actually performs; elementwise work (activations, goodness, loss, optimizer) is not counted.
-tests/test_bench.py checks every formula against torch's own FLOP counter."""
+tests/test_bench.py (ff, bp-ff, bp) and tests/test_flops.py (the zoo rules) check every formula
+against torch's own FLOP counter on real training."""
 
 from __future__ import annotations
 
@@ -126,3 +127,59 @@ def trains_with_negatives(goodness, negatives) -> bool:
     """The configurations the FF formulas and baselines cover (a self-supervised goodness, e.g.
     dimcompress, trains otherwise: not counted, no baseline)."""
     return goodness is not None and negatives is not None and goodness.needs_negatives
+
+
+# --- the zoo rules (label-free input; ``dims`` = [input, hidden widths...], ``classes`` outputs) ---
+# A backward pass through y = x W^T costs the weight gradient (one product) plus the input
+# gradient (one more) only where the input itself needs a gradient: a detached input, the data,
+# or a frozen feature never does. Sums over minibatches equal one product on all n rows.
+
+
+def mono_forward_flops(dims: list[int], n: int, epochs: int, classes: int) -> int:
+    """Matmul FLOPs of MonoForwardRule.fit: per epoch, for every layer l on n rows: forward and
+    weight gradient of W_l (its input is detached: no input gradient), and forward, weight
+    gradient and input gradient (towards h_l) of its projection M_l [width, classes]."""
+    per_epoch = sum(2 * mm(n, a, b) + 3 * mm(n, b, classes) for a, b in zip(dims[:-1], dims[1:]))
+    return epochs * per_epoch
+
+
+def dfa_flops(dims: list[int], n: int, epochs: int, classes: int) -> int:
+    """Matmul FLOPs of DFARule.fit: per epoch on n rows, every hidden layer's forward and weight
+    gradient (inputs detached: no input gradient), its feedback projection e B_l ([n, classes] x
+    [classes, width_l], no gradient), and the head's forward and weight gradient (it reads h_L
+    detached)."""
+    hidden = sum(2 * mm(n, a, b) + mm(n, classes, b) for a, b in zip(dims[:-1], dims[1:]))
+    return epochs * (hidden + 2 * mm(n, dims[-1], classes))
+
+
+def cafo_flops(dims: list[int], n: int, epochs: int, classes: int, frozen: bool = False) -> int:
+    """Matmul FLOPs of CaFoRule.fit, blocks trained one after the other for ``epochs`` each.
+    Trained blocks: per epoch of block l, the block's forward and weight gradient and its
+    predictor's forward, weight gradient and input gradient; after every block but the last,
+    its output on the whole training set once (the next block's input). ``frozen``: each block's
+    output on the training set once (no block backward), then per epoch the predictor's forward
+    and weight gradient only (its input is a fixed feature)."""
+    total = 0
+    for l, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+        if frozen:
+            total += mm(n, a, b) + epochs * 2 * mm(n, b, classes)
+        else:
+            total += epochs * (2 * mm(n, a, b) + 3 * mm(n, b, classes))
+            total += mm(n, a, b) if l + 2 < len(dims) else 0
+    return total
+
+
+def pepita_flops(dims: list[int], n: int, epochs: int, classes: int) -> int:
+    """Matmul FLOPs of PepitaRule.fit (no backward pass): per epoch on n rows, the standard pass
+    (hidden layers and the output layer), the input perturbation e F^T ([n, classes] x [classes,
+    input]), the modulated pass (hidden layers only: its output is not read), and the updates
+    (h_l - h'_l)^T h'_{l-1} per hidden layer and e^T h'_L for the output layer."""
+    hidden = sum(mm(n, a, b) for a, b in zip(dims[:-1], dims[1:]))
+    return epochs * (3 * hidden + 2 * mm(n, dims[-1], classes) + mm(n, classes, dims[0]))
+
+
+def random_readout_flops(dims: list[int], n: int, epochs: int, classes: int) -> int:
+    """Matmul FLOPs of RandomRule.fit: the frozen stack's forward pass over the training set once
+    (the readout's features; the stack is never trained), then per epoch the readout's forward
+    and weight gradient on n rows (its input is a fixed feature: no input gradient)."""
+    return sum(mm(n, a, b) for a, b in zip(dims[:-1], dims[1:])) + epochs * 2 * mm(n, dims[-1], classes)

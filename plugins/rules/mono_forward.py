@@ -86,6 +86,12 @@ class MonoForwardRule(LearningRule):
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
     presets = {"quick": {"epochs": 10, "batch_size": 256, "lr": 1e-3}}
 
+    def training_flops(self, data, goodness, negatives):
+        from ffbench_plugins.rules import flops
+
+        v = self.values
+        return flops.mono_forward_flops(flops.layer_dims(v, data), len(data.train), v["epochs"], data.num_classes)
+
     def build(self, data, ctx: TrainContext) -> MonoForwardNet:
         width = self.values["width"] or default_width(data)
         dims = [data.input_dim] + [width] * self.values["layers"]

@@ -98,6 +98,12 @@ class PepitaRule(LearningRule):
     #: quick: fewer epochs (the step schedule scales with them); definitions unchanged
     presets = {"quick": {"epochs": 10}}
 
+    def training_flops(self, data, goodness, negatives):
+        from ffbench_plugins.rules import flops
+
+        v = self.values
+        return flops.pepita_flops(flops.layer_dims(v, data), len(data.train), v["epochs"], data.num_classes)
+
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         v = self.values
         net = build_pepita_net(v, data, ctx)

@@ -50,6 +50,12 @@ class RandomRule(LearningRule):
     #: quick: fewer epochs, smaller batches, a larger readout step; the hidden stack is never trained
     presets = {"quick": {"epochs": 20, "batch_size": 256, "lr": 1e-2}}
 
+    def training_flops(self, data, goodness, negatives):
+        from ffbench_plugins.rules import flops
+
+        v = self.values
+        return flops.random_readout_flops(flops.layer_dims(v, data), len(data.train), v["epochs"], data.num_classes)
+
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         net = build_mlp(self.values, data, ctx)
         net.requires_grad_(False)

@@ -33,6 +33,11 @@ class Param:
     choices: tuple | None = None
     min: float | None = None
     max: float | None = None
+    #: Left out of the component's identity (and so of config hashes, cache keys and board ids)
+    #: while it has its default value. For a parameter added to an existing component: the
+    #: configurations that existed before keep their identities, so resumed runs and committed
+    #: boards still match them; setting it to anything else gives a new configuration.
+    omit_at_default: bool = False
 
     def coerce(self, value: Any, owner: str = "") -> Any:
         """Convert ``value`` (a Python value or a CLI string) to this parameter's type, or raise."""
@@ -202,10 +207,13 @@ class Component(metaclass=ABCMeta):
     # -- identity -----------------------------------------------------------------------
     @property
     def identity(self) -> str:
-        """``name[k=v,...]`` with every parameter, keys sorted."""
-        if not self.values:
+        """``name[k=v,...]`` with every parameter, keys sorted (except a parameter declared
+        ``omit_at_default`` while it has its default value)."""
+        schema = self.param_map()
+        shown = {k: v for k, v in self.values.items() if not (schema[k].omit_at_default and schema[k].default == v)}
+        if not shown:
             return self.name
-        inner = ",".join(f"{k}={format_value(self.values[k])}" for k in sorted(self.values))
+        inner = ",".join(f"{k}={format_value(shown[k])}" for k in sorted(shown))
         return f"{self.name}[{inner}]"
 
     @property

@@ -153,13 +153,41 @@ class TrainContext:
             )
 
 
+class ModelCapabilityError(NotImplementedError):
+    """A trained model lacks what was asked of it: 2-D weight matrices (:meth:`TrainedModel.weights`
+    of a model that has none) or non-negative activity (a metric that needs it). A metric that
+    raises it becomes a failed metric row with this message; the run goes on."""
+
+
 class TrainedModel(ABC):
-    """A trained model, as metrics see it. Must be picklable (it is cached with torch.save)."""
+    """A trained model, as metrics see it. Must be picklable (it is cached with torch.save).
+
+    Required: :attr:`num_layers`, :meth:`predict`, :meth:`representations`. Optional, declared:
+
+    - :meth:`weights`: one incoming 2-D weight matrix per layer. A model that has none (a
+      convolutional or locally connected layer shares or tiles its weights, so a unit has no
+      matrix row of its own) does not override it: the default raises
+      :class:`ModelCapabilityError`, and :attr:`has_weight_matrices` is False.
+    - :attr:`nonnegative_activity`: whether the representations are non-negative (post-ReLU).
+
+    Metrics that need either read them through :meth:`require_weight_matrices` /
+    :meth:`require_nonnegative`, which fail with a message naming the metric, the model and what
+    is missing."""
 
     #: Whether ``representations(x, y)`` read the label y (an FF-style label embedding: True) or
     #: are the activity for the image alone (False). None: not declared; the runner then checks on
     #: a few test samples. Recorded on every result row (``label_in_input``).
     reads_label: bool | None = None
+
+    #: Whether every representation value is >= 0 (post-ReLU activity: True; signed activity, e.g.
+    #: tanh or pre-activations: False). None (default): not declared; metrics that need
+    #: non-negative activity then check the values they read. The conformance suite checks a
+    #: declared True on test samples.
+    nonnegative_activity: bool | None = None
+
+    #: The name of the rule that trained the model, for messages (rules may set it). None: messages
+    #: name the model's class instead.
+    rule_name: str | None = None
 
     @property
     @abstractmethod
@@ -172,11 +200,56 @@ class TrainedModel(ABC):
 
     @abstractmethod
     def representations(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
-        """Post-ReLU hidden activity per layer, each [N, D_l]. Rules that embed labels embed ``y``."""
+        """Hidden activity per layer, each [N, D_l] (a convolutional layer flattens its feature
+        maps: D_l = channels * height * width). Rules that embed labels embed ``y``. Whether the
+        values are non-negative is declared by :attr:`nonnegative_activity`."""
 
-    @abstractmethod
     def weights(self) -> list[torch.Tensor]:
-        """Incoming weight matrix of each hidden layer, each [D_out, D_in]."""
+        """Incoming weight matrix of each hidden layer, each [D_l, D_in]: row i holds the weights
+        into unit i of the layer's representation. Optional: the default raises
+        :class:`ModelCapabilityError` (the model has no weight matrices)."""
+        raise ModelCapabilityError(f"{self.describe()} has no 2-D weight matrices (weights() is not implemented)")
+
+    @property
+    def has_weight_matrices(self) -> bool:
+        """Whether :meth:`weights` returns one 2-D matrix per layer. Default: True exactly when the
+        model's class overrides :meth:`weights`; override this property when that depends on the
+        instance."""
+        return type(self).weights is not TrainedModel.weights
+
+    def describe(self) -> str:
+        """How messages name the model: "rule 'NAME'" when :attr:`rule_name` is set, else its class."""
+        return f"rule '{self.rule_name}'" if self.rule_name else f"model {type(self).__name__}"
+
+    def require_weight_matrices(self, metric: str) -> list[torch.Tensor]:
+        """The weight matrices, for metric ``metric``; raises :class:`ModelCapabilityError` when the
+        model has none or one is not 2-D."""
+        if not self.has_weight_matrices:
+            raise ModelCapabilityError(f"metric '{metric}' needs 2-D weight matrices; {self.describe()} has none")
+        weights = self.weights()
+        for layer, w in enumerate(weights, start=1):
+            if w.dim() != 2:
+                raise ModelCapabilityError(
+                    f"metric '{metric}' needs 2-D weight matrices; layer {layer} of {self.describe()} "
+                    f"has a weight of shape {list(w.shape)}"
+                )
+        return weights
+
+    def require_nonnegative(self, metric: str, representations: list[torch.Tensor]) -> None:
+        """Raise :class:`ModelCapabilityError` unless ``representations`` (this model's, per layer)
+        are non-negative: refused at once when the model declares ``nonnegative_activity = False``,
+        else checked on the values."""
+        if self.nonnegative_activity is False:
+            raise ModelCapabilityError(
+                f"metric '{metric}' needs non-negative (post-ReLU) activity; {self.describe()} declares "
+                "signed activity (nonnegative_activity = False)"
+            )
+        for layer, h in enumerate(representations, start=1):
+            if h.numel() and bool((h < 0).any()):
+                raise ModelCapabilityError(
+                    f"metric '{metric}' needs non-negative (post-ReLU) activity; layer {layer} of "
+                    f"{self.describe()} has negative values (min {float(h.min()):.4g})"
+                )
 
     def to(self, device: torch.device | str) -> TrainedModel:
         return self

@@ -53,6 +53,7 @@ from ffbench.contracts import (
     Metric,
     MetricResult,
     MetricRow,
+    ModelCapabilityError,
     NegativeGenerator,
     TrainContext,
     TrainedModel,
@@ -318,7 +319,13 @@ class ActivityModel(TrainedModel):
         return [a[x.flatten().long().cpu()] for a in self.activity]
 
     def weights(self) -> list[torch.Tensor]:
+        if not self._weights:
+            return super().weights()
         return self._weights
+
+    @property
+    def has_weight_matrices(self) -> bool:
+        return bool(self._weights)
 
 
 def evaluation_from_activity(
@@ -329,12 +336,13 @@ def evaluation_from_activity(
     weights: Iterable[Any] = (),
 ) -> Evaluation:
     """An :class:`~ffbench.contracts.Evaluation` over hand-made numbers, for a metric's unit test:
-    ``labels`` [N] true classes of the test samples, ``activity`` one [N, D_l] matrix per layer
-    (lists or tensors), ``predictions`` [N] (default: all correct), ``classes`` names (default
-    "0".."C-1"), ``weights`` one [D_l, D_in] matrix per layer for metrics that read weights::
+        ``labels`` [N] true classes of the test samples, ``activity`` one [N, D_l] matrix per layer
+        (lists or tensors), ``predictions`` [N] (default: all correct), ``classes`` names (default
+        "0".."C-1"), ``weights`` one [D_l, D_in] matrix per layer for metrics that read weights (none by default: the
+    model then has no weight matrices, as a convolutional one)::
 
-        ev = evaluation_from_activity([0, 0, 1], [[[1, 0], [2, 0], [0, 3]]])
-        rows = MyMetric.from_spec({}).compute(ev).rows
+            ev = evaluation_from_activity([0, 0, 1], [[[1, 0], [2, 0], [0, 3]]])
+            rows = MyMetric.from_spec({}).compute(ev).rows
     """
     y = torch.as_tensor(list(labels), dtype=torch.long)
     acts = [torch.as_tensor(a, dtype=torch.float32) for a in activity]
@@ -587,14 +595,19 @@ def generate_seeded(s: Subject) -> None:
 
 
 def check_trained_model(model: Any, bundle: DatasetBundle, n: int = 64) -> None:
-    """What metrics rely on: predictions [N] in range, post-ReLU representations [N, D_l] per layer,
-    one incoming weight matrix [D_l, D_in] per layer."""
+    """What metrics rely on: predictions [N] in range; representations [N, D_l] of finite floats per
+    layer (any sign, unless the model declares ``nonnegative_activity = True``: then >= 0); and,
+    when the model declares ``has_weight_matrices``, one incoming weight matrix [D_l, D_in] per
+    layer. A model without weight matrices passes if ``weights()`` raises ModelCapabilityError."""
     expect(isinstance(model, TrainedModel), f"fit returned {type(model).__name__}, not a TrainedModel")
     layers = model.num_layers
     expect(isinstance(layers, int) and layers >= 1, f"num_layers is {layers!r}, expected an int >= 1")
+    has_weights, nonneg = model.has_weight_matrices, model.nonnegative_activity
+    expect(isinstance(has_weights, bool), f"has_weight_matrices is {has_weights!r}, expected True or False")
+    expect(nonneg in (True, False, None), f"nonnegative_activity is {nonneg!r}, expected True, False or None")
     x, y = bundle.test.x[:n], bundle.test.y[:n]
     with torch.no_grad():
-        pred, reps, weights = model.predict(x), model.representations(x, y), model.weights()
+        pred, reps = model.predict(x), model.representations(x, y)
     expect(
         isinstance(pred, torch.Tensor) and tuple(pred.shape) == (n,),
         f"predict(x [{n}, ...]) returned shape {list(getattr(pred, 'shape', []))}, expected [{n}]",
@@ -612,18 +625,43 @@ def check_trained_model(model: Any, bundle: DatasetBundle, n: int = 64) -> None:
         f"representations returned {len(reps) if isinstance(reps, list) else type(reps).__name__} "
         f"layers, expected a list of num_layers = {layers}",
     )
-    expect(isinstance(weights, list) and len(weights) == layers, f"weights() must return a list of {layers} matrices")
-    for l, (h, w) in enumerate(zip(reps, weights), start=1):
+    for l, h in enumerate(reps, start=1):
         expect(
             h.dim() == 2 and h.shape[0] == n, f"layer {l} representation has shape {list(h.shape)}, expected [{n}, D]"
         )
         expect(h.is_floating_point() and torch.isfinite(h).all(), f"layer {l} representation is not finite floats")
-        expect(
-            bool((h >= 0).all()), f"layer {l} representation has negative values (the contract is post-ReLU activity)"
+        if nonneg:
+            expect(
+                bool((h >= 0).all()),
+                f"layer {l} representation has negative values (min {float(h.min()):.4g}), but the model "
+                "declares nonnegative_activity = True",
+            )
+    _check_weights(model, reps, has_weights)
+
+
+def _check_weights(model: TrainedModel, reps: list[torch.Tensor], has_weights: bool) -> None:
+    """Declared weight matrices have the contract's shapes; undeclared ones are refused clearly."""
+    if not has_weights:
+        try:
+            model.weights()
+        except ModelCapabilityError:
+            return
+        raise ConformanceError(
+            "has_weight_matrices is False, but weights() returned a value instead of raising "
+            "ModelCapabilityError (leave weights() to the TrainedModel default)"
         )
+    with torch.no_grad():
+        weights = model.weights()
+    layers = len(reps)
+    expect(
+        isinstance(weights, list) and len(weights) == layers,
+        f"weights() must return a list of {layers} matrices (or the model declares has_weight_matrices = False)",
+    )
+    for l, (h, w) in enumerate(zip(reps, weights), start=1):
         expect(
-            w.dim() == 2 and w.shape[0] == h.shape[1],
-            f"layer {l} weight has shape {list(w.shape)}, expected [{h.shape[1]}, D_in]",
+            isinstance(w, torch.Tensor) and w.dim() == 2 and w.shape[0] == h.shape[1],
+            f"layer {l} weight has shape {list(getattr(w, 'shape', []))}, expected [{h.shape[1]}, D_in] "
+            "(one row per unit of the layer's representation)",
         )
 
 

@@ -73,3 +73,34 @@ def test_from_spec_takes_the_cli_form_too():
     assert FFRule.from_spec("ff") == FFRule.from_spec({})
     with pytest.raises(ParameterError, match="the spec names 'bp', but this rule is 'ff'"):
         FFRule.from_spec("bp[epochs=2]")
+
+
+def test_parameters_added_later_stay_out_of_the_identity_at_their_default():
+    """momentum, layer_norm and peer_norm came after boards were published: a default
+    configuration keeps the identity (config hash, cache key, board id) it had before."""
+    rule = FFRule(epochs=5)
+    assert "momentum" not in rule.identity and "layer_norm" not in rule.identity and "peer_norm" not in rule.identity
+    assert "optimizer=adam" in rule.identity  # an older parameter stays listed at its default
+    study = FFRule(optimizer="sgd", momentum=0.9, layer_norm="rms", peer_norm=0.03)
+    assert (
+        "momentum=0.9" in study.identity and "layer_norm=rms" in study.identity and "peer_norm=0.03" in study.identity
+    )
+    name, params = parse_spec(study.identity)
+    assert FFRule.from_spec(params) == study and FFRule.from_spec(parse_spec(rule.identity)[1]) == rule
+
+
+def test_the_committed_boards_ids_are_todays_identities():
+    """Every rule id on the committed boards is what today's code calls that
+    configuration, so a new run of it replaces its rows instead of adding a duplicate."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from ffbench.registry import get_registry
+
+    root = Path(__file__).resolve().parent.parent
+    boards = [pd.read_parquet(p, columns=["rule_id"]) for p in sorted((root / "leaderboards").glob("*.parquet"))]
+    assert boards
+    registry = get_registry()
+    for rule_id in pd.concat(boards)["rule_id"].dropna().unique():
+        assert registry.build("rule", rule_id).identity == rule_id

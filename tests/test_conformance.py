@@ -284,3 +284,22 @@ def test_evaluation_from_activity_feeds_a_metric_hand_computable_numbers():
         evaluation_from_activity([0, 0, 1], [[[1, 2]]])
     bundle = tiny_bundle()
     assert len(bundle.train) == 300 and len(bundle.test) == 100 and bundle.shape == (1, 28, 28)
+
+
+def test_trained_model_check_reads_declared_weights_and_non_negativity():
+    from ffbench.contracts import DatasetBundle
+    from ffbench.testing import ActivityModel, check_trained_model, tiny_bundle
+
+    bundle, n = tiny_bundle(), 64
+    signed = [torch.tensor([[1.0, -1.0]]).repeat(n, 1)]  # the stand-in model reads image i as sample i
+    test = DataSplit(torch.arange(n, dtype=torch.float32).reshape(-1, 1, 1, 1), bundle.test.y[:n])
+    data = DatasetBundle("hand-made", test, test, bundle.classes, (1, 1, 1), (0.0,), (1.0,), "0" * 16)
+    preds = torch.zeros(n, dtype=torch.long)
+    check_trained_model(ActivityModel(signed, preds, []), data, n)  # no weights, signed activity: passes
+    check_trained_model(ActivityModel(signed, preds, [torch.ones(2, 5)]), data, n)  # declared weights, right shape
+    with pytest.raises(ConformanceError, match=r"layer 1 weight has shape \[3, 5\], expected \[2, D_in\]"):
+        check_trained_model(ActivityModel(signed, preds, [torch.ones(3, 5)]), data, n)
+    declared = ActivityModel(signed, preds, [])
+    declared.nonnegative_activity = True
+    with pytest.raises(ConformanceError, match="negative values .* declares nonnegative_activity = True"):
+        check_trained_model(declared, data, n)

@@ -202,3 +202,67 @@ def test_validation_split_is_carved_from_training_and_checked():
     assert torch.equal(b.test.x, again.test.x)  # deterministic
     with pytest.raises(ParameterError, match="toy.validation"):
         make_bundle("toy", (x, y), (x[:8], y[:8]), ["a", "b", "c", "d"], validation=100)
+
+
+# -- STL-10 ----------------------------------------------------------------------------------
+
+
+class _FakeSTL10:
+    """Stands in for torchvision's STL10: uint8 [N, 3, 96, 96] (its NCHW layout), labels 0-9;
+    image i of a split is constant, = 20 * (i % 10) in every channel."""
+
+    def __init__(self, root, split="train", download=False):
+        n = 40 if split == "train" else 20
+        self.labels = np.arange(n) % 10
+        self.data = np.broadcast_to((20 * self.labels).astype(np.uint8)[:, None, None, None], (n, 3, 96, 96)).copy()
+        self.classes = list(tvs.STL10_CLASSES)
+
+
+def test_stl10_reads_labelled_splits(monkeypatch, tmp_path):
+    monkeypatch.setattr(tvd, "STL10", _FakeSTL10)
+    b = tvs.STL10(train_size=20, test_size=10).load(tmp_path, download=False)
+    assert b.shape == (3, 96, 96) and len(b.train) == 20 and len(b.test) == 10
+    assert torch.bincount(b.train.y).tolist() == [2] * 10 and b.classes[0] == "airplane"
+    assert "stl10_binary" in b.source and str(tmp_path) in b.source
+
+
+def test_stl10_resized_to_32(monkeypatch, tmp_path):
+    monkeypatch.setattr(tvd, "STL10", _FakeSTL10)
+    b = tvs.STL10(size=32, norm="own").load(tmp_path, download=False)
+    assert b.shape == (3, 32, 32) and b.train.x.shape == (40, 3, 32, 32)
+    # constant images stay constant through the resize: undoing the normalisation gives 20 k / 255
+    raw = b.train.x * torch.tensor(b.std).view(1, 3, 1, 1) + torch.tensor(b.mean).view(1, 3, 1, 1)
+    expected = (20.0 * b.train.y.float() / 255).view(-1, 1, 1, 1).expand_as(raw)
+    assert torch.allclose(raw, expected, atol=1e-5)
+
+
+def test_resize_uint8_averages_a_checkerboard():
+    # a 1-pixel checkerboard of 0 / 200 downsampled 96 -> 32 with antialiasing averages to ~100
+    board = ((np.indices((96, 96)).sum(0) % 2) * 200).astype(np.uint8)[None, None]
+    out = tvs.resize_uint8(board, 32)
+    assert out.shape == (1, 1, 32, 32) and out.dtype == np.uint8
+    assert np.abs(out[0, 0].astype(int) - 100).max() <= 1  # 99, 100 or 101: the filter is not a 3x3 box
+    assert tvs.resize_uint8(board, 96) is board
+
+
+def test_stl10_size_is_checked():
+    from ffbench.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="size.*<= 96"):
+        tvs.STL10(size=128)
+
+
+def test_stl10_missing_without_download(tmp_path):
+    with pytest.raises(DatasetNotFoundError) as info:
+        tvs.STL10().load(tmp_path, download=False)
+    message = str(info.value)
+    assert "'stl10'" in message and "stl10_binary/" in message and str(tmp_path) in message
+    assert "disabled" in message and "--data-dir" in message and "\n" not in message
+
+
+def test_stl10_download_fails_offline(monkeypatch, tmp_path):
+    monkeypatch.setattr("torchvision.datasets.stl10.download_and_extract_archive", _offline_download)
+    with pytest.raises(DatasetNotFoundError) as info:
+        tvs.STL10().load(tmp_path, download=True)
+    message = str(info.value)
+    assert "failed" in message and "URLError" in message and "network" in message

@@ -55,6 +55,7 @@ CASES: dict[str, tuple[str, str | None, str | None]] = {
     "pepita": ("pepita", None, None),
     "random": ("random", None, None),
     "ff+dimcompress": ("ff", "dimcompress[copies=4,readout_epochs=2]", "none"),
+    "conv-ff": ("conv-ff", "l2", "wrong-label"),
 }
 
 #: case -> ({component name: version}, numbers); written by ``python tests/test_pinned_numbers.py``
@@ -149,6 +150,16 @@ PINS: dict[str, tuple[dict[str, str], dict[str, float]]] = {
             "act_sum": 96.62789410445839,
         },
     ),
+    "conv-ff": (
+        {"conv-ff": "1", "l2": "1", "wrong-label": "1"},
+        {
+            "acc": 0.10000000149011612,
+            "w1_sum": 26.447753692937113,
+            "w1_abs_sum": 136.69754664077118,
+            "state_abs_sum": 304.01341631523064,
+            "act_sum": 4481.188609965146,
+        },
+    ),
 }
 
 
@@ -166,7 +177,12 @@ def train(case: str) -> tuple[dict[str, str], dict[str, float]]:
     versions = {c.name: str(c.version) for c in components}
     data = tiny_bundle()
     model = rule.fit(data, goodness, negatives, TrainContext(torch.device("cpu"), 0, list(range(10)), 10))
-    w1 = model.weights()[0]
+    # the first layer's weight matrix, or (a model without 2-D weights: conv-ff) its first parameter
+    w1 = (
+        model.weights()[0]
+        if model.has_weight_matrices
+        else next(v for v in model.state_dict().values() if v.is_floating_point())
+    )
     numbers = {
         "acc": float((model.predict(data.test.x) == data.test.y).float().mean()),
         "w1_sum": float(w1.double().sum()),

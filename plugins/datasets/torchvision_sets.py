@@ -1,4 +1,4 @@
-"""MNIST, Fashion-MNIST, KMNIST, CIFAR-10 and SVHN, read (and downloaded) by torchvision.
+"""MNIST, Fashion-MNIST, KMNIST, CIFAR-10, SVHN and STL-10, read (and downloaded) by torchvision.
 
 The data directory is ``load(data_dir=...)`` (the CLI's ``--data-dir``), else ``$FFBENCH_DATA``,
 else ``<user cache>/ffbench/data``; under it each dataset keeps torchvision's own layout
@@ -18,9 +18,12 @@ from typing import ClassVar
 
 import numpy as np
 import platformdirs
+import torch
+import torch.nn.functional as F
 import torchvision.datasets as tvd
 
 import ffbench
+from ffbench.component import Param
 from ffbench.contracts import Dataset, DatasetBundle
 from ffbench.errors import DatasetNotFoundError
 from ffbench_plugins.datasets.common import FASHION_MNIST_CLASSES, SIZE_PARAMS, make_bundle, read_idx, subset_options
@@ -211,7 +214,53 @@ class SVHN(TorchvisionDataset):
         return train, test, [str(d) for d in range(10)]
 
 
+#: STL-10's classes in label order (torchvision reads them from class_names.txt when present)
+STL10_CLASSES = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]
+
+
+def resize_uint8(images: np.ndarray, size: int) -> np.ndarray:
+    """uint8 images [N, C, H, W] resized to [N, C, size, size]: bilinear with antialiasing (what
+    torchvision's ``Resize`` does to tensors, as in the goodness study), rounded back to uint8
+    (at most 0.5/255 from the float result). The images themselves when already that size."""
+    if images.shape[-2:] == (size, size):
+        return images
+    out = torch.empty(len(images), images.shape[1], size, size, dtype=torch.uint8)
+    for i in range(0, len(images), 1000):  # chunks: bounded float memory
+        x = torch.from_numpy(images[i : i + 1000]).float()
+        y = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        out[i : i + 1000] = y.round_().clamp_(0, 255).to(torch.uint8)
+    return out.numpy()
+
+
+class STL10(TorchvisionDataset):
+    name = "stl10"
+    version = "1"
+    description = (
+        "STL-10 (Coates et al.), labelled splits: 5 000 / 8 000 colour 96x96 images, 10 classes "
+        "(the 100 000 unlabelled images are not used); size=32 resizes as the goodness study"
+    )
+    layout = "stl10_binary/"
+    params = SIZE_PARAMS + (
+        Param(
+            "size",
+            int,
+            96,
+            "side of the images in pixels: 96 (STL-10's own) or smaller, resized bilinearly with "
+            "antialiasing (32: the goodness study's 32x32, CIFAR-10's input size)",
+            min=1,
+            max=96,
+        ),
+    )
+
+    def read_torchvision(self, root: Path, download: bool) -> tuple[Split, Split, list[str]]:
+        # torchvision checks (and downloads) the whole archive, unlabelled images included
+        with contextlib.redirect_stdout(sys.stderr):
+            splits = [tvd.STL10(str(root), split=s, download=download) for s in ("train", "test")]
+        train, test = ((resize_uint8(ds.data, self.values["size"]), np.asarray(ds.labels)) for ds in splits)
+        return train, test, list(getattr(splits[0], "classes", STL10_CLASSES))
+
+
 @ffbench.hookimpl
 def ffbench_register_datasets(register):
-    for cls in (MNIST, FashionMNIST, KMNIST, CIFAR10, SVHN):
+    for cls in (MNIST, FashionMNIST, KMNIST, CIFAR10, SVHN, STL10):
         register(cls)

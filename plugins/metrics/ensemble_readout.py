@@ -80,7 +80,7 @@ class EnsembleReadout(Metric):
             )
             return float(correct.float().mean())
 
-        for layer, m in enumerate(per_layer_means(ev, keep), start=1):
+        for layer, m in enumerate(per_layer_means(ev, keep, self.name), start=1):
             units = torch.nonzero(loo_ensembles(m, v["tau"]).any(dim=0)).flatten()
             train_h, test_h = data.train[layer - 1], data.test[layer - 1]
             d, k = test_h.shape[1], len(units)

@@ -10,7 +10,10 @@ class-c samples read. Unit i is in E_c iff (m_i - mu_i) / mu_i > tau, with mu_i 
   (ratio -> +inf), a silent unit never is (0/0);
 - the ratio is strict: a unit exactly at ratio == tau is not a member;
 - activity must be non-negative (post-ReLU): with negative means the ratio test is meaningless, so
-  it is refused;
+  it is refused. The three metrics check it first (``TrainedModel.require_nonnegative``): a model
+  that declares ``nonnegative_activity = False``, or whose activity has a negative value, gets a
+  failed metric row naming the metric, the rule and the layer. Activity share and selectivity
+  (ratios of summed means) need the same;
 - a class with no samples read has no class mean (NaN row in ``class_mean_L*``), no ensemble, no
   per-class rows, and is left out of every mean; ``missing_classes`` counts them.
 
@@ -118,8 +121,12 @@ def first_per_class(y: torch.Tensor, keep: torch.Tensor, num_classes: int, n: in
     return torch.cat([torch.nonzero(keep & (y == c)).flatten()[:n] for c in range(num_classes)])
 
 
-def per_layer_means(ev: Evaluation, keep: torch.Tensor) -> list[torch.Tensor]:
-    """Class means [C, D] per layer of the kept samples."""
+def per_layer_means(ev: Evaluation, keep: torch.Tensor, metric: str | None = None) -> list[torch.Tensor]:
+    """Class means [C, D] per layer of the kept samples. With ``metric`` (a metric's name), first
+    check that the activity is non-negative (``ModelCapabilityError`` naming the metric and the
+    rule otherwise); without it, ``loo_ensembles`` still refuses negative class means."""
+    if metric is not None:
+        ev.model.require_nonnegative(metric, ev.representations)
     return [class_means(h, ev.y, keep, len(ev.classes)) for h in ev.representations]
 
 
@@ -192,7 +199,7 @@ class LOOEnsembles(Metric):
         rows: list[MetricRow] = []
         means, ensembles = [], []
         units: dict[str, Any] = {}
-        for layer, m in enumerate(per_layer_means(ev, keep), start=1):
+        for layer, m in enumerate(per_layer_means(ev, keep, self.name), start=1):
             e = loo_ensembles(m, tau)
             means.append(m)
             ensembles.append(e)
@@ -252,7 +259,7 @@ class Jaccard(Metric):
         rows: list[MetricRow] = []
         artifacts: dict[str, Any] = {"classes": list(classes)}
         valid = present_classes(ev, keep)
-        for layer, m in enumerate(per_layer_means(ev, keep), start=1):
+        for layer, m in enumerate(per_layer_means(ev, keep, self.name), start=1):
             jac, shared = jaccard_matrix(loo_ensembles(m, self.values["tau"]), valid)
             defined: list[tuple[float, int, int]] = []
             empty_pairs = 0
@@ -357,7 +364,7 @@ class UnseenCategory(Metric):
         artifacts: dict[str, Any] = {"holdout": k, "classes": list(classes), "tau": self.values["tau"]}
         valid = present_classes(ev, keep)
         present = [c for c in seen if valid[c]]
-        for layer, (m, h) in enumerate(zip(per_layer_means(ev, keep), ev.representations), start=1):
+        for layer, (m, h) in enumerate(zip(per_layer_means(ev, keep, self.name), ev.representations), start=1):
             e = loo_ensembles(m, self.values["tau"])
             means.append(m)
             ensembles.append(e)

@@ -14,6 +14,12 @@ units and rho+ values that are not all equal; otherwise no ``bimodality``/``bimo
 
 ``skip_inputs=10`` leaves layer 1's label pixels out (the first 10 values of every channel's
 top row, where FF and BP/FF embed the label): rho+ of the image weights alone.
+
+The metric needs one 2-D incoming weight matrix per layer (``TrainedModel.weights``, row i = the
+weights into unit i). A model without them (``has_weight_matrices`` False, e.g. the ``conv-ff``
+rule, whose units share a kernel per channel) gets a failed metric row saying so: rho+ per
+convolution kernel would be a distribution over channels with a fan-in of C*k*k, not the paper's
+distribution over units with the whole image as fan-in, and is not reported under this name.
 """
 
 from __future__ import annotations
@@ -88,7 +94,7 @@ class Excitation(Metric):
         rows: list[MetricRow] = []
         edges = np.linspace(0.0, 1.0, self.values["bins"] + 1)
         artifacts: dict = {"bin_edges": edges}
-        for layer, w in enumerate(ev.model.weights(), start=1):
+        for layer, w in enumerate(ev.model.require_weight_matrices(self.name), start=1):
             w = w.detach().cpu()
             if layer == 1 and self.values["skip_inputs"]:
                 w = w[:, image_inputs(ev.data.shape, self.values["skip_inputs"])]

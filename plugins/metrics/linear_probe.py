@@ -182,12 +182,14 @@ def neutral_representations(model: TrainedModel, x: torch.Tensor, y: torch.Tenso
     with torch.no_grad():
         if embeds_labels(model):
             return model.forward_all(neutral_input(model, x.reshape(x.shape[0], -1), neutral))
+        if hasattr(model, "neutral_representations"):  # a model with its own label input (e.g. conv-ff)
+            return model.neutral_representations(x, neutral)
         return model.representations(x, y)
 
 
 def check_label_free(model: TrainedModel, x: torch.Tensor, y: torch.Tensor, num_classes: int) -> None:
     """Refuse a model whose representations read ``y`` in a way this metric cannot neutralise."""
-    if embeds_labels(model) or num_classes < 2:
+    if embeds_labels(model) or hasattr(model, "neutral_representations") or num_classes < 2:
         return
     x, y = x[:LABEL_CHECK_SAMPLES], y[:LABEL_CHECK_SAMPLES]
     with torch.no_grad():

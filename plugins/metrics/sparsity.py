@@ -20,6 +20,12 @@ sparsity, although it is no part of the code the network uses. A rule that kills
 ``dead_fraction`` shows its size. For the same reason the metric is descriptive (not ranked):
 ranking sparsity as "better" would reward dead units. Headline stats: ``sparsity``, ``hoyer_live``,
 ``dead_fraction``.
+
+Activity of any sign: Hoyer's measure reads |x| (||x||_1 is a sum of absolute values) and a dead
+unit is one that is exactly zero on every sample read, so both are defined for signed activity
+(tanh, pre-activations) as for post-ReLU activity; the metric needs no weights and no declared
+non-negativity. (On signed activity a "zero" is rarer than after a ReLU, so dead fractions of
+signed and rectified models are not comparable; the rows say what the model computes.)
 """
 
 from __future__ import annotations

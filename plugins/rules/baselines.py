@@ -25,6 +25,10 @@ def _loader(tensors: list[torch.Tensor], batch_size: int, seed: int) -> DataLoad
 
 
 def _usual_optimizer(values: dict, params) -> torch.optim.Optimizer:
+    if values["optimizer"] == "sgd":
+        return torch.optim.SGD(
+            params, lr=values["lr"], momentum=values.get("momentum", 0.0), weight_decay=values["weight_decay"]
+        )
     cls = torch.optim.AdamW if values["optimizer"] == "adamw" else torch.optim.Adam
     return cls(params, lr=values["lr"], weight_decay=values["weight_decay"])
 

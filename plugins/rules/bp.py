@@ -12,7 +12,13 @@ from torch import nn
 import ffbench
 from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext, TrainedModel
-from ffbench_plugins.rules.ffnet import OPTIMIZER_PARAMS, default_width, minibatch_epochs, seeded_uniform_
+from ffbench_plugins.rules.ffnet import (
+    OPTIMIZER_PARAMS,
+    ChecksOptimizerParams,
+    default_width,
+    minibatch_epochs,
+    seeded_uniform_,
+)
 
 
 class BPNet(nn.Module, TrainedModel):
@@ -56,7 +62,7 @@ def build_mlp(values: dict, data, ctx: TrainContext) -> BPNet:
     return net
 
 
-class BPRule(LearningRule):
+class BPRule(ChecksOptimizerParams, LearningRule):
     name = "bp"
     version = "2"  # 2: initial weights drawn from the run generator (was torch's global generator)
     description = "back-propagation MLP with a linear classifier head and cross-entropy (baseline)"

@@ -4,9 +4,14 @@ objective (docs/science.md): G_total(x) = sum over layers of G(h_l), loss = the 
 
 With a goodness trained without negatives (dimensionality compression), the loss is the sum of
 the goodness's layer losses, back-propagated end to end, and the goodness fits its readout.
+
+Shares ff's network options (``layer_norm``) and optimizers (``optimizer=sgd``, ``momentum``);
+peer normalisation is an ff option only.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import torch
 
@@ -15,13 +20,18 @@ from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext
 from ffbench_plugins.rules import flops
 from ffbench_plugins.rules.ff import FF_PARAMS
-from ffbench_plugins.rules.ffnet import batches, build_ffnet, check_components, draw_negatives, make_optimizer
+from ffbench_plugins.rules.ffnet import (
+    batches,
+    build_ffnet,
+    check_components,
+    check_optimizer_values,
+    draw_negatives,
+    make_optimizer,
+)
 
 
 def _with_defaults(params: tuple[Param, ...], **defaults) -> tuple[Param, ...]:
-    return tuple(
-        Param(p.name, p.type, defaults.get(p.name, p.default), p.help, p.choices, p.min, p.max) for p in params
-    )
+    return tuple(dataclasses.replace(p, default=defaults.get(p.name, p.default)) for p in params)
 
 
 class BPFFRule(LearningRule):
@@ -31,6 +41,9 @@ class BPFFRule(LearningRule):
     params = _with_defaults(FF_PARAMS, lr=1e-4, epochs=300)
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
     presets = {"quick": {"epochs": 30, "batch_size": 256}}
+
+    def __init_component__(self) -> None:
+        check_optimizer_values(self.values, self.name)
 
     def training_flops(self, data, goodness, negatives):
         if not flops.trains_with_negatives(goodness, negatives):

@@ -23,7 +23,14 @@ from torch import nn
 import ffbench
 from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext, TrainedModel
-from ffbench_plugins.rules.ffnet import OPTIMIZER_PARAMS, batches, default_width, make_optimizer, seeded_uniform_
+from ffbench_plugins.rules.ffnet import (
+    OPTIMIZER_PARAMS,
+    ChecksOptimizerParams,
+    batches,
+    default_width,
+    make_optimizer,
+    seeded_uniform_,
+)
 from ffbench_plugins.rules.random_init import CHUNK
 
 
@@ -57,7 +64,7 @@ class CaFoNet(nn.Module, TrainedModel):
         return [layer.weight.detach() for layer in self.layers]
 
 
-class CaFoRule(LearningRule):
+class CaFoRule(ChecksOptimizerParams, LearningRule):
     name = "cafo"
     version = "1"
     description = (

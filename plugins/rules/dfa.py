@@ -27,7 +27,13 @@ import ffbench
 from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext
 from ffbench_plugins.rules.bp import BPNet
-from ffbench_plugins.rules.ffnet import OPTIMIZER_PARAMS, default_width, minibatch_epochs, seeded_uniform_
+from ffbench_plugins.rules.ffnet import (
+    OPTIMIZER_PARAMS,
+    ChecksOptimizerParams,
+    default_width,
+    minibatch_epochs,
+    seeded_uniform_,
+)
 
 
 class DFANet(BPNet):
@@ -73,7 +79,7 @@ def dfa_surrogate(net: DFANet, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.
     return loss, surrogate
 
 
-class DFARule(LearningRule):
+class DFARule(ChecksOptimizerParams, LearningRule):
     name = "dfa"
     version = "1"
     description = (

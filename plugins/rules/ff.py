@@ -21,6 +21,13 @@ How the trainer avoids waste (the definitions are unchanged; see benchmarks/READ
   trained alone, so seed s of a stack equals seed s trained alone. ``fit`` is a stack of one.
 - No host-device synchronisation inside the training loop (losses are logged at the end).
 
+Options of the goodness study (Shah & Tripathi 2025; docs/goodness_study.md), all off by default:
+``optimizer=sgd`` with ``momentum``, ``layer_norm=rms`` (every layer's input divided by its RMS
+instead of its L2 norm; the fold of layer 1 holds for both) and ``peer_norm`` (coefficient of the
+peer-normalisation loss added to each layer's loss, ``ffnet.peer_norm_loss``; each seed keeps
+each layer's running mean activity through training). All are per-seed and elementwise, so
+stacked seeds still equal seeds trained alone.
+
 With a goodness trained without negatives (dimensionality compression), each batch is the
 goodness's ``augment`` of the images (fresh noise every batch, so frozen layers are re-run per
 batch), the layer loss is the goodness's, and the goodness fits its readout at the end; such
@@ -29,6 +36,7 @@ seeds are trained one after the other.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -39,15 +47,19 @@ from ffbench.component import Param
 from ffbench.contracts import Goodness, LearningRule, TrainContext
 from ffbench_plugins.rules import flops
 from ffbench_plugins.rules.ffnet import (
+    LAYER_NORM_PARAM,
     OPTIMIZER_PARAMS,
+    PEER_INIT,
     FFNet,
     LabelEmbedding,
     batches,
     build_ffnet,
     check_components,
+    check_optimizer_values,
     draw_negative_samples,
     make_optimizer,
     normalize,
+    peer_norm_loss,
 )
 
 FF_PARAMS = (
@@ -64,6 +76,7 @@ FF_PARAMS = (
         choices=("softmax", "raw"),
     ),
     Param("skip_first", bool, False, "leave layer 1 out of inference (Hinton)"),
+    LAYER_NORM_PARAM,
 ) + OPTIMIZER_PARAMS
 
 #: rows per chunk when frozen layers are applied to the whole training set
@@ -82,10 +95,22 @@ class FFRule(LearningRule):
             "greedy (layer by layer, Tosato) or simultaneous (Hinton)",
             choices=("greedy", "simultaneous"),
         ),
+        Param(
+            "peer_norm",
+            float,
+            0.0,
+            "coefficient of the peer-normalisation loss added to each layer's loss (0 = off; "
+            "the goodness study: 0.03); running mean activity with momentum 0.9, from 0.5",
+            min=0.0,
+            omit_at_default=True,  # added after boards were published: default configurations keep their ids
+        ),
     )
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
     presets = {"quick": {"epochs": 20, "batch_size": 256}}
     stacks_seeds = True
+
+    def __init_component__(self) -> None:
+        check_optimizer_values(self.values, self.name)
 
     def training_flops(self, data, goodness, negatives):
         if not flops.trains_with_negatives(goodness, negatives):
@@ -103,7 +128,8 @@ class FFRule(LearningRule):
         )
 
     def has_baseline(self, goodness, negatives):
-        return flops.trains_with_negatives(goodness, negatives)
+        # the straightforward baseline (baselines.baseline_ff) has no peer normalisation
+        return flops.trains_with_negatives(goodness, negatives) and not self.values["peer_norm"]
 
     def fit_baseline(self, data, goodness, negatives, ctx):
         from ffbench_plugins.rules.baselines import baseline_ff
@@ -124,8 +150,17 @@ class FFRule(LearningRule):
             negatives.needs_scores,
         )
 
-    def fit(self, data, goodness, negatives, ctx):
+    def _check(self, goodness, negatives) -> None:
         check_components(self.name, goodness, negatives)
+        if self.values["peer_norm"] and not goodness.needs_negatives:
+            raise ValueError(
+                f"ff: peer_norm={self.values['peer_norm']} is implemented for goodness functions trained "
+                f"with negatives (its mean activity is over the positives), not for '{goodness.name}', "
+                "which trains without negatives: set peer_norm=0"
+            )
+
+    def fit(self, data, goodness, negatives, ctx):
+        self._check(goodness, negatives)
         if goodness.needs_negatives:
             return self.fit_seeds(data, goodness, negatives, [ctx])[0]
         net = build_ffnet(self.values, data, goodness, ctx.device, ctx.generator)
@@ -134,7 +169,7 @@ class FFRule(LearningRule):
         return net.eval()
 
     def fit_seeds(self, data, goodness, negatives, ctxs):
-        check_components(self.name, goodness, negatives)
+        self._check(goodness, negatives)
         if not goodness.needs_negatives:
             return [self.fit(data, goodness, negatives, ctx) for ctx in ctxs]
         nets = [build_ffnet(self.values, data, goodness, ctx.device, ctx.generator) for ctx in ctxs]
@@ -198,9 +233,11 @@ def _linear(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class RowInput:
-    """A layer's input as rows, already normalised: x [S, 2N, D], positives then negatives."""
+    """A layer's input as rows, already normalised: x [S, 2N, D], positives then negatives;
+    ``norm``: the normalisation applied to the layer outputs that :meth:`frozen` passes on."""
 
     x: torch.Tensor
+    norm: Callable[[torch.Tensor], torch.Tensor] = normalize
 
     def pre(self, w: torch.Tensor, b: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """Pre-activation [S, 2B, out] of the positives idx [S, B] and their negatives: one
@@ -211,13 +248,13 @@ class RowInput:
         return _linear(w, b, self.x.view(s * n2, d)[rows.view(-1)].view(s, -1, d))
 
     def frozen(self, w: torch.Tensor, b: torch.Tensor) -> RowInput:
-        """The next layer's input: normalize(relu(layer(x))) for all rows, chunk by chunk."""
+        """The next layer's input: norm(relu(layer(x))) for all rows, chunk by chunk."""
         s, n2, _ = self.x.shape
         out = torch.empty(s, n2, w.shape[2], device=self.x.device, dtype=self.x.dtype)
         with torch.no_grad():
             for i in range(0, n2, CHUNK):
-                out[:, i : i + CHUNK] = normalize(_linear(w, b, self.x[:, i : i + CHUNK]).relu_())
-        return RowInput(out)
+                out[:, i : i + CHUNK] = self.norm(_linear(w, b, self.x[:, i : i + CHUNK]).relu_())
+        return RowInput(out, self.norm)
 
 
 @dataclass
@@ -225,13 +262,16 @@ class FoldedInput:
     """Layer 1's input when every negative is its positive's image with another label: the
     folded images x0n [N, D] and scales [N] (``LabelEmbedding.fold``, shared by all seeds) plus
     the positive labels y [N] and each seed's negative labels y_neg [S, N]. A layer's
-    pre-activation is one matmul over the B images of a batch plus a label-code matmul (K = C)."""
+    pre-activation is one matmul over the B images of a batch plus a label-code matmul (K = C).
+    ``norm``: the normalisation of layer 2's input (:meth:`frozen`); x0n and scales must come from
+    ``fold`` with the same ``layer_norm``."""
 
     x0n: torch.Tensor
     scale: torch.Tensor
     y: torch.Tensor
     y_neg: torch.Tensor
     embedding: LabelEmbedding
+    norm: Callable[[torch.Tensor], torch.Tensor] = normalize
 
     def _codes(self, idx: torch.Tensor) -> torch.Tensor:
         """[S, 2B, C]: value/n at each sample's label (positives, then negatives), else 0."""
@@ -282,8 +322,8 @@ class FoldedInput:
                 for i in range(0, n, CHUNK):
                     cols = labels[seeds, ys[:, i : i + CHUNK]]  # [S, chunk, out]
                     pre = torch.addcmul(base[:, i : i + CHUNK], self.scale[i : i + CHUNK, None], cols)
-                    out[:, k * n + i : k * n + i + cols.shape[1]] = normalize(pre.relu_())
-        return RowInput(out)
+                    out[:, k * n + i : k * n + i + cols.shape[1]] = self.norm(pre.relu_())
+        return RowInput(out, self.norm)
 
 
 def _same_images(pairs: list[tuple[torch.Tensor, torch.Tensor]], x: torch.Tensor) -> bool:
@@ -309,6 +349,7 @@ class StackedFF:
         self.x, self.y, self.n = x, y, len(y)
         self.goodness, self.embedding = nets[0].goodness, nets[0].embedding
         self.num_layers = nets[0].num_layers
+        self.layer_norm, self.norm = nets[0].layer_norm, nets[0].norm
         #: transposed weights [S, in, out] and biases [S, out] of every layer
         self.w = [
             torch.nn.Parameter(torch.stack([net.layers[l].weight.detach().T for net in nets]))
@@ -321,6 +362,9 @@ class StackedFF:
         steps = values["epochs"] * -(-self.n // values["batch_size"])
         self.opts = [make_optimizer(values, [w, b], steps) for w, b in zip(self.w, self.b)]
         self._fold: tuple[torch.Tensor, torch.Tensor] | None = None  # LabelEmbedding.fold(x), once
+        #: peer normalisation: its coefficient, and each layer's running mean activity [S, out]
+        self.peer = values.get("peer_norm", 0.0)
+        self.running = [torch.full_like(b.detach(), PEER_INIT, dtype=torch.float32) for b in self.b]
         #: the goodness's layer loss is the default one (FF loss on its scores), so scores can be
         #: taken over all seeds' rows at once
         self.scores_only = type(self.goodness).layer_loss is Goodness.layer_loss
@@ -354,15 +398,19 @@ class StackedFF:
         """Layer 1's input for these negatives: folded when they are the positives' images."""
         if _same_images(pairs, self.x):
             if self._fold is None:
-                self._fold = self.embedding.fold(self.x)
+                self._fold = self.embedding.fold(self.x, self.layer_norm)
             y_neg = torch.stack([yn for _, yn in pairs])
-            return FoldedInput(*self._fold, self.y, y_neg, self.embedding)
-        pos = normalize(self.embedding(self.x, self.y))
-        return RowInput(torch.stack([torch.cat([pos, normalize(self.embedding(xn, yn))]) for xn, yn in pairs]))
+            return FoldedInput(*self._fold, self.y, y_neg, self.embedding, self.norm)
+        pos, norm = self.norm(self.embedding(self.x, self.y)), self.norm
+        return RowInput(torch.stack([torch.cat([pos, norm(self.embedding(xn, yn))]) for xn, yn in pairs]), norm)
 
-    def _head(self, pre: torch.Tensor, bsz: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(activity [S, 2B, D], per-seed losses [S]) from pre-activations; the goodness's own
-        layer loss of each seed on its positives (first B rows) and negatives."""
+    def _head(
+        self, pre: torch.Tensor, bsz: int, running: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(activity [S, 2B, D], per-seed losses [S], updated running means or None) from
+        pre-activations; the goodness's own layer loss of each seed on its positives (first B
+        rows) and negatives, plus ``peer_norm`` times the peer-normalisation loss when
+        ``running`` (each seed's running mean activity [S, D]) is given."""
         h = F.relu(pre)
         s, rows, width = h.shape
         if self.scores_only:  # one score over all rows: no per-seed slices of h in the backward
@@ -371,12 +419,19 @@ class StackedFF:
         else:  # a goodness with its own layer loss: split/unbind, whose backward concatenates
             pos, neg = h.split(bsz, dim=1)
             losses = [self.goodness.layer_loss(hp, hn) for hp, hn in zip(pos.unbind(0), neg.unbind(0))]
-        return h, torch.stack(losses)
+        losses = torch.stack(losses)
+        if running is None:
+            return h, losses, None
+        peer, running = peer_norm_loss(running, h[:, :bsz])
+        return h, losses + self.peer * peer, running
 
     def _train_step(self, l: int, inp, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step of layer l on batch idx; returns (activity, per-seed losses), detached."""
+        running = self.running[l] if self.peer else None
         with self.ctxs[0].autocast():
-            h, losses = self.head(inp.pre(self.w[l], self.b[l], idx), idx.shape[1])
+            h, losses, running = self.head(inp.pre(self.w[l], self.b[l], idx), idx.shape[1], running)
+        if running is not None:
+            self.running[l] = running
         opt, sched = self.opts[l]
         opt.zero_grad(set_to_none=True)
         losses.sum().backward()
@@ -452,7 +507,7 @@ class StackedFF:
                 h, loss = self._train_step(0, first, idx)
                 total += loss * idx.shape[1]
                 for l in range(1, n_layers):
-                    h, loss = self._train_step(l, _Detached(normalize(h)), idx)
+                    h, loss = self._train_step(l, _Detached(self.norm(h)), idx)
                     total += loss * idx.shape[1]
             losses.append(total / (self.n * n_layers))
             self.ctxs[0].check_loss(losses[-1], f"epoch {epoch + 1}")

@@ -1,7 +1,8 @@
 """The FF network shared by the `ff` and `bp-ff` rules (docs/science.md, "Models"), and the training
 pieces both rules use (optimizers, negatives, batches).
 
-Each layer: x -> x / ||x||_2 (per sample) -> Linear(bias) -> ReLU. With a goodness that needs
+Each layer: x -> x / ||x||_2 (per sample; ``layer_norm``: or x / RMS(x)) -> Linear(bias) -> ReLU.
+With a goodness that needs
 negatives, labels are embedded in the first pixels of the image and inference scores every
 candidate label in one batched pass. With a goodness trained without negatives (e.g.
 dimensionality compression) no label is embedded, the layer-1 input is the goodness's
@@ -10,11 +11,13 @@ dimensionality compression) no label is embedded, the layer-1 input is the goodn
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ffbench.component import Param
+from ffbench.component import Param, ParameterError
 from ffbench.contracts import DatasetBundle, Goodness, NegativeGenerator, TrainContext, TrainedModel
 
 EPS = 1e-8
@@ -28,6 +31,35 @@ def default_width(data: DatasetBundle) -> int:
 def normalize(x: torch.Tensor) -> torch.Tensor:
     """x / ||x||_2 per sample (row)."""
     return x / (torch.linalg.vector_norm(x, dim=-1, keepdim=True) + EPS)
+
+
+def rms_normalize(x: torch.Tensor) -> torch.Tensor:
+    """x / (RMS(x) + EPS) per sample (row), RMS(x) = (mean_i x_i^2)^0.5 = ||x||_2 / sqrt(D): the
+    "In Search of Goodness" study's ``_layer_norm`` (eps outside the square root, as there). Every
+    normalised row has RMS 1, i.e. squared norm D, whatever the layer's width."""
+    return x / (x.square().mean(dim=-1, keepdim=True).sqrt() + EPS)
+
+
+#: ``layer_norm`` value -> the normalisation of every layer's input
+LAYER_NORMS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"l2": normalize, "rms": rms_normalize}
+
+LAYER_NORM_PARAM = Param(
+    "layer_norm",
+    str,
+    "l2",
+    "normalisation of every layer's input, per sample: l2 (x / ||x||_2, Hinton) or rms "
+    "(x / RMS(x) = sqrt(D) x / ||x||_2, the goodness study)",
+    choices=tuple(LAYER_NORMS),
+    omit_at_default=True,  # added after boards were published: default configurations keep their ids
+)
+
+
+def layer_norm_fn(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The normalisation called ``name`` ('l2' or 'rms'), or a ValueError naming the valid ones."""
+    try:
+        return LAYER_NORMS[name]
+    except KeyError:
+        raise ValueError(f"unknown layer_norm {name!r}: valid values are {', '.join(LAYER_NORMS)}") from None
 
 
 class LabelEmbedding:
@@ -55,17 +87,21 @@ class LabelEmbedding:
         labels = torch.arange(num_classes, device=x_flat.device).repeat_interleave(n)
         return self(x_flat.repeat(num_classes, 1), labels)
 
-    def fold(self, x_flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def fold(self, x_flat: torch.Tensor, layer_norm: str = "l2") -> tuple[torch.Tensor, torch.Tensor]:
         """(x0 / n [N, D], value / n [N]) with x0 the images with their label pixels zeroed and
         n = (||x0||^2 + channels * value^2)^0.5 + EPS, the norm the embedded image has for *any*
-        label. Then normalize(embed(x, c)) = x0 / n + (value / n) * e_c (e_c: label c's pixel in
-        every channel), so a layer on the normalised embedded input is
+        label (``layer_norm`` 'rms': n = ((||x0||^2 + channels * value^2) / D)^0.5 + EPS, its RMS).
+        Then norm(embed(x, c)) = x0 / n + (value / n) * e_c (e_c: label c's pixel in every
+        channel), so a layer on the normalised embedded input is
         (x0 / n) W^T + (value / n) * label_columns(W)[:, c] + b for every label c at once: one
         matmul over the images serves the positive, the negative and every candidate label."""
+        layer_norm_fn(layer_norm)  # a clear error for an unknown name
         x0 = x_flat.clone()
         for off in self.offsets:
             x0[:, off : off + self.num_classes] = 0.0
         sq = torch.linalg.vector_norm(x0, dim=-1).square() + len(self.offsets) * self.value**2
+        if layer_norm == "rms":
+            sq = sq / x_flat.shape[-1]
         n = sq.sqrt() + EPS
         return x0.div_(n.unsqueeze(-1)), self.value / n
 
@@ -79,7 +115,8 @@ class FFNet(nn.Module, TrainedModel):
     """An MLP of FF layers plus goodness-per-label inference.
 
     ``inference``: 'softmax' (softmax over labels within each layer, summed over layers; Tosato)
-    or 'raw' (goodness summed over layers); ``skip_first`` leaves layer 1 out (Hinton).
+    or 'raw' (goodness summed over layers); ``skip_first`` leaves layer 1 out (Hinton);
+    ``layer_norm``: the normalisation of every layer's input ('l2' or 'rms', ``LAYER_NORMS``).
     """
 
     def __init__(
@@ -90,8 +127,11 @@ class FFNet(nn.Module, TrainedModel):
         num_classes: int,
         inference: str = "softmax",
         skip_first: bool = False,
+        layer_norm: str = "l2",
     ):
         super().__init__()
+        layer_norm_fn(layer_norm)  # a clear error for an unknown name
+        self.layer_norm = layer_norm
         self.layers = nn.ModuleList(nn.Linear(dims[i], dims[i + 1]) for i in range(len(dims) - 1))
         self.embedding, self.goodness = embedding, goodness
         self.num_classes, self.inference, self.skip_first = num_classes, inference, skip_first
@@ -102,8 +142,13 @@ class FFNet(nn.Module, TrainedModel):
     def num_layers(self) -> int:
         return len(self.layers)
 
+    @property
+    def norm(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The normalisation applied to every layer's input (``layer_norm``)."""
+        return LAYER_NORMS[self.layer_norm]
+
     def layer_forward(self, index: int, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.layers[index](normalize(x)))
+        return F.relu(self.layers[index](self.norm(x)))
 
     def forward_all(self, x: torch.Tensor, upto: int | None = None, start: int = 0) -> list[torch.Tensor]:
         """Activity of layers start+1..upto (all by default) for inputs to layer start+1
@@ -118,7 +163,7 @@ class FFNet(nn.Module, TrainedModel):
     def first_layer_all_labels(self, flat: torch.Tensor) -> torch.Tensor:
         """Layer-1 activity for every candidate label, [C * N, D_1] (label-major, as
         ``LabelEmbedding.all_labels``), from one matmul over the N images (``LabelEmbedding.fold``)."""
-        x0n, scale = self.embedding.fold(flat)
+        x0n, scale = self.embedding.fold(flat, self.layer_norm)
         layer = self.layers[0]
         base = F.linear(x0n, layer.weight, layer.bias)  # [N, D_1]
         labels = self.embedding.label_columns(layer.weight).T  # [C, D_1]
@@ -176,9 +221,22 @@ def forward_in_chunks(fn, x: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
 
 OPTIMIZER_PARAMS = (
     Param(
-        "optimizer", str, "adam", "adam, or adamw (decoupled weight decay; the DC reference)", choices=("adam", "adamw")
+        "optimizer",
+        str,
+        "adam",
+        "adam, adamw (decoupled weight decay; the DC reference), or sgd (with `momentum`; the goodness study)",
+        choices=("adam", "adamw", "sgd"),
     ),
-    Param("weight_decay", float, 0.0, "weight decay (adamw: decoupled)", min=0.0),
+    Param("weight_decay", float, 0.0, "weight decay (adamw: decoupled; adam, sgd: L2 added to the gradient)", min=0.0),
+    Param(
+        "momentum",
+        float,
+        0.0,
+        "sgd only: heavy-ball momentum mu in [0, 1): v <- mu v + g, p <- p - lr v (torch.optim.SGD)",
+        min=0.0,
+        max=1.0,
+        omit_at_default=True,  # added after boards were published: default configurations keep their ids
+    ),
     Param(
         "lr_schedule",
         str,
@@ -189,13 +247,46 @@ OPTIMIZER_PARAMS = (
 )
 
 
+def check_optimizer_values(values: dict, owner: str = "") -> None:
+    """Refuse optimizer settings that would be silently ignored or diverge: ``momentum`` must be
+    in [0, 1), and nonzero only with ``optimizer=sgd`` (Adam's momentum is its betas). Rules call
+    it when their parameters are resolved (``__init_component__``), before any training."""
+    where = f"{owner}." if owner else ""
+    mu = values.get("momentum", 0.0)
+    if not 0.0 <= mu < 1.0:
+        raise ParameterError(f"Bad value {mu!r} for parameter '{where}momentum': must be in [0, 1).")
+    if mu and values["optimizer"] != "sgd":
+        raise ParameterError(
+            f"Parameter '{where}momentum' = {mu!r} applies only to optimizer=sgd, not "
+            f"optimizer={values['optimizer']!r} (Adam's momentum is fixed by its betas): set optimizer=sgd "
+            "or momentum=0."
+        )
+
+
+class ChecksOptimizerParams:
+    """Mixin for rules with OPTIMIZER_PARAMS: refuse inconsistent optimizer values (e.g. momentum
+    without sgd) when the parameters are resolved, before any training."""
+
+    def __init_component__(self) -> None:
+        check_optimizer_values(self.values, self.name)  # type: ignore[attr-defined]
+
+
 def make_optimizer(values: dict, params, steps: int):
-    """(optimizer, scheduler or None) from a rule's optimizer parameters. Uses the fused Adam(W)
-    kernel on CPU and CUDA (one pass over the parameters per step; same update rule)."""
+    """(optimizer, scheduler or None) from a rule's optimizer parameters (``OPTIMIZER_PARAMS``).
+    Adam(W) uses the fused kernel on CPU and CUDA (one pass over the parameters per step; same
+    update rule). SGD is torch.optim.SGD with ``momentum`` (no dampening, no Nesterov; the first
+    step's velocity is the gradient). All three are elementwise, so S seeds' parameters stacked
+    in one tensor under one optimizer (loss summed over seeds) update as S separate optimizers."""
     params = list(params)
-    cls = torch.optim.AdamW if values["optimizer"] == "adamw" else torch.optim.Adam
-    fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
-    opt = cls(params, lr=values["lr"], weight_decay=values["weight_decay"], fused=fused or None)
+    check_optimizer_values(values)
+    if values["optimizer"] == "sgd":
+        opt = torch.optim.SGD(
+            params, lr=values["lr"], momentum=values.get("momentum", 0.0), weight_decay=values["weight_decay"]
+        )
+    else:
+        cls = torch.optim.AdamW if values["optimizer"] == "adamw" else torch.optim.Adam
+        fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+        opt = cls(params, lr=values["lr"], weight_decay=values["weight_decay"], fused=fused or None)
     sched = None
     if values["lr_schedule"] == "cosine":
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
@@ -264,7 +355,9 @@ def build_ffnet(
     embedding = None
     if goodness.needs_negatives:
         embedding = LabelEmbedding(data.shape, data.num_classes, float(data.train.x.max()))
-    net = FFNet(dims, embedding, goodness, data.num_classes, values["inference"], values["skip_first"])
+    # rules without the layer_norm parameter (and hand-written value dicts) get today's l2
+    layer_norm = values.get("layer_norm", "l2")
+    net = FFNet(dims, embedding, goodness, data.num_classes, values["inference"], values["skip_first"], layer_norm)
     net = net.to(device)
     if generator is not None:
         seeded_uniform_(net.layers, generator)
@@ -298,3 +391,28 @@ def check_components(rule_name: str, goodness: Goodness | None, negatives: Negat
     ok, reason = goodness.pairs_with(negatives)
     if not ok:
         raise ValueError(reason)
+
+
+#: momentum of the running mean activity that peer normalisation reads (Hinton's FF code, the study)
+PEER_MOMENTUM = 0.9
+#: initial running mean activity of every unit (Hinton's FF code, the study: 0.5)
+PEER_INIT = 0.5
+
+
+def peer_norm_loss(
+    running: torch.Tensor, h_pos: torch.Tensor, momentum: float = PEER_MOMENTUM
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Peer normalisation (Hinton 2022; the goodness study's ``_calc_peer_normalization_loss``,
+    github.com/aryashah2k/In-Search-of-Goodness ``src/ff_model.py``, commit 28b310b0): push every
+    unit's running mean activity towards the layer's mean of them, so that no unit is always on or
+    always off.
+
+    ``running`` [..., D]: each unit's running mean activity before this batch (a constant);
+    ``h_pos`` [..., B, D]: the layer's activity on the batch's *positives* only. With
+    m = mean_b h_pos[b] (one value per unit) and r = momentum * running + (1 - momentum) * m,
+    the loss is mean_j (mean_k r_k - r_j)^2 (a mean over the D units, not a sum), differentiated
+    through m (this batch) only. Returns (loss [...], r detached: the next batch's ``running``).
+    The rule adds ``peer_norm`` * this loss to each layer's loss."""
+    r = running * momentum + h_pos.float().mean(dim=-2) * (1.0 - momentum)
+    loss = (r.mean(dim=-1, keepdim=True) - r).square().mean(dim=-1)
+    return loss, r.detach()

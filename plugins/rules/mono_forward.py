@@ -21,7 +21,13 @@ from torch import nn
 import ffbench
 from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext, TrainedModel
-from ffbench_plugins.rules.ffnet import OPTIMIZER_PARAMS, default_width, minibatch_epochs, seeded_uniform_
+from ffbench_plugins.rules.ffnet import (
+    OPTIMIZER_PARAMS,
+    ChecksOptimizerParams,
+    default_width,
+    minibatch_epochs,
+    seeded_uniform_,
+)
 
 
 class MonoForwardNet(nn.Module, TrainedModel):
@@ -60,7 +66,7 @@ class MonoForwardNet(nn.Module, TrainedModel):
         return [layer.weight.detach() for layer in self.layers]
 
 
-class MonoForwardRule(LearningRule):
+class MonoForwardRule(ChecksOptimizerParams, LearningRule):
     name = "mono-forward"
     version = "1"
     description = (

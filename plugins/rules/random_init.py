@@ -23,7 +23,7 @@ import ffbench
 from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext
 from ffbench_plugins.rules.bp import build_mlp
-from ffbench_plugins.rules.ffnet import OPTIMIZER_PARAMS, minibatch_epochs, seeded_uniform_
+from ffbench_plugins.rules.ffnet import OPTIMIZER_PARAMS, ChecksOptimizerParams, minibatch_epochs, seeded_uniform_
 
 __all__ = ["CHUNK", "RandomRule", "build_mlp", "seeded_uniform_"]  # the last two: re-exported
 
@@ -31,7 +31,7 @@ __all__ = ["CHUNK", "RandomRule", "build_mlp", "seeded_uniform_"]  # the last tw
 CHUNK = 4096
 
 
-class RandomRule(LearningRule):
+class RandomRule(ChecksOptimizerParams, LearningRule):
     name = "random"
     version = "1"
     description = (

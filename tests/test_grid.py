@@ -46,7 +46,7 @@ def test_config_hash_depends_on_seed_and_params_only():
 def test_unknown_names_list_valid_ones_with_a_close_match():
     with pytest.raises(
         UnknownComponentError,
-        match=r"Did you mean 'ff'\?.*Valid rule names: bp, bp-ff, cafo, dfa, ff, (greedy-layerwise, )?"
+        match=r"Did you mean 'ff'\?.*Valid rule names: bp, bp-ff, cafo, conv-ff, dfa, ff, (greedy-layerwise, )?"
         r"mono-forward, pepita, random",
     ):
         grid(rules=["fff"])

@@ -576,3 +576,18 @@ def test_report_of_a_real_tiny_run(tmp_path):
     for path in report.files:
         check_png(path)
         assert f'src="{path.name}"' in page
+
+
+def test_report_of_results_still_in_parts_and_of_a_folder_store(fabricated, tmp_path):
+    """A run in progress (its points still parts next to FILE.parquet) and a folder store are
+    results too: the report reads them as `ffbench leaderboard update` does."""
+    from ffbench import results_store
+
+    rows = read_results(fabricated).to_dict("records")
+    for target in (tmp_path / "pending.parquet", tmp_path / "store"):
+        results_store.append(target, rows)
+        assert not target.is_file()
+        report = build_report(target, tmp_path / f"{target.name}-report")
+        assert (report.out / "sparsity-by-layer.png").is_file()
+    with pytest.raises(FFBenchError, match="No results file or leaderboard at"):
+        build_report(tmp_path / "nothing.parquet", tmp_path / "nothing-report")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from ffbench import results_store
 from ffbench.errors import FFBenchError
 from ffbench.results import read_results
 
@@ -28,7 +29,9 @@ class Source:
 def read_source(path: Path) -> Source:
     """A leaderboard written by ``ffbench leaderboard`` (its schema key in the Parquet metadata; per-seed
     rows, aggregated here), an aggregated board (``mean`` column, no ``value``), or a results file."""
-    if not path.exists():
+    if not path.is_file():  # a folder store, or a results file whose points are all still parts
+        if results_store.exists(path):
+            return Source("results", read_results(path))
         raise FFBenchError(f"No results file or leaderboard at {path}.")
     try:
         schema = pq.read_schema(path)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -329,6 +329,25 @@ def ff_logistic_loss(g_pos: torch.Tensor, g_neg: torch.Tensor | None, threshold:
     return torch.cat(terms).mean()
 
 
+@runtime_checkable
+class FeatureNetwork(Protocol):
+    """What a self-supervised goodness's readout may read of a trained network: its layer count
+    and every layer's activity for a flat input (rules pass their network, e.g. an FFNet)."""
+
+    @property
+    def num_layers(self) -> int: ...
+
+    def forward_all(self, x_flat: torch.Tensor) -> list[torch.Tensor]: ...
+
+
+@runtime_checkable
+class Readout(Protocol):
+    """A self-supervised goodness's inference readout: labels [n] from the layers' activity
+    ``hs`` for the ``augment``-ed inputs of n images."""
+
+    def predict(self, hs: list[torch.Tensor], n: int) -> torch.Tensor: ...
+
+
 class Goodness(Component):
     """Per-sample score of a layer's activity and the layer loss built on it."""
 
@@ -375,11 +394,10 @@ class Goodness(Component):
         per image, sample-major: [N * K, D]). Identity by default."""
         return x_flat
 
-    def fit_readout(self, net: Any, data: DatasetBundle, ctx: TrainContext) -> Any:
+    def fit_readout(self, net: FeatureNetwork, data: DatasetBundle, ctx: TrainContext) -> Readout:
         """Train the inference readout on the frozen features of ``net`` (rules call this after
-        training when ``needs_negatives`` is False). Returns an object with
-        ``predict(hs: list[Tensor], n: int) -> labels [n]`` where ``hs`` are the layers' activity
-        for ``augment(x)``."""
+        training when ``needs_negatives`` is False) and return it: its ``predict(hs, n)`` gives
+        labels [n] from the layers' activity ``hs`` for ``augment(x)``."""
         raise TypeError(f"goodness {self.name!r} is trained with negatives and has no readout of its own")
 
 
@@ -514,6 +532,41 @@ class Evaluation:
         raise ValueError(f"samples must be 'correct' or 'all', not {samples!r}")
 
 
+@dataclass(frozen=True)
+class TrainingVariant:
+    """The declared schema of :meth:`Metric.training_variant`: how a metric needs its model
+    trained differently from the run's standard model. ``holdout``: class indices removed from
+    the training split (positives and negative labels), e.g. the unseen-category metric."""
+
+    holdout: tuple[int, ...] = ()
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("holdout",)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The plain form the runner, cache keys and cache meta use (``{"holdout": [3]}``)."""
+        return {"holdout": list(self.holdout)}
+
+    @classmethod
+    def coerce(cls, value: TrainingVariant | dict[str, Any] | None, metric: str = "") -> TrainingVariant | None:
+        """``value`` as a TrainingVariant (None: the standard model). A plain dict (plugin API 1)
+        is accepted when it names only declared fields; anything else is an error naming it."""
+        who = f"metric '{metric}'" if metric else "a metric"
+        if value is None or isinstance(value, cls):
+            return value
+        if not isinstance(value, dict):
+            raise TypeError(f"{who}: training_variant returned {value!r}; expected a TrainingVariant or None")
+        unknown = sorted(set(value) - set(cls.FIELDS))
+        if unknown:
+            raise ValueError(
+                f"{who}: training_variant has unknown field(s) {', '.join(unknown)}; "
+                f"declared fields: {', '.join(cls.FIELDS)}"
+            )
+        holdout = value.get("holdout", ())
+        if not all(isinstance(c, int) and not isinstance(c, bool) for c in holdout):
+            raise ValueError(f"{who}: training_variant holdout must be class indices, not {holdout!r}")
+        return cls(holdout=tuple(holdout))
+
+
 class Metric(Component):
     """Reads a trained model + test data (+ its representations) and returns tidy rows."""
 
@@ -527,9 +580,10 @@ class Metric(Component):
     def headline_stats(cls) -> tuple[str, ...]:
         return cls.headline or (cls.name,)
 
-    def training_variant(self, data: DatasetBundle) -> dict[str, Any] | None:
-        """A metric that needs a differently trained model returns how (e.g. ``{"holdout": [3]}``);
-        the runner trains (or reuses) that model once and passes its Evaluation."""
+    def training_variant(self, data: DatasetBundle) -> TrainingVariant | None:
+        """A metric that needs a differently trained model returns how (e.g.
+        ``TrainingVariant(holdout=(3,))``); the runner trains (or reuses) that model once and
+        passes its Evaluation. A plain dict with the same fields is still accepted (plugin API 1)."""
         return None
 
     @abstractmethod

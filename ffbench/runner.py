@@ -28,7 +28,15 @@ import torch
 from ffbench import results_store
 from ffbench.cache import ModelCache
 from ffbench.component import Component
-from ffbench.contracts import DatasetBundle, Evaluation, Metric, MetricResult, TrainContext, TrainedModel
+from ffbench.contracts import (
+    DatasetBundle,
+    Evaluation,
+    Metric,
+    MetricResult,
+    TrainContext,
+    TrainedModel,
+    TrainingVariant,
+)
 from ffbench.errors import TrainingDivergedError
 from ffbench.global_rng import legacy_global_seed
 from ffbench.grid import Grid, RunPoint, canonical_hash
@@ -289,7 +297,8 @@ def execute_point(
     rows: list[dict] = []
     for metric in task.metrics:
         try:
-            variant = metric.training_variant(bundle)
+            declared = TrainingVariant.coerce(metric.training_variant(bundle), metric.name)
+            variant = declared.as_dict() if declared else None
         except Exception as exc:
             rows.append(failed_row(base, metric, exc, registry))
             continue

@@ -57,6 +57,7 @@ from ffbench.contracts import (
     NegativeGenerator,
     TrainContext,
     TrainedModel,
+    TrainingVariant,
 )
 from ffbench.errors import DatasetNotFoundError, ParameterError
 from ffbench.grid import compatible
@@ -733,11 +734,11 @@ def trained_model_picklable(s: Subject) -> None:
 def evaluation(s: Subject, metric: Metric) -> Evaluation:
     """An Evaluation of the harness model, trained as the metric's training_variant asks."""
     bundle = harness_bundle(s.harness)
-    variant = metric.training_variant(bundle)
-    expect(
-        variant is None or isinstance(variant, dict), f"training_variant returned {variant!r}, expected None or a dict"
-    )
-    held = list((variant or {}).get("holdout", []))
+    try:
+        variant = TrainingVariant.coerce(metric.training_variant(bundle), metric.name)
+    except (TypeError, ValueError) as exc:
+        raise ConformanceError(str(exc)) from None
+    held = list(variant.holdout) if variant else []
     expect(
         all(isinstance(c, int) and 0 <= c < bundle.num_classes for c in held),
         f"training_variant holds out {held!r}, expected class indices 0..{bundle.num_classes - 1}",

@@ -13,7 +13,7 @@ import torch
 from typer.testing import CliRunner
 
 from ffbench.cli import app
-from ffbench.contracts import DatasetBundle, DataSplit, Evaluation, TrainedModel
+from ffbench.contracts import DatasetBundle, DataSplit, Evaluation, TrainedModel, TrainingVariant
 from ffbench.errors import ParameterError
 from ffbench.registry import load_registry
 from ffbench_plugins.metrics import ensembles
@@ -257,7 +257,7 @@ def test_unseen_category_hand_made(ev):
 
 
 def test_unseen_category_training_variant_and_range(ev):
-    assert UnseenCategory(holdout=3).training_variant(ev.data) == {"holdout": [3]}
+    assert UnseenCategory(holdout=3).training_variant(ev.data) == TrainingVariant(holdout=(3,))
     with pytest.raises(ParameterError, match=r"valid values are 0\.\.4"):
         UnseenCategory(holdout=5).training_variant(ev.data)
     with pytest.raises(ParameterError, match="must be >= 0"):
@@ -386,16 +386,16 @@ def test_unseen_default_holdout_by_dataset_name():
     other = make_eval(y, y, FASHION_REPS, FASHION, name="mnist")
     m = UnseenCategory()
     assert m.values["holdout"] is None
-    assert m.training_variant(mini.data) == {"holdout": [5]}
-    assert m.training_variant(full.data) == {"holdout": [5]}
-    assert m.training_variant(other.data) == {"holdout": [0]}
-    assert UnseenCategory(holdout="auto").training_variant(mini.data) == {"holdout": [5]}
-    assert UnseenCategory(holdout=2).training_variant(mini.data) == {"holdout": [2]}  # explicit wins
-    assert isinstance(m.training_variant(mini.data)["holdout"][0], int)
+    assert m.training_variant(mini.data) == TrainingVariant(holdout=(5,))
+    assert m.training_variant(full.data) == TrainingVariant(holdout=(5,))
+    assert m.training_variant(other.data) == TrainingVariant(holdout=(0,))
+    assert UnseenCategory(holdout="auto").training_variant(mini.data) == TrainingVariant(holdout=(5,))
+    assert UnseenCategory(holdout=2).training_variant(mini.data) == TrainingVariant(holdout=(2,))  # explicit wins
+    assert isinstance(m.training_variant(mini.data).holdout[0], int)
     assert m.compute(mini).artifacts["holdout"] == 5 and m.compute(other).artifacts["holdout"] == 0
     # auto on a 3-class dataset that is not Fashion-MNIST: class 0
     three = make_eval([0, 1, 2], [0, 1, 2], [[[1, 0], [0, 1], [1, 1]]], ["a", "b", "c"])
-    assert m.training_variant(three.data) == {"holdout": [0]}
+    assert m.training_variant(three.data) == TrainingVariant(holdout=(0,))
 
 
 def test_unseen_shared_rows():

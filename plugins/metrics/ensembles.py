@@ -51,7 +51,7 @@ import torch
 
 import ffbench
 from ffbench.component import Param
-from ffbench.contracts import DatasetBundle, Evaluation, Metric, MetricResult, MetricRow
+from ffbench.contracts import DatasetBundle, Evaluation, Metric, MetricResult, MetricRow, TrainingVariant
 from ffbench.errors import ParameterError
 from ffbench_plugins.metrics.sparsity import hoyer
 
@@ -349,8 +349,8 @@ class UnseenCategory(Metric):
             )
         return k
 
-    def training_variant(self, data: DatasetBundle) -> dict[str, Any]:
-        return {"holdout": [self.check_holdout(data)]}
+    def training_variant(self, data: DatasetBundle) -> TrainingVariant:
+        return TrainingVariant(holdout=(self.check_holdout(data),))
 
     def compute(self, ev: Evaluation) -> MetricResult:
         k, classes = self.check_holdout(ev.data), ev.classes

@@ -52,8 +52,11 @@ import ffbench
 from ffbench.component import Param
 from ffbench.contracts import DatasetBundle, Goodness, LearningRule, NegativeGenerator, TrainContext, TrainedModel
 from ffbench_plugins.rules.ffnet import (
+    INFERENCE_PARAMS,
     OPTIMIZER_PARAMS,
+    SCHEDULE_PARAM,
     ChecksOptimizerParams,
+    LabelScores,
     batches,
     check_components,
     draw_negative_samples,
@@ -74,7 +77,7 @@ def out_size(size: int, kernel: int, stride: int) -> int:
     return (size + 2 * (kernel // 2) - kernel) // stride + 1
 
 
-class ConvFFNet(nn.Module, TrainedModel):
+class ConvFFNet(LabelScores, nn.Module, TrainedModel):
     """Conv FF layers plus goodness-per-label inference (see the module docstring)."""
 
     rule_name = "conv-ff"
@@ -132,19 +135,6 @@ class ConvFFNet(nn.Module, TrainedModel):
             per_label.append(torch.stack([self.goodness.score(h.flatten(1)) for h in hs], dim=-1))
         return torch.stack(per_label, dim=1)
 
-    def combine(self, g: torch.Tensor) -> torch.Tensor:
-        """Per-label scores [N, C] from per-layer goodness [N, C, L]."""
-        if self.skip_first and g.shape[-1] > 1:
-            g = g[..., 1:]
-        if self.inference == "softmax":
-            return torch.softmax(g, dim=1).sum(dim=-1)
-        return g.sum(dim=-1)
-
-    def label_log_probs(self, x: torch.Tensor, upto: int | None = None) -> torch.Tensor:
-        """Summed per-layer log-softmax over labels [N, C] (what hard negatives sample from);
-        ``x`` may be flattened images."""
-        return torch.log_softmax(self.label_goodness(x, upto), dim=1).sum(dim=-1)
-
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         return self.combine(self.label_goodness(x)).argmax(dim=1)
@@ -194,21 +184,8 @@ class ConvFFRule(ChecksOptimizerParams, LearningRule):
         Param("lr", float, 0.001, "learning rate", min=0.0),
         Param("batch_size", int, 256, "positives per batch (each with its negative)", min=1),
         Param("epochs", int, 20, "epochs (per layer for the greedy schedule)", min=1),
-        Param(
-            "schedule",
-            str,
-            "greedy",
-            "greedy (layer by layer, Tosato) or simultaneous (Hinton)",
-            choices=("greedy", "simultaneous"),
-        ),
-        Param(
-            "inference",
-            str,
-            "softmax",
-            "per-layer label scores: softmax over labels, or raw goodness",
-            choices=("softmax", "raw"),
-        ),
-        Param("skip_first", bool, False, "leave layer 1 out of inference (Hinton)"),
+        SCHEDULE_PARAM,
+        *INFERENCE_PARAMS,
         Param(
             "label_value",
             float,

@@ -47,9 +47,11 @@ from ffbench.component import Param
 from ffbench.contracts import Goodness, LearningRule, TrainContext
 from ffbench_plugins.rules import flops
 from ffbench_plugins.rules.ffnet import (
+    INFERENCE_PARAMS,
     LAYER_NORM_PARAM,
     OPTIMIZER_PARAMS,
     PEER_INIT,
+    SCHEDULE_PARAM,
     FFNet,
     LabelEmbedding,
     batches,
@@ -68,14 +70,7 @@ FF_PARAMS = (
     Param("lr", float, 0.01, "learning rate", min=0.0),
     Param("batch_size", int, 1024, "positives per batch (each with its negative)", min=1),
     Param("epochs", int, 100, "epochs (per layer for the greedy schedule)", min=1),
-    Param(
-        "inference",
-        str,
-        "softmax",
-        "per-layer label scores: softmax over labels, or raw goodness",
-        choices=("softmax", "raw"),
-    ),
-    Param("skip_first", bool, False, "leave layer 1 out of inference (Hinton)"),
+    *INFERENCE_PARAMS,
     LAYER_NORM_PARAM,
 ) + OPTIMIZER_PARAMS
 
@@ -88,13 +83,7 @@ class FFRule(LearningRule):
     version = "1"
     description = "Forward-Forward: per-layer FF loss, per-layer optimizer, no gradient between layers"
     params = FF_PARAMS + (
-        Param(
-            "schedule",
-            str,
-            "greedy",
-            "greedy (layer by layer, Tosato) or simultaneous (Hinton)",
-            choices=("greedy", "simultaneous"),
-        ),
+        SCHEDULE_PARAM,
         Param(
             "peer_norm",
             float,

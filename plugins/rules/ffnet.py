@@ -111,7 +111,50 @@ class LabelEmbedding:
         return cols[0] if len(cols) == 1 else torch.stack(cols).sum(0)
 
 
-class FFNet(nn.Module, TrainedModel):
+#: FF training schedule, shared by the FF-style rules (ff, conv-ff)
+SCHEDULE_PARAM = Param(
+    "schedule",
+    str,
+    "greedy",
+    "greedy (layer by layer, Tosato) or simultaneous (Hinton)",
+    choices=("greedy", "simultaneous"),
+)
+#: how per-layer label goodness becomes a prediction (every FF-style rule)
+INFERENCE_PARAMS = (
+    Param(
+        "inference",
+        str,
+        "softmax",
+        "per-layer label scores: softmax over labels, or raw goodness",
+        choices=("softmax", "raw"),
+    ),
+    Param("skip_first", bool, False, "leave layer 1 out of inference (Hinton)"),
+)
+
+
+class LabelScores:
+    """Inference from per-label goodness, shared by the FF-style networks (FFNet, ConvFFNet):
+    a subclass provides ``label_goodness(x, upto) -> [N, C, L]`` and the attributes
+    ``skip_first`` and ``inference``."""
+
+    skip_first: bool
+    inference: str
+
+    def combine(self, g: torch.Tensor) -> torch.Tensor:
+        """Per-label scores [N, C] from per-layer goodness [N, C, L]."""
+        if self.skip_first and g.shape[-1] > 1:
+            g = g[..., 1:]
+        if self.inference == "softmax":
+            return torch.softmax(g, dim=1).sum(dim=-1)
+        return g.sum(dim=-1)
+
+    def label_log_probs(self, x: torch.Tensor, upto: int | None = None) -> torch.Tensor:
+        """Summed per-layer log-softmax over labels [N, C]: what hard negatives sample from;
+        ``x`` may be flattened images."""
+        return torch.log_softmax(self.label_goodness(x, upto), dim=1).sum(dim=-1)
+
+
+class FFNet(LabelScores, nn.Module, TrainedModel):
     """An MLP of FF layers plus goodness-per-label inference.
 
     ``inference``: 'softmax' (softmax over labels within each layer, summed over layers; Tosato)
@@ -178,18 +221,6 @@ class FFNet(nn.Module, TrainedModel):
         hs = [h1] + self.forward_all(h1, upto, start=1)
         g = torch.stack([self.goodness.score(h) for h in hs], dim=-1)  # [C*N, L]
         return g.reshape(self.num_classes, flat.shape[0], -1).transpose(0, 1)
-
-    def combine(self, g: torch.Tensor) -> torch.Tensor:
-        """Per-label scores [N, C] from per-layer goodness [N, C, L]."""
-        if self.skip_first and g.shape[-1] > 1:
-            g = g[..., 1:]
-        if self.inference == "softmax":
-            return torch.softmax(g, dim=1).sum(dim=-1)
-        return g.sum(dim=-1)
-
-    def label_log_probs(self, x: torch.Tensor, upto: int | None = None) -> torch.Tensor:
-        """Summed per-layer log-softmax over labels [N, C]: what hard negatives sample from."""
-        return torch.log_softmax(self.label_goodness(x, upto), dim=1).sum(dim=-1)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:

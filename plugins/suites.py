@@ -57,12 +57,13 @@ SUITES: tuple[Suite, ...] = (
     ),
     Suite(
         "zoo",
-        "1",
+        "2",
         "Which learning rules form sparse, class-selective ensembles? ff, bp-ff and bp next to mono-forward, "
         "dfa, cafo, pepita and the untrained random control (each rule's quick preset, docs/rules.md), on "
         "the embedded Fashion-MNIST subset, 3 seeds, with the representation analyses: sparsity (dead "
         "units, live Hoyer), LOO ensembles (activity share, selectivity), Jaccard, per-layer linear probe "
-        "(neutral label for label-embedding rules), effective dimensionality and the ensemble readout.",
+        "(neutral label for label-embedding rules), effective dimensionality, the ensemble readout and "
+        "the training cost (seconds, analytic FLOPs, peak memory). Version 2 adds cost.",
         metrics=(
             "accuracy",
             "sparsity",
@@ -71,6 +72,7 @@ SUITES: tuple[Suite, ...] = (
             "linear-probe",
             "dimensionality",
             "ensemble-readout",
+            "cost",
         ),
         # seed 0 of every rule first, then seeds 1-2: an interrupted run (--resume) has every rule
         entries=tuple(

@@ -37,6 +37,10 @@ CANDIDATES = {
         "lr=0.001,epochs=10,batch_size=256",
         "lr=0.001,epochs=30,batch_size=256",
         "lr=0.0003,epochs=30,batch_size=256",
+        # stop 22: between 1e-4 (layer 1 0.087 under the paper preset) and 3e-4 (0.10 over)
+        "lr=0.0002,epochs=30,batch_size=256",
+        "lr=0.00015,epochs=30,batch_size=256",
+        "lr=0.00015,epochs=45,batch_size=256",
     ],
 }
 

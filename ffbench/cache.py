@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any
 import platformdirs
 import torch
 
+from ffbench.atomic_write import atomic_path
 from ffbench.grid import canonical_hash
 
 CACHE_ENV = "FFBENCH_CACHE"
@@ -88,15 +88,8 @@ class ModelCache:
     def save(self, key: str, model: Any, meta: dict) -> None:
         if not self.enabled:
             return
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_path(self.path(key)) as tmp:
             torch.save({"model": model, "meta": meta}, tmp)
-            os.replace(tmp, self.path(key))
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
 
     def entries(self) -> list[Path]:
         return sorted(self.root.glob("*.pt")) if self.root.exists() else []

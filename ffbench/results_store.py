@@ -35,10 +35,11 @@ import pyarrow.parquet as pq
 
 from ffbench.errors import FFBenchError
 from ffbench.locking import folder_lock
-from ffbench.results import COLUMNS, RESULTS_SCHEMA_VERSION, to_frame, write_atomic
+from ffbench.results import to_frame, write_atomic
+from ffbench.schema import COLUMNS, RESULTS_SCHEMA_KEY, RESULTS_SCHEMA_VERSION
 
 PART_GLOB = "part-*.parquet"
-SCHEMA_META = {"ffbench_results_schema": RESULTS_SCHEMA_VERSION}
+SCHEMA_META = {RESULTS_SCHEMA_KEY: RESULTS_SCHEMA_VERSION}
 
 
 def is_folder_store(path: Path) -> bool:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ffbench import results_store
+from ffbench.atomic_write import atomic_path, write_text
 from ffbench.cache import ModelCache
 from ffbench.component import Component
 from ffbench.contracts import (
@@ -537,9 +538,10 @@ def save_artifact(root: Path, artifact: Artifact) -> None:
     path = root / artifact.stem
     path.parent.mkdir(parents=True, exist_ok=True)
     if artifact.arrays:
-        np.savez_compressed(path.with_name(path.name + ".npz"), **artifact.arrays)
+        with atomic_path(path.with_name(path.name + ".npz")) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **artifact.arrays)  # a file object: numpy appends no suffix
     if artifact.other:
-        path.with_name(path.name + ".json").write_text(json.dumps(artifact.other, indent=1, default=_jsonable))
+        write_text(path.with_name(path.name + ".json"), json.dumps(artifact.other, indent=1, default=_jsonable))
 
 
 def _jsonable(obj: Any) -> Any:

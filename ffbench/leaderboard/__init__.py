@@ -27,6 +27,7 @@ Everything public is importable from ``ffbench.leaderboard`` directly.
 
 from __future__ import annotations
 
+from ffbench.atomic_write import FILE_MODE  # noqa: F401
 from ffbench.leaderboard.aggregate import (  # noqa: F401
     aggregate,
     headline_cells,
@@ -76,7 +77,6 @@ from ffbench.leaderboard.schema import (  # noqa: F401
     BoardError,
 )
 from ffbench.leaderboard.store import (  # noqa: F401
-    FILE_MODE,
     board_name,
     empty_board,
     list_boards,

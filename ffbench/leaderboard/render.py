@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from ffbench.atomic_write import write_text
 from ffbench.leaderboard.aggregate import aggregate, headline_cells, metric_labels, select
 from ffbench.leaderboard.merge import _keys, config_label
 from ffbench.leaderboard.schema import CELL, CONFIG, INDEX_NAME, SCHEMA_VERSION
-from ffbench.leaderboard.store import FILE_MODE, list_boards, read_board
+from ffbench.leaderboard.store import list_boards, read_board
 from ffbench.summary import headline_column
 
 ARROWS = {True: "▲", False: "▼"}
@@ -300,22 +299,6 @@ def render_index(boards: dict[str, pd.DataFrame], aggs: dict[str, pd.DataFrame] 
     return "\n".join(parts)
 
 
-def _write_text_atomic(path: Path, text: str) -> bool:
-    """Write ``text`` to ``path`` (temp file + rename) unless it already holds it; True if written."""
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        return False
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return True
-
-
 def expected_markdown(boards_dir: Path, boards: dict[str, pd.DataFrame]) -> dict[Path, str]:
     """Every Markdown file the boards folder should hold, with its text."""
     aggs = {name: aggregate(df) for name, df in boards.items()}
@@ -342,7 +325,7 @@ def render_all(boards_dir: Path, boards: dict[str, pd.DataFrame] | None = None) 
     orphans = _orphans(boards_dir, expected)
     for path in orphans:
         path.unlink()
-    return [p for p, text in expected.items() if _write_text_atomic(p, text)] + orphans
+    return [p for p, text in expected.items() if write_text(p, text, only_if_changed=True)] + orphans
 
 
 def stale_markdown(boards_dir: Path) -> list[Path]:

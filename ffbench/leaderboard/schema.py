@@ -1,49 +1,18 @@
-"""The board schema: frozen columns, the keys a board is merged and sorted by, its version."""
+"""The keys a board is merged and sorted by; its columns and version are in :mod:`ffbench.schema`."""
 
 from __future__ import annotations
 
 from ffbench.errors import FFBenchError
+from ffbench.schema import BOARD_COLUMNS, BOARD_SCHEMA_KEY, BOARD_SCHEMA_VERSION
 
-SCHEMA_KEY = "ffbench_leaderboard_schema"
-SCHEMA_VERSION = "1"
+#: The board's columns, metadata key and version live in the one schema module; the names boards
+#: have always used are kept here.
+BOARD_COLUMNS = BOARD_COLUMNS
+SCHEMA_KEY = BOARD_SCHEMA_KEY
+SCHEMA_VERSION = BOARD_SCHEMA_VERSION
+
 INDEX_NAME = "README.md"
 
-#: Schema version 1 (leaderboards/SCHEMA.md): column -> pandas dtype. Frozen here rather than derived
-#: from the results columns, so that a new results column never silently changes committed boards:
-#: adding one to boards is a schema change. Results columns not listed are not kept (status, error and
-#: artifact: only ok rows are merged, and artifacts stay next to their results file).
-BOARD_COLUMNS: dict[str, str] = {
-    "run_id": "string",
-    "config_hash": "string",
-    "seed": "Int64",
-    "preset": "string",
-    **{
-        f"{kind}{suffix}": "string"
-        for kind in ("rule", "goodness", "negatives", "dataset", "metric")
-        for suffix in ("", "_id", "_version", "_dist", "_dist_version")
-    },
-    "dataset_hash": "string",
-    "higher_is_better": "boolean",
-    "headline": "boolean",
-    "stat": "string",
-    "layer": "Int64",
-    "class": "string",
-    "class_b": "string",
-    "value": "float64",
-    "ffbench_version": "string",
-    "git_sha": "string",
-    "torch_version": "string",
-    "python_version": "string",
-    "device": "string",
-    "precision": "string",
-    "compiled": "boolean",
-    "cached": "boolean",
-    "train_seconds": "float64",
-    "metric_seconds": "float64",
-    "started_at": "string",
-    "suite": "string",
-    "suite_version": "string",
-}
 #: What makes two rows the same configuration (every parameter is inside the ids).
 CONFIG = ["rule_id", "goodness_id", "negatives_id", "dataset_id", "dataset_version", "dataset_hash"]
 #: The replacement unit: a newer run of a unit replaces all of the unit's rows.

@@ -69,13 +69,8 @@ def sort_board(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(ROW_ORDER, na_position="first", kind="stable").reset_index(drop=True)
 
 
-#: Boards and their Markdown are meant to be committed and read by others (temp files are 0600).
-FILE_MODE = 0o644
-
-
 def write_board(df: pd.DataFrame, path: Path) -> None:
     write_atomic(sort_board(df[list(BOARD_COLUMNS)].astype(BOARD_COLUMNS)), path, {SCHEMA_KEY: SCHEMA_VERSION})
-    os.chmod(path, FILE_MODE)
 
 
 def list_boards(boards_dir: Path) -> dict[str, Path]:

@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 import pytest
+from matplotlib.collections import PathCollection
 from test_report import (
     CLASSES,
     COLOURS,
@@ -33,6 +34,7 @@ from ffbench.report import figures as F
 from ffbench.report.figure_api import Artifact, FigureSpec, NotDrawn, choose_class
 from ffbench_plugins.metrics import ensembles_figures as E
 from ffbench_plugins.metrics import excitation_figures as X
+from ffbench_plugins.metrics import sparsity_figures as S
 
 # -- the contract ---------------------------------------------------------------------------
 
@@ -45,6 +47,9 @@ def test_figure_spec_checks_its_name_and_draw():
             FigureSpec(bad, "t", lambda view: None)
     with pytest.raises(TypeError, match="draw must be callable, got str"):
         FigureSpec("x", "t", "draw")
+    assert spec.stats == () and FigureSpec("x", "t", len, stats=["a", "b"]).stats == ("a", "b")
+    with pytest.raises(TypeError, match="stats must be a tuple of stat names, got 'sparsity'"):
+        FigureSpec("x", "t", len, stats="sparsity")
 
 
 def test_metric_declares_no_figure_by_default_and_built_ins_declare_theirs():
@@ -59,7 +64,7 @@ def test_metric_declares_no_figure_by_default_and_built_ins_declare_theirs():
         "jaccard": ["jaccard"],
         "unseen-category": ["unseen-category"],
         "excitation": ["excitation"],
-        "sparsity": [],
+        "sparsity": ["sparsity-by-layer", "accuracy-vs-sparsity"],
         "accuracy": [],
     }
 
@@ -174,6 +179,105 @@ def test_excitation_histograms(tmp_path):
     ff_fill = fig.axes[0].patches[0]  # all of ff's layer-1 units in the bin [0.2, 0.3): density 10
     assert ff_fill.get_path().vertices[:, 1].max() == pytest.approx(10.0)
     check_figure(fig, tmp_path / "rho.png")
+
+
+# -- the sparsity metric's figures ------------------------------------------------------------
+
+
+def board_of(results, path):
+    """A leaderboard of ``results`` (per-seed rows kept, as `ffbench leaderboard update` writes it)."""
+    from ffbench.leaderboard import board_rows, write_board
+    from ffbench.results import read_results
+
+    write_board(board_rows(read_results(results)), path)
+    return path
+
+
+def views(tmp_path, metrics=("accuracy", "sparsity")):
+    """The sparsity metric's ComparisonView over a fabricated results file (2 seeds) and over its board."""
+    from ffbench.report.board_report import BoardReport
+    from ffbench.report.figure_api import ComparisonView
+    from ffbench.report.results_report import ResultsReport
+    from ffbench.report.source import read_source
+    from ffbench.results import read_results
+
+    path = fabricate_results(tmp_path / "r.parquet", seeds=2, metrics=metrics)
+    board = read_source(board_of(path, tmp_path / "board.parquet"))
+    results = ResultsReport(read_results(path), path, tmp_path / "out")
+    return (
+        ComparisonView(results, "sparsity"),
+        ComparisonView(
+            BoardReport(board.frame, tmp_path / "board.parquet", tmp_path / "b", board.seed_rows), "sparsity"
+        ),
+    )
+
+
+def test_sparsity_by_layer_draws_the_rows(tmp_path):
+    for view in views(tmp_path):  # the results file, then its board: the same bars and dots
+        fig, caption = S.draw_sparsity_by_layer(view)
+        ax = fig.axes[0]
+        # ff: (0.62, 0.71) + 0.02 * seed over seeds 0, 1; bp: (0.30, 0.28) + 0.02 * seed
+        assert sorted(round(p.get_height(), 6) for p in ax.patches) == [0.29, 0.31, 0.63, 0.72]
+        dots = np.concatenate([c.get_offsets() for c in ax.collections if isinstance(c, PathCollection)])
+        assert sorted(dots[:, 1].round(6).tolist()) == [0.28, 0.3, 0.3, 0.32, 0.62, 0.64, 0.71, 0.73]  # every seed
+        assert ax.get_title() == "Hoyer sparsity per layer" and ax.get_ylabel().startswith("Hoyer sparsity")
+        assert caption == "Hoyer sparsity per layer, every series"
+
+
+def test_accuracy_vs_sparsity_pairs_accuracy_with_each_layer(tmp_path):
+    results, board = views(tmp_path)
+    points = S.accuracy_sparsity_points(results).sort_values(["series", "layer", "run_id"])
+    ff = points[points["series"] == "ff"]
+    # a dot per run point: ff seed 0 (sparsity 0.62, 0.71; accuracy 0.80), seed 1 (+ 0.02 each)
+    assert ff[["layer", "x", "y"]].round(6).values.tolist() == [
+        [1, 0.62, 0.80],
+        [1, 0.64, 0.82],
+        [2, 0.71, 0.80],
+        [2, 0.73, 0.82],
+    ]
+    assert len(points) == 8
+    fig, caption = S.draw_accuracy_vs_sparsity(results)
+    assert caption == "Accuracy vs sparsity per layer"
+    assert fig._suptitle.get_text() == "Accuracy vs Hoyer sparsity"
+    assert fig.axes[0].collections[0].get_offsets().round(6).tolist() == [[0.62, 0.80], [0.64, 0.82]]  # ff first
+    # from a board: a dot per series, mean and std over seeds (std of two values 0.02 apart: 0.0141)
+    agg = S.accuracy_sparsity_points(board).set_index(["series", "layer"])
+    assert agg.loc[("ff", 1), ["x", "y"]].round(6).tolist() == [0.63, 0.81]
+    assert agg.loc[("bp", 2), ["x", "y"]].round(6).tolist() == [0.29, 0.85]
+    assert agg.loc[("ff", 1), ["x_std", "y_std"]].tolist() == pytest.approx([0.02 / 2**0.5] * 2)
+    fig = S.draw_accuracy_vs_sparsity(board)[0]
+    drawn = {tuple(c.lines[0].get_xydata().round(6)[0]) for c in fig.axes[0].containers}
+    assert drawn == {(0.63, 0.81), (0.31, 0.85)}  # layer 1: one dot per series
+
+
+def test_sparsity_figures_without_the_sparsity_metric(tmp_path):
+    path = fabricate_results(tmp_path / "r.parquet", seeds=1, metrics=("accuracy",))
+    report = build_report(path, tmp_path / "out")
+    sections = {s.key: s for s in report.sections}
+    for key in ("sparsity-by-layer", "accuracy-vs-sparsity"):  # a results file lists them as not run
+        assert not sections[key].figures
+        assert sections[key].skipped == "metric 'sparsity' was not run; add it with --metric sparsity."
+    assert [p.name for p in report.files] == ["metric-accuracy.png"]
+    assert "Skipped: metric &#x27;sparsity&#x27; was not run" in report.index.read_text()
+    # a leaderboard lists only what its metrics draw: no sparsity section, no note
+    board = build_report(board_of(path, tmp_path / "board.parquet"), tmp_path / "board")
+    assert [s.key for s in board.sections] == ["metric-bars"]
+    assert [p.name for p in board.files] == ["metric-accuracy.png"]
+    assert not [n for n in board.notes if "sparsity" in n]
+
+
+def test_accuracy_vs_sparsity_without_the_accuracy_metric_says_why(tmp_path):
+    path = fabricate_results(tmp_path / "r.parquet", seeds=1, metrics=("sparsity",))
+    reason = "needs the test accuracy of metric 'accuracy', which was not run; add it with --metric accuracy."
+    board = board_of(path, tmp_path / "board.parquet")
+    for report in (build_report(path, tmp_path / "out"), build_report(board, tmp_path / "board")):
+        sections = {s.key: s for s in report.sections}
+        assert [f.file for f in sections["sparsity-by-layer"].figures] == ["sparsity-by-layer.png"]
+        assert sections["accuracy-vs-sparsity"].skipped == reason and not sections["accuracy-vs-sparsity"].figures
+        assert f"Figure 'accuracy-vs-sparsity' of metric 'sparsity' not drawn: {reason}" in report.notes
+        # the only headline stat of these rows, sparsity, is drawn by its figure: no bars
+        assert [p.name for p in report.files] == ["sparsity-by-layer.png"]
+        assert "--metric accuracy" in report.index.read_text()
 
 
 # -- composing a report from what metrics declare -------------------------------------------
@@ -301,10 +405,35 @@ def test_plugin_figures_are_drawn_or_listed_with_the_reason(tmp_path, toy_instal
     assert "Figure 'needs-rows' of metric 'toy' not drawn: no 'toy_extra' rows" in report.notes
     page = report.index.read_text()
     assert 'src="toy-bars.png"' in page and "Skipped: no &#x27;toy_extra&#x27; rows" in page
-    # sections are numbered in page order: per-model figures, sparsity, comparison figures, ...
+    # sections are numbered in page order: per-model figures, comparison figures by metric order, bars
     titles = [s.title for s in report.sections]
     assert titles == [f"{i}. {t.partition('. ')[2]}" for i, t in enumerate(titles, start=1)]
-    assert titles.index(sections["sparsity"].title) < titles.index(sections["toy-bars"].title)
+    assert titles.index(sections["sparsity-by-layer"].title) < titles.index(sections["toy-bars"].title)
+    assert titles.index(sections["per-model"].title) < titles.index(sections["sparsity-by-layer"].title)
+    assert report.sections[-1].key == "metric-bars"
+    # toy-bars declares no stats, so toy's headline stat keeps its bars
+    assert "metric-toy.png" in [f.file for f in sections["metric-bars"].figures]
+
+
+def test_a_stat_a_drawn_figure_shows_has_no_headline_bars(tmp_path, monkeypatch):
+    """FigureSpec.stats: the bars leave a stat out only where the figure that shows it was drawn."""
+
+    def bars(view):
+        return F.layer_bars(view.summary("toy"), view.colours, "toy per layer", "toy", view.points("toy"))
+
+    def not_drawn(view):
+        raise NotDrawn("not today")
+
+    path = fabricate_results(tmp_path / "r.parquet", seeds=1, metrics=("accuracy",))
+    add_rows(path, "toy", {"ff": (0.25, 0.5), "bp": (0.75, 1.0)})
+    for draw, bars_drawn in ((bars, False), (not_drawn, True)):
+        spec = FigureSpec("toy-bars", "Toy per layer", draw, stats=("toy",))
+        monkeypatch.setattr(Toy, "figures", classmethod(lambda cls, spec=spec: [spec]))
+        monkeypatch.setitem(get_registry().entries["metric"], "toy", Entry(Toy, "toy-plugin", "toy-dist", "0.1"))
+        report = build_report(path, tmp_path / f"out-{bars_drawn}")
+        names = [p.name for p in report.files]
+        assert ("metric-toy.png" in names) is bars_drawn, names
+        assert "metric-accuracy.png" in names and ("toy-bars.png" in names) is not bars_drawn
 
 
 def test_toy_bars_heights_are_the_row_values(tmp_path, toy_installed):

@@ -272,7 +272,7 @@ def matplotlib_rgb(colour: str):
 # -- the generic figures on hand-made data -----------------------------------------------------
 
 
-def test_sparsity_by_layer(tmp_path):
+def test_layer_bars(tmp_path):
     points = pd.DataFrame(
         {
             "series": ["ff", "ff", "bp", "bp"] * 2,
@@ -281,31 +281,39 @@ def test_sparsity_by_layer(tmp_path):
         }
     )
     summary = points.groupby(["series", "layer"])["value"].agg(mean="mean", std="std", n="count").reset_index()
-    fig = F.sparsity_by_layer(summary, COLOURS, "sparsity", points)
+    fig = F.layer_bars(summary, COLOURS, "sparsity", "Hoyer sparsity", points)
     ax = fig.axes[0]
     heights = sorted(round(p.get_height(), 6) for p in ax.patches)
     assert heights == [0.3, 0.3, 0.65, 0.7]
     ff_bars = [p for p in ax.patches if p.get_facecolor()[:3] == pytest.approx(matplotlib_rgb(COLOURS["ff"]))]
     assert sorted(round(p.get_height(), 6) for p in ff_bars) == [0.65, 0.7]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["layer 1", "layer 2"]
+    assert ax.get_ylabel() == "Hoyer sparsity"
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["ff", "bp"]
     check_figure(fig, tmp_path / "sparsity.png")
 
 
-def test_accuracy_vs_sparsity(tmp_path):
+def test_layer_scatter(tmp_path):
     points = pd.DataFrame(
         {
             "series": ["ff", "bp", "ff", "bp"],
             "layer": [1, 1, 2, 2],
-            "sparsity": [0.6, 0.3, 0.7, 0.2],
-            "accuracy": [0.8, 0.85, 0.8, 0.85],
+            "x": [0.6, 0.3, 0.7, 0.2],
+            "y": [0.8, 0.85, 0.8, 0.85],
         }
     )
-    fig = F.accuracy_vs_sparsity(points, COLOURS, "acc")
+    fig = F.layer_scatter(points, COLOURS, "acc", "Hoyer sparsity", "test accuracy")
     assert [ax.get_xlabel() for ax in fig.axes] == ["Hoyer sparsity, layer 1", "Hoyer sparsity, layer 2"]
+    assert fig.axes[0].get_ylabel() == "test accuracy"
     offsets = fig.axes[1].collections[0].get_offsets()
     assert offsets.tolist() == [[0.7, 0.8]]
     check_figure(fig, tmp_path / "acc.png")
+    # with x_std / y_std: one dot per series with error bars of that size
+    err = F.layer_scatter(points.assign(x_std=0.05, y_std=0.01), COLOURS, "acc", "Hoyer sparsity", "test accuracy")
+    line, caps, (xbars, ybars) = err.axes[0].containers[0].lines
+    assert line.get_xydata().tolist() == [[0.6, 0.8]]  # ff first, in series order
+    assert np.asarray(xbars.get_segments()[0])[:, 0] == pytest.approx([0.55, 0.65])
+    assert np.asarray(ybars.get_segments()[0])[:, 1] == pytest.approx([0.79, 0.81])
 
 
 def test_metric_bars(tmp_path):
@@ -385,14 +393,14 @@ def test_report_writes_every_figure_and_the_page_references_them(fabricated, fab
     skipped = [s.skipped for s in report.sections if s.skipped]  # other installed metrics' figures only
     assert all("was not run" in r and not any(f"'{m}'" in r for m in ALL_METRICS) for r in skipped), skipped
     keys = [s.key for s in report.sections if not s.skipped]
-    assert keys == [
+    assert keys == [  # per-model figures, then comparison figures in metric order, then the bars
         "activation-maps",
         "class-mean",
         "jaccard",
         "unseen-category",
-        "sparsity",
+        "sparsity-by-layer",
+        "accuracy-vs-sparsity",
         "excitation",
-        "accuracy-sparsity",
         "metric-bars",
     ]
     assert not report.notes
@@ -401,10 +409,21 @@ def test_report_writes_every_figure_and_the_page_references_them(fabricated, fab
     assert "class &#x27;Trouser&#x27;" in page  # --class trouser matched case-insensitively
 
 
-def test_report_headline_numbers(fabricated_report):
+def test_report_headline_numbers(fabricated, fabricated_report):
+    from ffbench.report.results_report import ResultsReport
+
     page = fabricated_report.index.read_text()
     # ff accuracy over seeds 0.80 and 0.82: mean 0.810, std 0.014; layer-1 sparsity 0.62/0.64
     assert "0.810 ± 0.014" in page and "0.630 ± 0.014" in page
+    # every metric's headline stats, a row per metric, stat and layer (None: the whole model)
+    table = ResultsReport(read_results(fabricated), fabricated, fabricated.parent / "x").headlines()
+    assert list(table.columns) == ["metric", "stat", "layer", "ff", "bp"]
+    rows = {(m, s, l): (ff, bp) for m, s, l, ff, bp in table.itertuples(index=False)}
+    assert rows[("accuracy", "accuracy", None)] == ("0.810 ± 0.014", "0.850 ± 0.014")
+    assert rows[("sparsity", "sparsity", 1)] == ("0.630 ± 0.014", "0.310 ± 0.014")
+    assert rows[("sparsity", "sparsity", 2)] == ("0.720 ± 0.014", "0.290 ± 0.014")
+    assert ("sparsity", "zero_samples", 1) not in rows  # not a headline stat
+    assert [k[0] for k in rows][:3] == ["accuracy", "sparsity", "sparsity"]  # metrics in data order
 
 
 def test_report_skips_metrics_not_run(tmp_path):
@@ -415,7 +434,7 @@ def test_report_skips_metrics_not_run(tmp_path):
     assert {"activation-maps", "class-mean", "jaccard", "unseen-category", "excitation"} <= set(skipped)
     assert all("was not run; add it with --metric" in r for r in skipped.values())
     assert "--metric loo-ensembles" in skipped["activation-maps"]
-    # sparsity's headline stat has its own figure, so no bars for it
+    # sparsity's headline stat is shown by its figure (FigureSpec.stats), so no bars for it
     assert sorted(p.name for p in report.files) == [
         "accuracy-vs-sparsity.png",
         "metric-accuracy.png",
@@ -493,8 +512,8 @@ def test_aggregated_board_report(fabricated, tmp_path):
     board.to_parquet(tmp_path / "agg.parquet")
     report = build_report(tmp_path / "agg.parquet", tmp_path / "agg")
     sections = {s.key: s for s in report.sections}
-    assert [f.file for f in sections["sparsity"].figures] == ["sparsity-by-layer.png"]
-    assert [f.file for f in sections["accuracy-sparsity"].figures] == ["accuracy-vs-sparsity.png"]
+    assert [f.file for f in sections["sparsity-by-layer"].figures] == ["sparsity-by-layer.png"]
+    assert [f.file for f in sections["accuracy-vs-sparsity"].figures] == ["accuracy-vs-sparsity.png"]
     # no headline column: every stat is shown, so sparsity gets bars too (of its zero_samples stat)
     assert [f.file for f in sections["metric-bars"].figures] == ["metric-accuracy.png", "metric-sparsity.png"]
     for path in report.files:

@@ -30,14 +30,14 @@ def report(
         str | None,
         typer.Option(
             "--class",
-            help="Class whose mean activity per unit is drawn (figure 2), e.g. Trouser. Default: the first class.",
+            help="Class whose mean activity per unit is drawn (class-mean figure of loo-ensembles), e.g. Trouser. Default: the first class.",
             show_default=False,
         ),
     ] = None,
 ) -> None:
     """Draw every figure the installed metrics declare for these results (for the built-ins:
-    activation maps, ensembles, Jaccard maps, unseen category, rho+), plus sparsity per layer,
-    accuracy vs sparsity and each metric's headline bars, and an index.html that shows them with
+    activation maps, ensembles, Jaccard maps, unseen category, rho+, Hoyer sparsity per layer,
+    accuracy vs sparsity), plus each metric's headline bars, and an index.html that shows them with
     the run's configuration and provenance. A figure that cannot be drawn (metric not run, plugin
     not installed, data missing) is listed with the reason."""
     from ffbench.prechecks import check_folder_writable

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ffbench.report.builder import ACCURACY, SPARSITY, Builder
+from ffbench.report.builder import Builder
 from ffbench.report.compose import Declared
 from ffbench.report.figure_api import Artifact, NotDrawn
 from ffbench.report.html import Page, Section
@@ -63,14 +63,9 @@ class BoardReport(Builder):
         rows = rows[(rows["stat"] == stat) & rows["class"].isna() & rows["layer"].notna()]
         return rows[["series", "layer", "value"]]
 
-    def accuracy_points(self) -> pd.DataFrame:
-        summary = self.summary()
-        acc = summary[(summary["metric"] == ACCURACY[0]) & (summary["stat"] == ACCURACY[1]) & summary["layer"].isna()]
-        sp = self.layer_summary(*SPARSITY).rename(columns={"mean": "sparsity", "std": "sparsity_std"})
-        acc = acc.rename(columns={"mean": "accuracy", "std": "accuracy_std"})
-        return sp[["series", "layer", "sparsity", "sparsity_std"]].merge(
-            acc[["series", "accuracy", "accuracy_std"]], on="series"
-        )
+    def model_points(self, metric: str, stat: str) -> None:
+        """None: a board's values are aggregates per configuration, not paired by run point."""
+        return None
 
     # -- figures ------------------------------------------------------------------------------
     def per_model_section(self, section: Section, d: Declared) -> None:

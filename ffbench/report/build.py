@@ -1,10 +1,9 @@
 """Build a report: read a results file or a leaderboard, draw every figure that applies, then
 write the PNGs and ``index.html``.
 
-The figures come from two places: the generic ones that read only headline stats (Hoyer sparsity
-per layer, accuracy vs sparsity, every metric's headline bars; :mod:`ffbench.report.builder`), and
-those each metric declares (``Metric.figures``, :mod:`ffbench.report.figure_api`), per model from
-one representative run point per series or over every series. From a results file
+The figures are those each metric declares (``Metric.figures``, :mod:`ffbench.report.figure_api`),
+per model from one representative run point per series or over every series, and every metric's
+headline bars (:mod:`ffbench.report.builder`); the report names no metric. From a results file
 (:mod:`~ffbench.report.results_report`) all of them; from a leaderboard
 (:mod:`~ffbench.report.board_report`) those that need no artifacts.
 

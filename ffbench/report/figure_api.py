@@ -7,8 +7,8 @@ A :class:`FigureSpec` names a figure and gives its draw function. Two scopes:
 - **per-model** (``per_model=True``): one figure per series, drawn from one representative run
   point, the series' lowest seed that saved this metric's artifact. ``draw(run: RunView)``.
 - **comparison** (default): one figure over every series. ``draw(view: ComparisonView)``; it may
-  read the per-layer summary of a stat (also available from a leaderboard) or every run point's
-  artifacts (a results file only).
+  read the summary of a stat, per layer or of the whole model, of its own metric or of another
+  (also available from a leaderboard), or every run point's artifacts (a results file only).
 
 ``draw`` returns a matplotlib ``Figure``, or ``(Figure, caption)`` (default caption: the title,
 plus the series for a per-model figure). When the data it needs is missing (an artifact written by
@@ -67,13 +67,17 @@ class FigureSpec:
     ``name``: file stem and page anchor (``[a-z0-9][a-z0-9-]*``; per-model files are
     ``{name}-{series}.png``); ``title``: the section heading; ``draw``: see the module docstring;
     ``per_model``: one figure per series (True) or one over all series (False, default);
-    ``description``: what the figure shows, printed under the title (default: none)."""
+    ``description``: what the figure shows, printed under the title (default: none);
+    ``stats``: stats of its metric that the figure shows in full (e.g. per layer and seed); once it
+    is drawn, the report's headline bars leave them out (default: none, every headline stat gets
+    its bars)."""
 
     name: str
     title: str
     draw: Callable[[Any], Drawn]
     per_model: bool = False
     description: str = ""
+    stats: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not NAME_PATTERN.fullmatch(self.name):
@@ -82,6 +86,9 @@ class FigureSpec:
             )
         if not callable(self.draw):
             raise TypeError(f"figure {self.name!r}: draw must be callable, got {type(self.draw).__name__}.")
+        if isinstance(self.stats, str) or not all(isinstance(s, str) for s in self.stats):
+            raise TypeError(f"figure {self.name!r}: stats must be a tuple of stat names, got {self.stats!r}.")
+        object.__setattr__(self, "stats", tuple(self.stats))
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,8 @@ class ReportSource(Protocol):
     def metric_rows(self, metric: str) -> pd.DataFrame: ...
     def layer_summary(self, metric: str, stat: str) -> pd.DataFrame: ...
     def layer_points(self, metric: str, stat: str) -> pd.DataFrame | None: ...
+    def model_summary(self, metric: str, stat: str) -> pd.DataFrame: ...
+    def model_points(self, metric: str, stat: str) -> pd.DataFrame | None: ...
     def note(self, text: str) -> None: ...
 
 
@@ -175,7 +184,10 @@ class RunView:
 
 
 class ComparisonView:
-    """Every series of a report as a comparison figure sees it."""
+    """Every series of a report as a comparison figure sees it. The stats it reads are its own
+    metric's; ``metric=`` reads another metric's rows (e.g. a figure that sets one metric's stat
+    against another's), which a figure must not assume were run: raise :class:`NotDrawn` naming
+    ``--metric OTHER`` when they are absent."""
 
     def __init__(self, source: ReportSource, metric: str):
         self.source, self.metric = source, metric
@@ -190,13 +202,25 @@ class ComparisonView:
         """Every per-seed row of the metric with a ``series`` column (empty for an aggregated board)."""
         return self.source.metric_rows(self.metric)
 
-    def summary(self, stat: str) -> pd.DataFrame:
-        """series, layer, mean, std, n of ``stat`` per layer over all classes (mean and std over seeds)."""
-        return self.source.layer_summary(self.metric, stat)
+    def summary(self, stat: str, metric: str | None = None) -> pd.DataFrame:
+        """series, layer, mean, std, n of ``stat`` per layer over all classes (mean and std over
+        seeds); ``metric``: whose stat (default: the figure's own metric)."""
+        return self.source.layer_summary(metric or self.metric, stat)
 
-    def points(self, stat: str) -> pd.DataFrame | None:
-        """series, layer, value of ``stat`` per layer for every seed (None where unknown)."""
-        return self.source.layer_points(self.metric, stat)
+    def points(self, stat: str, metric: str | None = None) -> pd.DataFrame | None:
+        """series, layer, value of ``stat`` per layer for every seed (None where unknown); from a
+        results file also the run_id of each value."""
+        return self.source.layer_points(metric or self.metric, stat)
+
+    def model_summary(self, stat: str, metric: str | None = None) -> pd.DataFrame:
+        """series, mean, std, n of a whole-model ``stat`` (no layer) over all classes, mean and std
+        over seeds (also from a leaderboard); empty where the rows have none."""
+        return self.source.model_summary(metric or self.metric, stat)
+
+    def model_points(self, stat: str, metric: str | None = None) -> pd.DataFrame | None:
+        """series, run_id, value of a whole-model ``stat`` over all classes for every run point;
+        None from a leaderboard (it pairs no values by run point: use :meth:`model_summary`)."""
+        return self.source.model_points(metric or self.metric, stat)
 
     @property
     def runs(self) -> list[RunView]:

@@ -1,7 +1,7 @@
-"""The report's generic figure helpers: colours, legends, a new figure, and the figures that read
-only headline stats (per-layer bars of one stat, accuracy vs sparsity, each metric's headline
-bars). Metric-specific figures live with their metrics (:meth:`ffbench.contracts.Metric.figures`)
-and may use every helper here.
+"""The report's generic figure helpers: colours, legends, a new figure, and figures of any stat
+(per-layer bars of one stat, a per-layer stat against a whole-model one, each metric's headline
+bars). They name no metric: the figures live with their metrics
+(:meth:`ffbench.contracts.Metric.figures`), which may use every helper here.
 
 Figures are built on :class:`matplotlib.figure.Figure` directly (rendered by Agg when saved), never
 through pyplot, so drawing leaves no global state behind, needs no display and no ``close``.
@@ -129,47 +129,40 @@ def layer_bars(
     return fig
 
 
-def sparsity_by_layer(
-    summary: pd.DataFrame, colours: dict[str, str], title: str, points: pd.DataFrame | None = None
-) -> Figure:
-    """Hoyer sparsity per layer: :func:`layer_bars` with its axis label."""
-    return layer_bars(summary, colours, title, "Hoyer sparsity (1 = one active unit)", points)
+# -- a per-layer stat against a whole-model stat ---------------------------------------------
 
 
-# -- accuracy vs sparsity ----------------------------------------------------------------
-
-
-def accuracy_vs_sparsity(points: pd.DataFrame, colours: dict[str, str], title: str) -> Figure:
-    """Test accuracy against each layer's Hoyer sparsity, one dot per run point (or per
-    series with std error bars when ``points`` has sparsity_std / accuracy_std columns).
-    ``points``: series, layer, sparsity, accuracy."""
+def layer_scatter(points: pd.DataFrame, colours: dict[str, str], title: str, xlabel: str, ylabel: str) -> Figure:
+    """A whole-model stat (y) against a per-layer stat (x), one panel per layer: one dot per run
+    point, or one per series with std error bars when ``points`` has x_std / y_std columns.
+    ``points``: series, layer, x, y. Panel x labels: ``{xlabel}, layer {n}``."""
     layers = sorted(int(v) for v in points["layer"].unique())
     fig = Figure(figsize=(max(6.0, 3.8 * len(layers)), 4.0), dpi=DPI, layout="constrained")
     axes = fig.subplots(1, len(layers), squeeze=False, sharey=True)[0]
     series = [s for s in colours if s in set(points["series"])]
-    has_err = {"sparsity_std", "accuracy_std"} <= set(points.columns)
+    has_err = {"x_std", "y_std"} <= set(points.columns)
     for ax, layer in zip(axes, layers):
         at = points[points["layer"] == layer]
         for s in series:
             p = at[at["series"] == s]
             if has_err:
                 ax.errorbar(
-                    p["sparsity"],
-                    p["accuracy"],
-                    xerr=floats(p["sparsity_std"]),
-                    yerr=floats(p["accuracy_std"]),
+                    p["x"],
+                    p["y"],
+                    xerr=floats(p["x_std"]),
+                    yerr=floats(p["y_std"]),
                     fmt="o",
                     color=colours[s],
                     capsize=3,
                     markersize=6,
                 )
             else:
-                ax.scatter(p["sparsity"], p["accuracy"], color=colours[s], s=30, edgecolors="white", linewidths=0.5)
-        ax.set_xlabel(f"Hoyer sparsity, layer {layer}")
+                ax.scatter(p["x"], p["y"], color=colours[s], s=30, edgecolors="white", linewidths=0.5)
+        ax.set_xlabel(f"{xlabel}, layer {layer}")
         ax.set_title(f"Layer {layer}")
         ax.grid(linewidth=0.5, alpha=0.5)
         ax.margins(0.15)
-    axes[0].set_ylabel("test accuracy")
+    axes[0].set_ylabel(ylabel)
     fig.suptitle(title)
     series_legend(fig, {s: colours[s] for s in series}, kind="marker")
     return fig

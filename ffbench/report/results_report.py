@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ffbench.errors import FFBenchError
-from ffbench.report.builder import ACCURACY, SPARSITY, Builder
+from ffbench.report.builder import Builder
 from ffbench.report.compose import Declared, attempt
 from ffbench.report.figure_api import Artifact, NotDrawn, RunView
 from ffbench.report.html import FigureRef, Page, Section
@@ -117,15 +117,15 @@ class ResultsReport(Builder):
             mean=("value", "mean"), std=("value", "std"), n=("value", "count"), headline=("headline", "any")
         ).reset_index()
 
-    def accuracy_points(self) -> pd.DataFrame:
-        acc = self.df[
-            (self.df["metric"] == ACCURACY[0])
-            & (self.df["stat"] == ACCURACY[1])
+    def model_points(self, metric: str, stat: str) -> pd.DataFrame:
+        rows = self.df[
+            (self.df["metric"] == metric)
+            & (self.df["stat"] == stat)
             & self.df["class"].isna()
+            & self.df["class_b"].isna()
             & self.df["layer"].isna()
         ]
-        sp = self.layer_points(*SPARSITY).rename(columns={"value": "sparsity"})
-        return sp.merge(acc[["run_id", "value"]].rename(columns={"value": "accuracy"}), on="run_id")
+        return rows[["series", "run_id", "value"]].reset_index(drop=True)
 
     # -- per-model figures ----------------------------------------------------------------
     def per_model_section(self, section: Section, d: Declared) -> Section:
@@ -199,16 +199,28 @@ class ResultsReport(Builder):
         return pd.DataFrame(rows)
 
     def headlines(self) -> pd.DataFrame:
+        """Every metric's headline stats over all classes: a row per metric, stat and layer (the
+        whole model first, shown as a dash), a column per series (mean ± std over seeds); metrics in
+        the order they first appear in the data, stats in the order they first appear."""
         summary = self.summary()
-        table = pd.DataFrame({"series": list(self.colours)})
-        acc = summary[(summary["metric"] == ACCURACY[0]) & (summary["stat"] == ACCURACY[1]) & summary["layer"].isna()]
-        if not acc.empty:
-            table["accuracy"] = [mean_std(*_pick(acc, s)) for s in table["series"]]
-        sp = self.layer_summary(*SPARSITY)
-        for layer in sorted(sp["layer"].astype(int).unique()):
-            at = sp[sp["layer"] == layer]
-            table[f"sparsity L{layer}"] = [mean_std(*_pick(at, s)) for s in table["series"]]
-        table["seeds"] = [int(self.runs.loc[self.runs["series"] == s, "seed"].nunique()) for s in table["series"]]
+        summary = summary[summary["headline"].fillna(False).astype(bool)]
+        cells: dict[tuple, dict[str, str]] = {}
+        metrics = list(dict.fromkeys(summary["metric"]))
+        for metric in metrics:
+            of_metric = summary[summary["metric"] == metric]
+            for stat in dict.fromkeys(of_metric["stat"]):
+                rows = of_metric[of_metric["stat"] == stat]
+                layers = rows["layer"]
+                keys = ([None] if layers.isna().any() else []) + sorted(int(v) for v in layers.dropna().unique())
+                for layer in keys:
+                    at = rows[rows["layer"].isna()] if layer is None else rows[rows["layer"] == layer]
+                    by_series = {s: mean_std(m, d) for s, m, d in zip(at["series"], at["mean"], at["std"])}
+                    cells[(metric, stat, layer)] = {s: by_series.get(s, "–") for s in self.colours}
+        table = pd.DataFrame(
+            [{"metric": m, "stat": s, **values} for (m, s, _), values in cells.items()],
+            columns=["metric", "stat", *self.colours],
+        )
+        table.insert(2, "layer", pd.Series([layer for _, _, layer in cells], dtype=object))
         return table
 
     def provenance(self) -> pd.DataFrame:
@@ -238,8 +250,3 @@ class ResultsReport(Builder):
             parts.append(part.assign(kind=kind))
         table = pd.concat(parts, ignore_index=True)
         return table[["kind", "identity", "version", "distribution", "distribution version"]]
-
-
-def _pick(summary: pd.DataFrame, series: str) -> tuple[float, float]:
-    row = summary[summary["series"] == series]
-    return (float(row["mean"].iloc[0]), float(row["std"].iloc[0])) if len(row) else (float("nan"), float("nan"))

@@ -26,6 +26,9 @@ unit is one that is exactly zero on every sample read, so both are defined for s
 (tanh, pre-activations) as for post-ReLU activity; the metric needs no weights and no declared
 non-negativity. (On signed activity a "zero" is rarer than after a ReLU, so dead fractions of
 signed and rectified models are not comparable; the rows say what the model computes.)
+
+Report figures (sparsity_figures.py): Hoyer sparsity per layer, and test accuracy (metric
+`accuracy`) against each layer's Hoyer sparsity.
 """
 
 from __future__ import annotations
@@ -104,6 +107,12 @@ class HoyerSparsity(Metric):
                 if sel.any():
                     rows.append(MetricRow("hoyer_live", _mean(s_live[sel]), layer=layer, cls=name))
         return MetricResult(rows)
+
+    @classmethod
+    def figures(cls):
+        from ffbench_plugins.metrics.sparsity_figures import FIGURES
+
+        return FIGURES
 
 
 def _mean(values: torch.Tensor) -> float:

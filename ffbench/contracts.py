@@ -373,8 +373,41 @@ class Goodness(Component):
         return True, ""
 
     @abstractmethod
-    def score(self, h: torch.Tensor) -> torch.Tensor:
-        """Goodness per sample, [N], of activity h [N, D]."""
+    def score(self, h: torch.Tensor, state: torch.nn.Module | None = None) -> torch.Tensor:
+        """Goodness per sample, [N], of activity h [N, D]: a sample's score never depends on the
+        other rows of h (rules score candidate labels in chunks of any size). ``state``: the
+        layer's state from :meth:`init_state`, passed only to a goodness that has one (so
+        ``score(self, h)`` remains a valid override); it is read, never updated, here."""
+
+    # -- per-layer state and the training batch (optional) -----------------------------------
+    def init_state(self, layer: int, width: int) -> torch.nn.Module | None:
+        """The state of layer ``layer`` (0-based, ``width`` units), or None (the default: no
+        state). A state is a ``torch.nn.Module`` holding buffers (e.g. running means) that the
+        rule creates once per layer when it builds the network and keeps inside the trained
+        model, so it moves with ``.to(device)`` and is saved and loaded with the model (define
+        its class in your plugin's modules: the model cache loads only those and torch.nn's).
+        :meth:`score_batch` may update it during training; :meth:`score` reads it."""
+        return None
+
+    def score_batch(
+        self, h_pos: torch.Tensor, h_neg: torch.Tensor | None, state: torch.nn.Module | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Training scores (g_pos [B], g_neg [B] or None) of one training batch: positives
+        h_pos [B, D] and negatives h_neg [B, D] (None without negatives). Override it for a
+        goodness whose training score reads the whole batch (e.g. a batch mean); it may update
+        ``state`` (under ``torch.no_grad``). Default: ``score`` of each half, with the state
+        passed on only when there is one."""
+        if state is None:
+            return self.score(h_pos), None if h_neg is None else self.score(h_neg)
+        return self.score(h_pos, state), None if h_neg is None else self.score(h_neg, state)
+
+    @property
+    def batch_aware(self) -> bool:
+        """True when this goodness has per-layer state or its own :meth:`score_batch`: a rule must
+        then train it through ``layer_loss(h_pos, h_neg, state=...)`` (or ``score_batch``) on the
+        whole batch, with the layer's state, and score with ``score(h, state)``."""
+        cls = type(self)
+        return cls.score_batch is not Goodness.score_batch or cls.init_state is not Goodness.init_state
 
     def threshold_for(self, width: int) -> float:
         """theta for activity of ``width`` units (goodness functions may derive it from the width)."""
@@ -384,9 +417,13 @@ class Goodness(Component):
         """FF loss on per-sample scores; ``width`` = number of units the scores were taken over."""
         return ff_logistic_loss(g_pos, g_neg, self.threshold_for(width))
 
-    def layer_loss(self, h_pos: torch.Tensor, h_neg: torch.Tensor | None) -> torch.Tensor:
-        g_neg = None if h_neg is None else self.score(h_neg)
-        return self.loss_from_scores(self.score(h_pos), g_neg, h_pos.shape[-1])
+    def layer_loss(
+        self, h_pos: torch.Tensor, h_neg: torch.Tensor | None, state: torch.nn.Module | None = None
+    ) -> torch.Tensor:
+        """The loss a layer trains on: by default the FF loss on :meth:`score_batch`'s scores.
+        Rules pass ``state`` only to a goodness that has one (:meth:`init_state`)."""
+        g_pos, g_neg = self.score_batch(h_pos, h_neg) if state is None else self.score_batch(h_pos, h_neg, state)
+        return self.loss_from_scores(g_pos, g_neg, h_pos.shape[-1])
 
     # -- hooks for goodness functions trained without negatives (needs_negatives = False) ----
     def augment(self, x_flat: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -28,6 +28,12 @@ peer-normalisation loss added to each layer's loss, ``ffnet.peer_norm_loss``; ea
 each layer's running mean activity through training). All are per-seed and elementwise, so
 stacked seeds still equal seeds trained alone.
 
+A batch-aware goodness (``Goodness.batch_aware``: per-layer state from ``init_state`` or its own
+``score_batch``) gets the whole batch of each seed, positives and negatives, and that seed's
+state of the layer (kept in the seed's FFNet, so saved with the model), through
+``layer_loss(h_pos, h_neg, state=...)``: its seeds are scored one by one inside the stack, never
+across seeds, and its head is not compiled. Inference passes the state to ``score``.
+
 With a goodness trained without negatives (dimensionality compression), each batch is the
 goodness's ``augment`` of the images (fresh noise every batch, so frozen layers are re-run per
 batch), the layer loss is the goodness's, and the goodness fits its readout at the end; such
@@ -117,8 +123,13 @@ class FFRule(LearningRule):
         )
 
     def has_baseline(self, goodness, negatives):
-        # the straightforward baseline (baselines.baseline_ff) has no peer normalisation
-        return flops.trains_with_negatives(goodness, negatives) and not self.values["peer_norm"]
+        # the straightforward baseline (baselines.baseline_ff) has no peer normalisation and
+        # scores each half without the goodness's batch or per-layer state
+        return (
+            flops.trains_with_negatives(goodness, negatives)
+            and not self.values["peer_norm"]
+            and not goodness.batch_aware
+        )
 
     def fit_baseline(self, data, goodness, negatives, ctx):
         from ffbench_plugins.rules.baselines import baseline_ff
@@ -200,7 +211,7 @@ class FFRule(LearningRule):
                     for l in trained:
                         with ctx.autocast():
                             h = net.layer_forward(l, inp)
-                            loss = net.goodness.layer_loss(h, None)
+                            loss = net.goodness_loss(l, h, None)
                         self._step(*opts[l], loss)
                         total += loss.detach()
                         inp = h.detach()
@@ -354,11 +365,16 @@ class StackedFF:
         #: peer normalisation: its coefficient, and each layer's running mean activity [S, out]
         self.peer = values.get("peer_norm", 0.0)
         self.running = [torch.full_like(b.detach(), PEER_INIT, dtype=torch.float32) for b in self.b]
-        #: the goodness's layer loss is the default one (FF loss on its scores), so scores can be
-        #: taken over all seeds' rows at once
-        self.scores_only = type(self.goodness).layer_loss is Goodness.layer_loss
+        #: each seed's goodness state of every layer ([layer][seed], None where it has none): the
+        #: states live in the seeds' FFNets, and training updates them in place
+        self.states = [[net.goodness_state(l) for net in nets] for l in range(self.num_layers)]
+        self.stateful = any(st is not None for layer in self.states for st in layer)
+        #: the goodness's layer loss is the default one (FF loss on its per-sample scores, no
+        #: batch-wide score and no state), so scores can be taken over all seeds' rows at once;
+        #: a batch-aware goodness (Goodness.batch_aware) is trained seed by seed
+        self.scores_only = type(self.goodness).layer_loss is Goodness.layer_loss and not self.goodness.batch_aware
         self.head = self._head
-        if ctxs[0].compile:
+        if ctxs[0].compile and not self.goodness.batch_aware:  # states are updated in place: not compiled
             self.head = torch.compile(self._head, dynamic=False)
 
     # -- pieces ----------------------------------------------------------------------------
@@ -394,12 +410,13 @@ class StackedFF:
         return RowInput(torch.stack([torch.cat([pos, norm(self.embedding(xn, yn))]) for xn, yn in pairs]), norm)
 
     def _head(
-        self, pre: torch.Tensor, bsz: int, running: torch.Tensor | None = None
+        self, pre: torch.Tensor, bsz: int, running: torch.Tensor | None = None, states: list | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(activity [S, 2B, D], per-seed losses [S], updated running means or None) from
         pre-activations; the goodness's own layer loss of each seed on its positives (first B
         rows) and negatives, plus ``peer_norm`` times the peer-normalisation loss when
-        ``running`` (each seed's running mean activity [S, D]) is given."""
+        ``running`` (each seed's running mean activity [S, D]) is given. ``states``: each seed's
+        goodness state of this layer (or None), passed to the goodness's layer loss."""
         h = F.relu(pre)
         s, rows, width = h.shape
         if self.scores_only:  # one score over all rows: no per-seed slices of h in the backward
@@ -407,7 +424,11 @@ class StackedFF:
             losses = [self.goodness.loss_from_scores(gs[:bsz], gs[bsz:], width) for gs in g.unbind(0)]
         else:  # a goodness with its own layer loss: split/unbind, whose backward concatenates
             pos, neg = h.split(bsz, dim=1)
-            losses = [self.goodness.layer_loss(hp, hn) for hp, hn in zip(pos.unbind(0), neg.unbind(0))]
+            states = states or [None] * s
+            losses = [
+                self.goodness.layer_loss(hp, hn) if st is None else self.goodness.layer_loss(hp, hn, state=st)
+                for hp, hn, st in zip(pos.unbind(0), neg.unbind(0), states)
+            ]
         losses = torch.stack(losses)
         if running is None:
             return h, losses, None
@@ -418,7 +439,8 @@ class StackedFF:
         """One optimizer step of layer l on batch idx; returns (activity, per-seed losses), detached."""
         running = self.running[l] if self.peer else None
         with self.ctxs[0].autocast():
-            h, losses, running = self.head(inp.pre(self.w[l], self.b[l], idx), idx.shape[1], running)
+            states = self.states[l] if self.stateful else None
+            h, losses, running = self.head(inp.pre(self.w[l], self.b[l], idx), idx.shape[1], running, states)
         if running is not None:
             self.running[l] = running
         opt, sched = self.opts[l]

@@ -6,7 +6,9 @@ With a goodness that needs
 negatives, labels are embedded in the first pixels of the image and inference scores every
 candidate label in one batched pass. With a goodness trained without negatives (e.g.
 dimensionality compression) no label is embedded, the layer-1 input is the goodness's
-``augment`` (e.g. noisy copies), and inference is the goodness's own readout.
+``augment`` (e.g. noisy copies), and inference is the goodness's own readout. A goodness with
+per-layer state (``Goodness.init_state``) has one state module per layer inside the FFNet
+(``goodness_states``), passed to its ``score`` and ``layer_loss``.
 """
 
 from __future__ import annotations
@@ -178,6 +180,11 @@ class FFNet(LabelScores, nn.Module, TrainedModel):
         self.layers = nn.ModuleList(nn.Linear(dims[i], dims[i + 1]) for i in range(len(dims) - 1))
         self.embedding, self.goodness = embedding, goodness
         self.num_classes, self.inference, self.skip_first = num_classes, inference, skip_first
+        #: the goodness's per-layer states (``Goodness.init_state``), keyed by the 0-based layer
+        #: index as text; empty for a goodness without state. Inside the model, so they move with
+        #: ``.to(device)`` and are saved and loaded with it.
+        states = ((str(l), goodness.init_state(l, dims[l + 1])) for l in range(len(self.layers)))
+        self.goodness_states = nn.ModuleDict({k: st for k, st in states if st is not None})
         #: set by the rule for goodness functions trained without negatives (no label embedding)
         self.readout = None
 
@@ -189,6 +196,25 @@ class FFNet(LabelScores, nn.Module, TrainedModel):
     def norm(self) -> Callable[[torch.Tensor], torch.Tensor]:
         """The normalisation applied to every layer's input (``layer_norm``)."""
         return LAYER_NORMS[self.layer_norm]
+
+    def goodness_state(self, index: int) -> nn.Module | None:
+        """The goodness's state of layer ``index`` (0-based), or None when it has none."""
+        states = getattr(self, "goodness_states", None)
+        return None if states is None else states._modules.get(str(index))
+
+    def goodness_score(self, index: int, h: torch.Tensor) -> torch.Tensor:
+        """The goodness of layer ``index``'s activity h [N, D], per sample: ``goodness.score``,
+        with the layer's state when the goodness has one."""
+        state = self.goodness_state(index)
+        return self.goodness.score(h) if state is None else self.goodness.score(h, state)
+
+    def goodness_loss(self, index: int, h_pos: torch.Tensor, h_neg: torch.Tensor | None) -> torch.Tensor:
+        """The goodness's training loss of layer ``index`` on a batch (it may update the layer's
+        state), with the state passed only when the goodness has one."""
+        state = self.goodness_state(index)
+        if state is None:
+            return self.goodness.layer_loss(h_pos, h_neg)
+        return self.goodness.layer_loss(h_pos, h_neg, state=state)
 
     def layer_forward(self, index: int, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.layers[index](self.norm(x)))
@@ -219,7 +245,7 @@ class FFNet(LabelScores, nn.Module, TrainedModel):
         flat = x.reshape(x.shape[0], -1)
         h1 = self.first_layer_all_labels(flat)
         hs = [h1] + self.forward_all(h1, upto, start=1)
-        g = torch.stack([self.goodness.score(h) for h in hs], dim=-1)  # [C*N, L]
+        g = torch.stack([self.goodness_score(l, h) for l, h in enumerate(hs)], dim=-1)  # [C*N, L]
         return g.reshape(self.num_classes, flat.shape[0], -1).transpose(0, 1)
 
     @torch.no_grad()

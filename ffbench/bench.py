@@ -313,6 +313,9 @@ def build_case(
         ok, reason = goodness.pairs_with(negatives)
         if not ok:
             raise FFBenchError(reason[0].upper() + reason[1:] + ".")
+    ok, reason = rule.accepts(goodness, negatives)
+    if not ok:
+        raise FFBenchError(reason[0].upper() + reason[1:] + ".")
     return BenchCase(rule, goodness, negatives, rule_spec)
 
 

@@ -273,6 +273,22 @@ class LearningRule(Component):
     ) -> TrainedModel:
         """Train on ``data.train`` (already on ``ctx.device``) and return the trained model."""
 
+    def accepts(self, goodness: Goodness | None, negatives: NegativeGenerator | None) -> tuple[bool, str]:
+        """Whether this rule, with its parameters, can train with ``goodness`` and ``negatives``
+        (None where the rule reads neither), and if not, why: one sentence naming the component
+        and the fix. The one compatibility check of a rule with its partners (the goodness /
+        negatives pair has :meth:`Goodness.pairs_with`); ``ffbench run`` asks it before anything
+        trains and skips a refused combination with the reason as a note (an error when nothing is
+        left to run). Default: everything is accepted. A rule's ``fit`` may call
+        :meth:`require_accepts` to fail the same way when called directly."""
+        return True, ""
+
+    def require_accepts(self, goodness: Goodness | None, negatives: NegativeGenerator | None) -> None:
+        """Raise ValueError with :meth:`accepts`'s reason when the combination is refused."""
+        ok, reason = self.accepts(goodness, negatives)
+        if not ok:
+            raise ValueError(reason)
+
     #: True if :meth:`fit_seeds` trains several seeds together (e.g. one stacked model); the
     #: runner then hands it every seed of a configuration at once.
     stacks_seeds: ClassVar[bool] = False

@@ -175,6 +175,7 @@ def expand_grid(
     check_overrides(registry, overrides, chosen)
     grid = Grid(points=[], metrics=chosen["metric"])  # type: ignore[arg-type]
     _check_compatibility(chosen, grid)
+    refused: dict[str, dict[tuple, str]] = {}
     for rule, good, neg, data, seed in itertools.product(
         chosen["rule"], chosen["goodness"], chosen["negatives"], chosen["dataset"], seeds
     ):
@@ -182,10 +183,29 @@ def expand_grid(
         n = neg if rule.uses_negatives else None
         if g is not None and n is not None and not compatible(g, n):
             continue
+        ok, reason = rule.accepts(g, n)
+        if not ok:
+            refused.setdefault(rule.short_identity, {})[(g and g.short_identity, n and n.short_identity)] = reason
+            continue
         point = RunPoint(rule, g, n, data, seed, preset)  # type: ignore[arg-type]
         if point not in grid.points:
             grid.points.append(point)
+    _note_refusals(refused, grid)
     return grid
+
+
+def _note_refusals(refused: dict[str, dict[tuple, str]], grid: Grid) -> None:
+    """Refused (rule, goodness, negatives) combinations become notes; a rule left with nothing to
+    run is an error carrying its reasons (before anything trains)."""
+    running = {p.rule.short_identity for p in grid.points}
+    for rule, combos in refused.items():
+        lines = [
+            f"rule {rule} with goodness {g or '-'} and negatives {n or '-'}: {reason}"
+            for (g, n), reason in combos.items()
+        ]
+        if rule not in running:
+            raise IncompatibleError("Nothing to run for " + "; ".join(lines))
+        grid.notes.extend(f"skipped {line}" for line in lines)
 
 
 def compatible(goodness: Goodness, negatives: NegativeGenerator) -> bool:

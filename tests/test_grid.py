@@ -80,3 +80,33 @@ def test_a_goodness_says_why_it_cannot_pair_with_negatives():
     assert not ok and "needs negative samples" in reason and "wrong-label" in reason
     ok, reason = dc.pairs_with(wrong)
     assert not ok and "--negatives none" in reason
+
+
+def test_a_rule_says_why_it_refuses_a_goodness_before_anything_trains():
+    """LearningRule.accepts: bp-ff and conv-ff refuse a batch-aware goodness, ff with peer_norm a
+    goodness trained without negatives; refused points are skipped with the reason as a note."""
+    reg = get_registry()
+    bcm, l2, wrong = reg.build("goodness", "gs-bcm"), reg.build("goodness", "l2"), reg.build("negatives", "wrong-label")
+    assert bcm.batch_aware and not l2.batch_aware
+    ok, reason = reg.build("rule", "bp-ff").accepts(bcm, wrong)
+    assert not ok and "gs-bcm" in reason and "use the ff rule" in reason
+    assert reg.build("rule", "bp-ff").accepts(l2, wrong) == (True, "")
+    assert reg.build("rule", "ff").accepts(bcm, wrong) == (True, "")
+    ok, reason = reg.build("rule", "ff[peer_norm=0.03]").accepts(
+        reg.build("goodness", "dimcompress"), reg.build("negatives", "none")
+    )
+    assert not ok and "set peer_norm=0" in reason
+    ok, reason = reg.build("rule", "conv-ff").accepts(bcm, wrong)
+    assert not ok and "conv-ff" in reason
+    with pytest.raises(ValueError, match="batch_aware"):
+        reg.build("rule", "bp-ff").require_accepts(bcm, wrong)
+
+    g = grid(rules=["ff,bp-ff"], goodness=["l2", "gs-bcm"])
+    assert sorted((p.rule.name, p.goodness.name) for p in g.points) == [
+        ("bp-ff", "l2"),
+        ("ff", "gs-bcm"),
+        ("ff", "l2"),
+    ]
+    assert [n for n in g.notes if "bp-ff" in n and "gs-bcm" in n and n.startswith("skipped")]
+    with pytest.raises(IncompatibleError, match="Nothing to run for rule bp-ff.*gs-bcm.*batch_aware"):
+        grid(rules=["bp-ff"], goodness=["gs-bcm"])

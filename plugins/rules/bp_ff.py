@@ -23,8 +23,8 @@ from ffbench_plugins.rules.ff import FF_PARAMS
 from ffbench_plugins.rules.ffnet import (
     batches,
     build_ffnet,
-    check_components,
     check_optimizer_values,
+    components_fit,
     draw_negatives,
     make_optimizer,
 )
@@ -66,8 +66,17 @@ class BPFFRule(LearningRule):
 
         return baseline_bp_ff(self, data, goodness, negatives, ctx)
 
+    def accepts(self, goodness, negatives):
+        ok, reason = components_fit(self.name, goodness, negatives)
+        if ok and goodness.batch_aware:
+            return False, (
+                f"bp-ff: goodness '{goodness.name}' scores the whole batch or keeps per-layer state "
+                "(batch_aware), which bp-ff does not pass it: use the ff rule, or a per-sample goodness (e.g. l2)"
+            )
+        return ok, reason
+
     def fit(self, data, goodness, negatives, ctx: TrainContext):
-        check_components(self.name, goodness, negatives)
+        self.require_accepts(goodness, negatives)
         net = build_ffnet(self.values, data, goodness, ctx.device, ctx.generator)
         x, y = data.train.flat(), data.train.y
         epochs, bs = self.values["epochs"], self.values["batch_size"]

@@ -58,7 +58,7 @@ from ffbench_plugins.rules.ffnet import (
     ChecksOptimizerParams,
     LabelScores,
     batches,
-    check_components,
+    components_fit,
     draw_negative_samples,
     make_optimizer,
 )
@@ -217,13 +217,22 @@ class ConvFFRule(ChecksOptimizerParams, LearningRule):
         seeded_conv_init_(net.convs, ctx.generator)
         return net
 
-    def fit(self, data, goodness, negatives, ctx):
-        check_components(self.name, goodness, negatives)
-        if not goodness.needs_negatives:
-            raise ValueError(
+    def accepts(self, goodness, negatives):
+        ok, reason = components_fit(self.name, goodness, negatives)
+        if ok and not goodness.needs_negatives:
+            return False, (
                 f"rule '{self.name}' trains with negative samples and has no label-free readout; goodness "
                 f"'{goodness.name}' takes none: use a goodness that needs negatives (e.g. l2) or the ff rule"
             )
+        if ok and goodness.batch_aware:
+            return False, (
+                f"rule '{self.name}': goodness '{goodness.name}' scores the whole batch or keeps per-layer "
+                "state (batch_aware), which conv-ff does not pass it: use the ff rule, or a per-sample goodness"
+            )
+        return ok, reason
+
+    def fit(self, data, goodness, negatives, ctx):
+        self.require_accepts(goodness, negatives)
         net = self.build(data, goodness, ctx)
         trainer = _Trainer(net, self.values, negatives, ctx, data.train.x, data.train.y)
         if self.values["schedule"] == "greedy":

@@ -62,8 +62,8 @@ from ffbench_plugins.rules.ffnet import (
     LabelEmbedding,
     batches,
     build_ffnet,
-    check_components,
     check_optimizer_values,
+    components_fit,
     draw_negative_samples,
     make_optimizer,
     normalize,
@@ -150,14 +150,18 @@ class FFRule(LearningRule):
             negatives.needs_scores,
         )
 
-    def _check(self, goodness, negatives) -> None:
-        check_components(self.name, goodness, negatives)
-        if self.values["peer_norm"] and not goodness.needs_negatives:
-            raise ValueError(
+    def accepts(self, goodness, negatives):
+        ok, reason = components_fit(self.name, goodness, negatives)
+        if ok and self.values["peer_norm"] and not goodness.needs_negatives:
+            return False, (
                 f"ff: peer_norm={self.values['peer_norm']} is implemented for goodness functions trained "
                 f"with negatives (its mean activity is over the positives), not for '{goodness.name}', "
                 "which trains without negatives: set peer_norm=0"
             )
+        return ok, reason
+
+    def _check(self, goodness, negatives) -> None:
+        self.require_accepts(goodness, negatives)
 
     def fit(self, data, goodness, negatives, ctx):
         self._check(goodness, negatives)

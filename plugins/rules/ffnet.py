@@ -439,15 +439,15 @@ def draw_negatives(
     return net.embedding(*draw_negative_samples(net, negatives, x, y, ctx, upto))
 
 
-def check_components(rule_name: str, goodness: Goodness | None, negatives: NegativeGenerator | None) -> None:
+def components_fit(rule_name: str, goodness: Goodness | None, negatives: NegativeGenerator | None) -> tuple[bool, str]:
+    """The part of an FF-family rule's :meth:`~ffbench.contracts.LearningRule.accepts` they all
+    share: a goodness and a negative generator are given, and they pair."""
     if goodness is None or negatives is None:
-        raise ValueError(
+        return False, (
             f"the {rule_name} rule needs a goodness function and a negative generator "
             "('none' for goodness functions trained without negatives)"
         )
-    ok, reason = goodness.pairs_with(negatives)
-    if not ok:
-        raise ValueError(reason)
+    return goodness.pairs_with(negatives)
 
 
 #: momentum of the running mean activity that peer normalisation reads (Hinton's FF code, the study)

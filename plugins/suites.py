@@ -15,7 +15,7 @@ _RULES = ("ff", "bp-ff", "bp")
 SUITES: tuple[Suite, ...] = (
     Suite(
         "quick",
-        "2",
+        "3",
         "ff, bp-ff and bp (quick preset: each rule's lr / epochs / batch size chosen by the measured sweep in "
         "docs/science.md) on the embedded Fashion-MNIST subset, 3 seeds: minutes on a laptop, no download; "
         "the suite the scheduled leaderboard update runs.",

@@ -83,6 +83,19 @@ class Suite:
         grid.points = [p for p in grid.points if p.rule.name in rules]
         return grid
 
+    def only_metrics(self, metrics: list, names: list[str]) -> list:
+        """The suite's ``metrics`` (built components) named in ``names`` (base names, e.g.
+        ``cost``), to rerun or add one metric of a suite on the same models; a name the suite
+        does not have is an error that lists the suite's metrics."""
+        have = [m.name for m in metrics]
+        unknown = [n for n in names if n not in have]
+        if unknown:
+            raise FFBenchError(
+                f"Suite {self.name} has no metric {', '.join(repr(n) for n in unknown)}. "
+                f"Its metrics: {', '.join(have)}."
+            )
+        return [m for m in metrics if m.name in names]
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -558,5 +558,20 @@ def test_a_suite_can_be_rerun_for_one_rule(tmp_path):
     assert set(df["suite"]) == {"ci-smoke"}
     wrong = invoke("run", "--suite", "ci-smoke", "--rule", "bp-ff", "--out", out, "-q")
     assert wrong.exit_code == 2 and "Suite ci-smoke has no rule 'bp-ff'. Its rules: bp, ff." in wrong.output
-    mixed = invoke("run", "--suite", "ci-smoke", "--metric", "accuracy", "--out", out, "-q")
-    assert mixed.exit_code == 2 and "drop --metric" in mixed.output
+    mixed = invoke("run", "--suite", "ci-smoke", "--dataset", "mnist", "--out", out, "-q")
+    assert mixed.exit_code == 2 and "drop --dataset" in mixed.output
+
+
+def test_one_metric_of_a_suite_can_be_added_on_the_same_models(tmp_path):
+    """--suite S --metric M: only the suite's metric M, rows tagged with the suite (e.g. a metric
+    added in a new suite version, computed without recomputing the others)."""
+    out = tmp_path / "acc.parquet"
+    ran = invoke("run", "--suite", "ci-smoke", "--rule", "ff", "--metric", "accuracy", "--out", out, "-q")
+    assert ran.exit_code == 0, ran.output
+    df = pd.read_parquet(out)
+    assert set(df["metric"]) == {"accuracy"} and set(df["seed"]) == {0, 1}
+    assert set(df["suite"]) == {"ci-smoke"}
+    wrong = invoke("run", "--suite", "ci-smoke", "--metric", "cost", "--out", out, "-q")
+    assert (
+        wrong.exit_code == 2 and "Suite ci-smoke has no metric 'cost'. Its metrics: accuracy, sparsity." in wrong.output
+    )

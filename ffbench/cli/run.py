@@ -44,6 +44,7 @@ Examples:
 
   ffbench run --suite quick --out quick.parquet    # a named suite, for leaderboards
   ffbench run --suite zoo --rule bp --out zoo.parquet   # only the suite's bp points
+  ffbench run --suite zoo --metric cost --out zoo.parquet   # only the suite's cost metric
 
   ffbench run --rule ff,bp --seeds 5 --executor dask --workers 4 --resume
 """
@@ -168,7 +169,8 @@ def run(
         str | None,
         typer.Option(
             help="Run a named, versioned suite of run points (see `ffbench leaderboard suites`) instead of "
-            "--rule/--goodness/... ; with --rule, only the suite's points of those rules (e.g. to rerun one "
+            "--rule/--goodness/... ; with --rule, only the suite's points of those rules, with --metric only those "
+            "of its metrics (e.g. to rerun one "
             "rule after its version changed)."
         ),
     ] = None,
@@ -240,7 +242,6 @@ def run(
                 ("--goodness", goodness),
                 ("--negatives", negatives),
                 ("--dataset", dataset),
-                ("--metric", metric),
                 ("--param", param),
             )
             if v
@@ -248,10 +249,12 @@ def run(
         if mixed:
             raise FFBenchError(
                 f"--suite {suite} defines its own run points; drop {', '.join(mixed)} "
-                "(--rule NAME keeps only the suite's points of that rule)."
+                "(--rule NAME keeps only the suite's points of that rule, --metric NAME only that metric)."
             )
         chosen = get_suite(suite)
         grid = chosen.grid_of_rules(registry, split_specs(rule)) if rule else chosen.grid(registry)
+        if metric:
+            grid.metrics = chosen.only_metrics(grid.metrics, split_specs(metric))
         extra_columns = {"suite": chosen.name, "suite_version": chosen.version}
     else:
         grid = expand_grid(

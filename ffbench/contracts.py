@@ -279,8 +279,21 @@ class LearningRule(Component):
         and the fix. The one compatibility check of a rule with its partners (the goodness /
         negatives pair has :meth:`Goodness.pairs_with`); ``ffbench run`` asks it before anything
         trains and skips a refused combination with the reason as a note (an error when nothing is
-        left to run). Default: everything is accepted. A rule's ``fit`` may call
-        :meth:`require_accepts` to fail the same way when called directly."""
+        left to run). Default: everything is accepted except negatives a rule must opt in to by
+        overriding this method: label-free negatives (:attr:`NegativeGenerator.label_free`: a rule
+        that embeds labels cannot train on them) and model-aware ones
+        (:attr:`NegativeGenerator.needs_model`: the rule must pass ``model=``). A rule's ``fit``
+        may call :meth:`require_accepts` to fail the same way when called directly."""
+        if negatives is not None and getattr(negatives, "label_free", False):
+            return False, (
+                f"negatives '{negatives.name}' carry no label (label_free) and rule '{self.name}' does "
+                "not train label-free: use ff[label=none]"
+            )
+        if negatives is not None and getattr(negatives, "needs_model", False):
+            return False, (
+                f"negatives '{negatives.name}' need the model being trained (needs_model), which rule "
+                f"'{self.name}' does not pass them: use the ff rule"
+            )
         return True, ""
 
     def require_accepts(self, goodness: Goodness | None, negatives: NegativeGenerator | None) -> None:
@@ -461,6 +474,20 @@ class NegativeGenerator(Component):
     produces_negatives: ClassVar[bool] = True
     #: True if :meth:`generate` wants the model's current label scores (hard negatives).
     needs_scores: ClassVar[bool] = False
+    #: True for a generator whose negatives carry no label (label-free FF: no label is embedded in
+    #: the positives either, and the model is read by a readout): :meth:`generate` returns
+    #: ``(x_neg, None)``. It may still read ``y`` (e.g. to pick a partner of another class). Rules
+    #: that embed labels refuse such a generator in :meth:`LearningRule.accepts`; the ``ff`` rule
+    #: trains it with ``label=none``.
+    label_free: ClassVar[bool] = False
+    #: True if :meth:`generate` needs the current model (adversarial negatives): the rule then
+    #: also passes ``model=``, a callable ``model(x, labels) -> [N]`` giving the network's goodness
+    #: summed over the layers trained so far for images x (as :meth:`generate` receives them) with
+    #: ``labels`` embedded (ignored by a label-free network), differentiable with respect to x.
+    #: Only such a generator is passed ``model`` (its ``generate`` takes the keyword); the rule
+    #: draws its negatives when they are needed (with ``resample``, every epoch). Rules that do not
+    #: pass a model refuse it in :meth:`LearningRule.accepts`.
+    needs_model: ClassVar[bool] = False
 
     @property
     def resamples(self) -> bool:
@@ -476,9 +503,11 @@ class NegativeGenerator(Component):
         allowed: torch.Tensor,
         generator: torch.Generator,
         scores: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (x_neg, y_neg). ``allowed``: labels that may be used; ``scores``: [N, C] label
-        scores of the current model (only when :attr:`needs_scores`)."""
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return (x_neg, y_neg): one negative per row of x, same shape and dtype, and its label
+        [N] (None when :attr:`label_free`). ``allowed``: labels that may be used; ``scores``:
+        [N, C] label scores of the current model (only when :attr:`needs_scores`). A generator
+        with :attr:`needs_model` takes one more keyword argument, ``model`` (see there)."""
 
 
 # ---------------------------------------------------------------------------------------

@@ -246,9 +246,20 @@ def training_setup(subject: Subject) -> tuple[LearningRule, Goodness | None, Neg
             lambda g: compatible(g, me),
             f"with needs_negatives={me.produces_negatives} to train it with",
         )
-        return registry.build("rule", h.rule), goodness, me  # type: ignore[return-value]
+        return _accepted(registry.build("rule", h.rule), goodness, me)  # type: ignore[arg-type]
     rule = me if isinstance(me, LearningRule) else registry.build("rule", h.rule)
-    return rule, registry.build("goodness", h.goodness), registry.build("negatives", h.negatives)  # type: ignore[return-value]
+    return _accepted(rule, registry.build("goodness", h.goodness), registry.build("negatives", h.negatives))  # type: ignore[arg-type]
+
+
+def _accepted(rule: LearningRule, goodness: Goodness, negatives: NegativeGenerator):
+    """The setup, unless the rule refuses it (LearningRule.accepts): then the training checks do
+    not apply with this harness, and the reason says which harness rule to give instead."""
+    ok, reason = rule.accepts(goodness if rule.uses_goodness else None, negatives if rule.uses_negatives else None)
+    if not ok:
+        raise NotApplicable(
+            f"the harness rule refuses this setup ({reason}); give Harness(rule=...) one that accepts it"
+        )
+    return rule, goodness, negatives
 
 
 def train(subject: Subject, held_out: Iterable[int] = (), cached: bool = True) -> TrainedModel:
@@ -541,12 +552,30 @@ def _generate(s: Subject, x: torch.Tensor, y: torch.Tensor, allowed: torch.Tenso
         g = torch.Generator().manual_seed(seed)
         scores = torch.log_softmax(torch.randn(len(y), int(allowed.max()) + 1, generator=g), dim=1)
     generator = torch.Generator(device=x.device).manual_seed(seed)
-    out = negatives.generate(x, y, allowed=allowed, generator=generator, scores=scores)
+    extra = {"model": _probe_model(x.shape[1], seed)} if getattr(negatives, "needs_model", False) else {}
+    out = negatives.generate(x, y, allowed=allowed, generator=generator, scores=scores, **extra)
+    label_free = getattr(negatives, "label_free", False)
     expect(
-        isinstance(out, tuple) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out),
-        f"generate returned {type(out).__name__}, expected a tuple (x_neg, y_neg) of tensors",
+        isinstance(out, tuple)
+        and len(out) == 2
+        and isinstance(out[0], torch.Tensor)
+        and (out[1] is None if label_free else isinstance(out[1], torch.Tensor)),
+        f"generate returned {type(out).__name__}, expected a tuple (x_neg, "
+        + ("None) (label_free = True)" if label_free else "y_neg) of tensors"),
     )
     return out
+
+
+def _probe_model(dim: int, seed: int):
+    """A stand-in for the network a model-aware generator (``needs_model``) is given: a fixed
+    random one-layer goodness ``model(x, labels)`` = sum of squared ReLU units of x (labels
+    ignored), differentiable with respect to x, as the contract promises."""
+    w = torch.randn(dim, 16, generator=torch.Generator().manual_seed(seed)) / dim**0.5
+
+    def model(x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return (x.reshape(x.shape[0], -1) @ w.to(x.device, x.dtype)).relu().pow(2).sum(dim=1)
+
+    return model
 
 
 def _train_batch(s: Subject, n: int = 64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -563,6 +592,9 @@ def generate_shapes(s: Subject) -> None:
     x_neg, y_neg = _generate(s, x, y, allowed, seed=0)
     expect(tuple(x_neg.shape) == tuple(x.shape), f"x_neg has shape {list(x_neg.shape)}, expected {list(x.shape)}")
     expect(x_neg.dtype == x.dtype, f"x_neg has dtype {x_neg.dtype}, expected {x.dtype}")
+    if y_neg is None:  # label-free (checked in _generate)
+        expect(x_neg.device == x.device, "negatives are on another device than x")
+        return
     expect(tuple(y_neg.shape) == (len(y),), f"y_neg has shape {list(y_neg.shape)}, expected [{len(y)}]")
     expect(y_neg.dtype == torch.long, f"y_neg has dtype {y_neg.dtype}, expected torch.int64")
     expect(x_neg.device == x.device and y_neg.device == y.device, "negatives are on another device than x")
@@ -571,6 +603,8 @@ def generate_shapes(s: Subject) -> None:
 @_check("negatives")
 def labels_wrong_and_allowed(s: Subject) -> None:
     """Every negative label differs from the true one and lies in ``allowed`` (also with a class held out)."""
+    if getattr(s.cls, "label_free", False):
+        raise NotApplicable("declares label_free = True: its negatives carry no label")
     x, y, allowed = _train_batch(s)
     held = int(y[0])
     keep = y != held
@@ -587,7 +621,8 @@ def generate_seeded(s: Subject) -> None:
     """The same generator seed gives the same negatives (randomness comes from ``generator``)."""
     x, y, allowed = _train_batch(s)
     a, b = _generate(s, x, y, allowed, seed=7), _generate(s, x, y, allowed, seed=7)
-    expect(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]), "two calls with equally seeded generators differ")
+    same_labels = a[1] is None and b[1] is None or a[1] is not None and b[1] is not None and torch.equal(a[1], b[1])
+    expect(torch.equal(a[0], b[0]) and same_labels, "two calls with equally seeded generators differ")
 
 
 # ---------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import torch
 from ffbench.component import Param
 from ffbench.contracts import DataSplit, Goodness, Metric, MetricResult, MetricRow
 from ffbench.registry import get_registry
-from ffbench.testing import ConformanceError, check_component, checks_for, conformance_cases, tiny_params
+from ffbench.testing import ConformanceError, Harness, check_component, checks_for, conformance_cases, tiny_params
 from ffbench_plugins.datasets.embedded import FashionMNISTMini
 from ffbench_plugins.goodness.norms import L2Goodness
 from ffbench_plugins.metrics.sparsity import HoyerSparsity
@@ -35,6 +35,10 @@ BUILTIN_SKIPS = {
 }
 
 
+#: label-free negatives train with label-free FF (the default harness rule embeds labels and refuses them)
+LABEL_FREE_HARNESS = Harness(rule="ff[batch_size=100,epochs=2,layers=2,width=32,label=none]")
+
+
 @pytest.mark.parametrize(
     "case",
     [
@@ -43,6 +47,7 @@ BUILTIN_SKIPS = {
         for c in conformance_cases(
             cls,
             params=tiny_params(cls),
+            harness=LABEL_FREE_HARNESS if getattr(cls, "label_free", False) else None,
             skip={chk: why for (name, chk), why in BUILTIN_SKIPS.items() if name == cls.name},
         )
     ],

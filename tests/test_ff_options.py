@@ -1,5 +1,6 @@
 """The FF options of the goodness study (issue 17 item 2): SGD with momentum, RMS normalisation
-between layers (with layer 1's fold), peer normalisation; hand-computed numbers where possible."""
+between layers (with layer 1's fold), peer normalisation, the straight-through ReLU and the linear
+lr cool-down; hand-computed numbers where possible."""
 
 import math
 
@@ -15,13 +16,15 @@ from ffbench_plugins.negatives.hard import NoNegatives
 from ffbench_plugins.negatives.wrong_label import WrongLabelNegatives
 from ffbench_plugins.rules.bp import BPRule
 from ffbench_plugins.rules.bp_ff import BPFFRule
-from ffbench_plugins.rules.ff import FFRule, FoldedInput, RowInput
+from ffbench_plugins.rules.ff import FFRule, FoldedInput, RowInput, StackedFF
 from ffbench_plugins.rules.ffnet import (
     FFNet,
     LabelEmbedding,
+    cooldown_factor,
     make_optimizer,
     normalize,
     peer_norm_loss,
+    relu_st,
     rms_normalize,
 )
 
@@ -248,3 +251,124 @@ def test_bp_ff_with_sgd_and_rms_learns(tiny_data):
     model = rule.fit(tiny_data, SumSquaresGoodness(), WrongLabelNegatives(), cpu_ctx(0))
     acc = accuracy(model, tiny_data)
     assert acc > 0.3, f"{rule.short_identity}: test accuracy {acc:.3f}"
+
+
+# -- straight-through ReLU and the linear cool-down (issue 17 item 2) ------------------------
+
+
+def test_straight_through_relu_gradient_by_hand():
+    # forward: max(x, 0) = [0, 0, 2]; loss = 3 y_1 + 4 y_2 + 5 y_3
+    # relu's gradient: [0, 0, 5] (off units, x = 0 included, get none);
+    # straight-through: [3, 4, 5] (the gradient passes unchanged everywhere)
+    c = torch.tensor([3.0, 4.0, 5.0])
+    x = torch.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    y = relu_st(x)
+    assert y.tolist() == [0.0, 0.0, 2.0]
+    (c * y).sum().backward()
+    assert x.grad.tolist() == [3.0, 4.0, 5.0]
+    x.grad = None
+    (c * torch.relu(x)).sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 5.0]
+
+
+def test_ffnet_layer_forward_with_relu_st():
+    """Same activity as relu (inference is unchanged); the gradient reaches the weights of off units."""
+    torch.manual_seed(0)
+    nets = [FFNet([4, 3], None, SumSquaresGoodness(), 2, activation=a) for a in ("relu", "relu-st")]
+    nets[1].load_state_dict(nets[0].state_dict())
+    x = torch.tensor([[1.0, -2.0, 0.5, 3.0], [0.0, 1.0, -1.0, 2.0]])
+    h = [net.layer_forward(0, x) for net in nets]
+    assert torch.equal(h[0], h[1]) and bool((h[0] == 0).any())
+    for hh in h:
+        hh.sum().backward()  # d/dh = 1 everywhere: relu-st passes it to every unit
+    off = (h[0] == 0).all(0)  # units off on both samples: relu gives their weights no gradient
+    assert off.any()
+    assert (nets[0].layers[0].weight.grad[off] == 0).all()
+    assert (nets[1].layers[0].weight.grad[off] != 0).any()
+    with pytest.raises(ValueError, match="unknown activation 'tanh': valid values are relu, relu-st"):
+        FFNet([4, 3], None, SumSquaresGoodness(), 2, activation="tanh")
+
+
+def test_cooldown_factor_is_the_studys_per_epoch_formula():
+    # src/utils.py get_linear_cooldown_lr: lr if e <= E // 2 else lr * 2 (1 + E - e) / E
+    assert [cooldown_factor(e, 20) for e in (0, 10, 11, 12, 15, 19)] == pytest.approx([1, 1, 1, 0.9, 0.6, 0.2])
+    # odd E: the first cooled epoch is above 1, as in the study's code
+    assert [cooldown_factor(e, 5) for e in range(5)] == pytest.approx([1, 1, 1, 1.2, 0.8])
+
+
+def test_cooldown_lr_at_steps_0_half_three_quarters_and_end():
+    """20 epochs of 2 steps (N = 40), lr 0.1: the lr in force at step t (after t scheduler steps)."""
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt, sched = make_optimizer(sgd_values(epochs=20, lr_schedule="cooldown", momentum=0.0), [p], steps=40)
+    lrs = []
+    for _ in range(41):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    # step 0: epoch 0; N/2 = 20: epoch 10 (still constant); 3N/4 = 30: epoch 15, 2 * 6 / 20 = 0.6;
+    # the last step (39, epoch 19): 2 * 2 / 20 = 0.2; after N steps (never used): epoch 20, 0.1
+    assert [lrs[t] for t in (0, 20, 22, 24, 30, 39, 40)] == pytest.approx([0.1, 0.1, 0.1, 0.09, 0.06, 0.02, 0.01])
+    assert lrs[21] == lrs[20]  # constant within an epoch
+
+
+def test_new_ff_options_keep_the_default_identity():
+    rule = FFRule()
+    assert rule.values["activation"] == "relu" and rule.values["label"] == "embed"
+    assert rule.short_identity == "ff" and "activation" not in rule.identity and "label" not in rule.identity
+    assert "activation=relu-st" in FFRule(activation="relu-st").identity
+    with pytest.raises(ParameterError, match="valid values are constant, cosine, cooldown"):
+        FFRule(lr_schedule="linear")
+
+
+def test_relu_st_changes_training_only_through_gradients_at_off_units(tiny_data):
+    """sumsq's gradient 2h is 0 at an off unit, so relu-st trains bit for bit as relu; peer
+    normalisation's gradient reaches off units (it is through the mean activity), so relu-st differs."""
+    kw = dict(epochs=2, width=32, layers=2, batch_size=100, schedule="simultaneous")
+
+    def weights(**extra):
+        return FFRule(**kw, **extra).fit(tiny_data, SumSquaresGoodness(), WrongLabelNegatives(), cpu_ctx(0)).weights()
+
+    for a, b in zip(weights(), weights(activation="relu-st")):
+        assert torch.equal(a, b)
+    for a, b in zip(weights(peer_norm=0.03), weights(peer_norm=0.03, activation="relu-st")):
+        assert not torch.allclose(a, b, atol=1e-4)
+
+
+def test_stacked_seeds_equal_separate_seeds_with_relu_st_and_cooldown(tiny_data):
+    rule = FFRule(epochs=2, width=48, layers=2, activation="relu-st", lr_schedule="cooldown", **STUDY)
+    negatives = WrongLabelNegatives(resample=True)
+    stacked = rule.fit_seeds(tiny_data, SumSquaresGoodness(), negatives, [cpu_ctx(0), cpu_ctx(1)])
+    alone = [rule.fit(tiny_data, SumSquaresGoodness(), negatives, cpu_ctx(s)) for s in (0, 1)]
+    for s, a in zip(stacked, alone):
+        for ws, wa in zip(s.weights(), a.weights()):
+            torch.testing.assert_close(ws, wa, rtol=0, atol=1e-4)
+    assert not torch.allclose(stacked[0].weights()[0], stacked[1].weights()[0], atol=1e-2)
+
+
+def test_ff_with_relu_st_and_cooldown_learns(tiny_data):
+    rule = FFRule(epochs=10, width=256, layers=2, activation="relu-st", lr_schedule="cooldown", **STUDY)
+    model = rule.fit(tiny_data, SumSquaresGoodness(), WrongLabelNegatives(resample=True), cpu_ctx(0))
+    assert model.activation == "relu-st"
+    acc = accuracy(model, tiny_data)
+    assert acc > 0.4, f"{rule.short_identity}: test accuracy {acc:.3f}"
+
+
+def test_greedy_resampled_layers_keep_rms_inputs(tiny_data, monkeypatch):
+    """Greedy schedule, fresh negatives every epoch, 3 layers, layer_norm=rms: every row a layer
+    trains on has RMS 1 (the positives' half of layers 3+ used to be l2-normalised)."""
+    seen = []
+    train_step = StackedFF._train_step
+
+    def recording(self, l, inp, idx):
+        if isinstance(inp, RowInput):
+            rows = inp.x[0, torch.cat([idx[0], idx[0] + self.n])]
+            rms = rows.square().mean(-1).sqrt()
+            seen.append((l, rms[rms > 0]))
+        return train_step(self, l, inp, idx)
+
+    monkeypatch.setattr(StackedFF, "_train_step", recording)
+    rule = FFRule(epochs=2, width=16, layers=3, batch_size=250, layer_norm="rms")
+    rule.fit(tiny_data, SumSquaresGoodness(), WrongLabelNegatives(resample=True), cpu_ctx(0))
+    assert {l for l, _ in seen} == {1, 2}
+    for _, rms in seen:
+        torch.testing.assert_close(rms, torch.ones_like(rms), rtol=0, atol=1e-2)  # l2 would give 1/4

@@ -110,3 +110,21 @@ def test_a_rule_says_why_it_refuses_a_goodness_before_anything_trains():
     assert [n for n in g.notes if "bp-ff" in n and "gs-bcm" in n and n.startswith("skipped")]
     with pytest.raises(IncompatibleError, match="Nothing to run for rule bp-ff.*gs-bcm.*batch_aware"):
         grid(rules=["bp-ff"], goodness=["gs-bcm"])
+
+
+def test_rules_refuse_label_free_and_model_aware_negatives_unless_they_opt_in():
+    """The default LearningRule.accepts refuses negatives a rule must opt in to (label_free,
+    needs_model); ff opts in (label=none for label-free ones), bp-ff does not."""
+    reg = get_registry()
+    l2 = reg.build("goodness", "l2")
+    mix, fgsm = reg.build("negatives", "ns-image-mix"), reg.build("negatives", "ns-fgsm")
+    assert mix.label_free and fgsm.needs_model
+    third_party = reg.build("rule", "greedy-layerwise")  # the example plugin's rule: default accepts
+    ok, reason = third_party.accepts(l2, mix)
+    assert not ok and "label_free" in reason and "ff[label=none]" in reason
+    ok, reason = third_party.accepts(l2, fgsm)
+    assert not ok and "needs_model" in reason
+    assert reg.build("rule", "ff[label=none]").accepts(l2, mix) == (True, "")
+    assert not reg.build("rule", "ff").accepts(l2, mix)[0]
+    assert reg.build("rule", "ff").accepts(l2, fgsm) == (True, "")
+    assert not reg.build("rule", "bp-ff").accepts(l2, fgsm)[0]

@@ -64,7 +64,7 @@ CASES: dict[str, tuple[str, str | None, str | None]] = {
 #: case -> ({component name: version}, numbers); written by ``python tests/test_pinned_numbers.py``
 PINS: dict[str, tuple[dict[str, str], dict[str, float]]] = {
     "ff": (
-        {"ff": "1", "l2": "1", "wrong-label": "1"},
+        {"ff": "2", "l2": "1", "wrong-label": "1"},
         {
             "acc": 0.17000000178813934,
             "w1_sum": -141.00965555209405,
@@ -144,7 +144,7 @@ PINS: dict[str, tuple[dict[str, str], dict[str, float]]] = {
         },
     ),
     "ff+dimcompress": (
-        {"ff": "1", "dimcompress": "2", "none": "1"},
+        {"ff": "2", "dimcompress": "2", "none": "1"},
         {
             "acc": 0.23999999463558197,
             "w1_sum": 66.95141511272232,

@@ -30,7 +30,8 @@ def report(
         str | None,
         typer.Option(
             "--class",
-            help="Class whose mean activity per unit is drawn (class-mean figure of loo-ensembles), e.g. Trouser. Default: the first class.",
+            help="Class whose mean activity per unit is drawn (class-mean figure of loo-ensembles), e.g. Trouser. "
+            "Default: the first class.",
             show_default=False,
         ),
     ] = None,

@@ -74,6 +74,16 @@ class BPFFRule(LearningRule):
                 f"bp-ff: goodness '{goodness.name}' scores the whole batch or keeps per-layer state "
                 "(batch_aware), which bp-ff does not pass it: use the ff rule, or a per-sample goodness (e.g. l2)"
             )
+        if ok and getattr(negatives, "label_free", False):
+            return False, (
+                f"bp-ff: negatives '{negatives.name}' carry no label (label_free), but bp-ff embeds a label in "
+                "every positive and negative: use ff[label=none] (label-free FF) or a labelled generator"
+            )
+        if ok and getattr(negatives, "needs_model", False):
+            return False, (
+                f"bp-ff: negatives '{negatives.name}' need the model (needs_model), which bp-ff does not "
+                "pass them yet: use the ff rule"
+            )
         return ok, reason
 
     def fit(self, data, goodness, negatives, ctx: TrainContext):

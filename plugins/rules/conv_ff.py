@@ -229,6 +229,17 @@ class ConvFFRule(ChecksOptimizerParams, LearningRule):
                 f"rule '{self.name}': goodness '{goodness.name}' scores the whole batch or keeps per-layer "
                 "state (batch_aware), which conv-ff does not pass it: use the ff rule, or a per-sample goodness"
             )
+        if ok and getattr(negatives, "label_free", False):
+            return False, (
+                f"rule '{self.name}': negatives '{negatives.name}' carry no label (label_free), but conv-ff "
+                "embeds a label in every positive and negative: use ff[label=none] (label-free FF) or a "
+                "labelled generator"
+            )
+        if ok and getattr(negatives, "needs_model", False):
+            return False, (
+                f"rule '{self.name}': negatives '{negatives.name}' need the model (needs_model), which "
+                "conv-ff does not pass them: use the ff rule"
+            )
         return ok, reason
 
     def fit(self, data, goodness, negatives, ctx):

@@ -28,6 +28,23 @@ peer-normalisation loss added to each layer's loss, ``ffnet.peer_norm_loss``; ea
 each layer's running mean activity through training). All are per-seed and elementwise, so
 stacked seeds still equal seeds trained alone.
 
+More options of the goodness study, also off by default: ``activation=relu-st`` (the
+straight-through ReLU: ReLU forward, identity backward; ``ffnet.StraightThroughReLU``; the trainer's
+head and ``FFNet.layer_forward`` use it, the frozen layers' outputs and inference are forward only
+and unchanged) and ``lr_schedule=cooldown`` (``ffnet.cooldown_factor``: constant for the first half
+of the epochs, then linear cool-down, per epoch, as the study's code; with the greedy schedule
+every layer's optimizer cools down over that layer's epochs).
+
+Label-free FF (``label=none``; the negatives study's earlier strategy library): no label is
+embedded anywhere. The positives are the raw images, the negatives the generator's images (a
+label-free generator, ``NegativeGenerator.label_free``, returns no labels; a labelled generator's
+labels are ignored, and it is accepted only when its negatives are not the training images
+themselves, see :meth:`FFRule.accepts`). Layer 1 is never folded (there is no label to fold).
+After FF training every seed gets a linear softmax readout on the frozen network's normalised
+activity of the training images (``ffnet.fit_linear_readout``: full-batch Adam, lr 0.01, 100
+epochs, initialised from the seed's generator), which is its prediction; the model declares
+``reads_label = False``.
+
 A batch-aware goodness (``Goodness.batch_aware``: per-layer state from ``init_state`` or its own
 ``score_batch``) gets the whole batch of each seed, positives and negatives, and that seed's
 state of the layer (kept in the seed's FFNet, so saved with the model), through
@@ -46,17 +63,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 import ffbench
-from ffbench.component import Param
+from ffbench.component import Param, ParameterError
 from ffbench.contracts import Goodness, LearningRule, TrainContext
 from ffbench_plugins.rules import flops
 from ffbench_plugins.rules.ffnet import (
+    ACTIVATION_PARAM,
+    ACTIVATIONS,
     INFERENCE_PARAMS,
     LAYER_NORM_PARAM,
     OPTIMIZER_PARAMS,
     PEER_INIT,
+    READOUT_EPOCHS,
     SCHEDULE_PARAM,
     FFNet,
     LabelEmbedding,
@@ -65,6 +84,7 @@ from ffbench_plugins.rules.ffnet import (
     check_optimizer_values,
     components_fit,
     draw_negative_samples,
+    fit_linear_readout,
     make_optimizer,
     normalize,
     peer_norm_loss,
@@ -84,9 +104,27 @@ FF_PARAMS = (
 CHUNK = 8192
 
 
+def keeps_training_images(negatives) -> bool:
+    """Whether a (labelled) negative generator's images are training images left unchanged
+    (``wrong-label``, ``hard``, ``ns-class-confusion``, ``ns-same-class``: only the label makes
+    them negative). Tried on a fixed synthetic batch (12 random rows of 16 values, 4 classes,
+    uniform label scores where the generator asks for them): True when every returned image
+    equals one of the inputs. A generator that fails on it is given the benefit of the doubt."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(12, 16, generator=g), torch.arange(12) % 4
+    scores = torch.zeros(12, 4) if negatives.needs_scores else None
+    try:
+        x_neg, _ = negatives.generate(x, y, allowed=torch.arange(4), generator=g, scores=scores)
+        return bool((x_neg.reshape(12, 1, 16) == x.unsqueeze(0)).all(-1).any(1).all())
+    except Exception:
+        return False
+
+
 class FFRule(LearningRule):
     name = "ff"
-    version = "1"
+    #: 2: with the greedy schedule, resampled negatives and layer_norm=rms, some layer inputs were
+    #: L2- instead of RMS-normalised (fixed); every other configuration is bit-identical to 1
+    version = "2"
     description = "Forward-Forward: per-layer FF loss, per-layer optimizer, no gradient between layers"
     params = FF_PARAMS + (
         SCHEDULE_PARAM,
@@ -99,6 +137,17 @@ class FFRule(LearningRule):
             min=0.0,
             omit_at_default=True,  # added after boards were published: default configurations keep their ids
         ),
+        ACTIVATION_PARAM,
+        Param(
+            "label",
+            str,
+            "embed",
+            "embed: the label is embedded in positives and negatives (FF); none: label-free FF, positives "
+            "are the raw images, negatives the generator's images, prediction a linear readout trained "
+            "after FF training on the frozen activity",
+            choices=("embed", "none"),
+            omit_at_default=True,  # added after boards were published: default configurations keep their ids
+        ),
     )
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
     presets = {"quick": {"epochs": 20, "batch_size": 256}}
@@ -106,29 +155,47 @@ class FFRule(LearningRule):
 
     def __init_component__(self) -> None:
         check_optimizer_values(self.values, self.name)
+        if self.values["label"] == "none" and self.values["inference"] != "softmax":
+            raise ParameterError(
+                f"Parameter 'ff.inference' = {self.values['inference']!r} combines per-label goodness, which "
+                "label=none has none of (it predicts with a linear readout): leave inference at softmax."
+            )
+
+    @property
+    def label_free(self) -> bool:
+        return self.values["label"] == "none"
 
     def training_flops(self, data, goodness, negatives):
-        if not flops.trains_with_negatives(goodness, negatives):
-            return None
+        if not flops.trains_with_negatives(goodness, negatives) or getattr(negatives, "needs_model", False):
+            return None  # model-aware negatives (their gradient passes) are not counted
         v = self.values
-        return flops.ff_flops(
-            flops.layer_dims(v, data),
+        dims = flops.layer_dims(v, data)
+        total = flops.ff_flops(
+            dims,
             len(data.train),
             v["epochs"],
             data.num_classes,
             v["schedule"],
-            flops.generator_keeps_images(negatives, data),
+            not self.label_free and flops.generator_keeps_images(negatives, data),
             negatives.resamples,
             negatives.needs_scores,
         )
+        if self.label_free:  # the readout: one forward pass for the features, then full-batch epochs
+            n, first = len(data.train), 1 if v["skip_first"] and len(dims) > 2 else 0
+            features = sum(dims[l + 1] for l in range(first, len(dims) - 1))
+            total += sum(flops.mm(n, dims[l], dims[l + 1]) for l in range(len(dims) - 1))
+            total += READOUT_EPOCHS * 2 * flops.mm(n, features, data.num_classes)
+        return total
 
     def has_baseline(self, goodness, negatives):
-        # the straightforward baseline (baselines.baseline_ff) has no peer normalisation and
-        # scores each half without the goodness's batch or per-layer state
+        # the straightforward baseline (baselines.baseline_ff) has no peer normalisation, scores
+        # each half without the goodness's batch or per-layer state, and embeds labels
         return (
             flops.trains_with_negatives(goodness, negatives)
             and not self.values["peer_norm"]
             and not goodness.batch_aware
+            and not self.label_free
+            and not getattr(negatives, "needs_model", False)
         )
 
     def fit_baseline(self, data, goodness, negatives, ctx):
@@ -158,6 +225,33 @@ class FFRule(LearningRule):
                 f"with negatives (its mean activity is over the positives), not for '{goodness.name}', "
                 "which trains without negatives: set peer_norm=0"
             )
+        if not ok:
+            return ok, reason
+        unlabelled = getattr(negatives, "label_free", False)
+        if not self.label_free:
+            if unlabelled:
+                return False, (
+                    f"ff: negatives '{negatives.name}' carry no label (label_free), but ff embeds a label in "
+                    "every positive and negative: use ff[label=none] (label-free FF)"
+                )
+            return ok, reason
+        if not goodness.needs_negatives:
+            return False, (
+                f"ff: label=none is label-free FF with negatives; goodness '{goodness.name}' trains without "
+                "negatives and embeds no label anyway: leave label at embed"
+            )
+        if not unlabelled and keeps_training_images(negatives):
+            return False, (
+                f"ff: with label=none no label is embedded, and negatives '{negatives.name}' are training "
+                "images left unchanged (only their labels make them negative), so its negatives would "
+                "equal positives: use a label-free generator (ns-image-mix, ns-class-aware-mix, "
+                "ns-random-noise, ns-mask) or one that alters the image"
+            )
+        if negatives.needs_scores:
+            return False, (
+                f"ff: negatives '{negatives.name}' need the model's label scores, which a label-free network "
+                "(label=none) does not compute: use a generator without needs_scores"
+            )
         return ok, reason
 
     def _check(self, goodness, negatives) -> None:
@@ -177,12 +271,16 @@ class FFRule(LearningRule):
         if not goodness.needs_negatives:
             return [self.fit(data, goodness, negatives, ctx) for ctx in ctxs]
         nets = [build_ffnet(self.values, data, goodness, ctx.device, ctx.generator) for ctx in ctxs]
-        trainer = StackedFF(nets, self.values, negatives, ctxs, data.train.flat(), data.train.y)
+        x, y = data.train.flat(), data.train.y
+        trainer = StackedFF(nets, self.values, negatives, ctxs, x, y)
         if self.values["schedule"] == "greedy":
             trainer.greedy()
         else:
             trainer.simultaneous()
         trainer.export()
+        if self.label_free:  # each seed's readout, from its own generator after its training
+            for net, ctx in zip(nets, ctxs):
+                net.readout = fit_linear_readout(net, x, y, ctx.generator, self.values["skip_first"], ctx.log)
         return [net.eval() for net in nets]
 
     def _optimizers(self, net: FFNet, n: int):
@@ -354,6 +452,11 @@ class StackedFF:
         self.goodness, self.embedding = nets[0].goodness, nets[0].embedding
         self.num_layers = nets[0].num_layers
         self.layer_norm, self.norm = nets[0].layer_norm, nets[0].norm
+        #: every layer's activation in training (relu, or the straight-through relu-st)
+        self.act = ACTIVATIONS[values.get("activation", "relu")]
+        #: label-free FF (``label=none``): positives are the raw images, no label anywhere
+        self.label_free = nets[0].label_free
+        self._positives: torch.Tensor | None = None  # norm(x), once (label-free)
         #: transposed weights [S, in, out] and biases [S, out] of every layer
         self.w = [
             torch.nn.Parameter(torch.stack([net.layers[l].weight.detach().T for net in nets]))
@@ -396,15 +499,20 @@ class StackedFF:
         return [torch.stack(b) for b in zip(*per_seed)]
 
     def _draw_negatives(self, upto: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Each seed's (x_neg, y_neg); hard negatives read that seed's layers 1..upto."""
-        if self.negatives.needs_scores:
+        """Each seed's (x_neg, y_neg); hard and model-aware negatives read that seed's layers 1..upto."""
+        if self.negatives.needs_scores or getattr(self.negatives, "needs_model", False):
             self.export()
         return [
             draw_negative_samples(net, self.negatives, self.x, self.y, c, upto) for net, c in zip(self.nets, self.ctxs)
         ]
 
     def _first_input(self, pairs) -> FoldedInput | RowInput:
-        """Layer 1's input for these negatives: folded when they are the positives' images."""
+        """Layer 1's input for these negatives: folded when they are the positives' images (with
+        labels); label-free: the normalised raw images, then the normalised negatives."""
+        if self.label_free:
+            if self._positives is None:
+                self._positives = self.norm(self.x)
+            return RowInput(torch.stack([torch.cat([self._positives, self.norm(xn)]) for xn, _ in pairs]), self.norm)
         if _same_images(pairs, self.x):
             if self._fold is None:
                 self._fold = self.embedding.fold(self.x, self.layer_norm)
@@ -421,7 +529,7 @@ class StackedFF:
         rows) and negatives, plus ``peer_norm`` times the peer-normalisation loss when
         ``running`` (each seed's running mean activity [S, D]) is given. ``states``: each seed's
         goodness state of this layer (or None), passed to the goodness's layer loss."""
-        h = F.relu(pre)
+        h = self.act(pre)
         s, rows, width = h.shape
         if self.scores_only:  # one score over all rows: no per-seed slices of h in the backward
             g = self.goodness.score(h.view(s * rows, width)).view(s, rows)
@@ -494,8 +602,8 @@ class StackedFF:
                 image_matmul = inp.image_matmul(self.w[0], self.b[0])
                 pos = inp.frozen(self.w[0], self.b[0], image_matmul, halves="positives")
             else:
-                pos = RowInput(inp.x[:, : self.n]).frozen(self.w[l], self.b[l])
-            inp = RowInput(torch.cat([pos.x, torch.empty_like(pos.x)], dim=1))
+                pos = RowInput(inp.x[:, : self.n], self.norm).frozen(self.w[l], self.b[l])
+            inp = RowInput(torch.cat([pos.x, torch.empty_like(pos.x)], dim=1), self.norm)
 
     def _resampled_input(self, l: int, inp: RowInput, image_matmul: torch.Tensor | None) -> RowInput:
         """Layer l's (>= 2) input with fresh negatives: the cached positives' half is kept; only
@@ -505,7 +613,7 @@ class StackedFF:
         if isinstance(fresh, FoldedInput):
             rows = fresh.frozen(self.w[0], self.b[0], image_matmul, halves="negatives")
         else:
-            rows = RowInput(fresh.x[:, self.n :]).frozen(self.w[0], self.b[0])
+            rows = RowInput(fresh.x[:, self.n :], self.norm).frozen(self.w[0], self.b[0])
         for k in range(1, l):
             rows = rows.frozen(self.w[k], self.b[k])
         inp.x[:, self.n :] = rows.x

@@ -42,6 +42,41 @@ def rms_normalize(x: torch.Tensor) -> torch.Tensor:
     return x / (x.square().mean(dim=-1, keepdim=True).sqrt() + EPS)
 
 
+class StraightThroughReLU(torch.autograd.Function):
+    """ReLU forward, identity backward: y = max(x, 0), dL/dx = dL/dy for every x, negative ones
+    included (the gradient passes "straight through" where the ReLU is off). This is
+    ``ReLU_full_grad`` of Loewe's FF code, which the goodness study trains with
+    (github.com/aryashah2k/In-Search-of-Goodness ``src/ff_model.py``, commit 28b310b0: forward
+    ``input.clamp(min=0)``, backward ``grad_output.clone()``). Only the gradient differs from
+    ReLU's; the activity (and every number read from it) is the post-ReLU activity."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return grad
+
+
+def relu_st(x: torch.Tensor) -> torch.Tensor:
+    """The straight-through ReLU (:class:`StraightThroughReLU`)."""
+    return StraightThroughReLU.apply(x)
+
+
+#: ``activation`` value -> the activation of every layer (same forward; ``relu-st``: identity backward)
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"relu": F.relu, "relu-st": relu_st}
+
+ACTIVATION_PARAM = Param(
+    "activation",
+    str,
+    "relu",
+    "relu, or relu-st: ReLU forward whose backward passes the gradient unchanged everywhere "
+    "(straight-through, the goodness study's ReLU_full_grad); the activity is post-ReLU either way",
+    choices=tuple(ACTIVATIONS),
+    omit_at_default=True,  # added after boards were published: default configurations keep their ids
+)
+
 #: ``layer_norm`` value -> the normalisation of every layer's input
 LAYER_NORMS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"l2": normalize, "rms": rms_normalize}
 
@@ -161,7 +196,15 @@ class FFNet(LabelScores, nn.Module, TrainedModel):
 
     ``inference``: 'softmax' (softmax over labels within each layer, summed over layers; Tosato)
     or 'raw' (goodness summed over layers); ``skip_first`` leaves layer 1 out (Hinton);
-    ``layer_norm``: the normalisation of every layer's input ('l2' or 'rms', ``LAYER_NORMS``).
+    ``layer_norm``: the normalisation of every layer's input ('l2' or 'rms', ``LAYER_NORMS``);
+    ``activation``: 'relu' or 'relu-st' (``ACTIVATIONS``: the same forward, so inference and
+    representations do not depend on it; only the gradient of a training that goes through
+    :meth:`layer_forward` does).
+
+    Without an embedding the network reads the image alone. With a goodness trained without
+    negatives (dimcompress) inference is the goodness's readout on its ``augment``-ed input;
+    with a goodness trained with negatives it is *label-free FF* (``ff[label=none]``,
+    :attr:`label_free`): inference is the :class:`LinearReadout` on the activity of the clean image.
     """
 
     def __init__(
@@ -173,10 +216,13 @@ class FFNet(LabelScores, nn.Module, TrainedModel):
         inference: str = "softmax",
         skip_first: bool = False,
         layer_norm: str = "l2",
+        activation: str = "relu",
     ):
         super().__init__()
         layer_norm_fn(layer_norm)  # a clear error for an unknown name
-        self.layer_norm = layer_norm
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}: valid values are {', '.join(ACTIVATIONS)}")
+        self.layer_norm, self.activation = layer_norm, activation
         self.layers = nn.ModuleList(nn.Linear(dims[i], dims[i + 1]) for i in range(len(dims) - 1))
         self.embedding, self.goodness = embedding, goodness
         self.num_classes, self.inference, self.skip_first = num_classes, inference, skip_first
@@ -196,6 +242,21 @@ class FFNet(LabelScores, nn.Module, TrainedModel):
     def norm(self) -> Callable[[torch.Tensor], torch.Tensor]:
         """The normalisation applied to every layer's input (``layer_norm``)."""
         return LAYER_NORMS[self.layer_norm]
+
+    @property
+    def act(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Every layer's activation (``activation``; a network saved before it existed: relu)."""
+        return ACTIVATIONS[getattr(self, "activation", "relu")]
+
+    @property
+    def label_free(self) -> bool:
+        """Label-free FF: a goodness trained with negatives, and no label embedded (``ff[label=none]``)."""
+        return self.embedding is None and self.goodness.needs_negatives
+
+    @property
+    def reads_label(self) -> bool:  # type: ignore[override]
+        """Whether :meth:`representations` read y: exactly when a label is embedded."""
+        return self.embedding is not None
 
     def goodness_state(self, index: int) -> nn.Module | None:
         """The goodness's state of layer ``index`` (0-based), or None when it has none."""
@@ -217,7 +278,7 @@ class FFNet(LabelScores, nn.Module, TrainedModel):
         return self.goodness.layer_loss(h_pos, h_neg, state=state)
 
     def layer_forward(self, index: int, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.layers[index](self.norm(x)))
+        return self.act(self.layers[index](self.norm(x)))
 
     def forward_all(self, x: torch.Tensor, upto: int | None = None, start: int = 0) -> list[torch.Tensor]:
         """Activity of layers start+1..upto (all by default) for inputs to layer start+1
@@ -250,15 +311,18 @@ class FFNet(LabelScores, nn.Module, TrainedModel):
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        if self.embedding is None:  # self-supervised goodness: its readout on the augmented input
+        if self.embedding is None:
             flat = x.reshape(x.shape[0], -1)
+            if self.label_free:  # label-free FF: the linear readout on the clean image's activity
+                return self.readout.predict(self.forward_all(flat), flat.shape[0])
+            # self-supervised goodness: its readout on the augmented input
             return self.readout.predict(self.forward_all(self.goodness.augment(flat)), flat.shape[0])
         return self.combine(self.label_goodness(x)).argmax(dim=1)
 
     @torch.no_grad()
     def representations(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
-        """Activity with the true label embedded; without an embedding (self-supervised goodness),
-        activity on the clean image (no augmentation noise)."""
+        """Activity with the true label embedded; without an embedding (self-supervised goodness,
+        label-free FF), activity on the clean image (no augmentation noise)."""
         flat = x.reshape(x.shape[0], -1)
         return self.forward_all(flat if self.embedding is None else self.embedding(flat, y))
 
@@ -298,10 +362,22 @@ OPTIMIZER_PARAMS = (
         "lr_schedule",
         str,
         "constant",
-        "constant, or cosine decay to 0 over the training steps",
-        choices=("constant", "cosine"),
+        "constant; cosine decay to 0 over the training steps; or cooldown (the goodness study's "
+        "linear cool-down: per epoch e of E, lr for e <= E // 2, then lr * 2 (E + 1 - e) / E)",
+        choices=("constant", "cosine", "cooldown"),
     ),
 )
+
+
+def cooldown_factor(epoch: int, epochs: int) -> float:
+    """The learning-rate factor of 0-based ``epoch`` of ``epochs`` under ``lr_schedule=cooldown``:
+    the goodness study's ``get_linear_cooldown_lr`` (github.com/aryashah2k/In-Search-of-Goodness
+    ``src/utils.py:259-261``, commit 28b310b0, set at the start of every epoch by ``main.py``):
+    1 for epoch <= epochs // 2, then 2 (epochs + 1 - epoch) / epochs. For an even E it is 1 up to
+    epoch E/2 + 1 and falls by 2/E per epoch to 4/E at the last epoch (E = 20: 1 for epochs 0-11,
+    then 0.9, 0.8, ... 0.2); it never reaches 0. For an odd E the first cooled epoch (E + 1)/2 has
+    factor (E + 1)/E > 1 (E = 5: 1, 1, 1, 1.2, 0.8), as in the study's code."""
+    return 1.0 if epoch <= epochs // 2 else 2.0 * (epochs + 1 - epoch) / epochs
 
 
 def check_optimizer_values(values: dict, owner: str = "") -> None:
@@ -329,7 +405,9 @@ class ChecksOptimizerParams:
 
 
 def make_optimizer(values: dict, params, steps: int):
-    """(optimizer, scheduler or None) from a rule's optimizer parameters (``OPTIMIZER_PARAMS``).
+    """(optimizer, scheduler or None) from a rule's optimizer parameters (``OPTIMIZER_PARAMS``);
+    ``steps``: the optimizer steps of the whole training, ``epochs`` times the steps of one epoch
+    (the scheduler is stepped after every optimizer step).
     Adam(W) uses the fused kernel on CPU and CUDA (one pass over the parameters per step; same
     update rule). SGD is torch.optim.SGD with ``momentum`` (no dampening, no Nesterov; the first
     step's velocity is the gradient). All three are elementwise, so S seeds' parameters stacked
@@ -347,6 +425,11 @@ def make_optimizer(values: dict, params, steps: int):
     sched = None
     if values["lr_schedule"] == "cosine":
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
+    elif values["lr_schedule"] == "cooldown":
+        # per epoch (``steps`` = epochs x steps per epoch, the scheduler stepped after every step)
+        epochs = values["epochs"]
+        per_epoch = max(1, -(-steps // epochs))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: cooldown_factor(t // per_epoch, epochs))
     return opt, sched
 
 
@@ -402,33 +485,135 @@ def build_ffnet(
     generator: torch.Generator | None = None,
 ) -> FFNet:
     """An FFNet sized by the rule's ``layers``/``width``, embedding labels when the goodness needs
-    negatives (value: the maximum of the normalised training data). With ``generator`` (on
-    ``device``) the weights and biases are drawn from it, with nn.Linear's default distribution
+    negatives (value: the maximum of the normalised training data) unless ``label`` is 'none'
+    (label-free FF). With ``generator`` (on ``device``) the weights and biases are drawn from it,
+    with nn.Linear's default distribution
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)): a seed's initialisation then depends on its own
     generator only, whether it is trained alone or stacked with other seeds. Without it, torch's
     default initialisation from the global generator (for tests that build a throwaway net)."""
     width = values["width"] or default_width(data)
     dims = [data.input_dim] + [width] * values["layers"]
     embedding = None
-    if goodness.needs_negatives:
+    # ``label`` none (ff only): label-free FF, no embedding
+    if goodness.needs_negatives and values.get("label", "embed") == "embed":
         embedding = LabelEmbedding(data.shape, data.num_classes, float(data.train.x.max()))
-    # rules without the layer_norm parameter (and hand-written value dicts) get today's l2
-    layer_norm = values.get("layer_norm", "l2")
-    net = FFNet(dims, embedding, goodness, data.num_classes, values["inference"], values["skip_first"], layer_norm)
+    # rules without the layer_norm / activation parameters (and hand-written value dicts) get
+    # today's l2 / relu
+    layer_norm, activation = values.get("layer_norm", "l2"), values.get("activation", "relu")
+    net = FFNet(
+        dims, embedding, goodness, data.num_classes, values["inference"], values["skip_first"], layer_norm, activation
+    )
     net = net.to(device)
     if generator is not None:
         seeded_uniform_(net.layers, generator)
     return net
 
 
+# ---------------------------------------------------------------------------------------
+# Label-free FF: the linear readout
+# ---------------------------------------------------------------------------------------
+
+#: the label-free readout's training (full batch, Adam): epochs and learning rate, the
+#: negatives study's linear probe (``train_linear_probe`` of its complete_strategy_comparison.py)
+READOUT_EPOCHS = 100
+READOUT_LR = 0.01
+
+
+class LinearReadout(nn.Module):
+    """The prediction of label-free FF (``ff[label=none]``): argmax of W z + b (softmax over the
+    classes in training), z = the concatenation over the read layers l of h_l / (RMS(h_l) + EPS)
+    (``rms_normalize``, per sample), h_l the post-ReLU activity of layer l for the image alone.
+    The RMS normalisation is the goodness study's classifier input (its ``_layer_norm``), whatever
+    the network's ``layer_norm``: every layer's features then have RMS 1, whatever its width (the
+    l2-normalised features, 1/sqrt(D) as large, leave 100 Adam steps far from a fit). ``layers``:
+    the 0-based layers read (all; without layer 1 when the rule's ``skip_first`` is set)."""
+
+    def __init__(self, in_features: int, num_classes: int, layers: list[int]):
+        super().__init__()
+        self.linear = nn.Linear(in_features, num_classes)
+        self.read = list(layers)
+
+    def features(self, hs: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat([rms_normalize(hs[l].float()) for l in self.read], dim=1)
+
+    def predict(self, hs: list[torch.Tensor], n: int) -> torch.Tensor:
+        """Labels [n] from the layers' activity ``hs`` (each [n, D_l])."""
+        return self.linear(self.features(hs)).argmax(dim=1)
+
+
+def fit_linear_readout(
+    net: FFNet,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    generator: torch.Generator,
+    skip_first: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> LinearReadout:
+    """Train the :class:`LinearReadout` of a label-free FF network after FF training, on the frozen
+    network's activity for the training images x [N, D] (flattened) with labels y [N]:
+
+    - initial W, b drawn from ``generator`` (nn.Linear's distribution U(-1/sqrt(F), 1/sqrt(F)),
+      F = the number of features), so the readout depends on the seed only;
+    - full batch (all N training images at once), Adam (lr ``READOUT_LR`` = 0.01, default betas,
+      no weight decay), ``READOUT_EPOCHS`` = 100 steps of mean cross-entropy, in float32;
+    - nothing else is random: a seed gives the same readout, trained alone or stacked.
+
+    The negatives study's linear probe trains the same way (full batch, Adam lr 0.01, 100 epochs)
+    on the concatenated raw (un-normalised) activity of all layers. On 1 000 Fashion-MNIST images
+    (ff[label=none,layers=2,width=128], ns-class-aware-mix) it reaches 0.74 test accuracy where the
+    ``linear-probe`` metric's L-BFGS probe on the same features reaches 0.75."""
+    read = list(range(1 if skip_first and net.num_layers > 1 else 0, net.num_layers))
+    with torch.no_grad():
+        hs = [torch.cat(c) for c in zip(*[net.forward_all(x[i : i + 8192]) for i in range(0, len(x), 8192)])]
+    readout = LinearReadout(sum(hs[l].shape[1] for l in read), net.num_classes, read).to(x.device)
+    seeded_uniform_([readout.linear], generator)
+    with torch.no_grad():
+        z = readout.features(hs)
+    del hs
+    opt = torch.optim.Adam(readout.parameters(), lr=READOUT_LR)
+    losses = []
+    with torch.enable_grad():
+        for _ in range(READOUT_EPOCHS):
+            loss = F.cross_entropy(readout.linear(z), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.detach())
+    if log is not None:
+        log(f"label-free readout: cross-entropy {losses[0].item():.4f} -> {losses[-1].item():.4f}")
+    return readout.eval()
+
+
+class ModelGoodness:
+    """What a model-aware negative generator (``NegativeGenerator.needs_model``) is given as
+    ``model``: ``model(x, labels)`` = the goodness of layers 1..``upto`` of ``net``, summed over
+    those layers, per sample [N], for images x (any shape with N rows; flattened here) with
+    ``labels`` embedded (``net.embedding``; a label-free network reads the image alone and
+    ignores ``labels``). Differentiable with respect to x (the embedding overwrites the label
+    pixels, whose gradient is then 0); the network's parameters are not to be updated by it."""
+
+    def __init__(self, net: FFNet, upto: int):
+        self.net, self.upto = net, upto
+
+    def __call__(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        net, flat = self.net, x.reshape(x.shape[0], -1)
+        inp = flat if net.embedding is None else net.embedding(flat, labels)
+        hs = net.forward_all(inp, self.upto)
+        return torch.stack([net.goodness_score(l, h) for l, h in enumerate(hs)]).sum(0)
+
+
 def draw_negative_samples(
     net: FFNet, negatives: NegativeGenerator, x: torch.Tensor, y: torch.Tensor, ctx: TrainContext, upto: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(x_neg, y_neg) for the training set, labels not yet embedded; hard negatives read the
-    label scores of the layers trained so far (1..upto)."""
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(x_neg, y_neg) for the training set, labels not yet embedded (y_neg None for label-free
+    negatives); hard negatives read the label scores of the layers trained so far (1..upto),
+    model-aware negatives their goodness (:class:`ModelGoodness`)."""
     scores = None
     if negatives.needs_scores:
         scores = forward_in_chunks(lambda xb: net.label_log_probs(xb, upto), x, chunk=2048)
+    if getattr(negatives, "needs_model", False):
+        model = ModelGoodness(net, upto)
+        return negatives.generate(x, y, allowed=ctx.allowed_labels, generator=ctx.generator, scores=scores, model=model)
     return negatives.generate(x, y, allowed=ctx.allowed_labels, generator=ctx.generator, scores=scores)
 
 

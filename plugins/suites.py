@@ -107,7 +107,106 @@ SUITES: tuple[Suite, ...] = (
 )
 
 
+#: Shah & Tripathi's FF training (docs/goodness_study.md, "Running the study's setup in ffbench")
+GOODNESS_STUDY_FF = (
+    "ff[layers=4,width=2000,layer_norm=rms,peer_norm=0.03,optimizer=sgd,lr=0.001,momentum=0.9,"
+    "weight_decay=0.0003,epochs=20,batch_size=100,schedule=simultaneous,activation=relu-st,lr_schedule=cooldown]"
+)
+#: sumsq and the study's 13 other distinct goodness functions (7 published names are sumsq)
+GOODNESS_STUDY_GOODNESS = (
+    "sumsq",
+    "gs-sparse-l1",
+    "gs-huber-norm",
+    "gs-oja",
+    "gs-outlier-trimmed",
+    "gs-attention-weighted",
+    "gs-game-theoretic",
+    "gs-fractal-dimension",
+    "gs-info-nce",
+    "gs-decorrelation",
+    "gs-softmax-energy-margin",
+    "gs-triplet-margin",
+    "gs-bcm",
+    "gs-predictive-coding",
+)
+#: the negatives study's final comparison (docs/negatives_study.md, "The study's setup")
+NEGATIVES_STUDY_FF = "ff[layers=2,width=500,lr=0.03,epochs=1000,batch_size=60000,schedule=greedy]"
+NEGATIVES_STUDY_METRICS = ("accuracy", "sparsity", "linear-probe", "cka", "transfer[dataset=mnist]", "cost")
+
+
+def _goodness_study(name: str, dataset: str, scale: str) -> Suite:
+    return Suite(
+        name,
+        "1",
+        "Shah & Tripathi's goodness-function study, its protocol as the preset (4 x 2000, RMS norm, "
+        "straight-through ReLU, peer norm 0.03, SGD 1e-3 momentum 0.9, 20 epochs, batch 100, lr "
+        "cool-down, wrong labels redrawn every epoch, simultaneous schedule): sumsq and the 13 other "
+        f"distinct goodness functions, {scale}, 3 seeds; accuracy, sparsity, linear probe and cost. "
+        "docs/goodness_study.md.",
+        metrics=("accuracy", "sparsity", "linear-probe", "cost"),
+        entries=(
+            SuiteEntry(
+                rules=(GOODNESS_STUDY_FF,),
+                goodness=GOODNESS_STUDY_GOODNESS,
+                negatives=("wrong-label[resample=true]",),
+                datasets=(dataset,),
+                preset="paper",
+            ),
+        ),
+    )
+
+
+def _negatives_study(name: str, dataset: str, scale: str) -> Suite:
+    return Suite(
+        name,
+        "1",
+        "The negatives study (Beyond Backpropagation), its protocol as the preset (784-500-500, "
+        "mean-of-squares goodness theta 2, Adam 0.03, 1000 full-batch epochs per layer, greedy, "
+        "negatives drawn once): its six strategies with labels, and the earlier library's "
+        f"label-free ones with label-free FF; {scale}, 3 seeds; accuracy, sparsity, linear probe "
+        "(neutral label), CKA, transfer to MNIST by linear probe, cost. docs/negatives_study.md.",
+        metrics=NEGATIVES_STUDY_METRICS,
+        entries=(
+            SuiteEntry(
+                rules=(NEGATIVES_STUDY_FF,),
+                goodness=("meansq[threshold=2.0]",),
+                negatives=(
+                    "wrong-label",
+                    "ns-class-confusion",
+                    "ns-same-class",
+                    "ns-hybrid-mix",
+                    "ns-noise",
+                    "ns-masking",
+                ),
+                datasets=(dataset,),
+                preset="paper",
+            ),
+            SuiteEntry(
+                rules=(NEGATIVES_STUDY_FF.replace("ff[", "ff[label=none,"),),
+                goodness=("meansq[threshold=2.0]",),
+                negatives=("ns-image-mix", "ns-class-aware-mix", "ns-random-noise", "ns-mask"),
+                datasets=(dataset,),
+                preset="paper",
+            ),
+        ),
+    )
+
+
+STUDY_SUITES = (
+    _goodness_study("goodness-study", "fashion-mnist", "full Fashion-MNIST (60 000 / 10 000)"),
+    _goodness_study(
+        "goodness-study-mini", "fashion-mnist-mini", "a documented slice: the embedded 10 000 / 2 000 subset"
+    ),
+    _negatives_study("negatives-study", "fashion-mnist", "full Fashion-MNIST (60 000 / 10 000)"),
+    _negatives_study(
+        "negatives-study-mini",
+        "fashion-mnist-mini",
+        "a documented slice: the embedded 10 000 / 2 000 subset (full batch = 10 000)",
+    ),
+)
+
+
 @ffbench.hookimpl
 def ffbench_register_suites(register):
-    for suite in SUITES:
+    for suite in SUITES + STUDY_SUITES:
         register(suite)

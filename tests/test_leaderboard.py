@@ -518,8 +518,26 @@ def test_suites_expand_to_their_grids():
     assert {p.rule.name: p.rule.values["epochs"] for p in quick.points} == {"ff": 20, "bp": 10, "bp-ff": 30}
     paper = get_suite("paper-fashion").grid(registry)
     assert {p.rule.values["epochs"] for p in paper.points} == {100, 300, 80}
+    assert {p.rule.values["lr"] for p in quick.points if p.rule.name == "bp-ff"} == {1.5e-4}
     for suite in list_suites():
         assert suite.grid(registry).points, suite.name
+    # the two studies: every distinct function / strategy x 3 seeds, the study's protocol as preset
+    goodness = get_suite("goodness-study").grid(registry)
+    assert len(goodness.points) == 14 * 3 and len({p.goodness.name for p in goodness.points}) == 14
+    ff = goodness.points[0].rule.values
+    assert (ff["width"], ff["layers"], ff["activation"], ff["lr_schedule"], ff["batch_size"]) == (
+        2000,
+        4,
+        "relu-st",
+        "cooldown",
+        100,
+    )
+    assert all(p.negatives.resamples for p in goodness.points)
+    negatives = get_suite("negatives-study").grid(registry)
+    assert len(negatives.points) == 10 * 3
+    label_free = {p.negatives.name for p in negatives.points if p.rule.values["label"] == "none"}
+    assert label_free == {"ns-image-mix", "ns-class-aware-mix", "ns-random-noise", "ns-mask"}
+    assert {p.rule.values["epochs"] for p in negatives.points} == {1000}
     with pytest.raises(FFBenchError, match="Unknown suite 'quik'. Did you mean 'quick'\\?.*Valid suites: ci-smoke"):
         get_suite("quik")
 

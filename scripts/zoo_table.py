@@ -37,9 +37,12 @@ NO_STD = {"train s", "GFLOP", "peak MiB"}
 
 def table(board: str) -> str:
     df = pd.read_parquet(board)
-    zoo = df[(df["suite"] == "zoo") & df["class"].isna() & df["class_b"].isna()]
-    latest = max(zoo["suite_version"].dropna(), key=int)
-    zoo = zoo[zoo["suite_version"] == latest]
+    tagged = df[df["suite"] == "zoo"]
+    latest = max(tagged["suite_version"].dropna(), key=int)
+    # the configurations of the latest zoo run; their rows whatever run made them last (a unit
+    # rerun by another suite, e.g. quick, with the same configuration and seed replaces the zoo's)
+    configs = set(tagged.loc[tagged["suite_version"] == latest, "rule_id"])
+    zoo = df[df["rule_id"].isin(configs) & df["class"].isna() & df["class_b"].isna()]
     lines = [
         f"| rule | {' | '.join(c[0] for c in COLUMNS)} | seeds |",
         "|---" * (len(COLUMNS) + 2) + "|",
@@ -63,7 +66,7 @@ def table(board: str) -> str:
             else:
                 cells.append(f"{fmt.format(values.mean())} ± {fmt.format(values.std())}")
         seeds = rows["seed"].nunique()
-        lines.append(f"| {rows['rule'].iloc[0]} | {' | '.join(cells)} | {seeds} |")
+        lines.append(f"| {rule.split('[')[0]} | {' | '.join(cells)} | {seeds} |")
     return "\n".join(lines)
 
 

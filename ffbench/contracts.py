@@ -291,8 +291,8 @@ class LearningRule(Component):
             )
         if negatives is not None and getattr(negatives, "needs_model", False):
             return False, (
-                f"negatives '{negatives.name}' need the model being trained (needs_model), which rule "
-                f"'{self.name}' does not pass them: use the ff rule"
+                f"negatives '{negatives.name}' need the model (needs_model): the network being trained, "
+                f"which rule '{self.name}' does not pass them: use the ff rule"
             )
         return True, ""
 

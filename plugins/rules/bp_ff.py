@@ -68,23 +68,9 @@ class BPFFRule(LearningRule):
         return baseline_bp_ff(self, data, goodness, negatives, ctx)
 
     def accepts(self, goodness, negatives):
-        ok, reason = components_fit(self.name, goodness, negatives)
-        if ok and goodness.batch_aware:
-            return False, (
-                f"bp-ff: goodness '{goodness.name}' scores the whole batch or keeps per-layer state "
-                "(batch_aware), which bp-ff does not pass it: use the ff rule, or a per-sample goodness (e.g. l2)"
-            )
-        if ok and getattr(negatives, "label_free", False):
-            return False, (
-                f"bp-ff: negatives '{negatives.name}' carry no label (label_free), but bp-ff embeds a label in "
-                "every positive and negative: use ff[label=none] (label-free FF) or a labelled generator"
-            )
-        if ok and getattr(negatives, "needs_model", False):
-            return False, (
-                f"bp-ff: negatives '{negatives.name}' need the model (needs_model), which bp-ff does not "
-                "pass them yet: use the ff rule"
-            )
-        return ok, reason
+        ok, reason = components_fit(self.name, goodness, negatives, batch_aware_ok=False)
+        # label-free and model-aware negatives: refused by the default (bp-ff embeds labels, passes no model)
+        return super().accepts(goodness, negatives) if ok else (ok, reason)
 
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         self.require_accepts(goodness, negatives)

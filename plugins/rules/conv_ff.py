@@ -218,29 +218,14 @@ class ConvFFRule(ChecksOptimizerParams, LearningRule):
         return net
 
     def accepts(self, goodness, negatives):
-        ok, reason = components_fit(self.name, goodness, negatives)
+        ok, reason = components_fit(self.name, goodness, negatives, batch_aware_ok=False)
         if ok and not goodness.needs_negatives:
             return False, (
                 f"rule '{self.name}' trains with negative samples and has no label-free readout; goodness "
                 f"'{goodness.name}' takes none: use a goodness that needs negatives (e.g. l2) or the ff rule"
             )
-        if ok and goodness.batch_aware:
-            return False, (
-                f"rule '{self.name}': goodness '{goodness.name}' scores the whole batch or keeps per-layer "
-                "state (batch_aware), which conv-ff does not pass it: use the ff rule, or a per-sample goodness"
-            )
-        if ok and getattr(negatives, "label_free", False):
-            return False, (
-                f"rule '{self.name}': negatives '{negatives.name}' carry no label (label_free), but conv-ff "
-                "embeds a label in every positive and negative: use ff[label=none] (label-free FF) or a "
-                "labelled generator"
-            )
-        if ok and getattr(negatives, "needs_model", False):
-            return False, (
-                f"rule '{self.name}': negatives '{negatives.name}' need the model (needs_model), which "
-                "conv-ff does not pass them: use the ff rule"
-            )
-        return ok, reason
+        # label-free and model-aware negatives: refused by the default (conv-ff embeds labels, passes no model)
+        return super().accepts(goodness, negatives) if ok else (ok, reason)
 
     def fit(self, data, goodness, negatives, ctx):
         self.require_accepts(goodness, negatives)

@@ -624,13 +624,21 @@ def draw_negatives(
     return net.embedding(*draw_negative_samples(net, negatives, x, y, ctx, upto))
 
 
-def components_fit(rule_name: str, goodness: Goodness | None, negatives: NegativeGenerator | None) -> tuple[bool, str]:
+def components_fit(
+    rule_name: str, goodness: Goodness | None, negatives: NegativeGenerator | None, *, batch_aware_ok: bool = True
+) -> tuple[bool, str]:
     """The part of an FF-family rule's :meth:`~ffbench.contracts.LearningRule.accepts` they all
-    share: a goodness and a negative generator are given, and they pair."""
+    share: a goodness and a negative generator are given, they pair, and (``batch_aware_ok``
+    False: rules that pass no goodness state) the goodness is not batch-aware."""
     if goodness is None or negatives is None:
         return False, (
             f"the {rule_name} rule needs a goodness function and a negative generator "
             "('none' for goodness functions trained without negatives)"
+        )
+    if not batch_aware_ok and goodness.batch_aware:
+        return False, (
+            f"{rule_name}: goodness '{goodness.name}' scores the whole batch or keeps per-layer state "
+            f"(batch_aware), which {rule_name} does not pass it: use the ff rule, or a per-sample goodness (e.g. l2)"
         )
     return goodness.pairs_with(negatives)
 

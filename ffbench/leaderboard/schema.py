@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ffbench.errors import FFBenchError
-from ffbench.schema import BOARD_COLUMNS, BOARD_SCHEMA_KEY, BOARD_SCHEMA_VERSION
+from ffbench.schema import BOARD_COLUMNS as BOARD_COLUMNS  # re-exported: the one schema module
+from ffbench.schema import BOARD_SCHEMA_KEY, BOARD_SCHEMA_VERSION
 
-#: The board's columns, metadata key and version live in the one schema module; the names boards
-#: have always used are kept here.
-BOARD_COLUMNS = BOARD_COLUMNS
+#: The board's metadata key and version live in the one schema module; the names boards have
+#: always used are kept here.
 SCHEMA_KEY = BOARD_SCHEMA_KEY
 SCHEMA_VERSION = BOARD_SCHEMA_VERSION
 

@@ -70,6 +70,7 @@ Every class here: threshold = the layer width unless ``threshold`` is set (as in
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 
 import torch
 import torch.nn.functional as F
@@ -334,8 +335,9 @@ class _BatchStudy(_WidthThreshold):
         state = self._fresh(h) if state is None else state
         return self._score(h, self._guard(state.mean_s), self._running_stats(state))
 
+    @abstractmethod
     def _score(self, h: torch.Tensor, m: torch.Tensor, stats: dict) -> torch.Tensor:
-        raise NotImplementedError
+        """The study's score of rows h [R, D], given the mean_B(S) factor m and the statistics."""
 
 
 class InfoNCE(_BatchStudy):

@@ -133,8 +133,16 @@ GOODNESS_STUDY_GOODNESS = (
 NEGATIVES_STUDY_FF = "ff[layers=2,width=500,lr=0.03,epochs=1000,batch_size=60000,schedule=greedy]"
 NEGATIVES_STUDY_METRICS = ("accuracy", "sparsity", "linear-probe", "cka", "transfer[dataset=mnist]", "cost")
 
+#: The CPU slices (docs/studies.md, "The slices"): what 2 CPU cores run in about an hour for each
+#: study, 3 seeds. Goodness: layers of 500 units instead of 2 000 on the embedded 10 000 / 2 000
+#: images. Negatives: 300 instead of 1 000 full-batch epochs per layer on 2 000 embedded training
+#: images, and no transfer metric (its MNIST target cannot be read offline).
+GOODNESS_STUDY_CPU_FF = GOODNESS_STUDY_FF.replace("width=2000", "width=500")
+NEGATIVES_STUDY_CPU_FF = NEGATIVES_STUDY_FF.replace("epochs=1000", "epochs=300")
+NEGATIVES_STUDY_CPU_METRICS = tuple(m for m in NEGATIVES_STUDY_METRICS if not m.startswith("transfer"))
 
-def _goodness_study(name: str, dataset: str, scale: str) -> Suite:
+
+def _goodness_study(name: str, dataset: str, scale: str, ff: str = GOODNESS_STUDY_FF) -> Suite:
     return Suite(
         name,
         "1",
@@ -146,7 +154,7 @@ def _goodness_study(name: str, dataset: str, scale: str) -> Suite:
         metrics=("accuracy", "sparsity", "linear-probe", "cost"),
         entries=(
             SuiteEntry(
-                rules=(GOODNESS_STUDY_FF,),
+                rules=(ff,),
                 goodness=GOODNESS_STUDY_GOODNESS,
                 negatives=("wrong-label[resample=true]",),
                 datasets=(dataset,),
@@ -156,19 +164,25 @@ def _goodness_study(name: str, dataset: str, scale: str) -> Suite:
     )
 
 
-def _negatives_study(name: str, dataset: str, scale: str) -> Suite:
+def _negatives_study(
+    name: str,
+    dataset: str,
+    scale: str,
+    ff: str = NEGATIVES_STUDY_FF,
+    metrics: tuple[str, ...] = NEGATIVES_STUDY_METRICS,
+) -> Suite:
     return Suite(
         name,
         "1",
         "The negatives study (Beyond Backpropagation), its protocol as the preset (784-500-500, "
         "mean-of-squares goodness theta 2, Adam 0.03, 1000 full-batch epochs per layer, greedy, "
         "negatives drawn once): its six strategies with labels, and the earlier library's "
-        f"label-free ones with label-free FF; {scale}, 3 seeds; accuracy, sparsity, linear probe "
-        "(neutral label), CKA, transfer to MNIST by linear probe, cost. docs/negatives_study.md.",
-        metrics=NEGATIVES_STUDY_METRICS,
+        f"label-free ones with label-free FF; {scale}, 3 seeds; {', '.join(metrics)} (the linear "
+        "probe reads the activity for a neutral label). docs/negatives_study.md.",
+        metrics=metrics,
         entries=(
             SuiteEntry(
-                rules=(NEGATIVES_STUDY_FF,),
+                rules=(ff,),
                 goodness=("meansq[threshold=2.0]",),
                 negatives=(
                     "wrong-label",
@@ -182,7 +196,7 @@ def _negatives_study(name: str, dataset: str, scale: str) -> Suite:
                 preset="paper",
             ),
             SuiteEntry(
-                rules=(NEGATIVES_STUDY_FF.replace("ff[", "ff[label=none,"),),
+                rules=(ff.replace("ff[", "ff[label=none,"),),
                 goodness=("meansq[threshold=2.0]",),
                 negatives=("ns-image-mix", "ns-class-aware-mix", "ns-random-noise", "ns-mask"),
                 datasets=(dataset,),
@@ -202,6 +216,22 @@ STUDY_SUITES = (
         "negatives-study-mini",
         "fashion-mnist-mini",
         "a documented slice: the embedded 10 000 / 2 000 subset (full batch = 10 000)",
+    ),
+    _goodness_study(
+        "goodness-study-cpu",
+        "fashion-mnist-mini",
+        "the slice 2 CPU cores run in about an hour: layers of 500 units (not 2 000) on the embedded "
+        "10 000 / 2 000 subset (docs/studies.md)",
+        GOODNESS_STUDY_CPU_FF,
+    ),
+    _negatives_study(
+        "negatives-study-cpu",
+        "fashion-mnist-mini[train_size=2000]",
+        "the slice 2 CPU cores run in about half an hour: 300 (not 1 000) full-batch epochs per layer on "
+        "2 000 embedded training images (test: the embedded 2 000), no transfer metric (MNIST is not "
+        "readable offline) (docs/studies.md)",
+        NEGATIVES_STUDY_CPU_FF,
+        NEGATIVES_STUDY_CPU_METRICS,
     ),
 )
 

@@ -49,8 +49,9 @@ class Suite:
     metrics: tuple[str, ...]
     entries: tuple[SuiteEntry, ...] = field(default_factory=tuple)
 
-    def grid(self, registry: Registry) -> Grid:
-        """All run points of the suite (entries in order, duplicates dropped), with its metrics."""
+    def grid(self, registry: Registry, seeds: tuple[int, ...] | None = None) -> Grid:
+        """All run points of the suite (entries in order, duplicates dropped), with its metrics;
+        ``seeds`` replaces every entry's seeds (``ffbench run --suite S --seeds N``)."""
         points, notes, metrics = [], [], None
         for entry in self.entries:
             part = expand_grid(
@@ -60,7 +61,7 @@ class Suite:
                 negatives=entry.negatives,
                 datasets=entry.datasets,
                 metrics=self.metrics,
-                seeds=entry.seeds,
+                seeds=entry.seeds if seeds is None else seeds,
                 params=entry.params,
                 preset=entry.preset,
             )
@@ -69,11 +70,11 @@ class Suite:
             notes += part.notes
         return Grid(points=points, metrics=metrics or [], notes=notes)
 
-    def grid_of_rules(self, registry: Registry, rules: list[str]) -> Grid:
+    def grid_of_rules(self, registry: Registry, rules: list[str], seeds: tuple[int, ...] | None = None) -> Grid:
         """The suite's run points of the named rules only (base names, e.g. ``bp``), to rerun
         part of a suite, e.g. after a rule's version changed; an unknown name is an error that
         lists the suite's rules."""
-        grid = self.grid(registry)
+        grid = self.grid(registry, seeds)
         have = sorted({p.rule.name for p in grid.points})
         unknown = [r for r in rules if r not in have]
         if unknown:

@@ -538,6 +538,18 @@ def test_suites_expand_to_their_grids():
     label_free = {p.negatives.name for p in negatives.points if p.rule.values["label"] == "none"}
     assert label_free == {"ns-image-mix", "ns-class-aware-mix", "ns-random-noise", "ns-mask"}
     assert {p.rule.values["epochs"] for p in negatives.points} == {1000}
+    # their CPU slices: the same components and seeds, the documented deviations only
+    goodness_cpu = get_suite("goodness-study-cpu").grid(registry)
+    assert [p.goodness.identity for p in goodness_cpu.points] == [p.goodness.identity for p in goodness.points]
+    assert {p.rule.values["width"] for p in goodness_cpu.points} == {500}
+    assert {p.rule.values["epochs"] for p in goodness_cpu.points} == {20}
+    negatives_cpu = get_suite("negatives-study-cpu").grid(registry)
+    assert [p.negatives.identity for p in negatives_cpu.points] == [p.negatives.identity for p in negatives.points]
+    assert {p.rule.values["epochs"] for p in negatives_cpu.points} == {300}
+    assert {p.dataset.values["train_size"] for p in negatives_cpu.points} == {2000}
+    assert [m.name for m in negatives_cpu.metrics] == ["accuracy", "sparsity", "linear-probe", "cka", "cost"]
+    # --seeds with a suite replaces the suite's seeds
+    assert {p.seed for p in get_suite("paper-fashion").grid(registry, seeds=tuple(range(10))).points} == set(range(10))
     with pytest.raises(FFBenchError, match="Unknown suite 'quik'. Did you mean 'quick'\\?.*Valid suites: ci-smoke"):
         get_suite("quik")
 
@@ -578,6 +590,9 @@ def test_a_suite_can_be_rerun_for_one_rule(tmp_path):
     assert wrong.exit_code == 2 and "Suite ci-smoke has no rule 'bp-ff'. Its rules: bp, ff." in wrong.output
     mixed = invoke("run", "--suite", "ci-smoke", "--dataset", "mnist", "--out", out, "-q")
     assert mixed.exit_code == 2 and "drop --dataset" in mixed.output
+    seeds = invoke("run", "--suite", "ci-smoke", "--rule", "bp", "--seed", "4", "--seeds", "2", "--out", out, "-q")
+    assert seeds.exit_code == 0, seeds.output
+    assert set(pd.read_parquet(out)["seed"]) == {0, 1, 4, 5}  # --seed/--seeds replace the suite's seeds
 
 
 def test_one_metric_of_a_suite_can_be_added_on_the_same_models(tmp_path):

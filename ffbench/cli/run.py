@@ -113,8 +113,16 @@ def run(
     metric: Annotated[
         ListOpt, typer.Option("--metric", "-m", help="Metric(s) computed for every point. [default: accuracy,sparsity]")
     ] = None,
-    seed: Annotated[int, typer.Option(help="First seed.")] = 0,
-    seeds: Annotated[int, typer.Option(help="Number of seeds: seed, seed+1, ... (a grid axis).", min=1)] = 1,
+    seed: Annotated[int | None, typer.Option(help="First seed. [default: 0]", show_default=False)] = None,
+    seeds: Annotated[
+        int | None,
+        typer.Option(
+            help="Number of seeds: seed, seed+1, ... (a grid axis). [default: 1; with --suite the suite's "
+            "seeds, which --seed/--seeds replace, e.g. --suite paper-fashion --seeds 10]",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
     preset: Annotated[
         str,
         typer.Option(
@@ -252,7 +260,10 @@ def run(
                 "(--rule NAME keeps only the suite's points of that rule, --metric NAME only that metric)."
             )
         chosen = get_suite(suite)
-        grid = chosen.grid_of_rules(registry, split_specs(rule)) if rule else chosen.grid(registry)
+        own_seeds = None if seed is None and seeds is None else tuple(range(seed or 0, (seed or 0) + (seeds or 1)))
+        grid = (
+            chosen.grid_of_rules(registry, split_specs(rule), own_seeds) if rule else chosen.grid(registry, own_seeds)
+        )
         if metric:
             grid.metrics = chosen.only_metrics(grid.metrics, split_specs(metric))
         extra_columns = {"suite": chosen.name, "suite_version": chosen.version}
@@ -264,7 +275,7 @@ def run(
             negatives=negatives or DEFAULTS["negatives"],
             datasets=dataset or DEFAULTS["dataset"],
             metrics=metric or DEFAULTS["metric"],
-            seeds=list(range(seed, seed + seeds)),
+            seeds=list(range(seed or 0, (seed or 0) + (seeds or 1))),
             params=param or [],
             preset=preset,
         )

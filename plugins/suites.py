@@ -145,13 +145,14 @@ NEGATIVES_STUDY_CPU_METRICS = tuple(m for m in NEGATIVES_STUDY_METRICS if not m.
 def _goodness_study(name: str, dataset: str, scale: str, ff: str = GOODNESS_STUDY_FF) -> Suite:
     return Suite(
         name,
-        "1",
+        "2",
         "Shah & Tripathi's goodness-function study, its protocol as the preset (4 x 2000, RMS norm, "
         "straight-through ReLU, peer norm 0.03, SGD 1e-3 momentum 0.9, 20 epochs, batch 100, lr "
         "cool-down, wrong labels redrawn every epoch, simultaneous schedule): sumsq and the 13 other "
-        f"distinct goodness functions, {scale}, 3 seeds; accuracy, sparsity, linear probe and cost. "
-        "docs/goodness_study.md.",
-        metrics=("accuracy", "sparsity", "linear-probe", "cost"),
+        f"distinct goodness functions, {scale}, 3 seeds; accuracy, sparsity, linear probe per layer and "
+        "on layers 2-4 together (the study's readout), and cost. docs/goodness_study.md. Version 2 adds "
+        "the layers 2-4 probe.",
+        metrics=("accuracy", "sparsity", "linear-probe[concat=2-4]", "cost"),
         entries=(
             SuiteEntry(
                 rules=(ff,),

@@ -233,3 +233,30 @@ def test_ensemble_readout_deterministic_and_seeded(ensemble_eval):
     assert other[("random_acc", 1, None, None)] != a[("random_acc", 1, None, None)]  # other draws
     assert EnsembleReadout.higher_is_better is None
     assert EnsembleReadout.headline_stats() == ("ensemble_acc", "random_acc", "gap")
+
+
+def test_concat_probes_layers_together_that_alone_miss_a_class():
+    """Layer 2 holds only 'is a', layer 3 only 'is b': alone each confuses the other two classes
+    (about 2/3 right), together they name every class (c = neither) -> concat_accuracy 1."""
+    ytr, yte = labels(300, 1), labels(300, 2)
+
+    def unit(y, c, seed):
+        return torch.cat([(y == c).float()[:, None], noise(len(y), 2, seed)], dim=1)
+
+    ev = split_eval(
+        ytr,
+        yte,
+        [noise(300, 3, 3), unit(ytr, 0, 4), unit(ytr, 1, 5)],
+        [noise(300, 3, 6), unit(yte, 0, 7), unit(yte, 1, 8)],
+    )
+    r = rows_of(LinearProbe(concat="2-3").compute(ev))
+    assert r[("concat_accuracy", None, None, None)] == 1.0
+    assert r[("concat_train_accuracy", None, None, None)] == 1.0
+    assert all(r[("concat_accuracy", None, c, None)] == 1.0 for c in CLASSES)
+    for layer in (2, 3):  # alone: the named class right, the other two a coin flip between them
+        assert r[("accuracy", layer, None, None)] < 0.85
+    assert rows_of(LinearProbe(concat="2,3").compute(ev))[("concat_accuracy", None, None, None)] == 1.0
+    assert ("concat_accuracy", None, None, None) not in rows_of(LinearProbe().compute(ev))  # off by default
+    for bad in ("2-5", "0-2", "x", "2,2"):
+        with pytest.raises(ValueError, match=f"Bad value '{bad}' for parameter 'linear-probe.concat'.*1..3"):
+            LinearProbe(concat=bad).compute(ev)

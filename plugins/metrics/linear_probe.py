@@ -35,6 +35,13 @@ label neutral.
 None: ``pixel_accuracy``, the same probe on the normalised, flattened images themselves (no label),
 the baseline a layer's features are compared with. Headline: ``accuracy``; higher is better.
 
+**Several layers at once** (``concat``, off by default): ``concat=2-4`` (or ``2,3,4``) also fits one
+probe on the concatenated activity of those layers (each unit standardised as above, so layers of
+different scale weigh alike) and adds ``concat_accuracy`` (also per class) and
+``concat_train_accuracy`` at layer None: the readout of the goodness study (a linear classifier on
+the normalised activity of layers 2-4 for a neutral label; docs/goodness_study.md), with this
+probe's fit instead of the study's jointly trained SGD layer.
+
 **Cost.** One forward pass over ``train_samples`` training images and the test images, then per
 layer one L-BFGS fit: each iteration is about two passes of an [n, D] x [D, C] product (n <=
 ``train_samples``, C classes), so ``steps`` = 100 on 10 000 x 1000 features is a few seconds on
@@ -78,6 +85,34 @@ PROBE_PARAMS = (
     ),
     Param("seed", int, 0, "seed of the training subset (and of ensemble-readout's random unit draws)"),
 )
+#: linear-probe's own parameter (not ensemble-readout's)
+CONCAT = Param(
+    "concat",
+    str,
+    "none",
+    "also probe these layers' activity concatenated, e.g. 2-4 or 2,3,4 (the goodness study's readout); none: off",
+)
+
+
+def concat_layers(spec: str, num_layers: int) -> list[int]:
+    """The 1-based layers named by ``concat`` ("none" -> []), checked against the model's layers."""
+    if spec == "none":
+        return []
+    try:
+        if "-" in spec:
+            lo, hi = (int(t) for t in spec.split("-"))
+            layers = list(range(lo, hi + 1))
+        else:
+            layers = [int(t) for t in spec.split(",")]
+    except ValueError:
+        layers = []
+    if not layers or any(not 1 <= l <= num_layers for l in layers) or len(set(layers)) != len(layers):
+        raise ValueError(
+            f"Bad value '{spec}' for parameter 'linear-probe.concat': give distinct layers of 1..{num_layers} "
+            "as a range (2-4) or a list (2,3,4), or none."
+        )
+    return layers
+
 
 #: samples on which a model without a label embedding is checked not to read y
 LABEL_CHECK_SAMPLES = 64
@@ -273,11 +308,12 @@ class LinearProbe(Metric):
     )
     higher_is_better = True
     headline = ("accuracy",)
-    params = PROBE_PARAMS
+    params = PROBE_PARAMS + (CONCAT,)
 
     def compute(self, ev: Evaluation) -> MetricResult:
         v = self.values
         data = probe_features(ev, v["train_samples"], v["seed"], v["neutral"])
+        concat = concat_layers(v["concat"], len(data.train))
         num_classes, rows = len(ev.classes), []
         for layer, (a, b) in enumerate(zip(data.train, data.test), start=1):
             correct, train_acc = probe_correct(
@@ -291,6 +327,18 @@ class LinearProbe(Metric):
             )
             rows += accuracy_rows("accuracy", correct, data.test_y, ev.classes, layer)
             rows.append(MetricRow("train_accuracy", train_acc, layer=layer))
+        if concat:
+            correct, train_acc = probe_correct(
+                torch.cat([data.train[l - 1] for l in concat], dim=1).to(ev.device),
+                data.train_y.to(ev.device),
+                torch.cat([data.test[l - 1] for l in concat], dim=1).to(ev.device),
+                data.test_y.to(ev.device),
+                num_classes,
+                v["steps"],
+                v["weight_decay"],
+            )
+            rows += accuracy_rows("concat_accuracy", correct, data.test_y, ev.classes, None)
+            rows.append(MetricRow("concat_train_accuracy", train_acc))
         idx = data.train_index.to(ev.data.train.x.device)
         pixels_train = ev.data.train.flat()[idx].float().to(ev.device)
         correct, _ = probe_correct(
@@ -303,7 +351,7 @@ class LinearProbe(Metric):
             v["weight_decay"],
         )
         rows.append(MetricRow("pixel_accuracy", float(correct.float().mean())))
-        settings = {k: v[k] for k in ("steps", "weight_decay", "neutral", "seed")}
+        settings = {k: v[k] for k in ("steps", "weight_decay", "neutral", "seed", "concat")}
         settings.update(train_samples=len(data.train_y), label_embedded=embeds_labels(ev.model))
         return MetricResult(rows, {"settings": settings})
 

@@ -15,6 +15,17 @@ Definitions (one :class:`TrainingRecord` per model, i.e. per seed):
   start** (the dataset, already on the device, and anything held before are excluded), measured
   as ``memory_method`` says (see :class:`PeakMemory`). For stacked seeds: the peak of the joint
   fit, *not* divided (memory is held at once, not summed over time).
+- ``energy_joules``: energy used during the fit, read from the hardware's own counters around it
+  (:class:`~ffbench.energy.EnergyMeter`): the RAPL package counters (CPU packages, not DRAM) and,
+  on CUDA, the GPU's NVML counter, summed when both exist; ``energy_method`` says which were read
+  and what they cover, or why nothing was measured (then ``energy_joules`` is None). Never
+  estimated from time or TDP. The counters cover the whole CPU packages / the whole GPU, **all
+  processes**: anything else running during the fit is in the number, so it is meaningful on a
+  quiet machine only. Stacked seeds: divided equally, as ``seconds`` are
+  (``energy_joules`` = joint joules / ``stacked_seeds``), because energy, like time, is spent
+  over the joint fit and adds up over the seeds (the records of the seeds sum to the measured
+  total), unlike memory, which is held at once. Cache entries written before energy was
+  measured load with None and say so.
 - ``cached``: True when the model came from the model cache: every number is then the original
   training's, stored with the model, not measured again; ``trained_at`` says when that was.
 """
@@ -33,11 +44,14 @@ from typing import Any
 
 import torch
 
+from ffbench.energy import EnergyMeter
+
 #: how often the CPU sampler reads the resident set size (seconds)
 SAMPLE_INTERVAL_S = 0.02
 
 CUDA_METHOD = "cuda-max-allocated"
 RSS_METHOD = "rss-peak"
+ENERGY_PREDATES = "not recorded: the cache entry predates energy measurement"
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,10 @@ class TrainingRecord:
     cached: bool = False
     #: when the training finished (UTC, ISO 8601)
     trained_at: str = ""
+    #: joules of the fit from hardware counters (per seed when stacked); None: not measured
+    energy_joules: float | None = None
+    #: which counters ``energy_joules`` sums and what they cover, or why it was not measured
+    energy_method: str = "not measured"
 
     def to_meta(self) -> dict[str, Any]:
         """Plain values for the model cache's meta (``cached`` is not stored: it says where a
@@ -73,7 +91,9 @@ class TrainingRecord:
         stored = meta.get("training")
         if isinstance(stored, dict):
             names = {f.name for f in fields(cls)} - {"cached"}
-            return cls(**{k: v for k, v in stored.items() if k in names}, cached=True)
+            values = {k: v for k, v in stored.items() if k in names}
+            values.setdefault("energy_method", ENERGY_PREDATES)
+            return cls(**values, cached=True)
         missing = "not recorded: the cache entry predates training records"
         return cls(
             seconds=float(meta.get("train_seconds", float("nan"))),
@@ -84,6 +104,7 @@ class TrainingRecord:
             device="",
             stacked_seeds=int(meta.get("stacked_seeds", 1)),
             cached=True,
+            energy_method=missing,
         )
 
     def with_flops(self, flops: int | None, note: str) -> TrainingRecord:
@@ -196,7 +217,7 @@ def _trim_heap() -> None:
 
 
 class MeasureTraining:
-    """Times a fit and measures its peak memory::
+    """Times a fit and measures its peak memory and energy::
 
     with MeasureTraining(device) as m:
         models = rule.fit_seeds(...)
@@ -206,9 +227,11 @@ class MeasureTraining:
     def __init__(self, device: torch.device, interval_s: float = SAMPLE_INTERVAL_S):
         self.device = device
         self.memory = PeakMemory(device, interval_s)
+        self.energy_meter = EnergyMeter(device)
 
     def __enter__(self) -> MeasureTraining:
         self.memory.__enter__()
+        self.energy_meter.start()
         self._t0 = time.perf_counter()
         return self
 
@@ -216,11 +239,13 @@ class MeasureTraining:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self.seconds = time.perf_counter() - self._t0
+        self.energy = self.energy_meter.stop()
         self.memory.__exit__(*exc)
 
     def record(self, device: str, stacked_seeds: int = 1) -> TrainingRecord:
         """The record of one of the ``stacked_seeds`` models trained in the block (FLOPs not yet
         counted: :meth:`TrainingRecord.with_flops`)."""
+        joules = self.energy.joules
         return TrainingRecord(
             seconds=self.seconds / stacked_seeds,
             flops=None,
@@ -230,4 +255,6 @@ class MeasureTraining:
             device=device,
             stacked_seeds=stacked_seeds,
             trained_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            energy_joules=None if joules is None else joules / stacked_seeds,
+            energy_method=self.energy.method,
         )

@@ -1,7 +1,7 @@
 """The `cost` metric and the training record behind it: exact rows from a hand-made record, the
-record's round trip through the model cache, the memory probe, and `ffbench run` end to end
-(FLOPs from the rule itself, cached runs reporting the original training, stacked seeds, a rule
-that counts no FLOPs)."""
+energy row (only where measured), the record's round trip through the model cache, the memory
+probe, and `ffbench run` end to end (FLOPs from the rule itself, cached runs reporting the
+original training, stacked seeds, a rule that counts no FLOPs)."""
 
 from __future__ import annotations
 
@@ -83,6 +83,22 @@ def test_flops_not_counted_and_memory_not_measured_are_nan_rows_with_the_reason_
     assert all(math.isnan(values[s]) for s in ("train_flops", "gflop_per_second", "peak_memory_mib"))
     assert result.artifacts["flops_note"].startswith("not counted: rule 'random'")
     assert result.artifacts["memory_method"].startswith("not measured")
+
+
+def test_measured_energy_is_a_row_and_its_method_is_in_the_artifact():
+    method = "rapl:package-0+package-1 (CPU packages only, all processes)"
+    result = Cost().compute(with_training(record(energy_joules=7.5, energy_method=method)))
+    values = stats(result)
+    assert values["energy_joules"] == 7.5
+    assert {k: v for k, v in values.items() if k != "energy_joules"} == stats(Cost().compute(with_training(record())))
+    assert result.artifacts["energy_joules"] == 7.5 and result.artifacts["energy_method"] == method
+
+
+def test_energy_not_measured_gives_no_row_and_the_artifact_says_why():
+    method = "not measured: RAPL: no RAPL counters: /sys/class/powercap does not exist; NVML: not on CUDA"
+    result = Cost().compute(with_training(record(energy_joules=None, energy_method=method)))
+    assert "energy_joules" not in stats(result)
+    assert result.artifacts["energy_joules"] is None and result.artifacts["energy_method"] == method
 
 
 def test_an_evaluation_without_training_facts_is_a_clear_error():
@@ -176,7 +192,8 @@ def artifact(out: Path, row: pd.Series) -> dict:
     return json.loads((out.parent / (row["artifact"] + ".json")).read_text())
 
 
-def test_run_records_the_rules_own_flops_memory_and_reuses_them_from_the_cache(tmp_path):
+def test_run_records_the_rules_own_flops_memory_and_reuses_them_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("FFBENCH_POWERCAP_ROOT", str(tmp_path / "no-powercap"))  # no energy counters
     out = tmp_path / "r.parquet"
     df = run(out, "--rule", TINY_FF, "--metric", "accuracy,cost")
     cost = cost_rows(df).set_index("stat")
@@ -196,6 +213,8 @@ def test_run_records_the_rules_own_flops_memory_and_reuses_them_from_the_cache(t
     assert cost.loc["peak_memory_mib", "value"] > 0 and cost.loc["stacked_seeds", "value"] == 1
     first = artifact(out, row)
     assert first["cached"] is False and first["flops"] == TINY_FF_FLOPS and first["memory_method"] == "rss-peak"
+    assert "energy_joules" not in cost.index and first["energy_joules"] is None
+    assert first["energy_method"].startswith("not measured: RAPL: no RAPL counters")
 
     df = run(out, "--rule", TINY_FF, "--metric", "cost")  # same cache, no --resume: evaluated again
     again = cost_rows(df[df.run_id != row["run_id"]]).set_index("stat")
@@ -204,6 +223,7 @@ def test_run_records_the_rules_own_flops_memory_and_reuses_them_from_the_cache(t
         assert again.loc[stat, "value"] == cost.loc[stat, "value"]
     second = artifact(out, again.iloc[0])
     assert second["cached"] is True and second["trained_at"] == first["trained_at"]
+    assert second["energy_method"] == first["energy_method"]
 
 
 def test_a_rule_without_a_flop_count_gives_nan_flops_and_says_why(tmp_path):

@@ -1,5 +1,6 @@
-"""Training cost: seconds, analytic FLOPs and peak memory of the training that made the model
-(issue 13; docs/science.md, "Metrics", going further), as rows, so boards can set quality against cost.
+"""Training cost: seconds, analytic FLOPs, peak memory and, where the machine has energy counters,
+the energy of the training that made the model (issues 13 and 17; docs/science.md, "Metrics",
+going further), as rows, so boards can set quality against cost.
 
 The metric reads the :class:`~ffbench.training_record.TrainingRecord` the runner attaches to every
 model it trains or loads from the cache (``Evaluation.training``; definitions there). Rows (whole
@@ -16,8 +17,17 @@ model: no layer, no class):
   (2^20 bytes); on CUDA the allocator's exact peak, on CPU the process's resident set (an
   estimate: see ``ffbench.training_record.PeakMemory``). NaN where it cannot be measured; how it
   was measured is in the artifact (``memory_method``). With stacked seeds: the joint fit's peak.
-- ``stacked_seeds``: how many seeds were trained together (1: alone), needed to read the two
+- ``stacked_seeds``: how many seeds were trained together (1: alone), needed to read the
   rows above.
+- ``energy_joules``: joules used during the fit, read from hardware counters
+  (``ffbench.energy``): the RAPL package counters (CPU packages, not DRAM) and, on CUDA, the
+  GPU's NVML counter, summed when both exist; never estimated from time or TDP. The counters
+  cover the whole CPU packages / whole GPU, all processes, so the number is meaningful on a quiet
+  machine only. Seeds trained together share it equally, as they share the time. The row exists
+  **only where energy was measured**: no NaN row where the machine has no readable counter (most
+  machines: RAPL's ``energy_uj`` is root-only since 2020, and NVML needs ``nvidia-ml-py``). The
+  artifact always says which counters were read and what they cover, or why nothing was
+  (``energy_method``).
 
 Every row of a model reused from the model cache carries the original training's numbers (stored
 with the model), never a new measurement; the results' ``cached`` column is then True and the
@@ -47,7 +57,10 @@ MIB = 2**20
 class Cost(Metric):
     name = "cost"
     version = "1"
-    description = "training seconds, analytic training FLOPs and peak memory of the fit (issue 13)"
+    description = (
+        "training seconds, analytic training FLOPs, peak memory and measured energy (where counters exist) "
+        "of the fit (issues 13, 17)"
+    )
     higher_is_better = None
     headline = ("train_seconds", "train_flops", "peak_memory_mib")
 
@@ -70,6 +83,9 @@ class Cost(Metric):
             MetricRow("peak_memory_mib", memory),
             MetricRow("stacked_seeds", float(record.stacked_seeds)),
         ]
+        energy = record.energy_joules
+        if energy is not None:
+            rows.append(MetricRow("energy_joules", float(energy)))
         return MetricResult(
             rows,
             artifacts={
@@ -81,6 +97,8 @@ class Cost(Metric):
                 "cached": record.cached,
                 "trained_at": record.trained_at,
                 "stacked_seeds": record.stacked_seeds,
+                "energy_joules": energy,
+                "energy_method": record.energy_method,
             },
         )
 

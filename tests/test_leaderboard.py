@@ -545,7 +545,7 @@ def test_suites_expand_to_their_grids():
     assert {p.rule.values["epochs"] for p in goodness_cpu.points} == {20}
     negatives_cpu = get_suite("negatives-study-cpu").grid(registry)
     assert [p.negatives.identity for p in negatives_cpu.points] == [p.negatives.identity for p in negatives.points]
-    assert {p.rule.values["epochs"] for p in negatives_cpu.points} == {300}
+    assert {p.rule.values["epochs"] for p in negatives_cpu.points} == {1000}
     assert {p.dataset.values["train_size"] for p in negatives_cpu.points} == {2000}
     assert [m.name for m in negatives_cpu.metrics] == ["accuracy", "sparsity", "linear-probe", "cka", "cost"]
     # --seeds with a suite replaces the suite's seeds

@@ -1,0 +1,217 @@
+"""The tables of docs/studies.md, from the committed study boards: each study's published
+single-run numbers beside ffbench's mean ± std over seeds, and which of the published orderings
+the seeds can tell apart.
+
+    python scripts/study_tables.py goodness [BOARD]
+    python scripts/study_tables.py negatives [BOARD]
+
+BOARD defaults to leaderboards/goodness-study/fashion-mnist-mini.parquet (resp.
+negatives-study/...); rows of the latest version of the study's `-cpu` suite are used.
+
+**Separated** (the last table): two components are separated when every seed of one scores above
+every seed of the other. With 3 seeds each this is the most extreme outcome of an exact
+permutation test: 2 of the 20 equally likely splits of six values into two groups of three give
+it, so a two-sided p of 0.1 (one-sided 0.05, the smallest 3 seeds allow). Components that are not
+separated are "within seed noise": the seeds cannot tell their order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+
+import pandas as pd
+
+# -- published numbers ------------------------------------------------------------------------------
+#
+# Shah & Tripathi, "In Search of Goodness" (arXiv 2511.18567): the Fashion-MNIST table of the
+# project page (github.com/aryashah2k/In-Search-of-Goodness, index.html at commit e83e5515,
+# "Results", "2. FashionMNIST"); one run per function (seed 42 in config.yaml), 4 x 2000, full data.
+# "readout" = Class. Acc. (linear classifier on layers 2-4 with a neutral label), "multi-pass" =
+# Multi-pass Acc. (label scored by the sum of squares of layers 2-4, whatever goodness trained).
+# Names that compute the same function share one ffbench component (docs/goodness_study.md); the
+# aliases of sumsq (hebbian, gaussian_energy, l2_normalized_energy, pca_energy, tempered_energy,
+# whitened_energy) publish exactly sum_of_squares' numbers, and nt_xent exactly info_nce's.
+GOODNESS_PUBLISHED = {
+    # ffbench goodness: (published name, readout, multi-pass)
+    "sumsq": ("sum_of_squares (+6 aliases)", 0.8246, 0.8487),
+    "gs-sparse-l1": ("sparse_l1_local", 0.8209, 0.8536),
+    "gs-huber-norm": ("huber_norm_local", 0.8341, 0.8573),
+    "gs-oja": ("oja_local", 0.1337, 0.8059),
+    "gs-outlier-trimmed": ("outlier_trimmed_energy_local", 0.3155, 0.1678),
+    "gs-attention-weighted": ("attention_weighted_local", 0.8338, 0.8594),
+    "gs-game-theoretic": ("game_theoretic_local", 0.8323, 0.8586),
+    "gs-fractal-dimension": ("fractal_dimension_local", 0.8449, 0.8540),
+    "gs-info-nce": ("info_nce_local = nt_xent_local", 0.7860, 0.8471),
+    "gs-decorrelation": ("decorrelation_local", 0.8243, 0.8556),
+    "gs-softmax-energy-margin": ("softmax_energy_margin_local", 0.8284, 0.8632),
+    "gs-triplet-margin": ("triplet_margin_local", 0.7887, 0.8585),
+    "gs-bcm": ("bcm_local", 0.1023, 0.1000),
+    "gs-predictive-coding": ("predictive_coding_local", 0.8539, 0.8625),
+}
+
+# "Beyond Backpropagation" (github.com/koriyoshi2041/ff-negative-samples): MNIST test accuracy of
+# the fair comparison (README at commit 84c0ac6a, "1. Fair Negative Sample Strategy Comparison";
+# experiments/fair_strategy_comparison.py: 784-500-500, 1000 full-batch epochs per layer, seed 42,
+# one run). The label-free strategies: MNIST linear-probe accuracy after 10 epochs of batch 128
+# (results/fair_comparison_summary.md at commit b6fda6a1, "Results Table"), a different protocol.
+# Everything is on MNIST; ffbench's runs are on Fashion-MNIST: compare orders, not values.
+NEGATIVES_PUBLISHED = {
+    # ffbench negatives: (published name, MNIST accuracy %, protocol)
+    "wrong-label": ("wrong_label", 94.50, "fair comparison"),
+    "ns-class-confusion": ("class_confusion", 92.15, "fair comparison"),
+    "ns-same-class": ("same_class_diff_img", 92.06, "fair comparison"),
+    "ns-hybrid-mix": ("hybrid_mix", 63.37, "fair comparison"),
+    "ns-noise": ("noise_augmented", 46.10, "fair comparison"),
+    "ns-masking": ("masked", 30.97, "fair comparison"),
+    "ns-image-mix": ("image_mixing", 17.79, "10 epochs, linear probe"),
+    "ns-random-noise": ("random_noise", 78.09, "10 epochs, linear probe"),
+    "ns-mask": ("masking", 10.30, "10 epochs, linear probe"),
+    "ns-class-aware-mix": ("class_aware_mixing", None, "not published"),
+}
+
+BOARDS = {
+    "goodness": "leaderboards/goodness-study/fashion-mnist-mini.parquet",
+    "negatives": "leaderboards/negatives-study/fashion-mnist-mini.parquet",
+}
+SUITES = {"goodness": "goodness-study-cpu", "negatives": "negatives-study-cpu"}
+COMPONENT = {"goodness": "goodness", "negatives": "negatives"}
+
+#: (header, metric, stat, layer or None, format)
+COLUMNS = {
+    "goodness": [
+        ("probe L2-4", "linear-probe", "concat_accuracy", None, "{:.3f}"),
+        ("FF accuracy", "accuracy", "accuracy", None, "{:.3f}"),
+        ("probe L1", "linear-probe", "accuracy", 1, "{:.3f}"),
+        ("probe L4", "linear-probe", "accuracy", 4, "{:.3f}"),
+        ("Hoyer L1", "sparsity", "sparsity", 1, "{:.3f}"),
+        ("Hoyer L4", "sparsity", "sparsity", 4, "{:.3f}"),
+        ("train s", "cost", "train_seconds", None, "{:.0f}"),
+    ],
+    "negatives": [
+        ("FF accuracy", "accuracy", "accuracy", None, "{:.3f}"),
+        ("probe L1", "linear-probe", "accuracy", 1, "{:.3f}"),
+        ("probe L2", "linear-probe", "accuracy", 2, "{:.3f}"),
+        ("Hoyer L1", "sparsity", "sparsity", 1, "{:.3f}"),
+        ("CKA L1-L2", "cka", "cka_layer2", 1, "{:.3f}"),
+        ("train s", "cost", "train_seconds", None, "{:.0f}"),
+    ],
+}
+#: the ffbench column each study's published ranking is compared with
+RANKED = {"goodness": "probe L2-4", "negatives": "FF accuracy"}
+NO_STD = {"train s"}
+
+
+def study_rows(study: str, board: str) -> pd.DataFrame:
+    """The board's rows of the latest version of the study's CPU suite, aggregate rows only."""
+    df = pd.read_parquet(board)
+    tagged = df[df["suite"] == SUITES[study]]
+    if tagged.empty:
+        raise SystemExit(f"{board} has no rows of suite {SUITES[study]}")
+    latest = max(tagged["suite_version"].dropna(), key=int)
+    configs = set(tagged.loc[tagged["suite_version"] == latest, "config_hash"])
+    rows = df[df["config_hash"].isin(configs) & df["class"].isna() & df["class_b"].isna()]
+    return rows
+
+
+def seed_values(rows: pd.DataFrame, component: str, metric: str, stat: str, layer: int | None) -> pd.Series:
+    sel = rows[(rows["_component"] == component) & (rows["metric"] == metric) & (rows["stat"] == stat)]
+    sel = sel[sel["layer"].isna()] if layer is None else sel[sel["layer"] == layer]
+    return sel.groupby("seed")["value"].last()
+
+
+def _cell(values: pd.Series, fmt: str, header: str) -> str:
+    if values.empty or values.isna().all():
+        return "–"
+    if header in NO_STD or len(values) < 2:
+        return fmt.format(values.mean())
+    return f"{fmt.format(values.mean())} ± {fmt.format(values.std())}"
+
+
+def _prepared(study: str, board: str) -> pd.DataFrame:
+    rows = study_rows(study, board).copy()
+    rows["_component"] = rows[COMPONENT[study]].str.partition("[")[0]
+    return rows
+
+
+def _published_cells(study: str, name: str) -> list[str]:
+    if study == "goodness":
+        pub_name, readout, multi = GOODNESS_PUBLISHED.get(name, ("–", None, None))
+        return [pub_name, "–" if readout is None else f"{readout:.3f}", "–" if multi is None else f"{multi:.3f}"]
+    pub_name, acc, protocol = NEGATIVES_PUBLISHED.get(name, ("–", None, "–"))
+    return [pub_name, "–" if acc is None else f"{acc / 100:.3f}", protocol]
+
+
+def table(study: str, board: str | None = None) -> str:
+    """Published numbers beside ffbench's mean ± std per component, in the published order."""
+    rows = _prepared(study, board or BOARDS[study])
+    published = GOODNESS_PUBLISHED if study == "goodness" else NEGATIVES_PUBLISHED
+    pub_head = ["published name", "published readout", "published multi-pass"]
+    if study == "negatives":
+        pub_head = ["published name", "published (MNIST)", "published protocol"]
+    ranked = RANKED[study]
+    cols = COLUMNS[study]
+    means = {
+        c: seed_values(rows, c, *next((m, s, l) for h, m, s, l, _ in cols if h == ranked)).mean()
+        for c in sorted(set(rows["_component"]))
+    }
+    rank = {c: i + 1 for i, c in enumerate(sorted(means, key=lambda c: -means[c]))}
+    heads = [COMPONENT[study], *pub_head, *(c[0] for c in cols), f"rank ({ranked})", "seeds"]
+    lines = [f"| {' | '.join(heads)} |", "|---" * len(heads) + "|"]
+    order = [c for c in published if c in means] + sorted(c for c in means if c not in published)
+    for comp in order:
+        cells = [_cell(seed_values(rows, comp, m, s, l), f, h) for h, m, s, l, f in cols]
+        seeds = rows.loc[rows["_component"] == comp, "seed"].nunique()
+        lines.append(f"| {comp} | {' | '.join(_published_cells(study, comp) + cells)} | {rank[comp]} | {seeds} |")
+    return "\n".join(lines)
+
+
+def separated(a: pd.Series, b: pd.Series) -> int:
+    """+1 if every seed of a is above every seed of b, -1 if every seed of b is above, else 0."""
+    if a.empty or b.empty:
+        return 0
+    if a.min() > b.max():
+        return 1
+    if b.min() > a.max():
+        return -1
+    return 0
+
+
+def published_score(study: str, name: str) -> float | None:
+    if study == "goodness":
+        return GOODNESS_PUBLISHED[name][1] if name in GOODNESS_PUBLISHED else None
+    entry = NEGATIVES_PUBLISHED.get(name)
+    return entry[1] if entry and entry[2] == "fair comparison" else None
+
+
+def ranking_table(study: str, board: str | None = None) -> str:
+    """Every pair of components the study published a score for, in its published order: whether
+    ffbench's seeds separate them, and in which direction."""
+    rows = _prepared(study, board or BOARDS[study])
+    header, metric, stat, layer, fmt = next(c for c in COLUMNS[study] if c[0] == RANKED[study])
+    comps = [c for c in set(rows["_component"]) if published_score(study, c) is not None]
+    comps.sort(key=lambda c: -published_score(study, c))
+    counts = {"same order, separated": 0, "reversed, separated": 0, "within seed noise": 0}
+    lines = [
+        "| published higher | published lower | published gap | ffbench gap (means) | seeds say |",
+        "|---|---|---|---|---|",
+    ]
+    for hi, lo in itertools.combinations(comps, 2):
+        pub_gap = published_score(study, hi) - published_score(study, lo)
+        if study == "negatives":
+            pub_gap /= 100
+        a, b = seed_values(rows, hi, metric, stat, layer), seed_values(rows, lo, metric, stat, layer)
+        verdict = {1: "same order, separated", -1: "reversed, separated", 0: "within seed noise"}[separated(a, b)]
+        counts[verdict] += 1
+        lines.append(f"| {hi} | {lo} | {pub_gap:+.3f} | {a.mean() - b.mean():+.3f} | {verdict} |")
+    summary = ", ".join(f"{v} {k}" for k, v in counts.items())
+    return "\n".join(lines) + f"\n\n{len(comps) * (len(comps) - 1) // 2} pairs ({header}): {summary}."
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in BOARDS:
+        raise SystemExit(f"usage: python scripts/study_tables.py {{{','.join(BOARDS)}}} [BOARD]")
+    which, path = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None
+    print(table(which, path))
+    print()
+    print(ranking_table(which, path))

@@ -5,12 +5,14 @@ the neutral label an FF network is probed with."""
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
 from test_metrics_ensembles import FixedModel, rows_of
 
 from ffbench.contracts import DatasetBundle, DataSplit, Evaluation
+from ffbench.errors import ParameterError
 from ffbench_plugins.goodness.norms import L2Goodness
 from ffbench_plugins.metrics.ensemble_readout import EnsembleReadout
 from ffbench_plugins.metrics.ensembles import LOOEnsembles
@@ -255,8 +257,16 @@ def test_concat_probes_layers_together_that_alone_miss_a_class():
     assert all(r[("concat_accuracy", None, c, None)] == 1.0 for c in CLASSES)
     for layer in (2, 3):  # alone: the named class right, the other two a coin flip between them
         assert r[("accuracy", layer, None, None)] < 0.85
-    assert rows_of(LinearProbe(concat="2,3").compute(ev))[("concat_accuracy", None, None, None)] == 1.0
+    assert rows_of(LinearProbe(concat="2+3").compute(ev))[("concat_accuracy", None, None, None)] == 1.0
+    assert (
+        rows_of(LinearProbe.from_spec("linear-probe[concat=2+3]").compute(ev))[("concat_accuracy", None, None, None)]
+        == 1.0
+    )
     assert ("concat_accuracy", None, None, None) not in rows_of(LinearProbe().compute(ev))  # off by default
-    for bad in ("2-5", "0-2", "x", "2,2"):
-        with pytest.raises(ValueError, match=f"Bad value '{bad}' for parameter 'linear-probe.concat'.*1..3"):
-            LinearProbe(concat=bad).compute(ev)
+    assert LinearProbe().identity == LinearProbe.from_spec("linear-probe").identity
+    assert "concat" not in LinearProbe().identity and "concat=2-3" in LinearProbe(concat="2-3").identity
+    for bad in ("2-", "4-2", "0-2", "x", "2+2", "3", "2,3"):  # refused when built, before any training
+        with pytest.raises(ParameterError, match=re.escape(f"Bad value '{bad}' for parameter 'linear-probe.concat'")):
+            LinearProbe(concat=bad)
+    with pytest.raises(ParameterError, match="Bad value '2-5' .* the model has layers 1..3"):
+        LinearProbe(concat="2-5").compute(ev)

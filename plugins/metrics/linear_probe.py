@@ -35,7 +35,7 @@ label neutral.
 None: ``pixel_accuracy``, the same probe on the normalised, flattened images themselves (no label),
 the baseline a layer's features are compared with. Headline: ``accuracy``; higher is better.
 
-**Several layers at once** (``concat``, off by default): ``concat=2-4`` (or ``2,3,4``) also fits one
+**Several layers at once** (``concat``, off by default): ``concat=2-4`` (or ``2+3+4``) also fits one
 probe on the concatenated activity of those layers (each unit standardised as above, so layers of
 different scale weigh alike) and adds ``concat_accuracy`` (also per class) and
 ``concat_train_accuracy`` at layer None: the readout of the goodness study (a linear classifier on
@@ -58,6 +58,7 @@ import torch.nn.functional as F
 import ffbench
 from ffbench.component import Param
 from ffbench.contracts import Evaluation, Metric, MetricResult, MetricRow, TrainedModel
+from ffbench.errors import ParameterError
 
 #: the probe's parameters, shared with ``ensemble-readout``
 PROBE_PARAMS = (
@@ -85,31 +86,46 @@ PROBE_PARAMS = (
     ),
     Param("seed", int, 0, "seed of the training subset (and of ensemble-readout's random unit draws)"),
 )
-#: linear-probe's own parameter (not ensemble-readout's)
+#: linear-probe's own parameter (not ensemble-readout's); omitted from the id at its default, so
+#: the ids of rows made before it existed stay the same
 CONCAT = Param(
     "concat",
     str,
     "none",
-    "also probe these layers' activity concatenated, e.g. 2-4 or 2,3,4 (the goodness study's readout); none: off",
+    "also probe these layers' activity concatenated: a range 2-4 or a list 2+3+4 (the goodness study's readout); "
+    "none: off",
+    omit_at_default=True,
 )
 
 
-def concat_layers(spec: str, num_layers: int) -> list[int]:
-    """The 1-based layers named by ``concat`` ("none" -> []), checked against the model's layers."""
+def parse_concat(spec: str) -> list[int]:
+    """The 1-based layers named by ``concat`` ("none" -> []): a range ``A-B`` (A < B) or a list
+    ``A+B+...`` of distinct layers."""
     if spec == "none":
         return []
+    layers: list[int] = []
     try:
         if "-" in spec:
             lo, hi = (int(t) for t in spec.split("-"))
-            layers = list(range(lo, hi + 1))
+            layers = list(range(lo, hi + 1)) if lo < hi else []
         else:
-            layers = [int(t) for t in spec.split(",")]
+            layers = [int(t) for t in spec.split("+")]
     except ValueError:
         layers = []
-    if not layers or any(not 1 <= l <= num_layers for l in layers) or len(set(layers)) != len(layers):
-        raise ValueError(
-            f"Bad value '{spec}' for parameter 'linear-probe.concat': give distinct layers of 1..{num_layers} "
-            "as a range (2-4) or a list (2,3,4), or none."
+    if len(layers) < 2 or min(layers) < 1 or len(set(layers)) != len(layers):
+        raise ParameterError(
+            f"Bad value '{spec}' for parameter 'linear-probe.concat': give two or more distinct layers "
+            "(1-based) as a range A-B with A < B (e.g. 2-4) or a list A+B+... (e.g. 2+4), or none."
+        )
+    return layers
+
+
+def concat_layers(spec: str, num_layers: int) -> list[int]:
+    """:func:`parse_concat`, checked against the model's number of layers."""
+    layers = parse_concat(spec)
+    if layers and max(layers) > num_layers:
+        raise ParameterError(
+            f"Bad value '{spec}' for parameter 'linear-probe.concat': the model has layers 1..{num_layers}."
         )
     return layers
 
@@ -309,6 +325,9 @@ class LinearProbe(Metric):
     higher_is_better = True
     headline = ("accuracy",)
     params = PROBE_PARAMS + (CONCAT,)
+
+    def __init_component__(self) -> None:
+        parse_concat(self.values["concat"])  # a malformed value fails before any training
 
     def compute(self, ev: Evaluation) -> MetricResult:
         v = self.values

@@ -68,6 +68,8 @@ class Suite:
             metrics = metrics if metrics is not None else part.metrics
             points += [p for p in part.points if p not in points]
             notes += part.notes
+        if seeds is not None:  # seed 0 of every point first, as a suite's own seeds run (stable sort)
+            points.sort(key=lambda p: p.seed)
         return Grid(points=points, metrics=metrics or [], notes=notes)
 
     def grid_of_rules(self, registry: Registry, rules: list[str], seeds: tuple[int, ...] | None = None) -> Grid:

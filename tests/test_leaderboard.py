@@ -549,7 +549,8 @@ def test_suites_expand_to_their_grids():
     assert {p.dataset.values["train_size"] for p in negatives_cpu.points} == {2000}
     assert [m.name for m in negatives_cpu.metrics] == ["accuracy", "sparsity", "linear-probe", "cka", "cost"]
     # --seeds with a suite replaces the suite's seeds
-    assert {p.seed for p in get_suite("paper-fashion").grid(registry, seeds=tuple(range(10))).points} == set(range(10))
+    ten = get_suite("paper-fashion").grid(registry, seeds=tuple(range(10))).points
+    assert [p.seed for p in ten] == sorted(p.seed for p in ten) and {p.seed for p in ten} == set(range(10))
     with pytest.raises(FFBenchError, match="Unknown suite 'quik'. Did you mean 'quick'\\?.*Valid suites: ci-smoke"):
         get_suite("quik")
 
@@ -590,9 +591,12 @@ def test_a_suite_can_be_rerun_for_one_rule(tmp_path):
     assert wrong.exit_code == 2 and "Suite ci-smoke has no rule 'bp-ff'. Its rules: bp, ff." in wrong.output
     mixed = invoke("run", "--suite", "ci-smoke", "--dataset", "mnist", "--out", out, "-q")
     assert mixed.exit_code == 2 and "drop --dataset" in mixed.output
-    seeds = invoke("run", "--suite", "ci-smoke", "--rule", "bp", "--seed", "4", "--seeds", "2", "--out", out, "-q")
-    assert seeds.exit_code == 0, seeds.output
-    assert set(pd.read_parquet(out)["seed"]) == {0, 1, 4, 5}  # --seed/--seeds replace the suite's seeds
+    # --seeds replaces the suite's seeds (0, 1); --seed alone keeps their number from there
+    for args, expected in ((["--seed", "4", "--seeds", "3"], {4, 5, 6}), (["--seed", "7"], {7, 8})):
+        fresh = tmp_path / f"seeds-{expected}.parquet"
+        ran = invoke("run", "--suite", "ci-smoke", "--rule", "bp", *args, "--out", fresh, "-q")
+        assert ran.exit_code == 0, ran.output
+        assert set(pd.read_parquet(fresh)["seed"]) == expected
 
 
 def test_one_metric_of_a_suite_can_be_added_on_the_same_models(tmp_path):

@@ -113,12 +113,16 @@ def run(
     metric: Annotated[
         ListOpt, typer.Option("--metric", "-m", help="Metric(s) computed for every point. [default: accuracy,sparsity]")
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="First seed. [default: 0]", show_default=False)] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="First seed. [default: 0; with --suite the suite's first seed]", show_default=False),
+    ] = None,
     seeds: Annotated[
         int | None,
         typer.Option(
             help="Number of seeds: seed, seed+1, ... (a grid axis). [default: 1; with --suite the suite's "
-            "seeds, which --seed/--seeds replace, e.g. --suite paper-fashion --seeds 10]",
+            "seeds: --seeds N replaces them with seed..seed+N-1, e.g. --suite paper-fashion --seeds 10; "
+            "--seed S alone keeps their number from S]",
             min=1,
             show_default=False,
         ),
@@ -260,7 +264,9 @@ def run(
                 "(--rule NAME keeps only the suite's points of that rule, --metric NAME only that metric)."
             )
         chosen = get_suite(suite)
-        own_seeds = None if seed is None and seeds is None else tuple(range(seed or 0, (seed or 0) + (seeds or 1)))
+        # --seeds N (from --seed, default 0) replaces the suite's seeds; --seed S alone shifts them to S, S+1, ...
+        count = seeds or max(len(e.seeds) for e in chosen.entries)
+        own_seeds = None if seed is None and seeds is None else tuple(range(seed or 0, (seed or 0) + count))
         grid = (
             chosen.grid_of_rules(registry, split_specs(rule), own_seeds) if rule else chosen.grid(registry, own_seeds)
         )

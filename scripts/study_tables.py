@@ -2,23 +2,25 @@
 single-run numbers beside ffbench's mean ± std over seeds, and which of the published orderings
 the seeds can tell apart.
 
-    python scripts/study_tables.py goodness [BOARD]
-    python scripts/study_tables.py negatives [BOARD]
+    python scripts/study_tables.py goodness [BOARD] [--version N]
+    python scripts/study_tables.py negatives [BOARD] [--version N]
 
 BOARD defaults to leaderboards/goodness-study/fashion-mnist-mini.parquet (resp.
-negatives-study/...); rows of the latest version of the study's `-cpu` suite are used.
+negatives-study/...); rows of version N (default: the latest) of the study's `-cpu` suite are used.
 
 **Separated** (the last table): two components are separated when every seed of one scores above
 every seed of the other. With 3 seeds each this is the most extreme outcome of an exact
 permutation test: 2 of the 20 equally likely splits of six values into two groups of three give
 it, so a two-sided p of 0.1 (one-sided 0.05, the smallest 3 seeds allow). Components that are not
-separated are "within seed noise": the seeds cannot tell their order.
+separated are "within seed noise": the seeds cannot tell their order. The p assumes independent
+runs (seed s of two components shares nothing but the seed number) and holds per pair: over many
+pairs some separations are expected by chance, so the counts over all pairs are descriptive.
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
-import sys
 
 import pandas as pd
 
@@ -97,24 +99,36 @@ COLUMNS = {
         ("train s", "cost", "train_seconds", None, "{:.0f}"),
     ],
 }
-#: the ffbench column each study's published ranking is compared with
-RANKED = {"goodness": "probe L2-4", "negatives": "FF accuracy"}
+#: (published column, the ffbench column it is compared with), per study. Not compared: the
+#: goodness study's multi-pass accuracy, which scores every function with the sum of squares
+#: whatever goodness was trained (docs/goodness_study.md, caveat 3), against ffbench's accuracy,
+#: which scores with the trained goodness: a different quantity by construction.
+RANKED = {
+    "goodness": [("readout", "probe L2-4")],
+    "negatives": [("MNIST accuracy", "FF accuracy")],
+}
 NO_STD = {"train s"}
 
 
-def study_rows(study: str, board: str) -> pd.DataFrame:
-    """The board's rows of the latest version of the study's CPU suite, aggregate rows only."""
+def study_rows(study: str, board: str, version: str | None = None) -> pd.DataFrame:
+    """The board's aggregate rows made by one version of the study's CPU suite (default: the
+    latest), as tagged by `ffbench run --suite`."""
     df = pd.read_parquet(board)
     tagged = df[df["suite"] == SUITES[study]]
     if tagged.empty:
         raise SystemExit(f"{board} has no rows of suite {SUITES[study]}")
-    latest = max(tagged["suite_version"].dropna(), key=int)
-    configs = set(tagged.loc[tagged["suite_version"] == latest, "config_hash"])
-    rows = df[df["config_hash"].isin(configs) & df["class"].isna() & df["class_b"].isna()]
+    version = version or max(tagged["suite_version"].dropna(), key=int)
+    rows = tagged[(tagged["suite_version"] == version) & tagged["class"].isna() & tagged["class_b"].isna()].copy()
+    if rows.empty:
+        raise SystemExit(f"{board} has no rows of suite {SUITES[study]} version {version}")
+    rows["_component"] = rows[COMPONENT[study]].str.partition("[")[0]
+    rows["_group"] = rows["rule_id"].map(lambda r: "label-free" if "label=none" in r else "labelled")
     return rows
 
 
-def seed_values(rows: pd.DataFrame, component: str, metric: str, stat: str, layer: int | None) -> pd.Series:
+def seed_values(rows: pd.DataFrame, component: str, column: str) -> pd.Series:
+    """One value per seed of a component for the column named ``column`` (a COLUMNS header)."""
+    _, metric, stat, layer, _ = next(c for c in COLUMNS[rows.attrs["study"]] if c[0] == column)
     sel = rows[(rows["_component"] == component) & (rows["metric"] == metric) & (rows["stat"] == stat)]
     sel = sel[sel["layer"].isna()] if layer is None else sel[sel["layer"] == layer]
     return sel.groupby("seed")["value"].last()
@@ -128,9 +142,9 @@ def _cell(values: pd.Series, fmt: str, header: str) -> str:
     return f"{fmt.format(values.mean())} ± {fmt.format(values.std())}"
 
 
-def _prepared(study: str, board: str) -> pd.DataFrame:
-    rows = study_rows(study, board).copy()
-    rows["_component"] = rows[COMPONENT[study]].str.partition("[")[0]
+def _load(study: str, board: str | None, version: str | None) -> pd.DataFrame:
+    rows = study_rows(study, board or BOARDS[study], version)
+    rows.attrs["study"] = study
     return rows
 
 
@@ -142,33 +156,39 @@ def _published_cells(study: str, name: str) -> list[str]:
     return [pub_name, "–" if acc is None else f"{acc / 100:.3f}", protocol]
 
 
-def table(study: str, board: str | None = None) -> str:
-    """Published numbers beside ffbench's mean ± std per component, in the published order."""
-    rows = _prepared(study, board or BOARDS[study])
+def table(study: str, board: str | None = None, version: str | None = None) -> str:
+    """Published numbers beside ffbench's mean ± std per component, in the published order; the
+    rank is by the first ranked ffbench column, within labelled and within label-free FF (their
+    accuracies come from different inference: label scores vs a linear readout)."""
+    rows = _load(study, board, version)
     published = GOODNESS_PUBLISHED if study == "goodness" else NEGATIVES_PUBLISHED
     pub_head = ["published name", "published readout", "published multi-pass"]
     if study == "negatives":
         pub_head = ["published name", "published (MNIST)", "published protocol"]
-    ranked = RANKED[study]
+    ranked = RANKED[study][0][1]
     cols = COLUMNS[study]
-    means = {
-        c: seed_values(rows, c, *next((m, s, l) for h, m, s, l, _ in cols if h == ranked)).mean()
-        for c in sorted(set(rows["_component"]))
-    }
-    rank = {c: i + 1 for i, c in enumerate(sorted(means, key=lambda c: -means[c]))}
+    comps = sorted(set(rows["_component"]))
+    group = {c: rows.loc[rows["_component"] == c, "_group"].iloc[0] for c in comps}
+    means = {c: seed_values(rows, c, ranked).mean() for c in comps}
+    rank = {}
+    for g in set(group.values()):
+        members = sorted((c for c in comps if group[c] == g), key=lambda c: -means[c])
+        rank.update({c: f"{i + 1}" + (" (label-free)" if g == "label-free" else "") for i, c in enumerate(members)})
     heads = [COMPONENT[study], *pub_head, *(c[0] for c in cols), f"rank ({ranked})", "seeds"]
     lines = [f"| {' | '.join(heads)} |", "|---" * len(heads) + "|"]
     order = [c for c in published if c in means] + sorted(c for c in means if c not in published)
     for comp in order:
-        cells = [_cell(seed_values(rows, comp, m, s, l), f, h) for h, m, s, l, f in cols]
+        cells = [_cell(seed_values(rows, comp, h), f, h) for h, _, _, _, f in cols]
         seeds = rows.loc[rows["_component"] == comp, "seed"].nunique()
         lines.append(f"| {comp} | {' | '.join(_published_cells(study, comp) + cells)} | {rank[comp]} | {seeds} |")
     return "\n".join(lines)
 
 
 def separated(a: pd.Series, b: pd.Series) -> int:
-    """+1 if every seed of a is above every seed of b, -1 if every seed of b is above, else 0."""
-    if a.empty or b.empty:
+    """+1 if every seed of a is above every seed of b, -1 if every seed of b is above, else 0;
+    0 also when either has fewer than 3 seeds with a value (the test's p needs 3 vs 3)."""
+    a, b = a.dropna(), b.dropna()
+    if len(a) < 3 or len(b) < 3:
         return 0
     if a.min() > b.max():
         return 1
@@ -177,41 +197,61 @@ def separated(a: pd.Series, b: pd.Series) -> int:
     return 0
 
 
-def published_score(study: str, name: str) -> float | None:
+def published_score(study: str, name: str, which: int) -> float | None:
+    """The published number ``which`` (goodness: 1 readout, 2 multi-pass; negatives: 1, the fair
+    comparison's accuracy as a fraction) of a component, None where there is none."""
     if study == "goodness":
-        return GOODNESS_PUBLISHED[name][1] if name in GOODNESS_PUBLISHED else None
+        return GOODNESS_PUBLISHED[name][which] if name in GOODNESS_PUBLISHED else None
     entry = NEGATIVES_PUBLISHED.get(name)
-    return entry[1] if entry and entry[2] == "fair comparison" else None
+    return entry[1] / 100 if entry and entry[2] == "fair comparison" else None
 
 
-def ranking_table(study: str, board: str | None = None) -> str:
-    """Every pair of components the study published a score for, in its published order: whether
-    ffbench's seeds separate them, and in which direction."""
-    rows = _prepared(study, board or BOARDS[study])
-    header, metric, stat, layer, fmt = next(c for c in COLUMNS[study] if c[0] == RANKED[study])
-    comps = [c for c in set(rows["_component"]) if published_score(study, c) is not None]
-    comps.sort(key=lambda c: -published_score(study, c))
-    counts = {"same order, separated": 0, "reversed, separated": 0, "within seed noise": 0}
-    lines = [
-        "| published higher | published lower | published gap | ffbench gap (means) | seeds say |",
-        "|---|---|---|---|---|",
-    ]
-    for hi, lo in itertools.combinations(comps, 2):
-        pub_gap = published_score(study, hi) - published_score(study, lo)
-        if study == "negatives":
-            pub_gap /= 100
-        a, b = seed_values(rows, hi, metric, stat, layer), seed_values(rows, lo, metric, stat, layer)
-        verdict = {1: "same order, separated", -1: "reversed, separated", 0: "within seed noise"}[separated(a, b)]
-        counts[verdict] += 1
-        lines.append(f"| {hi} | {lo} | {pub_gap:+.3f} | {a.mean() - b.mean():+.3f} | {verdict} |")
-    summary = ", ".join(f"{v} {k}" for k, v in counts.items())
-    return "\n".join(lines) + f"\n\n{len(comps) * (len(comps) - 1) // 2} pairs ({header}): {summary}."
+VERDICT = {1: "same order, separated", -1: "reversed, separated", 0: "within seed noise"}
+
+
+def ranking_table(study: str, board: str | None = None, version: str | None = None) -> str:
+    """For each published ranking: its adjacent pairs (the ranking step by step) with ffbench's
+    verdict, then the verdicts over every pair."""
+    rows = _load(study, board, version)
+    out = []
+    for which, (published_col, column) in enumerate(RANKED[study], start=1):
+        comps = [c for c in sorted(set(rows["_component"])) if published_score(study, c, which) is not None]
+        comps.sort(key=lambda c: -published_score(study, c, which))
+        vals = {c: seed_values(rows, c, column) for c in comps}
+        out += [
+            f"Published {published_col} order vs ffbench {column}, adjacent pairs:",
+            "",
+            "| published higher | published lower | published gap | ffbench gap (means) | seeds say |",
+            "|---|---|---|---|---|",
+        ]
+        for hi, lo in zip(comps, comps[1:]):
+            gap = published_score(study, hi, which) - published_score(study, lo, which)
+            verdict = VERDICT[separated(vals[hi], vals[lo])]
+            out.append(f"| {hi} | {lo} | {gap:+.3f} | {vals[hi].mean() - vals[lo].mean():+.3f} | {verdict} |")
+        counts = dict.fromkeys(VERDICT.values(), 0)
+        for hi, lo in itertools.combinations(comps, 2):
+            if published_score(study, hi, which) != published_score(study, lo, which):
+                counts[VERDICT[separated(vals[hi], vals[lo])]] += 1
+        summary = ", ".join(f"{v} {k}" for k, v in counts.items())
+        out += [
+            "",
+            f"All {sum(counts.values())} pairs with a published difference: {summary} "
+            "(per pair, uncorrected for the number of pairs: descriptive).",
+            "",
+        ]
+    return "\n".join(out).rstrip()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("study", choices=sorted(BOARDS))
+    ap.add_argument("board", nargs="?", help="a study board (default: the committed one)")
+    ap.add_argument("--version", help="the suite version whose rows to show (default: the latest)")
+    a = ap.parse_args()
+    print(table(a.study, a.board, a.version))
+    print()
+    print(ranking_table(a.study, a.board, a.version))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] not in BOARDS:
-        raise SystemExit(f"usage: python scripts/study_tables.py {{{','.join(BOARDS)}}} [BOARD]")
-    which, path = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None
-    print(table(which, path))
-    print()
-    print(ranking_table(which, path))
+    main()

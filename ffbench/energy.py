@@ -201,38 +201,77 @@ class EnergyMeter:
     reading = meter.stop()
 
     ``poll_s``: how often the RAPL counters are read in between (None: at start and stop only).
+
+    One block at a time: :meth:`start` while a block is being measured raises RuntimeError, and
+    so does :meth:`stop` before any :meth:`start` (there is no reading to give). :meth:`stop` is
+    idempotent: the first call stops the poller thread, reads the counters, shuts NVML down
+    (``nvml`` is then None) and keeps the reading; later calls return that same reading without
+    reading any counter again. A meter may be started again after it stopped (a new block, a new
+    reading). A :meth:`start` that fails releases what it had started (poller thread, NVML)
+    before its error propagates.
     """
 
     def __init__(self, device: torch.device, poll_s: float | None = RAPL_POLL_S):
         self.device, self.poll_s = device, poll_s
         self._lock = threading.Lock()
+        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        root = powercap_root()
         self.rapl: RaplCounters | None = None
         self.nvml: NvmlCounter | None = None
+        self.rapl_reason = self.nvml_reason = ""
+        self._running = False
+        self._reading: EnergyReading | None = None
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._running
+
+    def start(self) -> None:
+        if self._running:
+            raise RuntimeError("EnergyMeter.start() called while a block is already being measured: call stop() first")
+        self.rapl, self.nvml, self._reading = None, None, None
+        self.rapl_reason = self.nvml_reason = ""
         try:
-            self.rapl = RaplCounters(root)
-            self.rapl_reason = ""
-        except Unavailable as exc:
-            self.rapl_reason = f"RAPL: {exc}"
-        if self.device.type == "cuda":
             try:
-                self.nvml = NvmlCounter(self.device)
-                self.nvml_reason = ""
+                self.rapl = RaplCounters(powercap_root())
             except Unavailable as exc:
-                self.nvml_reason = f"NVML: {exc}"
-        else:
-            self.nvml_reason = f"NVML: not on CUDA (device {self.device})"
-        if self.rapl is not None and self.poll_s:
-            self._stop = threading.Event()
-            self._thread = threading.Thread(target=self._poll, name="ffbench-rapl-poller", daemon=True)
-            self._thread.start()
+                self.rapl_reason = f"RAPL: {exc}"
+            if self.device.type == "cuda":
+                try:
+                    self.nvml = NvmlCounter(self.device)
+                except Unavailable as exc:
+                    self.nvml_reason = f"NVML: {exc}"
+            else:
+                self.nvml_reason = f"NVML: not on CUDA (device {self.device})"
+            if self.rapl is not None and self.poll_s:
+                self._stop = threading.Event()
+                self._thread = threading.Thread(target=self._poll, name="ffbench-rapl-poller", daemon=True)
+                self._thread.start()
+        except BaseException:
+            self._release()
+            raise
+        self._running = True
 
     def _poll(self) -> None:
         while not self._stop.wait(self.poll_s):
             self.sample()
+
+    def _stop_poller(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stop.set()
+            if thread.is_alive():  # not alive: it ended, or never started (Thread.start failed)
+                thread.join()
+
+    def _release(self) -> None:
+        """Stop the poller thread and shut NVML down (each at most once)."""
+        try:
+            self._stop_poller()
+        finally:
+            nvml, self.nvml = self.nvml, None
+            if nvml is not None:
+                nvml.close()
 
     def sample(self) -> None:
         """Read the RAPL counters now (the background thread does it every ``poll_s``)."""
@@ -245,23 +284,33 @@ class EnergyMeter:
                 self.rapl, self.rapl_reason = None, f"RAPL: {exc}"
 
     def stop(self) -> EnergyReading:
-        if self._thread is not None:
-            self._stop.set()
-            self._thread.join()
-            self._thread = None
-        self.sample()
+        """The reading of the block since :meth:`start`; the same reading again on later calls."""
+        if self._reading is not None and not self._running:
+            return self._reading
+        if not self._running:
+            raise RuntimeError("EnergyMeter.stop() called before start(): no block was measured")
+        nvml = self.nvml
         gpu: float | None = None
-        if self.nvml is not None:
-            try:
-                gpu = self.nvml.joules()
-            except Unavailable as exc:
-                self.nvml_reason = f"NVML: {exc}"
-            self.nvml.close()
+        try:
+            self._stop_poller()
+            self.sample()
+            if nvml is not None:
+                try:
+                    gpu = nvml.joules()
+                except Unavailable as exc:
+                    self.nvml_reason = f"NVML: {exc}"
+        finally:
+            self._running = False
+            self._release()
+        self._reading = self._combine(gpu, nvml)
+        return self._reading
+
+    def _combine(self, gpu: float | None, nvml: NvmlCounter | None) -> EnergyReading:
         rapl = self.rapl
         if rapl is not None and gpu is not None:
             return EnergyReading(
                 rapl.joules + gpu,
-                f"{rapl.label} (CPU packages) + {self.nvml.label} (whole GPU), summed; all processes",
+                f"{rapl.label} (CPU packages) + {nvml.label} (whole GPU), summed; all processes",
             )
         if rapl is not None:
             method = f"{rapl.label} (CPU packages only, all processes)"
@@ -269,7 +318,5 @@ class EnergyMeter:
                 method += f"; GPU not measured: {self.nvml_reason}"
             return EnergyReading(rapl.joules, method)
         if gpu is not None:
-            return EnergyReading(
-                gpu, f"{self.nvml.label} (whole GPU, all processes); CPU not measured: {self.rapl_reason}"
-            )
+            return EnergyReading(gpu, f"{nvml.label} (whole GPU, all processes); CPU not measured: {self.rapl_reason}")
         return EnergyReading(None, f"not measured: {self.rapl_reason}; {self.nvml_reason}")

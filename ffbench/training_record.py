@@ -38,8 +38,11 @@ import resource
 import sys
 import threading
 import time
+import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 import torch
@@ -181,8 +184,9 @@ class PeakMemory:
             self.peak_bytes = max(0, torch.cuda.max_memory_allocated(self.device) - self._start)
             self.method = CUDA_METHOD
         elif self._thread is not None:
+            thread, self._thread = self._thread, None
             self._stop.set()
-            self._thread.join()
+            thread.join()
             peak = max(self._peak, rss_bytes())
             maxrss = max_rss_bytes()
             if maxrss > self._maxrss_start:  # the block set the process's high-water mark: exact
@@ -222,6 +226,13 @@ class MeasureTraining:
     with MeasureTraining(device) as m:
         models = rule.fit_seeds(...)
     record = m.record(device_label, stacked_seeds=len(models))
+
+    Whatever happens, what was started is stopped: the energy meter (RAPL poller thread, NVML)
+    and the memory sampler thread, when the block raises, when ``torch.cuda.synchronize`` fails
+    at the end, or when the energy meter fails to start. An exception raised by the block
+    propagates unchanged: a failure while cleaning up after it (often the same CUDA error again)
+    is reported as a RuntimeWarning, never in its place. When the block succeeded, the first
+    cleanup failure is raised once everything has been stopped.
     """
 
     def __init__(self, device: torch.device, interval_s: float = SAMPLE_INTERVAL_S):
@@ -231,16 +242,26 @@ class MeasureTraining:
 
     def __enter__(self) -> MeasureTraining:
         self.memory.__enter__()
-        self.energy_meter.start()
+        try:
+            self.energy_meter.start()
+        except BaseException as exc:
+            _run_all([partial(self.memory.__exit__, type(exc), exc, exc.__traceback__)], exc)
+            raise
         self._t0 = time.perf_counter()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        self.seconds = time.perf_counter() - self._t0
-        self.energy = self.energy_meter.stop()
-        self.memory.__exit__(*exc)
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        def synchronize() -> None:
+            try:
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+            finally:
+                self.seconds = time.perf_counter() - self._t0
+
+        def stop_energy() -> None:
+            self.energy = self.energy_meter.stop()
+
+        _run_all([synchronize, stop_energy, partial(self.memory.__exit__, exc_type, exc, tb)], exc)
 
     def record(self, device: str, stacked_seeds: int = 1) -> TrainingRecord:
         """The record of one of the ``stacked_seeds`` models trained in the block (FLOPs not yet
@@ -258,3 +279,30 @@ class MeasureTraining:
             energy_joules=None if joules is None else joules / stacked_seeds,
             energy_method=self.energy.method,
         )
+
+
+def _run_all(steps: list[Callable[[], Any]], pending: BaseException | None) -> None:
+    """Run every cleanup step, even after one fails. ``pending``: the exception already
+    propagating (the caller re-raises it), which a cleanup failure must not replace: each failure
+    is then a RuntimeWarning. With nothing pending, the first failure is raised once all steps
+    have run (any later one is a RuntimeWarning)."""
+    errors: list[Exception] = []
+    for step in steps:
+        try:
+            step()
+        except Exception as err:
+            errors.append(err)
+    if pending is None:
+        if not errors:
+            return
+        first, rest = errors[0], errors[1:]
+        context = f"besides the {type(first).__name__} raised"
+    else:
+        first, rest = None, errors
+        context = f"while {type(pending).__name__} ({pending}) propagated"
+    for err in rest:
+        warnings.warn(
+            f"MeasureTraining: cleanup also failed {context}: {type(err).__name__}: {err}", RuntimeWarning, stacklevel=3
+        )
+    if first is not None:
+        raise first

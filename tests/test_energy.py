@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 import types
 from pathlib import Path
@@ -280,6 +281,74 @@ def test_on_cuda_without_pynvml_nor_rapl_nothing_is_measured(tmp_path, monkeypat
     assert reading.method.endswith("; NVML: pynvml (package nvidia-ml-py) is not installed")
 
 
+# -- the meter's life cycle ---------------------------------------------------------------------
+
+
+def test_a_second_stop_returns_the_first_reading_without_reading_the_counters_again(tree, monkeypatch):
+    calls = fake_pynvml(monkeypatch, [1_000_000, 1_250_000])  # 250 J; a third read would fail (empty list)
+    meter = EnergyMeter(GPU, poll_s=None)
+    meter.start()
+    set_uj(tree["p0"], 4_500_000)  # 3.5 J
+    first = meter.stop()
+    assert first.joules == pytest.approx(253.5)
+    assert calls.shutdown == 1 and meter.nvml is None and not meter.running
+    set_uj(tree["p0"], 9_500_000)  # the counter goes on: +5 J that the block did not use
+    again = meter.stop()
+    assert again is first and again.joules == pytest.approx(253.5)
+    assert calls.shutdown == 1  # NVML is shut down once
+
+
+def test_stop_before_start_raises():
+    with pytest.raises(RuntimeError, match=r"stop\(\) called before start\(\): no block was measured"):
+        EnergyMeter(CPU).stop()
+
+
+def test_start_while_measuring_raises_and_the_block_goes_on(tree):
+    meter = EnergyMeter(CPU, poll_s=0.005)
+    meter.start()
+    poller = meter._thread
+    with pytest.raises(RuntimeError, match="start\\(\\) called while a block is already being measured"):
+        meter.start()
+    assert meter._thread is poller and poller.is_alive()
+    set_uj(tree["p0"], 2_000_000)  # 1 J since the first start, not since the failed second one
+    assert meter.stop().joules == pytest.approx(1.0)
+    assert not poller.is_alive() and meter._thread is None
+
+
+def test_a_stopped_meter_starts_a_new_block(tree):
+    meter = EnergyMeter(CPU, poll_s=None)
+    meter.start()
+    set_uj(tree["p0"], 2_000_000)  # 1 J
+    assert meter.stop().joules == pytest.approx(1.0)
+    meter.start()
+    set_uj(tree["p0"], 4_000_000)  # 2 J in the second block
+    assert meter.stop().joules == pytest.approx(2.0)
+
+
+class ThreadThatCannotStart(threading.Thread):
+    """As when the process has no thread left to give: Thread.start raises."""
+
+    def start(self):
+        raise RuntimeError("can't start new thread")
+
+
+def no_new_threads(monkeypatch) -> None:
+    """ffbench.energy alone cannot start a thread (the rest of the process can)."""
+    patched = types.SimpleNamespace(Thread=ThreadThatCannotStart, Event=threading.Event, Lock=threading.Lock)
+    monkeypatch.setattr(energy, "threading", patched)
+
+
+def test_a_start_that_fails_shuts_nvml_down_and_leaves_the_meter_stopped(tree, monkeypatch):
+    calls = fake_pynvml(monkeypatch, [1_000_000])
+    no_new_threads(monkeypatch)
+    meter = EnergyMeter(GPU, poll_s=0.005)
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        meter.start()
+    assert calls.shutdown == 1 and meter.nvml is None and meter._thread is None and not meter.running
+    with pytest.raises(RuntimeError, match="before start"):
+        meter.stop()
+
+
 # -- the training record ---------------------------------------------------------------------------
 
 
@@ -309,3 +378,85 @@ def test_the_energy_round_trips_through_cache_meta_and_older_entries_say_they_pr
     assert old.energy_joules is None and old.energy_method == ENERGY_PREDATES
     legacy = TrainingRecord.from_meta({"train_seconds": 3.0})
     assert legacy.energy_joules is None and "predates training records" in legacy.energy_method
+
+
+def measurement_threads() -> list[str]:
+    names = ("ffbench-rapl-poller", "ffbench-rss-sampler")
+    return [t.name for t in threading.enumerate() if t.name in names]
+
+
+def test_an_exception_in_the_block_propagates_and_every_thread_is_stopped(tree):
+    error = ValueError("bad batch")
+    with pytest.raises(ValueError) as raised:
+        with MeasureTraining(CPU) as m:
+            poller, sampler = m.energy_meter._thread, m.memory._thread
+            assert poller.is_alive() and sampler.is_alive()
+            set_uj(tree["p0"], 4_500_000)  # 3.5 J before the failure
+            raise error
+    assert raised.value is error
+    assert not poller.is_alive() and not sampler.is_alive() and measurement_threads() == []
+    assert m.energy_meter._thread is None and m.memory._thread is None
+    assert m.energy.joules == pytest.approx(3.5) and m.energy.method == RAPL_ONLY
+
+
+def test_an_energy_meter_that_fails_to_start_leaves_no_memory_sampler_running(tree, monkeypatch):
+    no_new_threads(monkeypatch)  # the meter's poller cannot start; the memory sampler can
+    m = MeasureTraining(CPU)
+    seen: list[list[str]] = []
+    start = m.energy_meter.start
+
+    def start_and_note_the_threads():
+        seen.append(measurement_threads())
+        start()
+
+    monkeypatch.setattr(m.energy_meter, "start", start_and_note_the_threads)
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        with m:
+            pytest.fail("the block must not run")
+    assert seen == [["ffbench-rss-sampler"]]  # it was running when the meter failed
+    assert measurement_threads() == [] and m.memory._thread is None
+
+
+def fake_cuda(monkeypatch, error: RuntimeError) -> None:
+    """torch.cuda as PeakMemory and MeasureTraining see it, whose synchronize fails after the first
+    call (a kernel of the block failed: CUDA reports it at the next synchronisation)."""
+    synchronized: list[int] = []
+
+    def synchronize(device=None):
+        synchronized.append(1)
+        if len(synchronized) > 1:
+            raise error
+
+    monkeypatch.setattr(torch.cuda, "synchronize", synchronize)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 0)
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: None)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: 0)
+
+
+def test_a_failing_cuda_synchronize_at_the_end_still_stops_the_meter_and_is_raised(tree, monkeypatch):
+    calls = fake_pynvml(monkeypatch, [1_000_000, 1_250_000])  # 250 J
+    error = RuntimeError("CUDA error: an illegal memory access was encountered")
+    fake_cuda(monkeypatch, error)
+    with pytest.raises(RuntimeError) as raised, pytest.warns(RuntimeWarning, match="besides the RuntimeError raised"):
+        with MeasureTraining(GPU) as m:
+            poller = m.energy_meter._thread
+            assert poller.is_alive()
+    assert raised.value is error
+    assert not poller.is_alive() and measurement_threads() == []
+    assert calls.shutdown == 1 and m.energy_meter.nvml is None
+    assert m.energy.joules == pytest.approx(250.0) and m.seconds >= 0
+
+
+def test_a_cleanup_failure_after_the_block_raised_is_a_warning_not_the_error(tree, monkeypatch):
+    calls = fake_pynvml(monkeypatch, [1_000_000, 1_250_000])
+    fake_cuda(monkeypatch, RuntimeError("CUDA error: an illegal memory access was encountered"))
+    error = ValueError("bad batch")
+    with (
+        pytest.raises(ValueError) as raised,
+        pytest.warns(RuntimeWarning, match=r"while ValueError \(bad batch\) propagated: RuntimeError: CUDA error"),
+    ):
+        with MeasureTraining(GPU) as m:
+            poller = m.energy_meter._thread
+            raise error
+    assert raised.value is error
+    assert not poller.is_alive() and calls.shutdown == 1 and m.energy_meter.nvml is None

@@ -133,13 +133,12 @@ GOODNESS_STUDY_GOODNESS = (
 NEGATIVES_STUDY_FF = "ff[layers=2,width=500,lr=0.03,epochs=1000,batch_size=60000,schedule=greedy]"
 NEGATIVES_STUDY_METRICS = ("accuracy", "sparsity", "linear-probe", "cka", "transfer[dataset=mnist]", "cost")
 
-#: The CPU slices (docs/studies.md, "The slices"): what 2 CPU cores run in about an hour for each
+#: The CPU slices (docs/studies.md, "The slices run here, and why"): what 2 CPU cores run in about an hour for each
 #: study, 3 seeds. Goodness: layers of 500 units instead of 2 000 on the embedded 10 000 / 2 000
 #: images. Negatives: the protocol's 1 000 full-batch epochs per layer on 2 000 embedded training
 #: images (version 1 trained 300: too short, docs/studies.md), and no transfer metric (its MNIST
 #: target cannot be read offline).
 GOODNESS_STUDY_CPU_FF = GOODNESS_STUDY_FF.replace("width=2000", "width=500")
-NEGATIVES_STUDY_CPU_FF = NEGATIVES_STUDY_FF
 NEGATIVES_STUDY_CPU_METRICS = tuple(m for m in NEGATIVES_STUDY_METRICS if not m.startswith("transfer"))
 
 
@@ -170,7 +169,6 @@ def _negatives_study(
     name: str,
     dataset: str,
     scale: str,
-    ff: str = NEGATIVES_STUDY_FF,
     metrics: tuple[str, ...] = NEGATIVES_STUDY_METRICS,
     version: str = "1",
 ) -> Suite:
@@ -185,7 +183,7 @@ def _negatives_study(
         metrics=metrics,
         entries=(
             SuiteEntry(
-                rules=(ff,),
+                rules=(NEGATIVES_STUDY_FF,),
                 goodness=("meansq[threshold=2.0]",),
                 negatives=(
                     "wrong-label",
@@ -199,7 +197,7 @@ def _negatives_study(
                 preset="paper",
             ),
             SuiteEntry(
-                rules=(ff.replace("ff[", "ff[label=none,"),),
+                rules=(NEGATIVES_STUDY_FF.replace("ff[", "ff[label=none,"),),
                 goodness=("meansq[threshold=2.0]",),
                 negatives=("ns-image-mix", "ns-class-aware-mix", "ns-random-noise", "ns-mask"),
                 datasets=(dataset,),
@@ -233,7 +231,6 @@ STUDY_SUITES = (
         "the slice 2 CPU cores run in about an hour: 2 000 embedded training images (test: the embedded "
         "2 000), no transfer metric (MNIST is not readable offline); version 2 trains the protocol's 1 000 "
         "epochs per layer, version 1 trained 300 (docs/studies.md)",
-        NEGATIVES_STUDY_CPU_FF,
         NEGATIVES_STUDY_CPU_METRICS,
         "2",
     ),

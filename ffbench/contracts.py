@@ -657,6 +657,12 @@ class Metric(Component):
     higher_is_better: ClassVar[bool | None] = None
     #: The stats shown in summary tables and ranked on leaderboards (default: the metric's name).
     headline: ClassVar[tuple[str, ...]] = ()
+    #: Optional one-line meanings of stats, for the legends under terminal tables (run summary,
+    #: ``ffbench report``): stat -> what it measures, its range and how to read it, e.g.
+    #: ``{"sparsity": "Hoyer sparsity of a layer's activity, 0 all units equal .. 1 one unit active;
+    #: higher = sparser"}``. The legend adds the direction from ``higher_is_better`` (ranked or
+    #: descriptive); a stat without an entry is described by the metric's ``description``.
+    stat_help: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def headline_stats(cls) -> tuple[str, ...]:

@@ -11,6 +11,9 @@ class Accuracy(Metric):
     version = "1"
     description = "test accuracy, overall and per class"
     higher_is_better = True
+    stat_help = {
+        "accuracy": "share of test images classified correctly, 0 .. 1",
+    }
 
     def compute(self, ev: Evaluation) -> MetricResult:
         correct, y = ev.correct.float(), ev.y

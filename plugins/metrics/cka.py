@@ -174,6 +174,9 @@ class CKA(Metric):
     )
     higher_is_better = None
     headline = ("cka_pixels",)
+    stat_help = {
+        "cka_pixels": "linear CKA of the layer with the input pixels, 0 .. 1; 1 = the pixels' geometry",
+    }
     params = (
         Param(
             "samples",

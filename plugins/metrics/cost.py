@@ -63,6 +63,12 @@ class Cost(Metric):
     )
     higher_is_better = None
     headline = ("train_seconds", "train_flops", "peak_memory_mib")
+    stat_help = {
+        "train_seconds": "wall-clock seconds of the training (depends on the machine and its load); lower = cheaper",
+        "train_flops": "analytic matmul FLOPs of one training (machine-independent); lower = cheaper",
+        "gflop_per_second": "train_flops / train_seconds / 1e9, the implementation's throughput",
+        "peak_memory_mib": "peak memory during training above its level at the start, MiB; lower = cheaper",
+    }
 
     def compute(self, ev: Evaluation) -> MetricResult:
         record = getattr(ev, "training", None)

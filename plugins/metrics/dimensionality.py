@@ -74,6 +74,10 @@ class Dimensionality(Metric):
     )
     higher_is_better = None
     headline = ("participation_ratio", "normalised")
+    stat_help = {
+        "participation_ratio": "effective number of dimensions of the layer's activity, 1 .. live units",
+        "normalised": "participation ratio / live units, 0 .. 1; 1 = variance spread evenly over them",
+    }
     params = (
         Param("samples", str, "correct", "test samples read: correctly classified, or all", choices=("correct", "all")),
     )

@@ -50,6 +50,11 @@ class EnsembleReadout(Metric):
     )
     higher_is_better = None
     headline = ("ensemble_acc", "random_acc", "gap")
+    stat_help = {
+        "ensemble_acc": "probe accuracy from the layer's ensemble units only, 0 .. 1",
+        "random_acc": "probe accuracy from as many random units of the layer, 0 .. 1",
+        "gap": "ensemble_acc - random_acc, -1 .. 1; > 0 = the ensembles carry more class information",
+    }
     params = (
         TAU,
         SAMPLES,

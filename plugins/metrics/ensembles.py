@@ -183,6 +183,11 @@ class LOOEnsembles(Metric):
     )
     higher_is_better = None
     headline = ("size", "activity_share", "selectivity")
+    stat_help = {
+        "size": "units in a class's leave-one-out ensemble, mean over classes, 0 .. layer width",
+        "activity_share": "share of a class's mean activity carried by its ensemble, mean over classes, 0 .. 1",
+        "selectivity": "a live unit's largest class mean / sum of its class means, mean over units, 1/C .. 1",
+    }
     params = (TAU, SAMPLES)
 
     @classmethod
@@ -245,6 +250,9 @@ class Jaccard(Metric):
     description = "Jaccard index and shared units of the LOO ensembles of every class pair, per layer"
     higher_is_better = None
     headline = ("jaccard",)
+    stat_help = {
+        "jaccard": "overlap of two classes' ensembles (shared / all units), mean over pairs, 0 .. 1",
+    }
     params = (TAU, SAMPLES)
 
     @classmethod
@@ -315,6 +323,10 @@ class UnseenCategory(Metric):
     description = "ensemble, strength and overlap evoked by a class held out of training"
     higher_is_better = None
     headline = ("size", "strength")
+    stat_help = {
+        "size": "units in the ensemble of the class held out of training, 0 .. layer width",
+        "strength": "share of the held-out class's mean activity carried by its ensemble, 0 .. 1",
+    }
     params = (
         Param(
             "holdout",

@@ -72,6 +72,9 @@ class Excitation(Metric):
     description = "rho+: fraction of positive incoming weights per unit; distribution per layer, bimodality"
     higher_is_better = None
     headline = ("mean",)
+    stat_help = {
+        "mean": "mean share of positive incoming weights per unit (rho+), 0 .. 1; 0.5 = balanced",
+    }
     params = (
         Param("bins", int, 20, "histogram bins over [0, 1]", min=1),
         Param(

@@ -324,6 +324,9 @@ class LinearProbe(Metric):
     )
     higher_is_better = True
     headline = ("accuracy",)
+    stat_help = {
+        "accuracy": "test accuracy of a linear probe on the layer's activity (neutral label), 0 .. 1",
+    }
     params = PROBE_PARAMS + (CONCAT,)
 
     def __init_component__(self) -> None:

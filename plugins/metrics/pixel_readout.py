@@ -76,6 +76,9 @@ class PixelReadout(Metric):
     )
     higher_is_better = True
     headline = ("pixel_readout",)
+    stat_help = {
+        "pixel_readout": "test accuracy of the energy readout on the raw pixels (the baseline), 0 .. 1",
+    }
     params = _own_params() + (
         Param(
             "from_goodness",

@@ -67,6 +67,11 @@ class HoyerSparsity(Metric):
     )
     higher_is_better = None
     headline = ("sparsity", "hoyer_live", "dead_fraction")
+    stat_help = {
+        "sparsity": "Hoyer sparsity of a layer's activity, 0 all units equal .. 1 one unit active; higher = sparser",
+        "hoyer_live": "Hoyer sparsity over the layer's live units only (dead units left out), 0 .. 1",
+        "dead_fraction": "share of the layer's units that are zero on every sample read, 0 .. 1",
+    }
     params = (
         Param("samples", str, "correct", "test samples read: correctly classified, or all", choices=("correct", "all")),
     )

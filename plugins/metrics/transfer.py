@@ -114,6 +114,9 @@ class Transfer(Metric):
     )
     higher_is_better = True
     headline = ("transfer_accuracy",)
+    stat_help = {
+        "transfer_accuracy": "linear-probe accuracy on the other dataset's test images, 0 .. 1",
+    }
     params = (
         Param("dataset", str, "mnist", "the target dataset B (a dataset name, e.g. mnist, fashion-mnist)"),
         Param(

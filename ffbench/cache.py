@@ -56,9 +56,25 @@ class ModelCache:
         self.enabled = enabled
 
     @staticmethod
-    def key(config: dict, variant: dict | None, dataset_hash: str, code: str, device_type: str) -> str:
+    def key(
+        config: dict,
+        variant: dict | None,
+        dataset_hash: str,
+        code: str,
+        device_type: str,
+        precision: str = "fp32",
+        threads: int | None = None,
+    ) -> str:
         return canonical_hash(
-            {"config": config, "variant": variant, "data": dataset_hash, "code": code, "device": device_type}
+            {
+                "config": config,
+                "variant": variant,
+                "data": dataset_hash,
+                "code": code,
+                "device": device_type,
+                "precision": precision,
+                "threads": threads,
+            }
         )
 
     def path(self, key: str) -> Path:

@@ -384,7 +384,14 @@ def component_classes(point: RunPoint) -> list[type]:
 
 def model_key(point: RunPoint, bundle: DatasetBundle, variant: dict | None, opts: RunOptions) -> str:
     return ModelCache.key(
-        point.config, variant, bundle.content_hash, code_hash(*component_classes(point)), opts.device.type
+        point.config,
+        variant,
+        bundle.content_hash,
+        code_hash(*component_classes(point)),
+        opts.device.type,
+        precision=opts.precision,
+        # on a CPU the thread count can change the numbers (reduction order): models of different counts never mix
+        threads=torch.get_num_threads() if opts.device.type == "cpu" else None,
     )
 
 
@@ -496,6 +503,7 @@ def base_row(task: PointTask, registry: Registry, bundle: DatasetBundle | None, 
         "dataset_hash": bundle.content_hash if bundle else None,
         "device": device_label(task.opts.device),
         "precision": task.opts.precision,
+        "threads": torch.get_num_threads(),
         "compiled": task.opts.compile,
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -62,6 +62,7 @@ COLUMNS: dict[str, str] = {
     "torch_version": "string",
     "python_version": "string",
     "device": "string",
+    "threads": "Int64",
     "label_in_input": "boolean",
     "precision": "string",
     "compiled": "boolean",
@@ -71,14 +72,22 @@ COLUMNS: dict[str, str] = {
     "started_at": "string",
     "suite": "string",
     "suite_version": "string",
+    "verification": "string",
 }
-RESULTS_SCHEMA_VERSION = "1"
+#: Version 2 added ``threads`` (torch's intra-op thread count when the point trained) and
+#: ``verification`` (how a row was checked: empty for a local run; see ffbench verify).
+RESULTS_SCHEMA_VERSION = "2"
 RESULTS_SCHEMA_KEY = "ffbench_results_schema"
 
 BOARD_SCHEMA_KEY = "ffbench_leaderboard_schema"
-BOARD_SCHEMA_VERSION = "1"
+BOARD_SCHEMA_VERSION = "2"
+#: Board versions a reader accepts; an older board reads with the columns it lacks as missing values.
+BOARD_SCHEMA_READABLE = ("1", "2")
+#: Columns each board version added (read as missing values from older boards).
+BOARD_COLUMNS_ADDED = {"2": ("threads", "verification")}
 
-#: Schema version 1 (leaderboards/SCHEMA.md): column -> pandas dtype. Frozen here rather than derived
+#: Schema version 2 (leaderboards/SCHEMA.md; 2 added threads and verification): column -> pandas dtype.
+#: Frozen here rather than derived
 #: from the results columns, so that a new results column never silently changes committed boards:
 #: adding one to boards is a schema change. Results columns not listed are not kept (status, error and
 #: artifact: only ok rows are merged, and artifacts stay next to their results file).
@@ -105,6 +114,7 @@ BOARD_COLUMNS: dict[str, str] = {
     "torch_version": "string",
     "python_version": "string",
     "device": "string",
+    "threads": "Int64",
     "precision": "string",
     "compiled": "boolean",
     "cached": "boolean",
@@ -113,4 +123,5 @@ BOARD_COLUMNS: dict[str, str] = {
     "started_at": "string",
     "suite": "string",
     "suite_version": "string",
+    "verification": "string",
 }

@@ -294,15 +294,31 @@ def test_foreign_and_other_version_boards_are_refused(tmp_path):
     foreign.unlink()
     lb.update([res], boards)
     table = pq.read_table(foreign)
-    meta = {**table.schema.metadata, lb.SCHEMA_KEY.encode(): b"2"}
+    meta = {**table.schema.metadata, lb.SCHEMA_KEY.encode(): b"99"}
     pq.write_table(table.replace_schema_metadata(meta), foreign)
     newer = foreign.read_bytes()
-    with pytest.raises(lb.BoardError, match="schema version 2; .* reads version 1 only"):
+    with pytest.raises(lb.BoardError, match="schema version 99; .* reads versions 1, 2"):
         lb.update([results(tmp_path, "r2.parquet", [row(run="b", t=T2)])], boards)
     assert foreign.read_bytes() == newer
     pq.write_table(table.drop(["headline"]).replace_schema_metadata(table.schema.metadata), foreign)
     with pytest.raises(lb.BoardError, match="columns differ \\(missing headline\\)"):
         lb.read_board(foreign)
+
+
+def test_a_version_1_board_reads_with_the_later_columns_missing(tmp_path):
+    """Boards written before schema 2 (no threads, no verification) stay readable: those columns
+    come back as missing values, and the next write stores version 2."""
+    boards = tmp_path / "boards"
+    boards.mkdir()
+    lb.update([results(tmp_path, "r.parquet", [row()])], boards)
+    path = boards / "fashion-mnist-mini.parquet"
+    table = pq.read_table(path)
+    assert table.schema.metadata[lb.SCHEMA_KEY.encode()] == b"2"
+    old = table.drop(["threads", "verification"])
+    pq.write_table(old.replace_schema_metadata({**table.schema.metadata, lb.SCHEMA_KEY.encode(): b"1"}), path)
+    board = lb.read_board(path)
+    assert board["threads"].isna().all() and board["verification"].isna().all()
+    assert str(board["threads"].dtype) == "Int64" and len(board) == len(table)
 
 
 # -- aggregation and ranking ------------------------------------------------------------------

@@ -6,12 +6,14 @@ import os
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 import ffbench
 from ffbench.errors import FFBenchError
 from ffbench.leaderboard.schema import BOARD_COLUMNS, ROW_ORDER, SCHEMA_KEY, SCHEMA_VERSION, BoardError
 from ffbench.results import write_atomic
+from ffbench.schema import BOARD_COLUMNS_ADDED, BOARD_SCHEMA_READABLE
 
 
 def board_name(dataset_id: str) -> str:
@@ -40,11 +42,17 @@ def read_board(path: str | os.PathLike) -> pd.DataFrame:
         raise BoardError(
             f"{path} is not an ffbench leaderboard: its Parquet metadata has no '{SCHEMA_KEY}' key. {keep}"
         )
-    if version != SCHEMA_VERSION:
+    if version not in BOARD_SCHEMA_READABLE:
         raise BoardError(
             f"{path} has leaderboard schema version {version}; ffbench {ffbench.__version__} reads "
-            f"version {SCHEMA_VERSION} only (leaderboards/SCHEMA.md). {keep}"
+            f"versions {', '.join(BOARD_SCHEMA_READABLE)} (leaderboards/SCHEMA.md). {keep}"
         )
+    names = table.schema.names
+    # columns added after the board's version read as missing values
+    later = [c for v, cols in BOARD_COLUMNS_ADDED.items() if v > version for c in cols]
+    for c in later:
+        if c not in names:
+            table = table.append_column(c, pa.nulls(table.num_rows))
     names = table.schema.names
     missing = [c for c in BOARD_COLUMNS if c not in names]
     extra = [c for c in names if c not in BOARD_COLUMNS]

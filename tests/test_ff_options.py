@@ -20,13 +20,12 @@ from ffbench_plugins.rules.ff import FFRule, FoldedInput, RowInput, StackedFF
 from ffbench_plugins.rules.ffnet import (
     FFNet,
     LabelEmbedding,
-    cooldown_factor,
-    make_optimizer,
     normalize,
     peer_norm_loss,
     relu_st,
     rms_normalize,
 )
+from ffbench_plugins.rules.training import cooldown_factor, make_optimizer
 
 
 def cpu_ctx(seed: int) -> TrainContext:

@@ -16,8 +16,8 @@ import torch
 from ffbench.contracts import TrainContext
 from ffbench.testing import tiny_bundle
 from ffbench_plugins.rules.cafo import CaFoNet, CaFoRule
+from ffbench_plugins.rules.mlp import seeded_uniform_
 from ffbench_plugins.rules.mono_forward import MonoForwardRule
-from ffbench_plugins.rules.random_init import seeded_uniform_
 
 LR, BETA1, BETA2, EPS = 1e-2, 0.9, 0.999, 1e-8
 

@@ -8,11 +8,13 @@ import torch.nn.functional as F
 from conftest import accuracy
 
 from ffbench.contracts import TrainContext
+from ffbench_plugins.rules.bp import build_mlp
 from ffbench_plugins.rules.cafo import CaFoNet, CaFoRule
 from ffbench_plugins.rules.dfa import DFARule, build_dfa_net, dfa_surrogate
+from ffbench_plugins.rules.mlp import seeded_uniform_
 from ffbench_plugins.rules.mono_forward import MonoForwardRule
 from ffbench_plugins.rules.pepita import PepitaRule, build_pepita_net, pepita_updates
-from ffbench_plugins.rules.random_init import RandomRule, build_mlp, seeded_uniform_
+from ffbench_plugins.rules.random_init import RandomRule
 
 SMALL = dict(width=256, layers=2, batch_size=100)
 

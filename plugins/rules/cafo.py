@@ -22,46 +22,24 @@ from torch import nn
 
 import ffbench
 from ffbench.component import Param
-from ffbench.contracts import LearningRule, TrainContext, TrainedModel
-from ffbench_plugins.rules.ffnet import (
-    OPTIMIZER_PARAMS,
-    ChecksOptimizerParams,
-    batches,
-    default_width,
-    make_optimizer,
-    seeded_uniform_,
-)
+from ffbench.contracts import LearningRule, TrainContext
+from ffbench_plugins.rules import flops
+from ffbench_plugins.rules.mlp import ReLUStack, hidden_dims, mlp_params, seeded
 from ffbench_plugins.rules.random_init import CHUNK
+from ffbench_plugins.rules.training import ChecksOptimizerParams, forward_in_chunks, minibatch_epochs
 
 
-class CaFoNet(nn.Module, TrainedModel):
+class CaFoNet(ReLUStack):
+    """The hidden stack (the blocks) plus a Linear(width, classes) predictor per block."""
+
     def __init__(self, dims: list[int], num_classes: int):
-        super().__init__()
-        self.layers = nn.ModuleList(nn.Linear(dims[i], dims[i + 1]) for i in range(len(dims) - 1))
+        super().__init__(dims)
         self.predictors = nn.ModuleList(nn.Linear(d, num_classes) for d in dims[1:])
-
-    @property
-    def num_layers(self) -> int:
-        return len(self.layers)
-
-    def hidden(self, x: torch.Tensor) -> list[torch.Tensor]:
-        hs, h = [], x.reshape(x.shape[0], -1)
-        for layer in self.layers:
-            h = F.relu(layer(h))
-            hs.append(h)
-        return hs
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         probs = [torch.softmax(p(h).float(), dim=1) for p, h in zip(self.predictors, self.hidden(x))]
         return torch.stack(probs).sum(0).argmax(dim=1)
-
-    @torch.no_grad()
-    def representations(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
-        return self.hidden(x)
-
-    def weights(self) -> list[torch.Tensor]:
-        return [layer.weight.detach() for layer in self.layers]
 
 
 class CaFoRule(ChecksOptimizerParams, LearningRule):
@@ -73,65 +51,55 @@ class CaFoRule(ChecksOptimizerParams, LearningRule):
     )
     uses_goodness = False
     uses_negatives = False
-    params = (
-        Param("layers", int, 3, "number of blocks (hidden layers)", min=1),
-        Param("width", int, None, "units per hidden layer; auto = 1000 for 28x28, 3072 for 32x32x3", min=1),
-        Param("lr", float, 1e-4, "learning rate", min=0.0),
-        Param("batch_size", int, 2048, "batch size", min=1),
-        Param("epochs", int, 80, "epochs per block", min=1),
-        Param("frozen", bool, False, "keep the blocks at their random initialisation (train the predictors only)"),
-    ) + OPTIMIZER_PARAMS
+    params = mlp_params(
+        lr=1e-4,
+        batch_size=2048,
+        epochs=80,
+        layers_help="number of blocks (hidden layers)",
+        epochs_help="epochs per block",
+        extra=(
+            Param("frozen", bool, False, "keep the blocks at their random initialisation (train the predictors only)"),
+        ),
+    )
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
     presets = {"quick": {"epochs": 5, "batch_size": 256, "lr": 1e-3}}
 
     def training_flops(self, data, goodness, negatives):
-        from ffbench_plugins.rules import flops
-
         v = self.values
-        return flops.cafo_flops(flops.layer_dims(v, data), len(data.train), v["epochs"], data.num_classes, v["frozen"])
+        return flops.cafo_flops(hidden_dims(v, data), len(data.train), v["epochs"], data.num_classes, v["frozen"])
 
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         v = self.values
-        width = v["width"] or default_width(data)
-        net = CaFoNet([data.input_dim] + [width] * v["layers"], data.num_classes).to(ctx.device)
-        seeded_uniform_(list(net.layers) + list(net.predictors), ctx.generator)
+        net = CaFoNet(hidden_dims(v, data), data.num_classes)
+        seeded(net, ctx, *net.predictors)
         if v["frozen"]:
             net.layers.requires_grad_(False)
         inp, y = data.train.flat(), data.train.y
-        epochs, bs, n_blocks = v["epochs"], v["batch_size"], net.num_layers
+        n_blocks = net.num_layers
         for i, (layer, pred) in enumerate(zip(net.layers, net.predictors)):
             params = list(pred.parameters()) + ([] if v["frozen"] else list(layer.parameters()))
-            opt, sched = make_optimizer(v, params, epochs * -(-len(y) // bs))
+
+            def block(xb, layer=layer):
+                return F.relu(layer(xb))
+
             feats = None
             if v["frozen"]:  # a random block's output is fixed: compute it once
-                with torch.no_grad(), ctx.autocast():
-                    feats = torch.cat([F.relu(layer(inp[j : j + CHUNK])) for j in range(0, len(y), CHUNK)])
-            first = last = None
-            for epoch in range(epochs):
-                total = torch.zeros((), device=ctx.device)
-                for idx in batches(len(y), bs, ctx.generator, ctx.device):
-                    with ctx.autocast():
-                        h = feats[idx] if feats is not None else F.relu(layer(inp[idx]))
-                        loss = F.cross_entropy(pred(h).float(), y[idx])
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    if sched is not None:
-                        sched.step()
-                    total += loss.detach() * len(idx)
-                first = total / len(y) if first is None else first
-                last = total / len(y)
-                ctx.check_loss(last, f"block {i + 1}, epoch {epoch + 1}")
-                ctx.progress(i * epochs + epoch + 1, n_blocks * epochs, f"block {i + 1}/{n_blocks}")
-            ctx.log(f"cafo block {i + 1}: loss {first.item():.4f} -> {last.item():.4f}")
+                with ctx.autocast():
+                    feats = forward_in_chunks(block, inp, CHUNK)
+
+            def step(idx, block=block, pred=pred, inp=inp, feats=feats):
+                h = feats[idx] if feats is not None else block(inp[idx])
+                loss = F.cross_entropy(pred(h).float(), y[idx])
+                return loss, loss
+
+            stage, where = f"block {i + 1}/{n_blocks}", f"block {i + 1}, "
+            losses = minibatch_epochs(v, params, len(y), ctx, step, stage, part=(i, n_blocks), where=where)
+            ctx.log(f"cafo block {i + 1}: loss {losses[0].item():.4f} -> {losses[-1].item():.4f}")
             if i + 1 < n_blocks:  # the next block's input: this block's output, detached
-                with torch.no_grad(), ctx.autocast():
-                    inp = (
-                        feats
-                        if feats is not None
-                        else torch.cat([F.relu(layer(inp[j : j + CHUNK])) for j in range(0, len(y), CHUNK)])
-                    )
-                inp = inp.float()
+                if feats is None:
+                    with ctx.autocast():
+                        feats = forward_in_chunks(block, inp, CHUNK)
+                inp = feats.float()
         net.requires_grad_(True)
         return net.eval()
 

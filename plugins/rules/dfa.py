@@ -24,16 +24,11 @@ import torch
 import torch.nn.functional as F
 
 import ffbench
-from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext
+from ffbench_plugins.rules import flops
 from ffbench_plugins.rules.bp import BPNet
-from ffbench_plugins.rules.ffnet import (
-    OPTIMIZER_PARAMS,
-    ChecksOptimizerParams,
-    default_width,
-    minibatch_epochs,
-    seeded_uniform_,
-)
+from ffbench_plugins.rules.mlp import hidden_dims, mlp_params, seeded
+from ffbench_plugins.rules.training import ChecksOptimizerParams, minibatch_epochs
 
 
 class DFANet(BPNet):
@@ -50,9 +45,8 @@ class DFANet(BPNet):
 
 
 def build_dfa_net(values: dict, data, ctx: TrainContext) -> DFANet:
-    width = values["width"] or default_width(data)
-    net = DFANet([data.input_dim] + [width] * values["layers"], data.num_classes).to(ctx.device)
-    seeded_uniform_(list(net.layers) + [net.head], ctx.generator)
+    net = DFANet(hidden_dims(values, data), data.num_classes)
+    seeded(net, ctx, net.head)
     bound = data.num_classes**-0.5
     for b in net.feedback:
         b.uniform_(-bound, bound, generator=ctx.generator)
@@ -88,21 +82,13 @@ class DFARule(ChecksOptimizerParams, LearningRule):
     )
     uses_goodness = False
     uses_negatives = False
-    params = (
-        Param("layers", int, 3, "number of hidden layers", min=1),
-        Param("width", int, None, "units per hidden layer; auto = 1000 for 28x28, 3072 for 32x32x3", min=1),
-        Param("lr", float, 1e-4, "learning rate", min=0.0),
-        Param("batch_size", int, 2048, "batch size", min=1),
-        Param("epochs", int, 80, "epochs", min=1),
-    ) + OPTIMIZER_PARAMS
+    params = mlp_params(lr=1e-4, batch_size=2048, epochs=80)
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
     presets = {"quick": {"epochs": 10, "batch_size": 256, "lr": 1e-3}}
 
     def training_flops(self, data, goodness, negatives):
-        from ffbench_plugins.rules import flops
-
         v = self.values
-        return flops.dfa_flops(flops.layer_dims(v, data), len(data.train), v["epochs"], data.num_classes)
+        return flops.dfa_flops(hidden_dims(v, data), len(data.train), v["epochs"], data.num_classes)
 
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         net = build_dfa_net(self.values, data, ctx)

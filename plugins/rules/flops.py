@@ -116,13 +116,6 @@ def generator_keeps_images(negatives: NegativeGenerator, data: DatasetBundle) ->
     return x_neg is x or torch.equal(x_neg, x)
 
 
-def layer_dims(values: dict, data: DatasetBundle) -> list[int]:
-    """[input, hidden widths...] of a rule with ``layers`` and ``width`` (None: the auto width)."""
-    from ffbench_plugins.rules.ffnet import default_width
-
-    return [data.input_dim] + [values["width"] or default_width(data)] * values["layers"]
-
-
 def trains_with_negatives(goodness, negatives) -> bool:
     """The configurations the FF formulas and baselines cover (a self-supervised goodness, e.g.
     dimcompress, trains otherwise: not counted, no baseline)."""

@@ -20,34 +20,19 @@ from torch import nn
 
 import ffbench
 from ffbench.component import Param
-from ffbench.contracts import LearningRule, TrainContext, TrainedModel
-from ffbench_plugins.rules.ffnet import (
-    OPTIMIZER_PARAMS,
-    ChecksOptimizerParams,
-    default_width,
-    minibatch_epochs,
-    seeded_uniform_,
-)
+from ffbench.contracts import LearningRule, TrainContext
+from ffbench_plugins.rules import flops
+from ffbench_plugins.rules.mlp import ReLUStack, hidden_dims, mlp_params, seeded
+from ffbench_plugins.rules.training import ChecksOptimizerParams, minibatch_epochs
 
 
-class MonoForwardNet(nn.Module, TrainedModel):
+class MonoForwardNet(ReLUStack):
+    """The hidden stack plus a projection M_l [width, classes] per layer (no bias)."""
+
     def __init__(self, dims: list[int], num_classes: int, predict: str = "last"):
-        super().__init__()
-        self.layers = nn.ModuleList(nn.Linear(dims[i], dims[i + 1]) for i in range(len(dims) - 1))
+        super().__init__(dims)
         self.projections = nn.ParameterList(nn.Parameter(torch.empty(d, num_classes)) for d in dims[1:])
         self.predict_mode = predict
-
-    @property
-    def num_layers(self) -> int:
-        return len(self.layers)
-
-    def hidden(self, x: torch.Tensor, detach: bool = False) -> list[torch.Tensor]:
-        """Activity per layer; with ``detach`` each layer reads its predecessor detached (training)."""
-        hs, h = [], x.reshape(x.shape[0], -1)
-        for layer in self.layers:
-            h = F.relu(layer(h.detach() if detach else h))
-            hs.append(h)
-        return hs
 
     def layer_logits(self, hs: list[torch.Tensor]) -> list[torch.Tensor]:
         return [h @ m for h, m in zip(hs, self.projections)]
@@ -57,13 +42,6 @@ class MonoForwardNet(nn.Module, TrainedModel):
         logits = self.layer_logits(self.hidden(x))
         scores = logits[-1] if self.predict_mode == "last" else torch.stack(logits).sum(0)
         return scores.argmax(dim=1)
-
-    @torch.no_grad()
-    def representations(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
-        return self.hidden(x)
-
-    def weights(self) -> list[torch.Tensor]:
-        return [layer.weight.detach() for layer in self.layers]
 
 
 class MonoForwardRule(ChecksOptimizerParams, LearningRule):
@@ -75,34 +53,30 @@ class MonoForwardRule(ChecksOptimizerParams, LearningRule):
     )
     uses_goodness = False
     uses_negatives = False
-    params = (
-        Param("layers", int, 3, "number of hidden layers", min=1),
-        Param("width", int, None, "units per hidden layer; auto = 1000 for 28x28, 3072 for 32x32x3", min=1),
-        Param("lr", float, 1e-4, "learning rate", min=0.0),
-        Param("batch_size", int, 2048, "batch size", min=1),
-        Param("epochs", int, 80, "epochs (all layers trained on every batch)", min=1),
-        Param(
-            "predict",
-            str,
-            "last",
-            "inference: the last layer's logits, or the sum of every layer's",
-            choices=("last", "sum"),
+    params = mlp_params(
+        lr=1e-4,
+        batch_size=2048,
+        epochs=80,
+        epochs_help="epochs (all layers trained on every batch)",
+        extra=(
+            Param(
+                "predict",
+                str,
+                "last",
+                "inference: the last layer's logits, or the sum of every layer's",
+                choices=("last", "sum"),
+            ),
         ),
-    ) + OPTIMIZER_PARAMS
+    )
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
     presets = {"quick": {"epochs": 10, "batch_size": 256, "lr": 1e-3}}
 
     def training_flops(self, data, goodness, negatives):
-        from ffbench_plugins.rules import flops
-
         v = self.values
-        return flops.mono_forward_flops(flops.layer_dims(v, data), len(data.train), v["epochs"], data.num_classes)
+        return flops.mono_forward_flops(hidden_dims(v, data), len(data.train), v["epochs"], data.num_classes)
 
     def build(self, data, ctx: TrainContext) -> MonoForwardNet:
-        width = self.values["width"] or default_width(data)
-        dims = [data.input_dim] + [width] * self.values["layers"]
-        net = MonoForwardNet(dims, data.num_classes, self.values["predict"]).to(ctx.device)
-        seeded_uniform_(net.layers, ctx.generator)
+        net = seeded(MonoForwardNet(hidden_dims(self.values, data), data.num_classes, self.values["predict"]), ctx)
         with torch.no_grad():  # M_i like a bias-free Linear(width, classes): U(-1/sqrt(width), 1/sqrt(width))
             for m in net.projections:
                 bound = m.shape[0] ** -0.5

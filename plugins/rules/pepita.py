@@ -23,29 +23,27 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 import ffbench
 from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext
+from ffbench_plugins.rules import flops
 from ffbench_plugins.rules.bp import BPNet
-from ffbench_plugins.rules.ffnet import batches, default_width, seeded_uniform_
+from ffbench_plugins.rules.mlp import hidden_dims, mlp_params, seeded
+from ffbench_plugins.rules.training import batches
 
 
 class PepitaNet(BPNet):
     """Bias-free BPNet plus the fixed input projection ``F`` [input_dim, classes] (a buffer)."""
 
     def __init__(self, dims: list[int], num_classes: int):
-        nn.Module.__init__(self)
-        self.layers = nn.ModuleList(nn.Linear(dims[i], dims[i + 1], bias=False) for i in range(len(dims) - 1))
-        self.head = nn.Linear(dims[-1], num_classes, bias=False)
+        super().__init__(dims, num_classes, bias=False)
         self.register_buffer("F", torch.empty(dims[0], num_classes))
 
 
 def build_pepita_net(values: dict, data, ctx: TrainContext) -> PepitaNet:
-    width = values["width"] or default_width(data)
-    net = PepitaNet([data.input_dim] + [width] * values["layers"], data.num_classes).to(ctx.device)
-    seeded_uniform_(list(net.layers) + [net.head], ctx.generator, gain=6**0.5)  # He-uniform
+    net = PepitaNet(hidden_dims(values, data), data.num_classes)
+    seeded(net, ctx, net.head, gain=6**0.5)  # He-uniform
     bound = values["feedback_scale"] * (6 / data.input_dim) ** 0.5
     net.F.uniform_(-bound, bound, generator=ctx.generator)
     return net
@@ -78,31 +76,32 @@ class PepitaRule(LearningRule):
     )
     uses_goodness = False
     uses_negatives = False
-    params = (
-        Param("layers", int, 3, "number of hidden layers", min=1),
-        Param("width", int, None, "units per hidden layer; auto = 1000 for 28x28, 3072 for 32x32x3", min=1),
-        Param("lr", float, 0.01, "SGD learning rate", min=0.0),
-        Param("momentum", float, 0.9, "SGD momentum", min=0.0),
-        Param("batch_size", int, 64, "batch size", min=1),
-        Param("epochs", int, 100, "epochs", min=1),
-        Param("feedback_scale", float, 0.05, "F ~ U(-s, s), s = feedback_scale * sqrt(6 / input_dim)", min=0.0),
-        Param("weight_decay", float, 0.0, "SGD weight decay", min=0.0),
-        Param(
-            "lr_schedule",
-            str,
-            "step",
-            "step (x0.1 at 60 % and 90 % of the epochs, the paper's), constant, or cosine decay to 0",
-            choices=("step", "constant", "cosine"),
+    #: SGD with momentum as the paper, not the shared OPTIMIZER_PARAMS
+    params = mlp_params(
+        lr=0.01,
+        batch_size=64,
+        epochs=100,
+        lr_help="SGD learning rate",
+        optimizer=False,
+        extra=(
+            Param("momentum", float, 0.9, "SGD momentum", min=0.0),
+            Param("feedback_scale", float, 0.05, "F ~ U(-s, s), s = feedback_scale * sqrt(6 / input_dim)", min=0.0),
+            Param("weight_decay", float, 0.0, "SGD weight decay", min=0.0),
+            Param(
+                "lr_schedule",
+                str,
+                "step",
+                "step (x0.1 at 60 % and 90 % of the epochs, the paper's), constant, or cosine decay to 0",
+                choices=("step", "constant", "cosine"),
+            ),
         ),
     )
     #: quick: fewer epochs (the step schedule scales with them); definitions unchanged
     presets = {"quick": {"epochs": 10}}
 
     def training_flops(self, data, goodness, negatives):
-        from ffbench_plugins.rules import flops
-
         v = self.values
-        return flops.pepita_flops(flops.layer_dims(v, data), len(data.train), v["epochs"], data.num_classes)
+        return flops.pepita_flops(hidden_dims(v, data), len(data.train), v["epochs"], data.num_classes)
 
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         v = self.values

@@ -9,23 +9,20 @@ The frozen features of the training set are computed once (in chunks, without gr
 readout's epochs cost a [N, width] x [width, classes] matmul each.
 
 The stack is the bp rule's ``build_mlp``: weights and biases drawn from the run's ``ctx.generator``
-(``ffnet.seeded_uniform_``, nn.Linear's default distribution U(-1/sqrt(fan_in), 1/sqrt(fan_in))),
-so a seed's initialisation depends on its generator only. ``build_mlp`` and ``seeded_uniform_``
-are re-exported here for code that imported them from this module.
+(``mlp.seeded_uniform_``, nn.Linear's default distribution U(-1/sqrt(fan_in), 1/sqrt(fan_in))),
+so a seed's initialisation depends on its generator only.
 """
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 
 import ffbench
-from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext
+from ffbench_plugins.rules import flops
 from ffbench_plugins.rules.bp import build_mlp
-from ffbench_plugins.rules.ffnet import OPTIMIZER_PARAMS, ChecksOptimizerParams, minibatch_epochs, seeded_uniform_
-
-__all__ = ["CHUNK", "RandomRule", "build_mlp", "seeded_uniform_"]  # the last two: re-exported
+from ffbench_plugins.rules.mlp import hidden_dims, mlp_params
+from ffbench_plugins.rules.training import ChecksOptimizerParams, forward_in_chunks, minibatch_epochs
 
 #: rows per chunk when the frozen stack is applied to the whole training set
 CHUNK = 4096
@@ -40,29 +37,27 @@ class RandomRule(ChecksOptimizerParams, LearningRule):
     )
     uses_goodness = False
     uses_negatives = False
-    params = (
-        Param("layers", int, 3, "number of hidden layers", min=1),
-        Param("width", int, None, "units per hidden layer; auto = 1000 for 28x28, 3072 for 32x32x3", min=1),
-        Param("lr", float, 1e-3, "learning rate of the readout", min=0.0),
-        Param("batch_size", int, 2048, "batch size", min=1),
-        Param("epochs", int, 80, "epochs of readout training", min=1),
-    ) + OPTIMIZER_PARAMS
+    params = mlp_params(
+        lr=1e-3,
+        batch_size=2048,
+        epochs=80,
+        lr_help="learning rate of the readout",
+        epochs_help="epochs of readout training",
+    )
     #: quick: fewer epochs, smaller batches, a larger readout step; the hidden stack is never trained
     presets = {"quick": {"epochs": 20, "batch_size": 256, "lr": 1e-2}}
 
     def training_flops(self, data, goodness, negatives):
-        from ffbench_plugins.rules import flops
-
         v = self.values
-        return flops.random_readout_flops(flops.layer_dims(v, data), len(data.train), v["epochs"], data.num_classes)
+        return flops.random_readout_flops(hidden_dims(v, data), len(data.train), v["epochs"], data.num_classes)
 
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         net = build_mlp(self.values, data, ctx)
         net.requires_grad_(False)
         net.head.requires_grad_(True)
         x, y = data.train.flat(), data.train.y
-        with torch.no_grad(), ctx.autocast():
-            feats = torch.cat([net.hidden(x[i : i + CHUNK])[-1] for i in range(0, len(y), CHUNK)]).float()
+        with ctx.autocast():
+            feats = forward_in_chunks(lambda xb: net.hidden(xb)[-1], x, CHUNK).float()
 
         def step(idx):
             loss = F.cross_entropy(net.head(feats[idx]), y[idx])

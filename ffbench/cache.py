@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,15 +34,31 @@ from typing import Any
 import platformdirs
 import torch
 
-from ffbench.atomic_write import atomic_path
+from ffbench.atomic_write import atomic_path, write_text
 from ffbench.grid import canonical_hash
 
 CACHE_ENV = "FFBENCH_CACHE"
 
 
+#: The file that marks a folder as ffbench's model cache (written with the first model saved).
+MARKER = ".ffbench-model-cache"
+MARKER_TEXT = (
+    "This folder is ffbench's trained-model cache. `ffbench cache clear` removes only the files ffbench\n"
+    "wrote here (models named by their 16-hex-digit key, KEY.pt, and their temporary files).\n"
+)
+#: The names of the files the cache writes: entries and the temporary files of :mod:`ffbench.atomic_write`.
+ENTRY_NAME = re.compile(r"[0-9a-f]{16}\.pt")
+TEMP_NAME = re.compile(r"\.[0-9a-f]{16}\.pt\.[A-Za-z0-9_]+\.tmp")
+
+
+def user_cache_dir() -> Path:
+    """The default cache folder (the user cache's ``ffbench/models``)."""
+    return Path(platformdirs.user_cache_dir("ffbench")) / "models"
+
+
 def default_cache_dir() -> Path:
     env = os.environ.get(CACHE_ENV)
-    return Path(env) if env else Path(platformdirs.user_cache_dir("ffbench")) / "models"
+    return Path(env) if env else user_cache_dir()
 
 
 @dataclass
@@ -81,10 +98,15 @@ class ModelCache:
         return self.root / f"{key}.pt"
 
     def load(
-        self, key: str, trusted_modules: Iterable[str] = (), warn: Callable[[str], None] | None = None
+        self,
+        key: str,
+        trusted_modules: Iterable[str] = (),
+        warn: Callable[[str], None] | None = None,
+        check: Callable[[Any], None] | None = None,
     ) -> CachedModel | None:
         """The cached model for ``key``, or None. Only classes of ``trusted_modules`` (and of
-        torch.nn) may be rebuilt; anything else discards the entry (with a warning)."""
+        torch.nn) may be rebuilt; anything else discards the entry (with a warning), and so does a
+        model that ``check`` raises for (e.g. non-finite or exploded weights: never reused as ok)."""
         path = self.path(key)
         if not self.enabled or not path.exists():
             return None
@@ -94,6 +116,8 @@ class ModelCache:
                 blob = torch.load(path, map_location="cpu", weights_only=True)
             if not (isinstance(blob, dict) and isinstance(blob.get("meta"), dict) and "model" in blob):
                 raise ValueError("not an ffbench cache entry")
+            if check is not None:
+                check(blob["model"])
             return CachedModel(blob["model"], blob["meta"])
         except Exception as exc:  # an unreadable or untrusted entry is dropped, never executed
             if warn is not None:
@@ -104,17 +128,44 @@ class ModelCache:
     def save(self, key: str, model: Any, meta: dict) -> None:
         if not self.enabled:
             return
+        self.mark()
         with atomic_path(self.path(key)) as tmp:
             torch.save({"model": model, "meta": meta}, tmp)
 
+    def mark(self) -> None:
+        """Write the marker that says this folder is ffbench's model cache (once)."""
+        marker = self.root / MARKER
+        if not marker.is_file():
+            write_text(marker, MARKER_TEXT)
+
+    @property
+    def owned(self) -> bool:
+        """Whether ffbench may delete files here: the folder holds the marker, or is the default
+        cache folder (ffbench's own, also used before the marker existed)."""
+        return (self.root / MARKER).is_file() or self.root.absolute() == user_cache_dir().absolute()
+
     def entries(self) -> list[Path]:
-        return sorted(self.root.glob("*.pt")) if self.root.exists() else []
+        """The cached models: files named ``KEY.pt`` in a folder the cache owns (:attr:`owned`)."""
+        if not self.root.is_dir() or not self.owned:
+            return []
+        return sorted(p for p in self.root.iterdir() if ENTRY_NAME.fullmatch(p.name) and p.is_file())
+
+    def others(self) -> list[Path]:
+        """Files in the folder the cache did not write (never counted, never deleted)."""
+        if not self.root.is_dir():
+            return []
+        ours = set(self.entries()) | {self.root / MARKER}
+        return sorted(p for p in self.root.iterdir() if p not in ours and not TEMP_NAME.fullmatch(p.name))
 
     def clear(self) -> tuple[int, int]:
-        """Delete every cached model; returns (files, bytes) removed."""
+        """Delete the cached models (and temporary files of interrupted saves) and nothing else:
+        only files the cache writes, only in a folder it owns. Returns (models, bytes) removed."""
+        if not self.root.is_dir() or not self.owned:
+            return 0, 0
         files = self.entries()
-        size = sum(f.stat().st_size for f in files)
-        for f in files:
+        temps = [p for p in self.root.iterdir() if TEMP_NAME.fullmatch(p.name) and p.is_file()]
+        size = sum(f.stat().st_size for f in files + temps)
+        for f in files + temps:
             f.unlink(missing_ok=True)
         return len(files), size
 

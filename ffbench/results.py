@@ -26,6 +26,13 @@ def to_frame(rows: list[dict]) -> pd.DataFrame:
     return df.astype(COLUMNS)
 
 
+def artifacts_folder(path: str | os.PathLike) -> Path:
+    """The folder of the metric artifacts of the results at ``path`` (``r.parquet`` -> ``r.parquet.artifacts``):
+    a run writes them there, and a report reads artifacts from there only."""
+    path = Path(path)
+    return path.with_name(path.name + ".artifacts")
+
+
 def read_results(path: str | os.PathLike) -> pd.DataFrame:
     """Every row stored at ``path``: a results file (plus parts not yet compacted) or a folder store."""
     from ffbench.results_store import read
@@ -33,15 +40,74 @@ def read_results(path: str | os.PathLike) -> pd.DataFrame:
     return read(path)
 
 
-def write_atomic(df: pd.DataFrame, path: Path, metadata: dict[str, str] | None = None) -> None:
-    """Write ``df`` to ``path`` as Parquet, atomically (:mod:`ffbench.atomic_write`), with
-    ``metadata`` added to the file's key-value metadata."""
+def write_parquet(df: pd.DataFrame, path: Path, metadata: dict[str, str] | None = None) -> None:
+    """Write ``df`` to ``path`` as Parquet (not atomically: ``path`` is a temporary file of
+    :mod:`ffbench.atomic_write`), with ``metadata`` added to the file's key-value metadata."""
     table = pa.Table.from_pandas(df, preserve_index=False)
     meta = dict(table.schema.metadata or {})
     meta.update({k.encode(): v.encode() for k, v in (metadata or {}).items()})
-    table = table.replace_schema_metadata(meta)
+    pq.write_table(table.replace_schema_metadata(meta), path)
+
+
+def write_atomic(df: pd.DataFrame, path: Path, metadata: dict[str, str] | None = None) -> None:
+    """Write ``df`` to ``path`` as Parquet, atomically (:mod:`ffbench.atomic_write`), with
+    ``metadata`` added to the file's key-value metadata."""
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
+        write_parquet(df, tmp, metadata)
+
+
+def unit_columns() -> list[str]:
+    """The columns of a *unit* of results: one configuration (every component's id with all its
+    parameters, the dataset's version and content hash, ...) x seed x metric id. One definition,
+    the boards' (:data:`ffbench.leaderboard.UNIT`), imported when asked (the leaderboard package
+    imports this module)."""
+    from ffbench.leaderboard.schema import UNIT
+
+    return list(UNIT)
+
+
+def unit_keys(df: pd.DataFrame, columns: list[str] | None = None) -> pd.Series:
+    """One string per row joining ``columns`` (default :func:`unit_columns`; missing values kept
+    distinct from any text)."""
+    columns = unit_columns() if columns is None else columns
+    key = pd.Series("", index=df.index, dtype="object")
+    for col in columns:
+        key = key + "\x1f" + df[col].astype("string").fillna("\x00").astype("object")
+    return key
+
+
+def start_times(df: pd.DataFrame) -> pd.Series:
+    """Each row's ``started_at`` as a UTC timestamp (NaT where missing or unreadable)."""
+    return pd.to_datetime(df["started_at"], utc=True, errors="coerce", format="ISO8601")
+
+
+def runs_by_age(rows: pd.DataFrame) -> pd.DataFrame:
+    """One line per (unit, run) of ``rows``: its unit key ``_unit``, run id, start time ``_t`` and
+    position ``_pos``, sorted by unit and then by age, so the *newest run of a unit is its last
+    line*: the later ``started_at`` wins, a missing one counts as oldest, and a tie goes to the run
+    stored later (the later position)."""
+    runs = rows.assign(_unit=unit_keys(rows), _t=start_times(rows), _pos=range(len(rows)))
+    runs = runs.drop_duplicates(["_unit", "run_id"], keep="last")
+    runs["_t"] = runs["_t"].fillna(pd.Timestamp.min.tz_localize("UTC"))
+    return runs.sort_values(["_unit", "_t", "_pos"], kind="stable")
+
+
+def newest_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows every reader of a results file counts (the report, ``ffbench results info``, the
+    run summary; ``ffbench leaderboard update`` merges by the same rule): of the ok runs of each
+    unit (:func:`unit_columns`), only the newest (:func:`runs_by_age`), so a point run twice is one seed,
+    not two. Failed rows are all kept (each is a failure that happened; none reaches a board).
+    Row order is kept."""
+    ok = (df["status"] == "ok").fillna(False).to_numpy(dtype=bool)
+    if not ok.any():
+        return df
+    rows = df[ok]
+    newest = runs_by_age(rows).drop_duplicates("_unit", keep="last")
+    chosen = set(zip(newest["_unit"], newest["run_id"]))
+    keep = [(u, r) in chosen for u, r in zip(unit_keys(rows), rows["run_id"])]
+    mask = ~ok
+    mask[ok] = keep
+    return df[mask]
 
 
 def append_results(path: str | os.PathLike, rows: list[dict]) -> pd.DataFrame:

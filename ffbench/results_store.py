@@ -30,6 +30,7 @@ import uuid
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -37,6 +38,7 @@ from ffbench.errors import FFBenchError
 from ffbench.locking import folder_lock
 from ffbench.results import to_frame, write_atomic
 from ffbench.schema import COLUMNS, RESULTS_SCHEMA_KEY, RESULTS_SCHEMA_VERSION
+from ffbench.untrusted import check_columns
 
 PART_GLOB = "part-*.parquet"
 SCHEMA_META = {RESULTS_SCHEMA_KEY: RESULTS_SCHEMA_VERSION}
@@ -86,28 +88,33 @@ MERGED_KEY = b"ffbench_merged_parts"
 
 
 def _read_file(path: Path) -> tuple[pd.DataFrame, set[str]]:
-    """(rows, names of the parts this file already holds: they are skipped, then deleted)."""
+    """(rows, names of the parts this file already holds: they are skipped, then deleted). The
+    file is untrusted: a column of ffbench's with values of the wrong type is refused, named."""
+    keep = "It was left as it is: remove it, or write results elsewhere with --out."
     try:
         table = pq.read_table(path)
     except Exception as exc:
-        raise FFBenchError(
-            f"{path} is not a readable Parquet results file ({exc}). Remove it, or write results elsewhere with --out."
-        ) from None
+        raise FFBenchError(f"{path} is not a readable Parquet results file ({exc}). {keep}") from None
+    check_columns(table.schema, COLUMNS, path, "results", keep)
     df = table.to_pandas()
     missing = [c for c in ("run_id", "metric", "value", "status") if c not in df.columns]
     if missing:
         raise FFBenchError(f"{path} is not an ffbench results file: columns {', '.join(missing)} are missing.")
-    merged = set(json.loads((table.schema.metadata or {}).get(MERGED_KEY, b"[]")))
-    df = to_frame(df.to_dict("records")) if set(df.columns) != set(COLUMNS) else df.astype(COLUMNS)
+    try:
+        merged = set(json.loads((table.schema.metadata or {}).get(MERGED_KEY, b"[]")))
+        df = to_frame(df.to_dict("records")) if set(df.columns) != set(COLUMNS) else df.astype(COLUMNS)
+    except (TypeError, ValueError, ArithmeticError, pa.ArrowException) as exc:
+        raise FFBenchError(f"{path} holds values ffbench cannot read as results ({exc}). {keep}") from None
     return df, merged
 
 
 def _merged_names(path: Path) -> set[str]:
     try:
         meta = pq.read_schema(path).metadata or {}
+        names = json.loads(meta.get(MERGED_KEY, b"[]"))
+        return {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
     except Exception:
         return set()  # unreadable: reported when its rows are read
-    return set(json.loads(meta.get(MERGED_KEY, b"[]")))
 
 
 def _read_unlocked(path: Path) -> tuple[pd.DataFrame, list[Path], set[str]]:
@@ -136,11 +143,36 @@ def _read_unlocked(path: Path) -> tuple[pd.DataFrame, list[Path], set[str]]:
     return df, parts, held
 
 
+def pending_parts(path: Path) -> list[Path]:
+    """The part files of a *file* store not yet merged into its file (left by a run that was
+    killed before it could merge them, or written by a run still going on); [] for a folder store."""
+    path = Path(path)
+    if is_folder_store(path):
+        return []
+    parts = parts_dir(path)
+    return sorted(parts.glob(PART_GLOB)) if parts.is_dir() else []
+
+
+def _compact_if_pending(path: Path) -> None:
+    """Merge a file store's pending parts into its file, where the folder is writable, so that the
+    file alone holds every finished point again (pandas then reads it as it is). Anything that
+    stops the merge leaves the parts as they are: they are still read."""
+    if not pending_parts(path) or not os.access(path.parent, os.W_OK) or not os.access(parts_dir(path), os.W_OK):
+        return
+    try:
+        compact(path)
+    except OSError:
+        pass
+
+
 def read(path: str | os.PathLike) -> pd.DataFrame:
-    """Every row stored at ``path`` (file plus pending parts, or every part of a folder)."""
+    """Every row stored at ``path`` (file plus pending parts, or every part of a folder). A file
+    store's pending parts are merged into its file first (:func:`_compact_if_pending`): after a
+    crash, the next ffbench command that reads the results makes the file whole again."""
     path = Path(path)
     if not exists(path):
         raise FFBenchError(f"No results at {path}: neither a results file nor a folder of part files.")
+    _compact_if_pending(path)
     parts = parts_dir(path)
     if not parts.is_dir() or not os.access(parts, os.W_OK):
         return _read_unlocked(path)[0]

@@ -43,7 +43,7 @@ from ffbench.global_rng import legacy_global_seed
 from ffbench.grid import Grid, RunPoint, canonical_hash
 from ffbench.provenance import code_hash, device_label, environment, training_closure
 from ffbench.registry import Registry, get_registry
-from ffbench.results import read_results
+from ffbench.results import artifacts_folder, read_results
 from ffbench.training_record import MeasureTraining, TrainingRecord, count_flops
 
 
@@ -96,7 +96,7 @@ class RunOptions:
 
     @property
     def artifacts_dir(self) -> Path:
-        return self.out.with_name(self.out.name + ".artifacts")
+        return artifacts_folder(self.out)
 
 
 @dataclass

@@ -44,7 +44,8 @@ def test_results_and_cached_models_go_through_it(tmp_path):
     assert pd.read_parquet(tmp_path / "r.parquet")["value"].tolist() == [0.5]
     cache = ModelCache(tmp_path / "cache")
     cache.save("abc", {"w": 1}, {"m": 2})
-    assert [p.name for p in (tmp_path / "cache").iterdir()] == [cache.path("abc").name]
+    # the entry, and the marker that makes the folder the cache's own (`ffbench cache clear` touches nothing else)
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [".ffbench-model-cache", cache.path("abc").name]
     assert stat.S_IMODE(cache.path("abc").stat().st_mode) == 0o644
 
 

@@ -13,7 +13,7 @@ from ffbench.cli import cache as cache_cmd
 from ffbench.cli import leaderboard as leaderboard_cmd
 from ffbench.cli import results as results_cmd
 from ffbench.cli.bench import bench
-from ffbench.cli.console import err
+from ffbench.cli.console import err, literal
 from ffbench.cli.plugins import plugins
 from ffbench.cli.report import report
 from ffbench.cli.run import EXAMPLES, run
@@ -36,7 +36,7 @@ def friendly_errors(fn):
         try:
             return fn(*args, **kwargs)
         except FFBenchError as exc:
-            err.print(f"[bold red]Error:[/bold red] {exc}", highlight=False)
+            err.print(f"[bold red]Error:[/bold red] {literal(exc)}", highlight=False)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("Interrupted: run points that finished are kept in the results.")

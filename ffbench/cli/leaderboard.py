@@ -78,6 +78,14 @@ def update(
     lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for another update to finish.", min=0)] = 600.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print what happened as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-run decisions on stderr.")] = False,
+    allow_dirty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-dirty",
+            help="Merge rows of runs made from a checkout with uncommitted changes (git_sha ending in -dirty) "
+            "or with no recorded commit; refused otherwise. Their git_sha stays as recorded; the report lists them.",
+        ),
+    ] = False,
 ) -> None:
     """Merge run results into the boards and re-render their Markdown.
 
@@ -91,6 +99,7 @@ def update(
         boards,
         render=render,
         lock_timeout=lock_timeout,
+        allow_dirty=allow_dirty,
         log=(lambda message: None) if quiet else (lambda message: err.log(escape(message))),
     )
     if as_json:
@@ -115,6 +124,8 @@ def update(
     out.print(rich_table(table, "Leaderboard update (run x metric units)"))
     if report.rendered:
         err.log(escape(f"Markdown rewritten: {', '.join(str(p) for p in report.rendered)}"))
+    if report.dirty:
+        err.log(escape(f"merged with --allow-dirty ({len(report.dirty)} run(s), git_sha kept as recorded)"))
 
 
 @app.command()

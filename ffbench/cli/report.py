@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ffbench.cli.console import err, out
+from ffbench.cli.console import err, literal, out
 
 
 def report(
@@ -48,9 +48,9 @@ def report(
     check_folder_writable(out_dir or default_out(results), "the report", "Choose another folder with --out.")
     built = build_report(results, out_dir, class_name)
     for note in built.notes:
-        err.log(note, highlight=False)
+        err.log(literal(note), highlight=False)
     skipped = [f"{s.title} ({s.skipped})" for s in built.sections if s.skipped]
     if skipped:
-        err.log("skipped: " + "; ".join(skipped), highlight=False)
-    err.log(f"{len(built.files)} figure(s) written to {built.out}", highlight=False)
-    out.print(str(built.index), highlight=False, soft_wrap=True)
+        err.log(literal("skipped: " + "; ".join(skipped)), highlight=False)
+    err.log(literal(f"{len(built.files)} figure(s) written to {built.out}"), highlight=False)
+    out.print(literal(built.index), highlight=False, soft_wrap=True)

@@ -10,7 +10,7 @@ import pandas as pd
 from ffbench.leaderboard.schema import BOARD_COLUMNS, CELL, UNIT
 from ffbench.leaderboard.store import sort_board
 from ffbench.registry import Registry
-from ffbench.results import headline_flags
+from ffbench.results import headline_flags, runs_by_age, start_times, unit_keys
 
 
 def board_rows(results: pd.DataFrame, registry: Registry | None = None) -> pd.DataFrame:
@@ -25,14 +25,7 @@ def board_rows(results: pd.DataFrame, registry: Registry | None = None) -> pd.Da
 
 def _keys(df: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     """One string per row joining ``columns`` (missing values kept distinct from any text)."""
-    key = pd.Series("", index=df.index, dtype="object")
-    for col in columns:
-        key = key + "\x1f" + df[col].astype("string").fillna("\x00").astype("object")
-    return key
-
-
-def _times(df: pd.DataFrame) -> pd.Series:
-    return pd.to_datetime(df["started_at"], utc=True, errors="coerce", format="ISO8601")
+    return unit_keys(df, list(columns))
 
 
 def config_label(row: pd.Series | dict, with_dataset: bool = True) -> str:
@@ -69,12 +62,14 @@ class Decision:
         }[self.action]
 
 
+def _times(df: pd.DataFrame) -> pd.Series:
+    return start_times(df)
+
+
 def _newest_runs(rows: pd.DataFrame) -> pd.DataFrame:
-    """One line per (unit, run): its unit key, run id, start time and position, newest last per unit."""
-    runs = rows.assign(_unit=_keys(rows, UNIT), _t=_times(rows), _pos=range(len(rows)))
-    runs = runs.drop_duplicates(["_unit", "run_id"], keep="last")
-    runs["_t"] = runs["_t"].fillna(pd.Timestamp.min.tz_localize("UTC"))
-    return runs.sort_values(["_unit", "_t", "_pos"], kind="stable")
+    """One line per (unit, run), newest last per unit: the one rule every reader of results uses
+    (:func:`ffbench.results.runs_by_age`)."""
+    return runs_by_age(rows)
 
 
 def merge(board: pd.DataFrame, incoming: pd.DataFrame, name: str = "") -> tuple[pd.DataFrame, list[Decision]]:

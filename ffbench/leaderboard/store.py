@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -12,13 +13,40 @@ import pyarrow.parquet as pq
 import ffbench
 from ffbench.errors import FFBenchError
 from ffbench.leaderboard.schema import BOARD_COLUMNS, ROW_ORDER, SCHEMA_KEY, SCHEMA_VERSION, BoardError
-from ffbench.results import write_atomic
+from ffbench.results import write_atomic, write_parquet
+from ffbench.safe_paths import UnsafePathError, check_identifier, check_inside
 from ffbench.schema import BOARD_COLUMNS_ADDED, BOARD_SCHEMA_READABLE
+from ffbench.untrusted import check_columns
+
+#: Board names that would replace the boards folder's own pages (its index and the schema doc).
+RESERVED_NAMES = ("readme", "schema")
 
 
 def board_name(dataset_id: str) -> str:
     """The board a dataset's rows go to: its name without parameters (``mnist[train_size=10]`` -> ``mnist``)."""
     return dataset_id.partition("[")[0]
+
+
+def safe_board_name(dataset_id: object, where: str = "") -> str:
+    """:func:`board_name` of a ``dataset_id`` read from a file, checked before it becomes a file
+    name: a plain name (:func:`ffbench.safe_paths.check_identifier`: no separator, no ``..``, not
+    absolute) that is not one of the folder's own pages (README, SCHEMA)."""
+    if not isinstance(dataset_id, str):
+        check_identifier(dataset_id, "dataset_id", where)
+    name = check_identifier(board_name(dataset_id), f"board name (from dataset_id {dataset_id!r})", where)
+    if name.lower() in RESERVED_NAMES:
+        raise UnsafePathError(
+            f"Refused dataset_id {dataset_id!r}{f' in {where}' if where else ''}: its board would be "
+            f"{name}.parquet / {name}.md, which would replace the boards folder's own {name}.md; "
+            "nothing was read or written."
+        )
+    return name
+
+
+def board_path(boards_dir: Path, name: str) -> Path:
+    """``<boards_dir>/<name>.parquet``, checked to resolve inside ``boards_dir`` (a symlinked board
+    that leads elsewhere is refused)."""
+    return check_inside(Path(boards_dir) / f"{name}.parquet", boards_dir, "board file")
 
 
 def empty_board() -> pd.DataFrame:
@@ -54,6 +82,7 @@ def read_board(path: str | os.PathLike) -> pd.DataFrame:
         if c not in names:
             table = table.append_column(c, pa.nulls(table.num_rows))
     names = table.schema.names
+    check_columns(table.schema, BOARD_COLUMNS, path, "leaderboard", keep)
     missing = [c for c in BOARD_COLUMNS if c not in names]
     extra = [c for c in names if c not in BOARD_COLUMNS]
     if missing or extra:
@@ -77,8 +106,18 @@ def sort_board(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(ROW_ORDER, na_position="first", kind="stable").reset_index(drop=True)
 
 
-def write_board(df: pd.DataFrame, path: Path) -> None:
-    write_atomic(sort_board(df[list(BOARD_COLUMNS)].astype(BOARD_COLUMNS)), path, {SCHEMA_KEY: SCHEMA_VERSION})
+def board_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` as a board file holds it: the board columns with their dtypes, canonical row order."""
+    return sort_board(df[list(BOARD_COLUMNS)].astype(BOARD_COLUMNS))
+
+
+def write_board(df: pd.DataFrame, path: Path, stage: Callable[[Path], Path] | None = None) -> None:
+    """Write a board atomically; with ``stage`` (:func:`ffbench.atomic_write.atomic_paths`) into the
+    temporary file it gives, renamed over ``path`` together with the rest of the unit."""
+    if stage is None:
+        write_atomic(board_frame(df), path, {SCHEMA_KEY: SCHEMA_VERSION})
+    else:
+        write_parquet(board_frame(df), stage(path), {SCHEMA_KEY: SCHEMA_VERSION})
 
 
 def list_boards(boards_dir: Path) -> dict[str, Path]:

@@ -17,7 +17,8 @@ from ffbench.report.compose import Declared, attempt
 from ffbench.report.figure_api import Artifact, NotDrawn, RunView
 from ffbench.report.html import FigureRef, Page, Section
 from ffbench.report.labels import mean_std, series_labels
-from ffbench.results import headline_flags
+from ffbench.results import artifacts_folder, headline_flags
+from ffbench.safe_paths import is_inside
 
 
 class ResultsReport(Builder):
@@ -41,8 +42,15 @@ class ResultsReport(Builder):
             rows = self.df[(self.df["run_id"] == run_id) & (self.df["metric"] == metric) & self.df["artifact"].notna()]
             if rows.empty:
                 raise NotDrawn(f"run {run_id} saved no {metric} artifact.")
-            base = self.path.parent / str(rows["artifact"].iloc[0])
+            stem = str(rows["artifact"].iloc[0])
+            base = self.path.parent / stem
             npz, js = base.with_name(base.name + ".npz"), base.with_name(base.name + ".json")
+            own = artifacts_folder(self.path)
+            if not (is_inside(npz, own) and is_inside(js, own)):  # a row's text never leads the report elsewhere
+                raise NotDrawn(
+                    f"the {metric} artifact of run {run_id} is recorded as {stem!r}, which lies outside this "
+                    f"results file's artifact folder {own}; it was not read."
+                )
             if not npz.exists() and not js.exists():
                 raise NotDrawn(
                     f"the {metric} artifact of run {run_id} is missing ({npz} / {js}); "
@@ -50,9 +58,17 @@ class ResultsReport(Builder):
                 )
             arrays: dict[str, np.ndarray] = {}
             if npz.exists():
-                with np.load(npz, allow_pickle=False) as z:
-                    arrays = {k: z[k] for k in z.files}
-            meta = json.loads(js.read_text()) if js.exists() else {}
+                try:
+                    with np.load(npz, allow_pickle=False) as z:
+                        arrays = {k: z[k] for k in z.files}
+                except Exception as exc:  # a damaged or foreign file: this figure is not drawn, the report goes on
+                    raise NotDrawn(f"the {metric} artifact of run {run_id} ({npz}) is not readable ({exc}).") from None
+            try:
+                meta = json.loads(js.read_text(encoding="utf-8")) if js.exists() else {}
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise NotDrawn(f"the {metric} artifact of run {run_id} ({js}) is not JSON text ({exc}).") from None
+            if not isinstance(meta, dict):
+                raise NotDrawn(f"the {metric} artifact of run {run_id} ({js}) does not hold a JSON object.")
             self._artifacts[key] = Artifact(metric, run_id, arrays, meta)
         return self._artifacts[key]
 

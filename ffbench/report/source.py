@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 
 from ffbench import results_store
 from ffbench.errors import FFBenchError
-from ffbench.results import read_results
+from ffbench.results import newest_runs, read_results
 
 BOARD_COLUMNS = ("rule", "dataset", "metric", "stat", "layer", "class", "mean", "std", "n")
 BOARD_SCHEMA_KEY = "ffbench_leaderboard_schema"  # ffbench.leaderboard.SCHEMA_KEY (imported only for boards)
@@ -26,12 +26,20 @@ class Source:
     seed_rows: pd.DataFrame | None = None
 
 
+def results_rows(path: Path) -> pd.DataFrame:
+    """The rows of the results at ``path`` that a report counts: the newest run of each unit
+    (:func:`ffbench.results.newest_runs`, the rule ``leaderboard update`` merges by), so a point
+    run twice is one seed."""
+    return newest_runs(read_results(path))
+
+
 def read_source(path: Path) -> Source:
     """A leaderboard written by ``ffbench leaderboard`` (its schema key in the Parquet metadata; per-seed
-    rows, aggregated here), an aggregated board (``mean`` column, no ``value``), or a results file."""
+    rows, aggregated here), an aggregated board (``mean`` column, no ``value``), or a results file
+    (the newest run of each unit: :func:`results_rows`)."""
     if not path.is_file():  # a folder store, or a results file whose points are all still parts
         if results_store.exists(path):
-            return Source("results", read_results(path))
+            return Source("results", results_rows(path))
         raise FFBenchError(f"No results file or leaderboard at {path}.")
     try:
         schema = pq.read_schema(path)
@@ -51,4 +59,4 @@ def read_source(path: Path) -> Source:
             if col not in df.columns:
                 df[col] = None
         return Source("board", df)
-    return Source("results", read_results(path))
+    return Source("results", results_rows(path))

@@ -1,0 +1,58 @@
+"""Reading Parquet files ffbench did not necessarily write: every column it knows must hold the
+kind of values ffbench writes there, or the file is refused with one paragraph naming the file
+and the columns (instead of a pyarrow or pandas traceback from deep inside a reader).
+
+Used by the results reader (:mod:`ffbench.results_store`) and the board reader
+(:mod:`ffbench.leaderboard.store`); paths built from the rows' text are checked by
+:mod:`ffbench.safe_paths`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pyarrow as pa
+
+from ffbench.errors import FFBenchError
+
+#: pandas dtype of a column -> (what the error calls it, the Arrow types accepted for it). Null
+#: columns (every value missing) fit every dtype; integer columns fit float ones.
+_ACCEPTS = {
+    "string": ("text", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)),
+    "Int64": ("integers", pa.types.is_integer),
+    "float64": ("numbers", lambda t: pa.types.is_floating(t) or pa.types.is_integer(t)),
+    "boolean": ("true/false", pa.types.is_boolean),
+}
+
+
+class SchemaMismatchError(FFBenchError):
+    """A Parquet file whose known columns hold values of the wrong type."""
+
+
+def _value_type(t: pa.DataType) -> pa.DataType:
+    return t.value_type if pa.types.is_dictionary(t) else t
+
+
+def wrong_columns(schema: pa.Schema, columns: dict[str, str]) -> list[str]:
+    """``"column (expected ..., found ...)"`` for each column of ``columns`` (name -> pandas dtype)
+    that ``schema`` holds with an Arrow type that cannot hold that dtype's values."""
+    wrong = []
+    for field in schema:
+        if field.name not in columns:
+            continue
+        label, accepts = _ACCEPTS[columns[field.name]]
+        t = _value_type(field.type)
+        if not (pa.types.is_null(t) or accepts(t)):
+            wrong.append(f"{field.name} (expected {label}, found {field.type})")
+    return wrong
+
+
+def check_columns(schema: pa.Schema, columns: dict[str, str], path: str | os.PathLike, what: str, keep: str) -> None:
+    """Raise :class:`SchemaMismatchError` naming ``path`` and every wrongly typed column (``what``
+    the file claims to be, ``keep`` what the user can do) unless ``schema`` fits ``columns``."""
+    wrong = wrong_columns(schema, columns)
+    if wrong:
+        raise SchemaMismatchError(
+            f"{path} has ffbench's {what} column names but values of the wrong type in "
+            f"{'; '.join(wrong)}, so it was not read. {keep}"
+        )

@@ -663,6 +663,14 @@ class Metric(Component):
     #: higher = sparser"}``. The legend adds the direction from ``higher_is_better`` (ranked or
     #: descriptive); a stat without an entry is described by the metric's ``description``.
     stat_help: ClassVar[dict[str, str]] = {}
+    #: ``ffbench verify`` (docs/submitting.md): how far a re-run value may lie from the submitted one
+    #: where the two cannot be identical (another thread count, torch build, CPU or a CUDA kernel), as a
+    #: multiple of that cell's standard deviation over the submitted seeds, and never wider than the
+    #: cell's seed std on the board. Default 1.0: a re-run may differ from its seed by one seed std.
+    verify_tolerance: ClassVar[float] = 1.0
+    #: Stats that measure the machine rather than the model (seconds, memory, energy): ``ffbench
+    #: verify`` re-runs them but does not compare them, and lists them as unchecked. Default: none.
+    unverified_stats: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def headline_stats(cls) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ resolved, validated parameter values; its identity lists every parameter, keys s
 from __future__ import annotations
 
 import difflib
+import math
 from abc import ABCMeta
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +39,10 @@ class Param:
     #: configurations that existed before keep their identities, so resumed runs and committed
     #: boards still match them; setting it to anything else gives a new configuration.
     omit_at_default: bool = False
+    #: For a float parameter: whether NaN and +-inf are accepted. False (default): refused, since
+    #: min/max comparisons are false for NaN and a non-finite learning rate or threshold only
+    #: fails (or silently misbehaves) once training has started.
+    allow_nonfinite: bool = False
 
     def coerce(self, value: Any, owner: str = "") -> Any:
         """Convert ``value`` (a Python value or a CLI string) to this parameter's type, or raise."""
@@ -64,6 +69,10 @@ class Param:
                 if isinstance(value, bool):
                     raise ValueError
                 out = float(value)
+                if not math.isfinite(out) and not self.allow_nonfinite:
+                    raise ParameterError(
+                        f"Bad value {value!r} for parameter '{where}': expected a finite number (not NaN or infinity)."
+                    )
             else:
                 out = self.type(value)
         except (TypeError, ValueError):
@@ -136,7 +145,12 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
         if "=" not in item:
             raise ParameterError(f"Malformed parameter {item!r} in {spec!r}: expected key=value.")
         k, v = item.split("=", 1)
-        params[k.strip()] = v.strip()
+        k, v = k.strip(), v.strip()
+        if k in params:
+            raise ParameterError(f"Parameter '{k}' is given twice in {spec!r} ({params[k]!r} and {v!r}); give it once.")
+        params[k] = v
+    if not name.strip():
+        raise ParameterError(f"Malformed component spec {spec!r}: expected name or name[k=v,...].")
     return name.strip(), params
 
 

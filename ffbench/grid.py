@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,11 +106,68 @@ def split_specs(values: Iterable[str]) -> list[str]:
     return out
 
 
+#: The seeds every backend accepts: numpy's ``default_rng`` takes no negative seed, the results'
+#: ``seed`` column is a signed 64-bit integer, and ``torch.Generator.manual_seed`` takes up to 2**64-1.
+SEED_MAX = 2**63 - 1
+#: The most run points one grid may hold (checked before it is expanded).
+MAX_POINTS = 1_000_000
+#: The command-line flag of each kind's component list (for messages).
+FLAGS = {
+    "rule": "--rule",
+    "goodness": "--goodness",
+    "negatives": "--negatives",
+    "dataset": "--dataset",
+    "metric": "--metric",
+}
+
+
+def check_seed_range(seeds: Sequence[int]) -> None:
+    """Raise a :class:`ParameterError` unless every seed is a whole number in 0..:data:`SEED_MAX`.
+    A ``range`` is checked by its ends, so a huge one costs nothing."""
+    if isinstance(seeds, range):
+        ends = [seeds[0], seeds[-1]] if len(seeds) else []
+    else:
+        ends = list(seeds)
+    bad = [s for s in ends if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= SEED_MAX]
+    if bad:
+        raise ParameterError(
+            f"Seed {bad[0]} is out of range: seeds must be whole numbers from 0 to {SEED_MAX} (2**63-1; numpy's "
+            "default_rng takes no negative seed, the results' seed column is a signed 64-bit integer, and "
+            "torch.Generator.manual_seed takes up to 2**64-1). Nothing was trained."
+        )
+
+
+def check_seed_option(first: int, count: int) -> None:
+    """``--seed FIRST --seeds COUNT``, checked before anything is built: every seed in range
+    (:func:`check_seed_range`) and at most :data:`MAX_POINTS` of them."""
+    if count > MAX_POINTS:
+        raise ParameterError(
+            f"--seeds {count} is more seeds than one run may have ({MAX_POINTS}); split the run. Nothing was trained."
+        )
+    check_seed_range(range(first, first + count))
+
+
+def _conflicts(spec: str, spec_params: dict[str, str], mine: Sequence[ParamOverride]) -> None:
+    """A value given in the spec and again by --param, or by two --param options, is refused
+    with both values named (which one would win is not obvious, so neither does)."""
+    by_key: dict[str, ParamOverride] = {}
+    for o in mine:
+        if o.key in spec_params and (len(o.values) > 1 or o.values[0] != spec_params[o.key]):
+            raise ParameterError(
+                f"Parameter '{o.key}' is set twice: {o.key}={spec_params[o.key]} in {spec!r} and "
+                f"--param {o.target}.{o.key}={','.join(o.values)}; give it in one place."
+            )
+        if o.key in by_key and by_key[o.key].values != o.values:
+            first, second = (f"--param {x.target}.{o.key}={','.join(x.values)}" for x in (by_key[o.key], o))
+            raise ParameterError(f"Parameter '{o.key}' of {spec!r} is set twice: {first} and {second}; give it once.")
+        by_key[o.key] = o
+
+
 def build_components(
     registry: Registry, kind: str, specs: Sequence[str], overrides: Sequence[ParamOverride], preset: str
 ) -> list[Component]:
     """Instances for every spec x every combination of the --param values that apply to it."""
-    built: list[Component] = []
+    built: dict[Component, None] = {}  # insertion-ordered set: duplicates dropped in linear time
     for spec in specs:
         name, spec_params = parse_spec(spec)
         entry = registry.get(kind, name)
@@ -119,13 +177,13 @@ def build_components(
             if o.key not in schema and o.target == name:
                 entry.cls.resolve_params({o.key: None})  # raises a ParameterError naming valid keys
         mine = [o for o in mine if o.key in schema]
+        _conflicts(spec, spec_params, mine)
+        mine = [o for o in mine if o.key not in spec_params]  # the same value in both places: once
         for combo in itertools.product(*(o.values for o in mine)):
             params: dict[str, Any] = dict(spec_params)
             params.update({o.key: v for o, v in zip(mine, combo)})
-            component = entry.cls.from_spec(params, preset=preset)
-            if component not in built:
-                built.append(component)
-    return built
+            built.setdefault(entry.cls.from_spec(params, preset=preset))
+    return list(built)
 
 
 def check_overrides(registry: Registry, overrides: Sequence[ParamOverride], chosen: dict[str, list[Component]]) -> None:
@@ -161,35 +219,54 @@ def expand_grid(
     params: Sequence[str] = (),
     preset: str = "quick",
 ) -> Grid:
+    check_seed_range(seeds)
+    if not len(seeds):
+        raise ParameterError("No seed given: choose at least one (e.g. --seed 0 --seeds 1).")
     overrides = [ParamOverride.parse(p) for p in params]
-    chosen = {
-        kind: build_components(registry, kind, split_specs(specs), overrides, preset)
-        for kind, specs in (
-            ("rule", rules),
-            ("goodness", goodness),
-            ("negatives", negatives),
-            ("dataset", datasets),
-            ("metric", metrics),
-        )
+    given = {
+        "rule": split_specs(rules),
+        "goodness": split_specs(goodness),
+        "negatives": split_specs(negatives),
+        "dataset": split_specs(datasets),
+        "metric": split_specs(metrics),
     }
+    for kind, specs in given.items():
+        if not specs:
+            raise ParameterError(
+                f"{FLAGS[kind]} selects no {kind}: give at least one name, e.g. "
+                f"{FLAGS[kind]} {registry.names(kind)[0] if registry.names(kind) else 'NAME'} "
+                f"(`ffbench plugins` lists them). Nothing was run."
+            )
+    chosen = {kind: build_components(registry, kind, specs, overrides, preset) for kind, specs in given.items()}
+    size = len(seeds) * math.prod(len(chosen[k]) for k in ("rule", "goodness", "negatives", "dataset"))
+    if size > MAX_POINTS:
+        raise ParameterError(
+            f"This grid would hold up to {size} run points, more than the {MAX_POINTS} one run may have; "
+            "split it (fewer seeds or parameter values per run). Nothing was run."
+        )
     check_overrides(registry, overrides, chosen)
     grid = Grid(points=[], metrics=chosen["metric"])  # type: ignore[arg-type]
     _check_compatibility(chosen, grid)
     refused: dict[str, dict[tuple, str]] = {}
-    for rule, good, neg, data, seed in itertools.product(
-        chosen["rule"], chosen["goodness"], chosen["negatives"], chosen["dataset"], seeds
+    seen: set[tuple[int, ...]] = set()  # (rule, goodness, negatives, dataset) combinations already expanded
+    unique_seeds = list(dict.fromkeys(seeds))
+    for rule, good, neg, data in itertools.product(
+        chosen["rule"], chosen["goodness"], chosen["negatives"], chosen["dataset"]
     ):
         g = good if rule.uses_goodness else None
         n = neg if rule.uses_negatives else None
+        combo = (id(rule), id(g), id(n), id(data))  # the built components are distinct values
+        if combo in seen:  # a rule that reads no goodness: one combination for every goodness
+            continue
+        seen.add(combo)
         if g is not None and n is not None and not compatible(g, n):
             continue
         ok, reason = rule.accepts(g, n)
         if not ok:
             refused.setdefault(rule.short_identity, {})[(g and g.short_identity, n and n.short_identity)] = reason
             continue
-        point = RunPoint(rule, g, n, data, seed, preset)  # type: ignore[arg-type]
-        if point not in grid.points:
-            grid.points.append(point)
+        # seeds innermost, as before; checks once per combination: linear in the number of points
+        grid.points.extend(RunPoint(rule, g, n, data, seed, preset) for seed in unique_seeds)  # type: ignore[arg-type]
     _note_refusals(refused, grid)
     return grid
 

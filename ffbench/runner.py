@@ -38,17 +38,22 @@ from ffbench.contracts import (
     TrainedModel,
     TrainingVariant,
 )
-from ffbench.errors import TrainingDivergedError
+from ffbench.divergence import WatchedTrainContext, check_trained, check_weights
+from ffbench.errors import FFBenchError
 from ffbench.global_rng import legacy_global_seed
 from ffbench.grid import Grid, RunPoint, canonical_hash
 from ffbench.provenance import code_hash, device_label, environment, training_closure
 from ffbench.registry import Registry, get_registry
 from ffbench.results import artifacts_folder, read_results
 from ffbench.training_record import MeasureTraining, TrainingRecord, count_flops
+from ffbench.untrusted import literal
 
 
 class Reporter(Protocol):
-    """What the runner tells its caller (the CLI draws rich progress bars from it)."""
+    """What the runner tells its caller (the CLI draws rich progress bars from it). ``log``
+    messages are rich markup: the runner escapes (:func:`ffbench.untrusted.literal`) every text it
+    did not write itself (labels, specs, errors, a rule's log lines); ``point.label`` and
+    ``description`` are plain text, to be escaped by whoever prints them."""
 
     def start(self, total_points: int) -> None: ...
     def point_started(self, index: int, point: RunPoint) -> None: ...
@@ -228,7 +233,7 @@ class Runner:
         todo = []
         for i, point in enumerate(grid.points):
             if done and {m.identity for m in grid.metrics} <= done.get(point.config_hash, set()):
-                self.reporter.log(f"resume: skipping {point.label} (rows present)")
+                self.reporter.log(literal(f"resume: skipping {point.label} (rows present)"))
                 continue
             todo.append((i, point))
         seeds: dict[str, list[int]] = {}
@@ -243,8 +248,9 @@ class Runner:
         The run's state lives in a :class:`RunContext` made here and dropped when the run ends;
         an executor that runs points elsewhere keeps its own per worker."""
         context = RunContext()
+        check_seeds(p.seed for p in grid.points)
         for point in grid.points:
-            context.load_bundle(point.dataset, self.opts)
+            load_before_training(context, point, self.opts)
         tasks = self.tasks(grid, resume)
         if executor is not None and not isinstance(executor, LocalExecutor):
             tasks = [dataclasses.replace(t, sibling_seeds=()) for t in tasks]
@@ -309,7 +315,7 @@ def execute_point(
         try:
             model, record = train(point, bundle, variant, opts, reporter, context, task.sibling_seeds)
         except Exception as exc:  # a failed point is recorded, never cached, and the run goes on
-            reporter.log(f"[red]training failed[/red] for {point.label}: {error_text(exc)}")
+            reporter.log(f"[red]training failed[/red] for {literal(point.label)}: {literal(error_text(exc))}")
             rows += [failed_row(base, m, exc, registry) for m in group]
             continue
         ev = Evaluation(model, bundle, opts.device, training=record)
@@ -320,7 +326,7 @@ def execute_point(
             try:
                 result = metric.compute(ev)
             except Exception as exc:
-                reporter.log(f"[red]metric {metric.name} failed[/red]: {error_text(exc)}")
+                reporter.log(f"[red]metric {literal(metric.name)} failed[/red]: {literal(error_text(exc))}")
                 rows.append(failed_row(base, metric, exc, registry, **extra))
                 continue
             artifact = make_artifact(opts, run_id, metric, result)
@@ -366,13 +372,13 @@ def train_context(
     reporter: Reporter,
     seed: int | None = None,
 ) -> TrainContext:
-    return TrainContext(
+    return WatchedTrainContext(
         device=opts.device,
         seed=point.seed if seed is None else seed,
         train_classes=[c for c in range(bundle.num_classes) if c not in held_out],
         num_classes=bundle.num_classes,
         progress=reporter.progress,
-        log=reporter.log,
+        log=lambda message: reporter.log(literal(str(message))),  # a rule's text, printed as it is
         precision=opts.precision,
         compile=opts.compile,
     )
@@ -399,7 +405,10 @@ def load_cached(point: RunPoint, bundle: DatasetBundle, variant: dict | None, op
     """The cached model of ``point``, if any; only the classes of the modules its components train
     with (and torch.nn) may be rebuilt from the file (ffbench.cache)."""
     return opts.cache.load(
-        model_key(point, bundle, variant, opts), training_closure(*component_classes(point)), warn=reporter.log
+        model_key(point, bundle, variant, opts),
+        training_closure(*component_classes(point)),
+        warn=lambda message: reporter.log(literal(message)),
+        check=check_weights,  # a cached model with non-finite or exploded weights is discarded, never reused
     )
 
 
@@ -423,7 +432,7 @@ def train(
         return held
     hit = load_cached(point, bundle, variant, opts, reporter)
     if hit is not None:
-        reporter.log(f"reusing cached model for {point.label}" + (f" {variant}" if variant else ""))
+        reporter.log(literal(f"reusing cached model for {point.label}" + (f" {variant}" if variant else "")))
         return hit.model.to(opts.device), TrainingRecord.from_meta(hit.meta)
     held_out = list((variant or {}).get("holdout", []))
     data = bundle.without_classes(held_out) if held_out else bundle
@@ -436,12 +445,12 @@ def train(
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     with legacy_global_seed(point.seed, opts.device), MeasureTraining(opts.device) as measured:
         if len(points) > 1:
-            reporter.log(f"training seeds {[p.seed for p in points]} of {point.rule.short_identity} together")
+            reporter.log(literal(f"training seeds {[p.seed for p in points]} of {point.rule.short_identity} together"))
             models = point.rule.fit_seeds(data, point.goodness, point.negatives, ctxs)
         else:
             models = [point.rule.fit(data, point.goodness, point.negatives, ctxs[0])]
-    for model in models:
-        check_finite_weights(model)
+    for model, ctx in zip(models, ctxs):  # rule-agnostic: losses it reported, weights, activations, accuracy
+        check_trained(model, data, opts.device, ctx.losses)
     record = measured.record(device_label(opts.device), stacked_seeds=len(points)).with_flops(
         *count_flops(point.rule, data, point.goodness, point.negatives)
     )  # the seeds share one count
@@ -481,16 +490,32 @@ def reads_label(model: TrainedModel, bundle: DatasetBundle, device: torch.device
 
 
 def check_finite_weights(model: TrainedModel) -> None:
-    """A model with NaN or infinite parameters diverged, whatever its rule reported: it fails
-    the point (and is never cached). Models that are not torch modules are not inspected."""
-    if not isinstance(model, torch.nn.Module):
-        return
-    bad = [name for name, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
-    if bad:
-        raise TrainingDivergedError(
-            f"training diverged: non-finite weights in {', '.join(bad[:3])}"
-            f"{' and more' if len(bad) > 3 else ''}; lower the learning rate."
-        )
+    """A model with NaN, infinite or exploded weights diverged, whatever its rule reported: it
+    fails the point (and is never cached). :func:`ffbench.divergence.check_weights`."""
+    check_weights(model)
+
+
+def load_before_training(context: RunContext, point: RunPoint, opts: RunOptions) -> None:
+    """Load ``point``'s dataset before anything trains. A plugin's own failure that is not one of
+    ffbench's clear errors (e.g. a damaged data file tripping an assertion inside a reader) still
+    becomes one paragraph naming the dataset, not a traceback."""
+    try:
+        context.load_bundle(point.dataset, opts)
+    except FFBenchError:
+        raise
+    except Exception as exc:
+        raise FFBenchError(
+            f"Dataset '{point.dataset.short_identity}' could not be loaded ({error_text(exc)}). If its files "
+            "are damaged or not in the expected format, delete them (they are downloaded again where the "
+            "network allows) or point --data-dir at a good copy. Nothing was trained."
+        ) from None
+
+
+def check_seeds(seeds) -> None:
+    """Every seed within what every backend accepts, before anything trains (:data:`ffbench.grid.SEED_MAX`)."""
+    from ffbench.grid import check_seed_range
+
+    check_seed_range(sorted(set(seeds)))
 
 
 def base_row(task: PointTask, registry: Registry, bundle: DatasetBundle | None, run_id: str) -> dict:

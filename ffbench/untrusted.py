@@ -1,4 +1,10 @@
-"""Reading Parquet files ffbench did not necessarily write: every column it knows must hold the
+"""Text and files from strangers.
+
+**Text** a user or a plugin supplies (component specs such as ``ff[epochs=5]``, paths, error
+messages, a rule's log lines) is printed through rich only via :func:`literal`, so rich markup
+never eats ``[...]`` nor fails on ``[/bold]``.
+
+**Parquet files** ffbench did not necessarily write: every column it knows must hold the
 kind of values ffbench writes there, or the file is refused with one paragraph naming the file
 and the columns (instead of a pyarrow or pandas traceback from deep inside a reader).
 
@@ -12,8 +18,17 @@ from __future__ import annotations
 import os
 
 import pyarrow as pa
+from rich.markup import escape
 
 from ffbench.errors import FFBenchError
+
+
+def literal(text: object) -> str:
+    """``text`` as rich prints it literally: the one escape for every user- or plugin-supplied
+    string that goes through a rich console (its markup would otherwise eat ``[k=v]`` or fail on
+    ``[/bold]``)."""
+    return escape(str(text))
+
 
 #: pandas dtype of a column -> (what the error calls it, the Arrow types accepted for it). Null
 #: columns (every value missing) fit every dtype; integer columns fit float ones.

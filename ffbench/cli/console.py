@@ -5,18 +5,12 @@ from __future__ import annotations
 import sys
 
 from rich.console import Console
-from rich.markup import escape
+
+from ffbench.untrusted import literal  # noqa: F401 (the one escape helper, for the CLI modules)
 
 err = Console(stderr=True, log_path=False)
 # Piped or captured output gets a wide console so tables are not folded into 80 columns.
 out = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
-
-
-def literal(text: object) -> str:
-    """``text`` as rich prints it literally: the one escape for every user- or plugin-supplied string
-    (component specs such as ``ff[epochs=5]``, paths, error messages, plugin logs) that goes through a
-    rich console, whose markup would otherwise eat ``[...]`` or fail on ``[/bold]``."""
-    return escape(str(text))
 
 
 def print_json(obj) -> None:

@@ -11,13 +11,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from ffbench.cache import ModelCache
-from ffbench.cli.console import err, out, print_json
+from ffbench.cli.console import err, literal, out, print_json
 from ffbench.cli.progress import RichReporter
-from ffbench.grid import expand_grid, split_specs
+from ffbench.grid import check_seed_option, expand_grid, split_specs
 from ffbench.prechecks import check_run_outputs
 from ffbench.provenance import resolve_device
 from ffbench.registry import get_registry
-from ffbench.results import to_frame
+from ffbench.results import newest_runs, to_frame
 from ffbench.runner import Runner, RunOptions
 from ffbench.summary import summary_table
 
@@ -243,6 +243,7 @@ def run(
         raise FFBenchError(f"Unknown --stack-seeds '{stack_seeds}'. Valid: auto, on, off.")
     if precision not in ("fp32", "tf32", "bf16"):
         raise FFBenchError(f"Unknown precision '{precision}'. Valid: fp32, tf32, bf16.")
+    check_seed_option(seed or 0, seeds or 1)  # before any grid is built: huge or negative seeds, huge --seeds
     registry = get_registry()
     extra_columns: dict[str, str] = {}
     if suite:
@@ -281,13 +282,13 @@ def run(
             negatives=negatives or DEFAULTS["negatives"],
             datasets=dataset or DEFAULTS["dataset"],
             metrics=metric or DEFAULTS["metric"],
-            seeds=list(range(seed or 0, (seed or 0) + (seeds or 1))),
+            seeds=range(seed or 0, (seed or 0) + (seeds or 1)),
             params=param or [],
             preset=preset,
         )
         grid.notes.extend(ignored_choices(grid, goodness, negatives))
     for note in grid.notes:
-        err.log(note)
+        err.log(literal(note))
     opts = RunOptions(
         out=out_path.resolve(),
         device=resolve_device(device),
@@ -304,7 +305,8 @@ def run(
     check_run_outputs(opts.out, opts.artifacts_dir, opts.cache.root if cache else None, len(grid.points))
     if not quiet:
         err.log(
-            f"{len(grid.points)} run point(s) x {len(grid.metrics)} metric(s) on {opts.device}; results -> {opts.out}"
+            f"{len(grid.points)} run point(s) x {len(grid.metrics)} metric(s) on {opts.device}; "
+            f"results -> {literal(opts.out)}"
         )
     pool = None
     if executor != "local":
@@ -333,9 +335,13 @@ def run(
             with pool:
                 rows = Runner(registry, opts, reporter).run(grid, executor=pool, resume=resume)
     if not rows:
-        err.print("Nothing to run: every run point already has its rows (--resume).")
+        err.print(
+            "Nothing to run: every run point already has its rows (--resume)."
+            if resume
+            else "Nothing to run: the selection holds no run point."
+        )
         return
-    df = to_frame(rows)
+    df = newest_runs(to_frame(rows))  # the rule every reader of results uses (one row set per unit)
     if as_json:
         print_json(df.astype(object).where(df.notna(), None).to_dict("records"))
     else:
@@ -344,6 +350,6 @@ def run(
     if failed:
         err.print(
             f"[red]{failed} of {df['run_id'].nunique()} run point(s) had failures[/red] "
-            f"(see the 'error' column in {opts.out})."
+            f"(see the 'error' column in {literal(opts.out)})."
         )
         raise typer.Exit(1)

@@ -165,6 +165,13 @@ def make_bundle(
     (``norm`` "mnist"), applied to both splits.
     """
     (x_tr, y_tr), (x_te, y_te) = train, test
+    sizes = (("train_size", train_size, y_tr, "training"), ("test_size", test_size, y_te, "test"))
+    for key, size, split, what in sizes:
+        if size > len(split):  # the identity would record a size that was not used
+            raise ParameterError(
+                f"Bad value {size} for parameter '{name}.{key}': the {what} split has {len(split)} images; "
+                f"give at most {len(split)} (0 = all)."
+            )
     i_tr = stratified_indices(y_tr, train_size, seed=subset_seed)
     i_te = stratified_indices(y_te, test_size, seed=subset_seed)
     x_tr, y_tr, x_te, y_te = x_tr[i_tr], np.asarray(y_tr)[i_tr], x_te[i_te], np.asarray(y_te)[i_te]

@@ -25,7 +25,7 @@ import torchvision.datasets as tvd
 import ffbench
 from ffbench.component import Param
 from ffbench.contracts import Dataset, DatasetBundle
-from ffbench.errors import DatasetNotFoundError
+from ffbench.errors import DatasetNotFoundError, FFBenchError
 from ffbench_plugins.datasets.common import FASHION_MNIST_CLASSES, SIZE_PARAMS, make_bundle, read_idx, subset_options
 
 DATA_ENV = "FFBENCH_DATA"
@@ -77,7 +77,17 @@ class TorchvisionDataset(Dataset):
             train, test, classes = self.read_torchvision(root, download)
         except (RuntimeError, OSError) as exc:
             raise self.not_found(root, origin, download, exc) from None
+        except Exception as exc:  # files present but not what torchvision expects (a bare assertion, ...)
+            raise self.unreadable(root, origin, exc) from None
         return train, test, classes, f"torchvision {self.layout} in {root}"
+
+    def unreadable(self, root: Path, origin: str, exc: BaseException) -> FFBenchError:
+        """The one-paragraph error for files that exist but cannot be read: which, why, the fix."""
+        return FFBenchError(
+            f"Dataset '{self.name}': the files in the data directory {root} ({origin}) could not be read "
+            f"({short_reason(exc)}); they are damaged or not torchvision's format ({self.layout}). Delete them so "
+            f"that they are downloaded again, or pass --data-dir (or set {DATA_ENV}) to a folder with good copies."
+        )
 
     @abstractmethod
     def read_torchvision(self, root: Path, download: bool) -> tuple[Split, Split, list[str]]:
@@ -148,8 +158,12 @@ class FashionMNIST(_MNISTLike):
 
     def read(self, root: Path, origin: str, download: bool) -> tuple[Split, Split, list[str], str]:
         """torchvision's files, else Debian's package, else a torchvision download."""
-        with contextlib.suppress(RuntimeError, OSError):
+        try:
             return (*self.read_torchvision(root, download=False), f"torchvision {self.layout} in {root}")
+        except (RuntimeError, OSError):
+            pass
+        except Exception as exc:  # files present but damaged: say so rather than read another copy silently
+            raise self.unreadable(root, origin, exc) from None
         if self.has_debian_files():
             return (*self.read_debian(), f"Debian dataset-fashion-mnist in {DEBIAN_FASHION_MNIST}")
         if not download:
@@ -158,6 +172,8 @@ class FashionMNIST(_MNISTLike):
             train, test, classes = self.read_torchvision(root, download=True)
         except (RuntimeError, OSError) as exc:
             raise self.not_found(root, origin, download, exc) from None
+        except Exception as exc:
+            raise self.unreadable(root, origin, exc) from None
         return train, test, classes, f"torchvision {self.layout} in {root}"
 
     @staticmethod

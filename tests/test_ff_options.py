@@ -17,14 +17,8 @@ from ffbench_plugins.negatives.wrong_label import WrongLabelNegatives
 from ffbench_plugins.rules.bp import BPRule
 from ffbench_plugins.rules.bp_ff import BPFFRule
 from ffbench_plugins.rules.ff import FFRule, FoldedInput, RowInput, StackedFF
-from ffbench_plugins.rules.ffnet import (
-    FFNet,
-    LabelEmbedding,
-    normalize,
-    peer_norm_loss,
-    relu_st,
-    rms_normalize,
-)
+from ffbench_plugins.rules.ff_pieces import LabelEmbedding, normalize, peer_norm_loss, relu_st, rms_normalize
+from ffbench_plugins.rules.ffnet import FFNet
 from ffbench_plugins.rules.training import cooldown_factor, make_optimizer
 
 

@@ -10,7 +10,7 @@ from ffbench_plugins.goodness.norms import L2Goodness, MeanSquaresGoodness, SumS
 from ffbench_plugins.metrics.sparsity import hoyer
 from ffbench_plugins.negatives.hard import sample_hard_labels
 from ffbench_plugins.negatives.wrong_label import draw_wrong_labels
-from ffbench_plugins.rules.ffnet import LabelEmbedding, normalize
+from ffbench_plugins.rules.ff_pieces import LabelEmbedding, normalize
 
 
 def test_label_embedding_grey():

@@ -40,14 +40,8 @@ from ffbench_plugins.negatives.wrong_label import WrongLabelNegatives, draw_wron
 from ffbench_plugins.rules.bp_ff import BPFFRule
 from ffbench_plugins.rules.conv_ff import ConvFFRule
 from ffbench_plugins.rules.ff import FFRule, keeps_training_images
-from ffbench_plugins.rules.ffnet import (
-    READOUT_EPOCHS,
-    FFNet,
-    LabelEmbedding,
-    LinearReadout,
-    ModelGoodness,
-    rms_normalize,
-)
+from ffbench_plugins.rules.ff_pieces import LabelEmbedding, rms_normalize
+from ffbench_plugins.rules.ffnet import READOUT_EPOCHS, FFNet, LinearReadout, ModelGoodness
 
 ALL = torch.arange(3)
 

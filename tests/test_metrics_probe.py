@@ -23,7 +23,8 @@ from ffbench_plugins.metrics.linear_probe import (
     neutral_representations,
     train_subset,
 )
-from ffbench_plugins.rules.ffnet import FFNet, LabelEmbedding
+from ffbench_plugins.rules.ff_pieces import LabelEmbedding
+from ffbench_plugins.rules.ffnet import FFNet
 
 CLASSES = ["a", "b", "c"]
 

@@ -18,7 +18,7 @@ from ffbench_plugins.metrics.sparsity import hoyer
 from ffbench_plugins.negatives.hard import HardNegatives
 from ffbench_plugins.negatives.wrong_label import WrongLabelNegatives, draw_wrong_labels
 from ffbench_plugins.rules.ff import FFRule, FoldedInput, RowInput
-from ffbench_plugins.rules.ffnet import LabelEmbedding, normalize
+from ffbench_plugins.rules.ff_pieces import LabelEmbedding, normalize
 
 SEEDS = [0, 1, 2]
 

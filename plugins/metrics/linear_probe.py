@@ -222,7 +222,7 @@ def neutral_input(model: TrainedModel, flat: torch.Tensor, neutral: str) -> torc
 
 def embeds_labels(model: TrainedModel) -> bool:
     """Whether the model embeds labels the FF way (an ``ffnet.LabelEmbedding`` read by ``forward_all``)."""
-    from ffbench_plugins.rules.ffnet import LabelEmbedding
+    from ffbench_plugins.rules.ff_pieces import LabelEmbedding
 
     return isinstance(getattr(model, "embedding", None), LabelEmbedding) and hasattr(model, "forward_all")
 

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from ffbench.contracts import DatasetBundle, Goodness, LearningRule, NegativeGenerator, TrainContext, TrainedModel
 from ffbench_plugins.rules.bp import build_mlp
+from ffbench_plugins.rules.ff_pieces import negatives_due
 from ffbench_plugins.rules.ffnet import build_ffnet, draw_negative_samples
 
 
@@ -45,11 +46,11 @@ def baseline_ff(
     layers = net.num_layers
     stages = [[l] for l in range(layers)] if v["schedule"] == "greedy" else [list(range(layers))]
     opts = [_usual_optimizer(v, layer.parameters()) for layer in net.layers]
-    x_neg, y_neg = draw_negative_samples(net, negatives, x, y, ctx, upto=1 if len(stages) > 1 else layers)
     for trained in stages:
         for epoch in range(v["epochs"]):
-            if negatives.resamples and (epoch > 0 or trained[0] > 0):
-                x_neg, y_neg = draw_negative_samples(net, negatives, x, y, ctx, upto=trained[-1] + 1)
+            upto = negatives_due(v["schedule"], negatives.resamples, trained[0], epoch, layers)
+            if upto is not None:
+                x_neg, y_neg = draw_negative_samples(net, negatives, x, y, ctx, upto)
             running = 0.0
             for xb, yb, xnb, ynb in _loader([x, y, x_neg, y_neg], v["batch_size"], ctx.seed + epoch):
                 pos = net.embedding(xb.to(ctx.device), yb.to(ctx.device))
@@ -76,10 +77,10 @@ def baseline_bp_ff(
     net = build_ffnet(v, data, goodness, ctx.device, ctx.generator)
     x, y = data.train.flat(), data.train.y
     opt = _usual_optimizer(v, net.parameters())
-    x_neg, y_neg = draw_negative_samples(net, negatives, x, y, ctx, upto=net.num_layers)
     for epoch in range(v["epochs"]):
-        if negatives.resamples and epoch > 0:
-            x_neg, y_neg = draw_negative_samples(net, negatives, x, y, ctx, upto=net.num_layers)
+        upto = negatives_due("simultaneous", negatives.resamples, 0, epoch, net.num_layers)
+        if upto is not None:
+            x_neg, y_neg = draw_negative_samples(net, negatives, x, y, ctx, upto)
         running = 0.0
         for xb, yb, xnb, ynb in _loader([x, y, x_neg, y_neg], v["batch_size"], ctx.seed + epoch):
             hs_pos = net.forward_all(net.embedding(xb.to(ctx.device), yb.to(ctx.device)))

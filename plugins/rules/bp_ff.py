@@ -20,14 +20,10 @@ from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext
 from ffbench_plugins.rules import flops
 from ffbench_plugins.rules.ff import FF_PARAMS
-from ffbench_plugins.rules.ffnet import (
-    batches,
-    build_ffnet,
-    check_optimizer_values,
-    components_fit,
-    draw_negatives,
-    make_optimizer,
-)
+from ffbench_plugins.rules.ff_pieces import components_fit, negatives_due
+from ffbench_plugins.rules.ffnet import build_ffnet, draw_negatives
+from ffbench_plugins.rules.mlp import hidden_dims
+from ffbench_plugins.rules.training import batches, check_optimizer_values, make_optimizer
 
 
 def _with_defaults(params: tuple[Param, ...], **defaults) -> tuple[Param, ...]:
@@ -51,7 +47,7 @@ class BPFFRule(LearningRule):
             return None
         v = self.values
         return flops.bp_ff_flops(
-            flops.layer_dims(v, data),
+            hidden_dims(v, data),
             len(data.train),
             v["epochs"],
             data.num_classes,
@@ -82,8 +78,9 @@ class BPFFRule(LearningRule):
         pos = None if self_supervised else net.embedding(x, y)
         neg, losses = None, []
         for epoch in range(epochs):
-            if not self_supervised and (neg is None or negatives.resamples):
-                neg = draw_negatives(net, negatives, x, y, ctx, upto=net.num_layers)
+            upto = negatives_due("simultaneous", negatives.resamples, 0, epoch, net.num_layers)
+            if not self_supervised and upto is not None:
+                neg = draw_negatives(net, negatives, x, y, ctx, upto)
             total = torch.zeros((), device=ctx.device)
             for idx in batches(len(y), bs, ctx.generator, ctx.device):
                 with ctx.autocast():

@@ -51,19 +51,16 @@ from torch import nn
 import ffbench
 from ffbench.component import Param
 from ffbench.contracts import DatasetBundle, Goodness, LearningRule, NegativeGenerator, TrainContext, TrainedModel
-from ffbench_plugins.rules.ffnet import (
+from ffbench_plugins.rules.ff_pieces import (
+    EPS,
     INFERENCE_PARAMS,
-    OPTIMIZER_PARAMS,
     SCHEDULE_PARAM,
-    ChecksOptimizerParams,
     LabelScores,
-    batches,
     components_fit,
-    draw_negative_samples,
-    make_optimizer,
+    negatives_due,
+    sample_negatives,
 )
-
-EPS = 1e-8
+from ffbench_plugins.rules.training import OPTIMIZER_PARAMS, ChecksOptimizerParams, batches, make_optimizer
 
 
 def normalize_map(x: torch.Tensor) -> torch.Tensor:
@@ -247,10 +244,16 @@ class _Trainer:
         steps = values["epochs"] * -(-self.n // values["batch_size"])
         self.opts = [make_optimizer(values, conv.parameters(), steps) for conv in net.convs]
 
-    def draw(self, upto: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def draw(self, layer: int, epoch: int, last) -> tuple[torch.Tensor, torch.Tensor]:
         """(images [N, C, H, W], labels [N]) of the negatives of the whole training set, labels not
-        yet embedded (hard negatives read layers 1..upto)."""
-        x_neg, y_neg = draw_negative_samples(self.net, self.negatives, self.x.flatten(1), self.y, self.ctx, upto)
+        yet embedded, drawn when ``ff_pieces.negatives_due`` says (else ``last``, the previous
+        draw); hard negatives read layers 1..upto."""
+        upto = negatives_due(self.values["schedule"], self.negatives.resamples, layer, epoch, self.net.num_layers)
+        if upto is None:
+            return last
+        x_neg, y_neg = sample_negatives(
+            self.negatives, self.x.flatten(1), self.y, self.ctx, lambda xb: self.net.label_log_probs(xb, upto)
+        )
         return x_neg.view_as(self.x), y_neg
 
     def step(self, l: int, inp: torch.Tensor, bsz: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -275,12 +278,11 @@ class _Trainer:
 
     def greedy(self) -> None:
         epochs, layers = self.values["epochs"], self.net.num_layers
-        x_neg = None if self.negatives.resamples else self.draw(upto=1)
+        x_neg = None
         for l in range(layers):
             first = last = None
             for epoch in range(epochs):
-                if self.negatives.resamples:
-                    x_neg = self.draw(upto=l + 1)
+                x_neg = self.draw(l, epoch, x_neg)
                 total = torch.zeros((), device=self.x.device)
                 for idx in batches(self.n, self.values["batch_size"], self.ctx.generator, self.ctx.device):
                     inp = self.batch_input(x_neg, idx)
@@ -298,8 +300,7 @@ class _Trainer:
         epochs, layers = self.values["epochs"], self.net.num_layers
         x_neg, first = None, None
         for epoch in range(epochs):
-            if x_neg is None or self.negatives.resamples:
-                x_neg = self.draw(upto=layers)
+            x_neg = self.draw(0, epoch, x_neg)
             total = torch.zeros((), device=self.x.device)
             for idx in batches(self.n, self.values["batch_size"], self.ctx.generator, self.ctx.device):
                 h = self.batch_input(x_neg, idx)

@@ -24,14 +24,14 @@ How the trainer avoids waste (the definitions are unchanged; see benchmarks/READ
 Options of the goodness study (Shah & Tripathi 2025; docs/goodness_study.md), all off by default:
 ``optimizer=sgd`` with ``momentum``, ``layer_norm=rms`` (every layer's input divided by its RMS
 instead of its L2 norm; the fold of layer 1 holds for both) and ``peer_norm`` (coefficient of the
-peer-normalisation loss added to each layer's loss, ``ffnet.peer_norm_loss``; each seed keeps
+peer-normalisation loss added to each layer's loss, ``ff_pieces.peer_norm_loss``; each seed keeps
 each layer's running mean activity through training). All are per-seed and elementwise, so
 stacked seeds still equal seeds trained alone.
 
 More options of the goodness study, also off by default: ``activation=relu-st`` (the
-straight-through ReLU: ReLU forward, identity backward; ``ffnet.StraightThroughReLU``; the trainer's
+straight-through ReLU: ReLU forward, identity backward; ``ff_pieces.StraightThroughReLU``; the trainer's
 head and ``FFNet.layer_forward`` use it, the frozen layers' outputs and inference are forward only
-and unchanged) and ``lr_schedule=cooldown`` (``ffnet.cooldown_factor``: constant for the first half
+and unchanged) and ``lr_schedule=cooldown`` (``training.cooldown_factor``: constant for the first half
 of the epochs, then linear cool-down, per epoch, as the study's code; with the greedy schedule
 every layer's optimizer cools down over that layer's epochs).
 
@@ -68,37 +68,31 @@ import ffbench
 from ffbench.component import Param, ParameterError
 from ffbench.contracts import Goodness, LearningRule, TrainContext
 from ffbench_plugins.rules import flops
-from ffbench_plugins.rules.ffnet import (
+from ffbench_plugins.rules.ff_pieces import (
     ACTIVATION_PARAM,
     ACTIVATIONS,
     INFERENCE_PARAMS,
     LAYER_NORM_PARAM,
-    OPTIMIZER_PARAMS,
     PEER_INIT,
-    READOUT_EPOCHS,
     SCHEDULE_PARAM,
-    FFNet,
     LabelEmbedding,
-    batches,
-    build_ffnet,
-    check_optimizer_values,
     components_fit,
-    draw_negative_samples,
-    fit_linear_readout,
-    make_optimizer,
+    negatives_due,
     normalize,
     peer_norm_loss,
 )
+from ffbench_plugins.rules.ffnet import READOUT_EPOCHS, FFNet, build_ffnet, draw_negative_samples, fit_linear_readout
+from ffbench_plugins.rules.mlp import hidden_dims, mlp_params
+from ffbench_plugins.rules.training import batches, check_optimizer_values, make_optimizer
 
-FF_PARAMS = (
-    Param("layers", int, 3, "number of hidden layers", min=1),
-    Param("width", int, None, "units per hidden layer; auto = 1000 for 28x28, 3072 for 32x32x3", min=1),
-    Param("lr", float, 0.01, "learning rate", min=0.0),
-    Param("batch_size", int, 1024, "positives per batch (each with its negative)", min=1),
-    Param("epochs", int, 100, "epochs (per layer for the greedy schedule)", min=1),
-    *INFERENCE_PARAMS,
-    LAYER_NORM_PARAM,
-) + OPTIMIZER_PARAMS
+FF_PARAMS = mlp_params(
+    lr=0.01,
+    batch_size=1024,
+    epochs=100,
+    batch_help="positives per batch (each with its negative)",
+    epochs_help="epochs (per layer for the greedy schedule)",
+    extra=(*INFERENCE_PARAMS, LAYER_NORM_PARAM),
+)
 
 #: rows per chunk when frozen layers are applied to the whole training set
 CHUNK = 8192
@@ -169,7 +163,7 @@ class FFRule(LearningRule):
         if not flops.trains_with_negatives(goodness, negatives) or getattr(negatives, "needs_model", False):
             return None  # model-aware negatives (their gradient passes) are not counted
         v = self.values
-        dims = flops.layer_dims(v, data)
+        dims = hidden_dims(v, data)
         total = flops.ff_flops(
             dims,
             len(data.train),
@@ -208,7 +202,7 @@ class FFRule(LearningRule):
             return None
         v = self.values
         return flops.baseline_ff_flops(
-            flops.layer_dims(v, data),
+            hidden_dims(v, data),
             len(data.train),
             v["epochs"],
             data.num_classes,
@@ -575,14 +569,15 @@ class StackedFF:
     def greedy(self) -> None:
         epochs, n_layers = self.values["epochs"], self.num_layers
         resample = self.negatives.resamples
-        inp: FoldedInput | RowInput = self._first_input(self._draw_negatives(upto=1))
+        inp: FoldedInput | RowInput | None = None
         image_matmul = None  # layer 1's label-independent matmul, kept when negatives are resampled
         for l in range(n_layers):
             losses = []
             for epoch in range(epochs):
-                if resample and l == 0 and epoch > 0:
-                    inp = self._first_input(self._draw_negatives(upto=1))
-                elif resample and l > 0:
+                upto = negatives_due("greedy", resample, l, epoch, n_layers)
+                if upto is not None and l == 0:
+                    inp = self._first_input(self._draw_negatives(upto))
+                elif upto is not None:
                     inp = self._resampled_input(l, inp, image_matmul)
                 total = torch.zeros(len(self.ctxs), device=self.x.device)
                 for idx in self._batches():
@@ -623,8 +618,9 @@ class StackedFF:
         epochs, n_layers = self.values["epochs"], self.num_layers
         first, losses = None, []
         for epoch in range(epochs):
-            if first is None or self.negatives.resamples:
-                first = self._first_input(self._draw_negatives(upto=n_layers))
+            upto = negatives_due("simultaneous", self.negatives.resamples, 0, epoch, n_layers)
+            if upto is not None:
+                first = self._first_input(self._draw_negatives(upto))
             total = torch.zeros(len(self.ctxs), device=self.x.device)
             for idx in self._batches():
                 h, loss = self._train_step(0, first, idx)

@@ -1,5 +1,8 @@
-"""The FF network shared by the `ff` and `bp-ff` rules (docs/science.md, "Models"), and the training
-pieces both rules use (optimizers, negatives, batches).
+"""The FF network of the ``ff`` and ``bp-ff`` rules (docs/science.md, "Models"): :class:`FFNet`,
+built by :func:`build_ffnet`, with the label-free readout (:class:`LinearReadout`) and what a
+negative generator is given of it (:func:`draw_negative_samples`, :class:`ModelGoodness`). The FF
+mechanics it is made of (label embedding, normalisation, per-label inference, negatives) are the
+public pieces of :mod:`ffbench_plugins.rules.ff_pieces`.
 
 Each layer: x -> x / ||x||_2 (per sample; ``layer_norm``: or x / RMS(x)) -> Linear(bias) -> ReLU.
 With a goodness that needs
@@ -19,180 +22,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ffbench.component import Param
 from ffbench.contracts import DatasetBundle, Goodness, NegativeGenerator, TrainContext, TrainedModel
-from ffbench_plugins.rules.mlp import default_width, seeded_uniform_
-from ffbench_plugins.rules.training import (  # noqa: F401  (re-exported until ff, bp-ff and conv-ff import them)
-    OPTIMIZER_PARAMS,
-    ChecksOptimizerParams,
-    batches,
-    check_optimizer_values,
-    forward_in_chunks,
-    make_optimizer,
+from ffbench_plugins.rules.ff_pieces import (
+    ACTIVATIONS,
+    LAYER_NORMS,
+    LabelEmbedding,
+    LabelScores,
+    layer_norm_fn,
+    rms_normalize,
+    sample_negatives,
 )
-
-EPS = 1e-8
-
-
-def normalize(x: torch.Tensor) -> torch.Tensor:
-    """x / ||x||_2 per sample (row)."""
-    return x / (torch.linalg.vector_norm(x, dim=-1, keepdim=True) + EPS)
-
-
-def rms_normalize(x: torch.Tensor) -> torch.Tensor:
-    """x / (RMS(x) + EPS) per sample (row), RMS(x) = (mean_i x_i^2)^0.5 = ||x||_2 / sqrt(D): the
-    "In Search of Goodness" study's ``_layer_norm`` (eps outside the square root, as there). Every
-    normalised row has RMS 1, i.e. squared norm D, whatever the layer's width."""
-    return x / (x.square().mean(dim=-1, keepdim=True).sqrt() + EPS)
-
-
-class StraightThroughReLU(torch.autograd.Function):
-    """ReLU forward, identity backward: y = max(x, 0), dL/dx = dL/dy for every x, negative ones
-    included (the gradient passes "straight through" where the ReLU is off). This is
-    ``ReLU_full_grad`` of Loewe's FF code, which the goodness study trains with
-    (github.com/aryashah2k/In-Search-of-Goodness ``src/ff_model.py``, commit 28b310b0: forward
-    ``input.clamp(min=0)``, backward ``grad_output.clone()``). Only the gradient differs from
-    ReLU's; the activity (and every number read from it) is the post-ReLU activity."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        return grad
-
-
-def relu_st(x: torch.Tensor) -> torch.Tensor:
-    """The straight-through ReLU (:class:`StraightThroughReLU`)."""
-    return StraightThroughReLU.apply(x)
-
-
-#: ``activation`` value -> the activation of every layer (same forward; ``relu-st``: identity backward)
-ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"relu": F.relu, "relu-st": relu_st}
-
-ACTIVATION_PARAM = Param(
-    "activation",
-    str,
-    "relu",
-    "relu, or relu-st: ReLU forward whose backward passes the gradient unchanged everywhere "
-    "(straight-through, the goodness study's ReLU_full_grad); the activity is post-ReLU either way",
-    choices=tuple(ACTIVATIONS),
-    omit_at_default=True,  # added after boards were published: default configurations keep their ids
-)
-
-#: ``layer_norm`` value -> the normalisation of every layer's input
-LAYER_NORMS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"l2": normalize, "rms": rms_normalize}
-
-LAYER_NORM_PARAM = Param(
-    "layer_norm",
-    str,
-    "l2",
-    "normalisation of every layer's input, per sample: l2 (x / ||x||_2, Hinton) or rms "
-    "(x / RMS(x) = sqrt(D) x / ||x||_2, the goodness study)",
-    choices=tuple(LAYER_NORMS),
-    omit_at_default=True,  # added after boards were published: default configurations keep their ids
-)
-
-
-def layer_norm_fn(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The normalisation called ``name`` ('l2' or 'rms'), or a ValueError naming the valid ones."""
-    try:
-        return LAYER_NORMS[name]
-    except KeyError:
-        raise ValueError(f"unknown layer_norm {name!r}: valid values are {', '.join(LAYER_NORMS)}") from None
-
-
-class LabelEmbedding:
-    """Zero the first ``num_classes`` values of the top row in every channel, then set the value at
-    index ``label`` to ``value`` (the maximum of the normalised training data)."""
-
-    def __init__(self, shape: tuple[int, int, int], num_classes: int, value: float):
-        channels, height, width = shape
-        if num_classes > width:
-            raise ValueError(f"cannot embed {num_classes} labels in a top row of {width} pixels")
-        self.offsets = [c * height * width for c in range(channels)]
-        self.num_classes, self.value = num_classes, float(value)
-
-    def __call__(self, x_flat: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        out = x_flat.clone()
-        rows = torch.arange(out.shape[0], device=out.device)
-        for off in self.offsets:
-            out[:, off : off + self.num_classes] = 0.0
-            out[rows, off + labels] = self.value
-        return out
-
-    def all_labels(self, x_flat: torch.Tensor, num_classes: int) -> torch.Tensor:
-        """[C * N, D]: every sample embedded with label 0, then every sample with label 1, ..."""
-        n = x_flat.shape[0]
-        labels = torch.arange(num_classes, device=x_flat.device).repeat_interleave(n)
-        return self(x_flat.repeat(num_classes, 1), labels)
-
-    def fold(self, x_flat: torch.Tensor, layer_norm: str = "l2") -> tuple[torch.Tensor, torch.Tensor]:
-        """(x0 / n [N, D], value / n [N]) with x0 the images with their label pixels zeroed and
-        n = (||x0||^2 + channels * value^2)^0.5 + EPS, the norm the embedded image has for *any*
-        label (``layer_norm`` 'rms': n = ((||x0||^2 + channels * value^2) / D)^0.5 + EPS, its RMS).
-        Then norm(embed(x, c)) = x0 / n + (value / n) * e_c (e_c: label c's pixel in every
-        channel), so a layer on the normalised embedded input is
-        (x0 / n) W^T + (value / n) * label_columns(W)[:, c] + b for every label c at once: one
-        matmul over the images serves the positive, the negative and every candidate label."""
-        layer_norm_fn(layer_norm)  # a clear error for an unknown name
-        x0 = x_flat.clone()
-        for off in self.offsets:
-            x0[:, off : off + self.num_classes] = 0.0
-        sq = torch.linalg.vector_norm(x0, dim=-1).square() + len(self.offsets) * self.value**2
-        if layer_norm == "rms":
-            sq = sq / x_flat.shape[-1]
-        n = sq.sqrt() + EPS
-        return x0.div_(n.unsqueeze(-1)), self.value / n
-
-    def label_columns(self, weight: torch.Tensor) -> torch.Tensor:
-        """[..., D_out, C]: the weight columns that label pixels meet, summed over channels."""
-        cols = [weight[..., off : off + self.num_classes] for off in self.offsets]
-        return cols[0] if len(cols) == 1 else torch.stack(cols).sum(0)
-
-
-#: FF training schedule, shared by the FF-style rules (ff, conv-ff)
-SCHEDULE_PARAM = Param(
-    "schedule",
-    str,
-    "greedy",
-    "greedy (layer by layer, Tosato) or simultaneous (Hinton)",
-    choices=("greedy", "simultaneous"),
-)
-#: how per-layer label goodness becomes a prediction (every FF-style rule)
-INFERENCE_PARAMS = (
-    Param(
-        "inference",
-        str,
-        "softmax",
-        "per-layer label scores: softmax over labels, or raw goodness",
-        choices=("softmax", "raw"),
-    ),
-    Param("skip_first", bool, False, "leave layer 1 out of inference (Hinton)"),
-)
-
-
-class LabelScores:
-    """Inference from per-label goodness, shared by the FF-style networks (FFNet, ConvFFNet):
-    a subclass provides ``label_goodness(x, upto) -> [N, C, L]`` and the attributes
-    ``skip_first`` and ``inference``."""
-
-    skip_first: bool
-    inference: str
-
-    def combine(self, g: torch.Tensor) -> torch.Tensor:
-        """Per-label scores [N, C] from per-layer goodness [N, C, L]."""
-        if self.skip_first and g.shape[-1] > 1:
-            g = g[..., 1:]
-        if self.inference == "softmax":
-            return torch.softmax(g, dim=1).sum(dim=-1)
-        return g.sum(dim=-1)
-
-    def label_log_probs(self, x: torch.Tensor, upto: int | None = None) -> torch.Tensor:
-        """Summed per-layer log-softmax over labels [N, C]: what hard negatives sample from;
-        ``x`` may be flattened images."""
-        return torch.log_softmax(self.label_goodness(x, upto), dim=1).sum(dim=-1)
+from ffbench_plugins.rules.mlp import hidden_dims, seeded_uniform_
 
 
 class FFNet(LabelScores, nn.Module, TrainedModel):
@@ -330,6 +170,13 @@ class FFNet(LabelScores, nn.Module, TrainedModel):
         flat = x.reshape(x.shape[0], -1)
         return self.forward_all(flat if self.embedding is None else self.embedding(flat, y))
 
+    @torch.no_grad()
+    def neutral_representations(self, x: torch.Tensor, neutral: str = "uniform") -> list[torch.Tensor]:
+        """Activity with a neutral label (``LabelEmbedding.neutral``); without an embedding, the
+        activity on the clean image (as :meth:`representations`)."""
+        flat = x.reshape(x.shape[0], -1)
+        return self.forward_all(flat if self.embedding is None else self.embedding.neutral(flat, neutral))
+
     def weights(self) -> list[torch.Tensor]:
         return [layer.weight.detach() for layer in self.layers]
 
@@ -348,12 +195,11 @@ def build_ffnet(
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)): a seed's initialisation then depends on its own
     generator only, whether it is trained alone or stacked with other seeds. Without it, torch's
     default initialisation from the global generator (for tests that build a throwaway net)."""
-    width = values["width"] or default_width(data)
-    dims = [data.input_dim] + [width] * values["layers"]
+    dims = hidden_dims(values, data)
     embedding = None
     # ``label`` none (ff only): label-free FF, no embedding
     if goodness.needs_negatives and values.get("label", "embed") == "embed":
-        embedding = LabelEmbedding(data.shape, data.num_classes, float(data.train.x.max()))
+        embedding = LabelEmbedding.for_data(data)
     # rules without the layer_norm / activation parameters (and hand-written value dicts) get
     # today's l2 / relu
     layer_norm, activation = values.get("layer_norm", "l2"), values.get("activation", "relu")
@@ -463,15 +309,9 @@ def draw_negative_samples(
     net: FFNet, negatives: NegativeGenerator, x: torch.Tensor, y: torch.Tensor, ctx: TrainContext, upto: int
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(x_neg, y_neg) for the training set, labels not yet embedded (y_neg None for label-free
-    negatives); hard negatives read the label scores of the layers trained so far (1..upto),
-    model-aware negatives their goodness (:class:`ModelGoodness`)."""
-    scores = None
-    if negatives.needs_scores:
-        scores = forward_in_chunks(lambda xb: net.label_log_probs(xb, upto), x, chunk=2048)
-    if getattr(negatives, "needs_model", False):
-        model = ModelGoodness(net, upto)
-        return negatives.generate(x, y, allowed=ctx.allowed_labels, generator=ctx.generator, scores=scores, model=model)
-    return negatives.generate(x, y, allowed=ctx.allowed_labels, generator=ctx.generator, scores=scores)
+    negatives), by ``ff_pieces.sample_negatives``: hard negatives read the label scores of the
+    layers trained so far (1..upto), model-aware negatives their goodness (:class:`ModelGoodness`)."""
+    return sample_negatives(negatives, x, y, ctx, lambda xb: net.label_log_probs(xb, upto), ModelGoodness(net, upto))
 
 
 def draw_negatives(
@@ -479,47 +319,3 @@ def draw_negatives(
 ) -> torch.Tensor:
     """Negative inputs (labels embedded) for the training set (see draw_negative_samples)."""
     return net.embedding(*draw_negative_samples(net, negatives, x, y, ctx, upto))
-
-
-def components_fit(
-    rule_name: str, goodness: Goodness | None, negatives: NegativeGenerator | None, *, batch_aware_ok: bool = True
-) -> tuple[bool, str]:
-    """The part of an FF-family rule's :meth:`~ffbench.contracts.LearningRule.accepts` they all
-    share: a goodness and a negative generator are given, they pair, and (``batch_aware_ok``
-    False: rules that pass no goodness state) the goodness is not batch-aware."""
-    if goodness is None or negatives is None:
-        return False, (
-            f"the {rule_name} rule needs a goodness function and a negative generator "
-            "('none' for goodness functions trained without negatives)"
-        )
-    if not batch_aware_ok and goodness.batch_aware:
-        return False, (
-            f"{rule_name}: goodness '{goodness.name}' scores the whole batch or keeps per-layer state "
-            f"(batch_aware), which {rule_name} does not pass it: use the ff rule, or a per-sample goodness (e.g. l2)"
-        )
-    return goodness.pairs_with(negatives)
-
-
-#: momentum of the running mean activity that peer normalisation reads (Hinton's FF code, the study)
-PEER_MOMENTUM = 0.9
-#: initial running mean activity of every unit (Hinton's FF code, the study: 0.5)
-PEER_INIT = 0.5
-
-
-def peer_norm_loss(
-    running: torch.Tensor, h_pos: torch.Tensor, momentum: float = PEER_MOMENTUM
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Peer normalisation (Hinton 2022; the goodness study's ``_calc_peer_normalization_loss``,
-    github.com/aryashah2k/In-Search-of-Goodness ``src/ff_model.py``, commit 28b310b0): push every
-    unit's running mean activity towards the layer's mean of them, so that no unit is always on or
-    always off.
-
-    ``running`` [..., D]: each unit's running mean activity before this batch (a constant);
-    ``h_pos`` [..., B, D]: the layer's activity on the batch's *positives* only. With
-    m = mean_b h_pos[b] (one value per unit) and r = momentum * running + (1 - momentum) * m,
-    the loss is mean_j (mean_k r_k - r_j)^2 (a mean over the D units, not a sum), differentiated
-    through m (this batch) only. Returns (loss [...], r detached: the next batch's ``running``).
-    The rule adds ``peer_norm`` * this loss to each layer's loss."""
-    r = running * momentum + h_pos.float().mean(dim=-2) * (1.0 - momentum)
-    loss = (r.mean(dim=-1, keepdim=True) - r).square().mean(dim=-1)
-    return loss, r.detach()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from ffbench.contracts import DatasetBundle, NegativeGenerator
+from ffbench_plugins.rules.ff_pieces import negatives_due
 
 
 def mm(m: int, k: int, n: int) -> int:
@@ -23,11 +24,9 @@ def _label_scores_flops(dims: list[int], n: int, classes: int, upto: int) -> int
 
 def _draws(schedule: str, resample: bool, layers: int, epochs: int) -> list[int]:
     """The ``upto`` of every negative draw the FF trainers make (hard negatives score them)."""
-    if schedule == "simultaneous":
-        return [layers] * (epochs if resample else 1)
-    if not resample:
-        return [1]
-    return [l + 1 for l in range(layers) for _ in range(epochs)]
+    stages = range(layers) if schedule == "greedy" else [0]
+    due = (negatives_due(schedule, resample, l, e, layers) for l in stages for e in range(epochs))
+    return [upto for upto in due if upto is not None]
 
 
 def ff_flops(

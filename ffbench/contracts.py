@@ -168,6 +168,9 @@ class TrainedModel(ABC):
       convolutional or locally connected layer shares or tiles its weights, so a unit has no
       matrix row of its own) does not override it: the default raises
       :class:`ModelCapabilityError`, and :attr:`has_weight_matrices` is False.
+    - :meth:`neutral_representations`: the representations with a neutral label in the input, for
+      a model whose input carries the label (probes must not be handed the answer); the default
+      raises :class:`ModelCapabilityError`, and :attr:`has_neutral_representations` is False.
     - :attr:`nonnegative_activity`: whether the representations are non-negative (post-ReLU).
 
     Metrics that need either read them through :meth:`require_weight_matrices` /
@@ -216,6 +219,22 @@ class TrainedModel(ABC):
         model's class overrides :meth:`weights`; override this property when that depends on the
         instance."""
         return type(self).weights is not TrainedModel.weights
+
+    def neutral_representations(self, x: torch.Tensor, neutral: str = "uniform") -> list[torch.Tensor]:
+        """Hidden activity per layer, as :meth:`representations`, for images x whose label input
+        shows no label: ``neutral`` = "uniform" sets every label input to the value a one-hot
+        label spreads evenly over the C classes (Hinton 2022's neutral label: value / C), "zero"
+        sets them all to 0. What probes of a model that reads its label read (``linear-probe``,
+        ``cka``), so that the label in the input cannot hand them the answer. Optional: the default
+        raises :class:`ModelCapabilityError`; metrics then read :meth:`representations` after
+        checking that they do not depend on y."""
+        raise ModelCapabilityError(f"{self.describe()} has no neutral-label representations")
+
+    @property
+    def has_neutral_representations(self) -> bool:
+        """Whether :meth:`neutral_representations` is provided: True exactly when the model's class
+        overrides it."""
+        return type(self).neutral_representations is not TrainedModel.neutral_representations
 
     def describe(self) -> str:
         """How messages name the model: "rule 'NAME'" when :attr:`rule_name` is set, else its class."""

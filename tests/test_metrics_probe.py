@@ -19,7 +19,6 @@ from ffbench_plugins.metrics.ensembles import LOOEnsembles
 from ffbench_plugins.metrics.linear_probe import (
     LinearProbe,
     fit_probe,
-    neutral_input,
     neutral_representations,
     train_subset,
 )
@@ -124,16 +123,45 @@ def label_reader(shape=(1, 2, 8), classes=3) -> FFNet:
     return net
 
 
-def test_neutral_input_sets_the_label_pixels():
+def test_the_neutral_label_sets_the_label_pixels():
     net = label_reader(shape=(2, 2, 8))
     x = torch.rand(4, 32) + 1.0
-    out = neutral_input(net, x, "uniform")
+    out = net.embedding.neutral(x, "uniform")
     for off in (0, 16):  # every channel
         assert torch.allclose(out[:, off : off + 3], torch.full((4, 3), 2.0 / 3))
     keep = torch.ones(32, dtype=torch.bool)
     keep[0:3] = keep[16:19] = False
     assert torch.equal(out[:, keep], x[:, keep])
-    assert (neutral_input(net, x, "zero")[:, [0, 1, 2, 16, 17, 18]] == 0).all()
+    assert (net.embedding.neutral(x, "zero")[:, [0, 1, 2, 16, 17, 18]] == 0).all()
+    with pytest.raises(ValueError, match="uniform, zero"):
+        net.embedding.neutral(x, "half")
+
+
+class OwnNeutralLabel(FixedModel):
+    """A plugin's model that reads y (the label as one more unit) and shows a neutral label its own
+    way (the contract method), without any FF embedding."""
+
+    reads_label = True
+
+    def representations(self, x, y):
+        return [torch.cat([r, y[:, None].float()], dim=1) for r in super().representations(x, y)]
+
+    def neutral_representations(self, x, neutral="uniform"):
+        value = 1.0 if neutral == "uniform" else 0.0  # the mean of its labels 0, 1, 2
+        return [torch.cat([r, torch.full((len(r), 1), value)], dim=1) for r in super().representations(x, None)]
+
+
+def test_a_model_with_its_own_neutral_label_is_probed_through_it():
+    ytr, yte = labels(30, 1), labels(30, 2)
+    ev = split_eval(ytr, yte, [noise(30, 4, 3)], [noise(30, 4, 4)])
+    ev.model.__class__ = OwnNeutralLabel
+    assert ev.model.has_neutral_representations and not FixedModel([0], [[[0.0]]]).has_neutral_representations
+    x = ev.data.test.x
+    h = neutral_representations(ev.model, x, ev.data.test.y, "uniform")[0]
+    assert h.shape == (30, 5) and (h[:, 4] == 1.0).all()  # the label unit shows the neutral value, not y
+    result = LinearProbe(steps=20).compute(ev)
+    assert result.artifacts["settings"]["label_embedded"] is True
+    assert rows_of(result)[("accuracy", 1, None, None)] < 0.7  # noise plus a constant: no answer to read
 
 
 def test_ff_net_is_probed_with_a_neutral_label_not_the_answer():

@@ -19,13 +19,13 @@ probe stays cheap on 60 000-image sets) and scored on ALL test samples (a probe 
 encodes, not what the model got right, so no "correctly classified" filter).
 
 **Neutral label.** Rules that embed the label in the input (FF, BP/FF: the first pixels of the top
-row, ``ffnet.LabelEmbedding``) would hand the probe the answer if probed with the true label (the
-evaluation's usual representations). Their layers are therefore read with a NEUTRAL label, chosen
-by ``neutral``: ``uniform`` (default, Hinton 2022's neutral label) sets every label pixel of every
-channel to value / C (the one-hot label's mass spread evenly over the C classes), ``zero`` sets them
-all to 0 (no label at all). The input is then normalised and passed through the layers exactly as
-the rule's ``representations`` passes an embedded image (``FFNet.forward_all``). A model without a
-label embedding (BP, dimensionality-compression FF, other rules) is read through its own
+row; conv-ff: one input channel per class) would hand the probe the answer if probed with the true
+label (the evaluation's usual representations). Their layers are therefore read with a NEUTRAL
+label, chosen by ``neutral``, through the model's own ``neutral_representations(x, neutral)``
+(``TrainedModel``): ``uniform`` (default, Hinton 2022's neutral label) sets every label input to
+value / C (the one-hot label's mass spread evenly over the C classes), ``zero`` sets them all to 0
+(no label at all); the layers then read it exactly as they read an embedded image. A model that
+does not provide them (BP and the other label-free rules) is read through its own
 ``representations(x, y)``; the metric first checks, on a few samples, that these do not depend on
 ``y`` (true vs shifted labels) and refuses the model otherwise, since it cannot make such a model's
 label neutral.
@@ -210,37 +210,24 @@ def probe_correct(
 # ---------------------------------------------------------------------------------------
 
 
-def neutral_input(model: TrainedModel, flat: torch.Tensor, neutral: str) -> torch.Tensor:
-    """The flattened images with the model's label pixels set to the neutral label (module docstring)."""
-    emb = model.embedding
-    value = emb.value / emb.num_classes if neutral == "uniform" else 0.0
-    out = flat.clone()
-    for off in emb.offsets:
-        out[:, off : off + emb.num_classes] = value
-    return out
-
-
-def embeds_labels(model: TrainedModel) -> bool:
-    """Whether the model embeds labels the FF way (an ``ffnet.LabelEmbedding`` read by ``forward_all``)."""
-    from ffbench_plugins.rules.ff_pieces import LabelEmbedding
-
-    return isinstance(getattr(model, "embedding", None), LabelEmbedding) and hasattr(model, "forward_all")
-
-
 def neutral_representations(model: TrainedModel, x: torch.Tensor, y: torch.Tensor, neutral: str) -> list[torch.Tensor]:
-    """Per-layer activity [N, D_l] of images x [N, C, H, W] with no usable label in the input: a
-    neutral label for FF-style embeddings, else the model's own (label-independent) representations."""
+    """Per-layer activity [N, D_l] of images x [N, C, H, W] with no usable label in the input: the
+    model's ``neutral_representations`` where it provides them, else its own (label-independent)
+    representations."""
     with torch.no_grad():
-        if embeds_labels(model):
-            return model.forward_all(neutral_input(model, x.reshape(x.shape[0], -1), neutral))
-        if hasattr(model, "neutral_representations"):  # a model with its own label input (e.g. conv-ff)
+        if model.has_neutral_representations:
             return model.neutral_representations(x, neutral)
         return model.representations(x, y)
 
 
+def probed_with_neutral_label(model: TrainedModel) -> bool:
+    """Whether the model reads its label and is probed with a neutral one instead."""
+    return bool(model.reads_label) and model.has_neutral_representations
+
+
 def check_label_free(model: TrainedModel, x: torch.Tensor, y: torch.Tensor, num_classes: int) -> None:
     """Refuse a model whose representations read ``y`` in a way this metric cannot neutralise."""
-    if embeds_labels(model) or hasattr(model, "neutral_representations") or num_classes < 2:
+    if model.has_neutral_representations or num_classes < 2:
         return
     x, y = x[:LABEL_CHECK_SAMPLES], y[:LABEL_CHECK_SAMPLES]
     with torch.no_grad():
@@ -248,9 +235,9 @@ def check_label_free(model: TrainedModel, x: torch.Tensor, y: torch.Tensor, num_
         b = model.representations(x, (y + 1) % num_classes)
     if any(not torch.equal(u, v) for u, v in zip(a, b)):
         raise ValueError(
-            f"{type(model).__name__}'s representations depend on the label y, and it has no FF label "
-            "embedding (ffnet.LabelEmbedding) to show a neutral label: a probe of them would read the "
-            "answer. Give the model an FF-style `embedding` or make its representations label-free."
+            f"{type(model).__name__}'s representations depend on the label y, and it has no "
+            "neutral_representations(x, neutral) to show a neutral label: a probe of them would read the "
+            "answer. Define neutral_representations on the model or make its representations label-free."
         )
 
 
@@ -374,7 +361,7 @@ class LinearProbe(Metric):
         )
         rows.append(MetricRow("pixel_accuracy", float(correct.float().mean())))
         settings = {k: v[k] for k in ("steps", "weight_decay", "neutral", "seed", "concat")}
-        settings.update(train_samples=len(data.train_y), label_embedded=embeds_labels(ev.model))
+        settings.update(train_samples=len(data.train_y), label_embedded=probed_with_neutral_label(ev.model))
         return MetricResult(rows, {"settings": settings})
 
 

@@ -30,12 +30,12 @@ done
 echo "-- ffbench leaderboard show"
 ffbench leaderboard show --boards "$boards"
 ffbench leaderboard show fashion-mnist-mini --boards "$boards" --metric accuracy --json > "$work/show.json"
-python3 - "$work/show.json" <<'EOF' || fail "show --json is not a ranking of the 2 ci-smoke configurations"
+python3 - "$work/show.json" <<'EOF' || fail "show --json does not list the 2 ci-smoke configurations as preliminary"
 import json, sys
 rows = json.load(open(sys.argv[1]))
-assert sorted(r["rank"] for r in rows) == [1, 2], rows
-assert all(r["n"] == 2 for r in rows), rows
-assert rows[0]["mean"] >= rows[1]["mean"], rows
+assert len(rows) == 2, rows
+# 2 seeds each: fewer than the 3 a rank needs, so both are listed as preliminary, unranked
+assert all(r["n"] == 2 and r["rank"] is None and r["status"] == "preliminary" for r in rows), rows
 EOF
 
 echo "-- a second identical update changes nothing"

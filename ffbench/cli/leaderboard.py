@@ -30,6 +30,8 @@ Examples:
   ffbench leaderboard show --metric accuracy --json  # for machines (--csv too)
 
   ffbench leaderboard diff old-boards/ leaderboards/ --markdown
+
+  ffbench leaderboard site site/ --boards leaderboards   # static HTML of every board
 """
 
 app = typer.Typer(
@@ -143,13 +145,22 @@ def show(
     layer: Annotated[int | None, typer.Option("--layer", "-l", help="Only this layer (1-based).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Ranked rows as JSON on stdout.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Ranked rows as CSV on stdout.")] = False,
+    verified_only: Annotated[
+        bool,
+        typer.Option(
+            "--verified-only",
+            help="Rank only rows whose verification is 'verified' (rows without one are local runs).",
+        ),
+    ] = False,
     boards: BoardsOpt = DEFAULT_BOARDS,
 ) -> None:
-    """Show boards, ranked.
+    """Show boards, ranked by the seeds.
 
-    Without options: an overview, one row per configuration with its headline values (mean ± std
-    over seeds). With --metric/--stat/--layer: one ranked table per selected value, ordered by the
-    direction the metric declares (descriptive metrics are listed, not ranked)."""
+    Without options: an overview, one row per configuration with its ranked headline values (mean ±
+    std over seeds). With --metric/--stat/--layer: one table per selected value. A rank is 1 + the
+    configurations the seeds separate above it (paired t-test over shared seeds, Welch's otherwise;
+    two-sided 0.05 per pair; leaderboards/SCHEMA.md); fewer than 3 seeds: preliminary, not ranked;
+    descriptive metrics, and time and memory (measured on a shared machine), are listed, not ranked."""
     if as_json and as_csv:
         raise FFBenchError("Choose one of --json and --csv.")
     if board is not None:
@@ -165,16 +176,23 @@ def show(
     chosen = metric is not None or stat is not None or layer is not None
     rows = []
     for name, path in paths.items():
-        agg = lb.aggregate(lb.read_board(path))
+        board = lb.read_board(path)
+        if verified_only:
+            kept = board["verification"] == "verified" if "verification" in board.columns else False
+            board = board[pd.Series(kept, index=board.index, dtype="boolean").fillna(False).to_numpy(dtype=bool)]
+            if board.empty:
+                err.log(escape(f"{name}: no verified rows."))
+                continue
+        agg = lb.aggregate(board)
         ranked = lb.select(agg, metric, stat, layer)
         rows.append(lb.records(ranked, name))
         if as_json or as_csv:
             continue
-        for table in lb.ranking_tables(ranked) if chosen else [lb.overview(agg)]:
+        for table in lb.ranking_tables(ranked) if chosen else [lb.overview(agg, board)]:
             out.print(rich_table(table, f"{name}: {table.title}"))
     if as_json:
-        print_json(_machine_rows(pd.concat(rows, ignore_index=True)))
-    elif as_csv:
+        print_json(_machine_rows(pd.concat(rows, ignore_index=True)) if rows else [])
+    elif as_csv and rows:
         pd.concat(rows, ignore_index=True).to_csv(sys.stdout, index=False)
 
 
@@ -241,6 +259,29 @@ def render(
             + (f": {', '.join(p.name for p in written)}" if written else " (all up to date)")
         )
     )
+
+
+@app.command()
+@friendly
+def site(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the site into (new, empty, or a former site).")],
+    boards: BoardsOpt = DEFAULT_BOARDS,
+    figures: Annotated[
+        bool, typer.Option("--figures/--no-figures", help="Draw the metrics' figures (the slow part).")
+    ] = True,
+) -> None:
+    """Write a static HTML site of every board in --boards and its sub-folders.
+
+    An index and one page per board: sortable tables (click a header), the figures the metrics
+    declare, every seed's values and the provenance on demand. Plain files: open index.html, or
+    publish the folder; nothing is fetched at view time."""
+    from ffbench.leaderboard.site import build_site
+    from ffbench.prechecks import check_folder_writable
+
+    check_folder_writable(out_dir, "the site", "Choose another folder.")
+    built = build_site(out_dir, boards, figures=figures)
+    err.log(escape(f"{len(built.pages)} board page(s) and {built.figures} figure(s) written to {built.out}"))
+    out.print(escape(str(built.index)), highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -21,7 +21,9 @@ refused with a clear error and left as it is.
 
 The package, one job per module: :mod:`.schema` (columns and keys), :mod:`.store` (board files),
 :mod:`.merge` (results to board rows; merging), :mod:`.update` (the locked update),
-:mod:`.aggregate` (over seeds; ranks), :mod:`.render` (tables and Markdown), :mod:`.diff`.
+:mod:`.aggregate` (over seeds; ranks), :mod:`.separation` (the test behind every rank),
+:mod:`.superseded`, :mod:`.labels` (short configuration labels), :mod:`.formatting` (numbers),
+:mod:`.page` (what a board page says), :mod:`.render` (Markdown), :mod:`.site` (HTML), :mod:`.diff`.
 Everything public is importable from ``ffbench.leaderboard`` directly.
 """
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 from ffbench.atomic_write import FILE_MODE  # noqa: F401
 from ffbench.leaderboard.aggregate import (  # noqa: F401
     aggregate,
+    cell_ranking,
     headline_cells,
     metric_labels,
     rank,
@@ -40,12 +43,15 @@ from ffbench.leaderboard.diff import (  # noqa: F401
     diff,
     diff_table,
 )
+from ffbench.leaderboard.formatting import machine_measured  # noqa: F401
+from ffbench.leaderboard.labels import short_labels  # noqa: F401
 from ffbench.leaderboard.merge import (  # noqa: F401
     Decision,
     board_rows,
     config_label,
     merge,
 )
+from ffbench.leaderboard.page import BoardPage, build_page  # noqa: F401
 from ffbench.leaderboard.render import (  # noqa: F401
     ARROWS,
     GENERATED_MARK,
@@ -53,9 +59,11 @@ from ffbench.leaderboard.render import (  # noqa: F401
     cell_title,
     expected_markdown,
     fmt,
+    leader,
     markdown_table,
     mean_std,
     overview,
+    page_markdown,
     provenance,
     ranking_tables,
     records,
@@ -75,6 +83,14 @@ from ffbench.leaderboard.schema import (  # noqa: F401
     SCHEMA_VERSION,
     UNIT,
     BoardError,
+    row_keys,
+)
+from ffbench.leaderboard.separation import (  # noqa: F401
+    ALPHA,
+    MIN_SEEDS,
+    Separation,
+    compare,
+    rank_configurations,
 )
 from ffbench.leaderboard.store import (  # noqa: F401
     board_name,
@@ -85,6 +101,7 @@ from ffbench.leaderboard.store import (  # noqa: F401
     sort_board,
     write_board,
 )
+from ffbench.leaderboard.superseded import superseded  # noqa: F401
 from ffbench.leaderboard.update import (  # noqa: F401
     BoardUpdate,
     UpdateReport,

@@ -12,6 +12,7 @@ from ffbench.leaderboard.aggregate import aggregate, headline_cells, rank
 from ffbench.leaderboard.merge import config_label
 from ffbench.leaderboard.render import TextTable, _text, fmt
 from ffbench.leaderboard.schema import CELL, CONFIG
+from ffbench.leaderboard.separation import compare
 from ffbench.leaderboard.store import empty_board, list_boards, read_board
 from ffbench.summary import headline_column
 
@@ -27,7 +28,9 @@ def _boards_at(path: Path) -> dict[str, pd.DataFrame]:
 def diff(old: str | os.PathLike, new: str | os.PathLike) -> pd.DataFrame:
     """What changed between two boards (files) or two boards folders, one row per aggregated cell
     that was added, removed, changed (mean, std or n) or re-run (other runs, the same numbers).
-    Ranks are compared for ranked headline cells."""
+    Ranks (by the separation test) are compared for ranked headline cells, and a changed value's
+    old and new seeds are compared by the same test (``change``: separated, not separated, or
+    empty where either side has fewer than 3 seeds)."""
     old_boards, new_boards = _boards_at(Path(old)), _boards_at(Path(new))
     if Path(old).is_file() and Path(new).is_file():  # two files: compare them whatever their names
         old_boards = {Path(new).stem: next(iter(old_boards.values()))}
@@ -61,6 +64,7 @@ def diff(old: str | os.PathLike, new: str | os.PathLike) -> pd.DataFrame:
     for col in ("rule", "goodness", "negatives", "dataset", "metric", "headline", "higher_is_better"):
         both[col] = both[f"{col}_new"].where(both[f"{col}_new"].notna(), both[f"{col}_old"])
     both["delta"] = both["mean_new"] - both["mean_old"]
+    both["change"] = [_change(r) for _, r in both.iterrows()] if len(both) else []
     return both.rename(
         columns={
             "rank_old": "old_rank",
@@ -90,6 +94,7 @@ DIFF_COLUMNS = [
     "delta",
     "old_n",
     "new_n",
+    "change",
     "old_rank",
     "new_rank",
     "headline",
@@ -102,6 +107,17 @@ DIFF_COLUMNS = [
     "dataset_hash",
     "metric_id",
 ]
+
+
+def _change(r) -> str:
+    """Whether the seeds separate a changed value's new numbers from its old ones (the same
+    configuration: shared seeds pair)."""
+    if r["status"] != "changed" or not isinstance(r["per_seed_old"], dict) or not isinstance(r["per_seed_new"], dict):
+        return ""
+    s = compare(r["per_seed_new"], r["per_seed_old"])
+    if not s.test:
+        return ""
+    return "separated" if s.separated else "not separated"
 
 
 def _same(a, b) -> bool:
@@ -141,6 +157,7 @@ def diff_table(changes: pd.DataFrame, everything: bool = False) -> TextTable:
                 fmt(r["new_mean"]),
                 "" if pd.isna(r["delta"]) else f"{r['delta']:+.4f}",
                 f"{_text(r['old_n'])} -> {_text(r['new_n'])}",
+                r["change"] or "–",
                 rank_text,
             ]
         )
@@ -149,11 +166,13 @@ def diff_table(changes: pd.DataFrame, everything: bool = False) -> TextTable:
         ", ".join(f"{counts.get(s, 0)} {s}" for s in ("added", "removed", "changed", "rerun"))
         + " cell(s)"
         + ("" if everything else "; headline cells over all classes shown (--all for every cell)")
+        + "; seeds say: whether the new seeds are separated from the old ones (paired t-test, two-sided 0.05; "
+        "– with fewer than 3 seeds)"
     )
     return TextTable(
         "Leaderboard changes",
-        ["board", "status", "configuration", "cell", "old", "new", "delta", "n", "rank"],
+        ["board", "status", "configuration", "cell", "old", "new", "delta", "n", "seeds say", "rank"],
         rows,
-        [False, False, False, False, True, True, True, True, True],
+        [False, False, False, False, True, True, True, True, False, True],
         note,
     )

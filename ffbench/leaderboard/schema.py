@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import pandas as pd
+
 from ffbench.errors import FFBenchError
 from ffbench.schema import BOARD_COLUMNS as BOARD_COLUMNS  # re-exported: the one schema module
 from ffbench.schema import BOARD_SCHEMA_KEY, BOARD_SCHEMA_VERSION
@@ -42,8 +46,20 @@ AGGREGATE_COLUMNS = [
     "seeds",
     "runs",
     "last_run",
+    "per_seed",
+    "superseded",
+    "verification",
 ]
 
 
 class BoardError(FFBenchError):
     """A board file that is not a readable ffbench leaderboard of this schema version."""
+
+
+def row_keys(df: pd.DataFrame, columns: Sequence[str] = CONFIG) -> pd.Series:
+    """One string per row joining ``columns`` (missing values kept distinct from any text): the key
+    pages and ranks group configurations (default) or cells by."""
+    key = pd.Series("", index=df.index, dtype="object")
+    for col in columns:
+        key = key + "\x1f" + df[col].astype("string").fillna("\x00").astype("object")
+    return key

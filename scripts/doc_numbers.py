@@ -1,0 +1,430 @@
+"""Every result number of README.md and docs/science.md, printed from the committed boards.
+
+    python scripts/doc_numbers.py            # rewrite the generated blocks in place
+    python scripts/doc_numbers.py --check    # exit 1 (naming the block) if a block differs from the boards
+
+A generated block sits between ``<!-- numbers:NAME -->`` and ``<!-- /numbers:NAME -->``; its text
+is what :data:`BLOCKS` ``[NAME]`` prints from the boards (leaderboards/*.parquet) and from the
+authors' published runs (docs/reference/tosato-fashion-mnist-runs.csv). tests/test_doc_numbers.py
+runs the check, and fails when a result section of README.md holds a number outside a block.
+
+Statistics: mean ± sample std (ddof 1) over seeds, n = seeds. Orders in the prose come from the
+boards' separation test (ffbench.leaderboard.separation: paired t over shared seeds, Welch
+otherwise, two-sided 0.05 per pair); a configuration with fewer than 3 seeds is preliminary and
+never ordered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import math
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ffbench.leaderboard.separation import MIN_SEEDS, compare
+
+ROOT = Path(__file__).resolve().parent.parent
+PAPER_BOARD = ROOT / "leaderboards" / "fashion-mnist.parquet"
+MINI_BOARD = ROOT / "leaderboards" / "fashion-mnist-mini.parquet"
+AUTHORS = ROOT / "docs" / "reference" / "tosato-fashion-mnist-runs.csv"
+DOCS = (ROOT / "README.md", ROOT / "docs" / "findings.md", ROOT / "docs" / "science.md")
+
+
+# -- configurations of the paper-scale board ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Config:
+    label: str
+    rule: str  # rule name
+    params: tuple[str, ...] = ()  # "key=value" that the rule id must contain
+
+    def matches(self, rule_id: str) -> bool:
+        name, _, rest = rule_id.partition("[")
+        keys = set(rest.rstrip("]").split(","))
+        return name == self.rule and all(p in keys for p in self.params)
+
+
+FF_WRITTEN = Config("FF (written recipe)", "ff", ("epochs=100", "lr=0.01", "batch_size=1024"))
+FF_ANALYSED = Config("FF (analysed setting)", "ff", ("epochs=200", "lr=0.001", "batch_size=1024"))
+BPFF = Config("BP/FF", "bp-ff", ("epochs=300", "lr=0.0001"))
+BP = Config("BP", "bp", ("epochs=80", "lr=0.0001"))
+RANDOM = Config("random (untrained)", "random", ())
+PAPER_CONFIGS = (FF_WRITTEN, FF_ANALYSED, BPFF, BP, RANDOM)
+
+
+def board(path: Path | None = None) -> pd.DataFrame:
+    return _read(PAPER_BOARD if path is None else path).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path)
+
+
+def of_config(df: pd.DataFrame, config: Config) -> pd.Series:
+    """Rows of ``config`` (matched once per distinct rule id)."""
+    hit = {r: config.matches(r) for r in df["rule_id"].dropna().unique()}
+    return df["rule_id"].map(hit).fillna(False).astype(bool)
+
+
+def values(
+    df: pd.DataFrame, config: Config, metric: str, stat: str, layer: int | None = None, metric_id: str | None = None
+) -> dict[int, float]:
+    """seed -> value of one cell (the class-free row). ``metric`` is a base name; ``metric_id`` picks
+    one parametrisation where a board holds several (excitation: skip_inputs=0 unless named)."""
+    rows = df[of_config(df, config) & (df["metric"] == metric) & (df["stat"] == stat)]
+    rows = rows[rows["class"].isna() & rows["class_b"].isna()]
+    rows = rows[rows["layer"].isna()] if layer is None else rows[rows["layer"] == layer]
+    if metric_id is not None:
+        rows = rows[rows["metric_id"] == metric_id]
+    elif metric == "excitation":
+        rows = rows[rows["metric_id"].str.contains("skip_inputs=0", regex=False)]
+    rows = rows.sort_values("started_at")
+    return {int(s): float(v) for s, v in rows.groupby("seed")["value"].last().items()}
+
+
+def sig2(x: float) -> str:
+    """A spread to 2 significant digits."""
+    if x == 0 or not math.isfinite(x):
+        return "0"
+    digits = max(0, 1 - int(math.floor(math.log10(abs(x)))))
+    return f"{x:.{digits}f}"
+
+
+def mean_std(vals: dict[int, float], fmt: str = "{:.3f}", n_config: int | None = None) -> str:
+    """mean ± std; "(n=k)" only where the cell has fewer seeds than its configuration."""
+    xs = [v for v in vals.values() if math.isfinite(v)]
+    if not xs:
+        return "–"
+    m = fmt.format(sum(xs) / len(xs))
+    note = "" if n_config is None or len(xs) == n_config else f" (n={len(xs)})"
+    if len(xs) == 1:
+        return m + note
+    return f"{m} ± {sig2(pd.Series(xs).std())}" + note
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def label(cfg: Config, n: int) -> str:
+    return cfg.label if n >= MIN_SEEDS else f"{cfg.label}, preliminary"
+
+
+def seeds(df: pd.DataFrame, config: Config) -> list[int]:
+    rows = df[of_config(df, config) & (df["metric"] == "accuracy")]
+    return sorted(int(s) for s in rows["seed"].dropna().unique())
+
+
+# -- the authors' runs ------------------------------------------------------------------------------
+
+
+def authors() -> pd.DataFrame:
+    with AUTHORS.open(encoding="utf-8") as f:
+        return pd.DataFrame(list(csv.DictReader(f))).astype({"hoyer": float, "accuracy": float, "layer": int})
+
+
+def authors_run(rule: str, **where: str) -> dict[int, float]:
+    a = authors()
+    a = a[a["rule"] == rule]
+    for k, v in where.items():
+        a = a[a[k] == v]
+    return dict(zip(a["layer"], a["hoyer"], strict=True))
+
+
+def authors_range(rule: str, layer: int) -> tuple[float, float, int]:
+    a = authors()
+    a = a[(a["rule"] == rule) & (a["layer"] == layer)]
+    return a["hoyer"].min(), a["hoyer"].max(), len(a)
+
+
+# -- verdicts ---------------------------------------------------------------------------------------
+
+
+def verdict(df: pd.DataFrame, a: Config, b: Config, metric: str, stat: str, layer: int | None) -> str:
+    """'a > b', 'a < b', 'a ≈ b (not separated; ...)' or 'preliminary (n=...)' by the boards' test."""
+    s = compare(values(df, a, metric, stat, layer), values(df, b, metric, stat, layer))
+    if not s.test:
+        return f"not tested ({s.reason}: {a.label} n={s.n_a}, {b.label} n={s.n_b})"
+    if s.separated:
+        sign = ">" if s.sign > 0 else "<"
+        return f"{a.label} {sign} {b.label} ({s.test}, p = {s.p:.2g}, difference {s.difference:+.3f})"
+    return (
+        f"{a.label} ≈ {b.label}: not separated ({s.test}, p = {s.p:.2g}; difference {s.difference:+.3f}, "
+        f"separable from {s.smallest:.3f})"
+    )
+
+
+# -- blocks -----------------------------------------------------------------------------------------
+
+PAPER_COLUMNS = (
+    ("accuracy", "accuracy", "accuracy", None),
+    ("Hoyer L1", "sparsity", "sparsity", 1),
+    ("Hoyer L2", "sparsity", "sparsity", 2),
+    ("Hoyer L3", "sparsity", "sparsity", 3),
+    ("dead L1", "sparsity", "dead_fraction", 1),
+    ("activity share L1", "loo-ensembles", "activity_share", 1),
+    ("selectivity L1", "loo-ensembles", "selectivity", 1),
+)
+
+
+def paper_headline() -> str:
+    df = board()
+    lines = [
+        "| configuration | seeds | " + " | ".join(c[0] for c in PAPER_COLUMNS) + " |",
+        "|---|---|" + "---|" * len(PAPER_COLUMNS),
+    ]
+    for cfg in PAPER_CONFIGS:
+        s = seeds(df, cfg)
+        if not s:
+            continue
+        cells = [mean_std(values(df, cfg, m, st, layer), n_config=len(s)) for _, m, st, layer in PAPER_COLUMNS]
+        lines.append(f"| {label(cfg, len(s))} | {len(s)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+PER_LAYER = (
+    ("Hoyer", "sparsity", "sparsity", "{:.3f}"),
+    ("live-unit Hoyer", "sparsity", "hoyer_live", "{:.3f}"),
+    ("dead", "sparsity", "dead_fraction", "{:.3f}"),
+    ("LOO size", "loo-ensembles", "size", "{:.1f}"),
+    ("activity share", "loo-ensembles", "activity_share", "{:.3f}"),
+    ("selectivity", "loo-ensembles", "selectivity", "{:.3f}"),
+    ("rho+ mean", "excitation", "mean", "{:.3f}"),
+    ("probe", "linear-probe", "accuracy", "{:.3f}"),
+)
+
+
+def paper_per_layer() -> str:
+    df = board()
+    lines = [
+        "| configuration, layer | " + " | ".join(c[0] for c in PER_LAYER) + " |",
+        "|---|" + "---|" * len(PER_LAYER),
+    ]
+    for cfg in PAPER_CONFIGS:
+        n = len(seeds(df, cfg))
+        if not n:
+            continue
+        for layer in (1, 2, 3):
+            cells = [mean_std(values(df, cfg, m, st, layer), fmt, n) for _, m, st, fmt in PER_LAYER]
+            lines.append(f"| {label(cfg, n)} L{layer} ({plural(n, 'seed')}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def layer1_question() -> str:
+    """ffbench's FF settings and BP/FF beside the authors' runs of the same settings, per layer."""
+    df = board()
+    rows = [
+        ("authors: FF, analysed run (200 epochs, lr 1e-3)", authors_run("ff", row_index="101")),
+        ("authors: FF, written recipe (100 epochs, lr 0.01)", authors_run("ff", row_index="106")),
+        ("authors: BP/FF, selected run", authors_run("bp-ff", selected="true")),
+        ("authors: BP, selected run", authors_run("bp", selected="true")),
+    ]
+    lines = ["| Hoyer sparsity | L1 | L2 | L3 |", "|---|---|---|---|"]
+    for name, run in rows:
+        lines.append(f"| {name} | " + " | ".join(f"{run[layer]:.3f}" for layer in (1, 2, 3)) + " |")
+    for cfg in (FF_ANALYSED, FF_WRITTEN, BPFF, BP):
+        n = len(seeds(df, cfg))
+        if n:
+            cells = [mean_std(values(df, cfg, "sparsity", "sparsity", layer), n_config=n) for layer in (1, 2, 3)]
+            lines.append(f"| ffbench: {label(cfg, n)} ({plural(n, 'seed')}) | " + " | ".join(cells) + " |")
+    lo_ff, hi_ff, n_ff = authors_range("ff", 1)
+    lo_bf, hi_bf, n_bf = authors_range("bp-ff", 1)
+    lines += [
+        "",
+        f"The authors' Fashion-MNIST notebook tabulates {n_ff} FF runs (layer-1 Hoyer {lo_ff:.3f} to {hi_ff:.3f}) "
+        f"and {n_bf} BP/FF runs ({lo_bf:.3f} to {hi_bf:.3f}) and compares one of each.",
+        "",
+        "Layer by layer, by the boards' test:",
+    ]
+    for layer in (1, 2, 3):
+        for a, b in ((FF_ANALYSED, BPFF), (FF_WRITTEN, BPFF), (FF_ANALYSED, FF_WRITTEN)):
+            if seeds(df, a) and seeds(df, b):
+                lines.append(f"- L{layer}: {verdict(df, a, b, 'sparsity', 'sparsity', layer)}")
+    return "\n".join(lines)
+
+
+def unseen_category() -> str:
+    """The held-out class (Sandal) per configuration and layer: its ensemble, and the seen classes'."""
+    df = board()
+    lines = [
+        "| configuration, layer | seeds | held-out ensemble size | its activity share | seen classes' size | "
+        "their share | max Jaccard with a seen class (which) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for cfg in PAPER_CONFIGS:
+        for layer in (1, 2, 3):
+            size = values(df, cfg, "unseen-category", "size", layer)
+            if not size:
+                continue
+            n = len(size)
+            over = df[
+                of_config(df, cfg)
+                & (df["metric"] == "unseen-category")
+                & (df["stat"] == "overlap")
+                & (df["layer"] == layer)
+            ]
+            best = over.groupby("class_b")["value"].mean().sort_values(ascending=False)
+            which = f"{best.iloc[0]:.2f} ({best.index[0]})" if len(best) and best.iloc[0] > 0 else "–"
+            cells = [
+                mean_std(size, "{:.0f}", n),
+                mean_std(values(df, cfg, "unseen-category", "strength", layer), n_config=n),
+                mean_std(values(df, cfg, "unseen-category", "seen_size", layer), "{:.0f}", n),
+                mean_std(values(df, cfg, "unseen-category", "seen_strength", layer), n_config=n),
+                which,
+            ]
+            lines.append(f"| {label(cfg, n)} L{layer} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main_job() -> str:
+    """The README's main job: ff at the quick preset on the embedded subset, seed 0."""
+    df = board(MINI_BOARD)
+    quick = Config("ff", "ff", ("epochs=20", "batch_size=256", "lr=0.01", "schedule=greedy", "layers=3"))
+    keep = (
+        df["dataset_id"].astype(str).str.contains("train_size=0,", regex=False)
+        & df["dataset_id"].astype(str).str.contains("validation=0]", regex=False)
+        & (df["goodness"].astype(str) == "l2")
+        & (df["negatives"].astype(str) == "wrong-label")
+    )
+    acc = values(df[keep.fillna(False).astype(bool)], quick, "accuracy", "accuracy")
+    return f"**{acc[0]:.3f}** (seeds 0-{max(acc)}: {mean_std(acc)})."
+
+
+def _zoo_table_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("zoo_table", ROOT / "scripts" / "zoo_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def zoo_table() -> str:
+    return _zoo_table_module().table(str(MINI_BOARD))
+
+
+ZOO_RANKED = (
+    ("accuracy", "accuracy", "accuracy", None),
+    ("Hoyer sparsity, layer 1", "sparsity", "sparsity", 1),
+    ("ensemble activity share, layer 1", "loo-ensembles", "activity_share", 1),
+    ("unit selectivity, layer 1", "loo-ensembles", "selectivity", 1),
+    ("linear probe, layer 3", "linear-probe", "accuracy", 3),
+)
+
+
+def ranks(per_config: dict[str, dict[int, float]]) -> list[tuple[int, str, float]]:
+    """(rank, name, mean): rank = 1 + the number of configurations separated above (boards' test)."""
+    out = []
+    for name, vals in per_config.items():
+        above = sum(compare(other, vals).sign > 0 for o, other in per_config.items() if o != name)
+        out.append((1 + above, name, sum(vals.values()) / len(vals)))
+    return sorted(out, key=lambda r: (r[0], -r[2]))
+
+
+def zoo_ranks() -> str:
+    """Per headline statistic, the zoo's rules grouped by rank (ties share a rank)."""
+    zoo = _zoo_table_module()
+    df = board(MINI_BOARD)
+    tagged = df[df["suite"] == "zoo"]
+    latest = max(tagged["suite_version"].dropna(), key=int)
+    configs = sorted(set(tagged.loc[tagged["suite_version"] == latest, "rule_id"]))
+    lines = []
+    for title, metric, stat, layer in ZOO_RANKED:
+        per = {}
+        for rule_id in configs:
+            cfg = Config(
+                rule_id.split("[")[0], rule_id.split("[")[0], tuple(rule_id.partition("[")[2].rstrip("]").split(","))
+            )
+            vals = values(df, cfg, metric, stat, layer)
+            if len(vals) >= MIN_SEEDS:
+                per[cfg.label] = vals
+        groups: dict[int, list[str]] = {}
+        for r, name, mean in ranks(per):
+            groups.setdefault(r, []).append(f"{name} {mean:.3f}")
+        ordered = "; ".join(f"{r}. " + ", ".join(names) for r, names in sorted(groups.items()))
+        lines.append(f"- **{title}** (higher first): {ordered}")
+    del zoo
+    return "\n".join(lines)
+
+
+def excitation() -> str:
+    """rho+ per configuration and layer: the mean positive share of a unit's incoming weights."""
+    df = board()
+    lines = [
+        "| configuration, layer | seeds | mean rho+ | units with rho+ > 0.5 | mean rho+ without the label inputs |",
+        "|---|---|---|---|---|",
+    ]
+    for cfg in PAPER_CONFIGS:
+        for layer in (1, 2, 3):
+            mean = values(df, cfg, "excitation", "mean", layer)
+            if not mean:
+                continue
+            n = len(mean)
+            skip = (
+                values(df, cfg, "excitation", "mean", layer, "excitation[bins=20,skip_inputs=10]") if layer == 1 else {}
+            )
+            cells = [
+                mean_std(mean, n_config=n),
+                mean_std(values(df, cfg, "excitation", "frac_excitatory", layer), n_config=n),
+                mean_std(skip, n_config=n) if skip else "–",
+            ]
+            lines.append(f"| {label(cfg, n)} L{layer} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+BLOCKS: dict[str, Callable[[], str]] = {
+    "excitation": excitation,
+    "main-job": main_job,
+    "paper-headline": paper_headline,
+    "paper-per-layer": paper_per_layer,
+    "layer1-question": layer1_question,
+    "unseen-category": unseen_category,
+    "zoo-table": zoo_table,
+    "zoo-ranks": zoo_ranks,
+}
+
+BLOCK = re.compile(r"(<!-- numbers:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /numbers:(?P=name) -->)", re.S)
+
+
+def sync(path: Path, write: bool) -> list[str]:
+    """Names of the blocks in ``path`` that differ from the boards (rewritten when ``write``)."""
+    text = path.read_text(encoding="utf-8")
+    stale: list[str] = []
+
+    def repl(m: re.Match) -> str:
+        name = m.group("name")
+        if name not in BLOCKS:
+            raise SystemExit(f"{path}: unknown generated block {name!r}; known: {', '.join(BLOCKS)}")
+        body = BLOCKS[name]().rstrip("\n") + "\n"
+        if body != m.group("body"):
+            stale.append(name)
+        return m.group(1) + body + m.group(4)
+
+    new = BLOCK.sub(repl, text)
+    if write and new != text:
+        path.write_text(new, encoding="utf-8")
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if a block differs from the boards")
+    args = parser.parse_args(argv)
+    bad = {str(p.relative_to(ROOT)): sync(p, write=not args.check) for p in DOCS}
+    bad = {p: names for p, names in bad.items() if names}
+    for p, names in bad.items():
+        print(f"{p}: {'differs from' if args.check else 'rewritten from'} the boards: {', '.join(names)}")
+    return 1 if (bad and args.check) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -17,6 +17,7 @@ from ffbench.cli.console import err, literal
 from ffbench.cli.plugins import plugins
 from ffbench.cli.report import report
 from ffbench.cli.run import EXAMPLES, run
+from ffbench.cli.submit import SUBMIT_EXAMPLES, submit, verify
 from ffbench.errors import FFBenchError
 
 app = typer.Typer(
@@ -49,6 +50,8 @@ app.command(epilog=EXAMPLES)(friendly_errors(run))
 app.command()(friendly_errors(plugins))
 app.command()(friendly_errors(report))
 app.command()(friendly_errors(bench))
+app.command(epilog=SUBMIT_EXAMPLES)(friendly_errors(submit))
+app.command(epilog=SUBMIT_EXAMPLES)(friendly_errors(verify))
 app.add_typer(cache_cmd.app, name="cache")
 app.add_typer(leaderboard_cmd.app, name="leaderboard")
 app.add_typer(results_cmd.app, name="results")

@@ -73,7 +73,12 @@ def _machine_rows(df: pd.DataFrame) -> list[dict]:
 @friendly
 def update(
     results: Annotated[
-        list[Path], typer.Argument(help="Results Parquet files written by `ffbench run`.", show_default=False)
+        list[Path],
+        typer.Argument(
+            help="Results Parquet files written by `ffbench run`, or submission folders (submissions/NAME) "
+            "checked by `ffbench verify`.",
+            show_default=False,
+        ),
     ],
     boards: BoardsOpt = DEFAULT_BOARDS,
     render: Annotated[bool, typer.Option("--render/--no-render", help="Regenerate the Markdown views.")] = True,
@@ -88,22 +93,33 @@ def update(
             "or with no recorded commit; refused otherwise. Their git_sha stays as recorded; the report lists them.",
         ),
     ] = False,
+    allow_deferred: Annotated[
+        bool,
+        typer.Option(
+            "--allow-deferred",
+            help="Merge a submission's deferred configurations (not re-run: too costly for the verifier's "
+            "budget), marked deferred; refused otherwise. Failed submissions are always refused.",
+        ),
+    ] = False,
 ) -> None:
     """Merge run results into the boards and re-render their Markdown.
 
     A newer run of a configuration, seed and metric replaces its rows; every other row stays;
     failed rows are left out. A repeated update changes nothing."""
     from ffbench.prechecks import check_folder_writable
+    from ffbench.submission.board import results_for_update
 
     check_folder_writable(boards, "leaderboards", "Choose another folder with --boards.")
-    report = lb.update(
-        results,
-        boards,
-        render=render,
-        lock_timeout=lock_timeout,
-        allow_dirty=allow_dirty,
-        log=(lambda message: None) if quiet else (lambda message: err.log(escape(message))),
-    )
+    log = (lambda message: None) if quiet else (lambda message: err.log(escape(message)))
+    with results_for_update(results, allow_deferred, log) as paths:  # a submission: its verified rows
+        report = lb.update(
+            paths,
+            boards,
+            render=render,
+            lock_timeout=lock_timeout,
+            allow_dirty=allow_dirty,
+            log=log,
+        )
     if as_json:
         print_json(report.as_dict())
         return

@@ -8,13 +8,13 @@ the seeds can tell apart.
 BOARD defaults to leaderboards/goodness-study/fashion-mnist-mini.parquet (resp.
 negatives-study/...); rows of version N (default: the latest) of the study's `-cpu` suite are used.
 
-**Separated** (the last table): two components are separated when every seed of one scores above
-every seed of the other. With 3 seeds each this is the most extreme outcome of an exact
-permutation test: 2 of the 20 equally likely splits of six values into two groups of three give
-it, so a two-sided p of 0.1 (one-sided 0.05, the smallest 3 seeds allow). Components that are not
-separated are "within seed noise": the seeds cannot tell their order. The p assumes independent
-runs (seed s of two components shares nothing but the seed number) and holds per pair: over many
-pairs some separations are expected by chance, so the counts over all pairs are descriptive.
+**Separated** (the rank column and the last table) is decided by the boards' own test,
+ffbench.leaderboard.separation (leaderboards/SCHEMA.md, "Ranks"): a paired t-test on the per-seed
+differences over the seeds two components share (seed s starts both from the same weights and
+batches on the same data), two-sided at 0.05 per pair, at least 3 seeds each. Components that
+are not separated are "within seed noise": the seeds cannot tell their order, which does not make
+them equal. The level holds per pair: over many pairs about 0.05 x pairs separations are expected
+by chance where nothing differs, so the counts over all pairs come with that number.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import argparse
 import itertools
 
 import pandas as pd
+
+from ffbench.leaderboard.separation import ALPHA, compare, expected_false_separations, rank_configurations
 
 # -- published numbers ------------------------------------------------------------------------------
 #
@@ -158,8 +160,9 @@ def _published_cells(study: str, name: str) -> list[str]:
 
 def table(study: str, board: str | None = None, version: str | None = None) -> str:
     """Published numbers beside ffbench's mean ± std per component, in the published order; the
-    rank is by the first ranked ffbench column, within labelled and within label-free FF (their
-    accuracies come from different inference: label scores vs a linear readout)."""
+    rank on the first ranked ffbench column is 1 + the components the seeds separate above it
+    (:func:`separated`), within labelled and within label-free FF (their accuracies come from
+    different inference: label scores vs a linear readout)."""
     rows = _load(study, board, version)
     published = GOODNESS_PUBLISHED if study == "goodness" else NEGATIVES_PUBLISHED
     pub_head = ["published name", "published readout", "published multi-pass"]
@@ -172,8 +175,10 @@ def table(study: str, board: str | None = None, version: str | None = None) -> s
     means = {c: seed_values(rows, c, ranked).mean() for c in comps}
     rank = {}
     for g in set(group.values()):
-        members = sorted((c for c in comps if group[c] == g), key=lambda c: -means[c])
-        rank.update({c: f"{i + 1}" + (" (label-free)" if g == "label-free" else "") for i, c in enumerate(members)})
+        members = {c: seed_values(rows, c, ranked).to_dict() for c in comps if group[c] == g}
+        ranks = rank_configurations(members, higher_is_better=True).ranks
+        suffix = " (label-free)" if g == "label-free" else ""
+        rank.update({c: f"{ranks[c]}{suffix}" if c in ranks else f"–{suffix}" for c in members})
     heads = [COMPONENT[study], *pub_head, *(c[0] for c in cols), f"rank ({ranked})", "seeds"]
     lines = [f"| {' | '.join(heads)} |", "|---" * len(heads) + "|"]
     order = [c for c in published if c in means] + sorted(c for c in means if c not in published)
@@ -185,16 +190,16 @@ def table(study: str, board: str | None = None, version: str | None = None) -> s
 
 
 def separated(a: pd.Series, b: pd.Series) -> int:
-    """+1 if every seed of a is above every seed of b, -1 if every seed of b is above, else 0;
-    0 also when either has fewer than 3 seeds with a value (the test's p needs 3 vs 3)."""
-    a, b = a.dropna(), b.dropna()
-    if len(a) < 3 or len(b) < 3:
-        return 0
-    if a.min() > b.max():
-        return 1
-    if b.min() > a.max():
-        return -1
-    return 0
+    """+1 if the seeds separate a above b, -1 if b above a, else 0 (also when either has fewer than
+    3 seeds with a value): the boards' test (paired t over shared seeds, Welch otherwise;
+    two-sided, 0.05 per pair). ``a``, ``b``: values indexed by seed."""
+    return compare(a.to_dict(), b.to_dict()).sign
+
+
+def p_value(a: pd.Series, b: pd.Series) -> str:
+    """The test's two-sided p for a vs b, to 2 significant digits ("–" where not tested)."""
+    s = compare(a.to_dict(), b.to_dict())
+    return "–" if not s.test else f"{s.p:.2g}"
 
 
 def published_score(study: str, name: str, which: int) -> float | None:
@@ -221,22 +226,25 @@ def ranking_table(study: str, board: str | None = None, version: str | None = No
         out += [
             f"Published {published_col} order vs ffbench {column}, adjacent pairs:",
             "",
-            "| published higher | published lower | published gap | ffbench gap (means) | seeds say |",
-            "|---|---|---|---|---|",
+            "| published higher | published lower | published gap | ffbench gap (means) | p (paired t) | seeds say |",
+            "|---|---|---|---|---|---|",
         ]
         for hi, lo in zip(comps, comps[1:]):
             gap = published_score(study, hi, which) - published_score(study, lo, which)
             verdict = VERDICT[separated(vals[hi], vals[lo])]
-            out.append(f"| {hi} | {lo} | {gap:+.3f} | {vals[hi].mean() - vals[lo].mean():+.3f} | {verdict} |")
+            diff = vals[hi].mean() - vals[lo].mean()
+            out.append(f"| {hi} | {lo} | {gap:+.3f} | {diff:+.3f} | {p_value(vals[hi], vals[lo])} | {verdict} |")
         counts = dict.fromkeys(VERDICT.values(), 0)
         for hi, lo in itertools.combinations(comps, 2):
             if published_score(study, hi, which) != published_score(study, lo, which):
                 counts[VERDICT[separated(vals[hi], vals[lo])]] += 1
         summary = ", ".join(f"{v} {k}" for k, v in counts.items())
+        pairs = sum(counts.values())
         out += [
             "",
-            f"All {sum(counts.values())} pairs with a published difference: {summary} "
-            "(per pair, uncorrected for the number of pairs: descriptive).",
+            f"All {pairs} pairs with a published difference: {summary} (each pair tested at "
+            f"{ALPHA:g}, uncorrected: where no component differed, about "
+            f"{expected_false_separations(pairs):.1f} of the {pairs} would be separated by chance).",
             "",
         ]
     return "\n".join(out).rstrip()

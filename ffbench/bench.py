@@ -12,6 +12,11 @@ frozen-layer cache make smaller) and the baseline's own count (which includes re
 layers). Elementwise work (activation, goodness, loss, optimizer) is not counted; it is why no
 trainer reaches 100 % of the matmul peak.
 
+Precision: ``bf16`` autocasts the rules' matmuls to bfloat16 (on CUDA, or a CPU with native bfloat16
+matmuls: :mod:`ffbench.precision`) and measures the peak in bfloat16; with ``vs_fp32`` the same work
+is also timed in float32 in the same repeats, beside its own float32 peak. A rule that declares no
+FLOP count can be counted by torch's FLOP counter (``count``: one extra, untimed fit).
+
 Definitions: an *epoch* is one pass over the training data by every layer (the greedy FF
 schedule trains each layer for ``epochs`` epochs, so a greedy run of E epochs is E epochs);
 ``samples_per_s`` = samples x epochs / training seconds (setup such as label embedding and
@@ -182,6 +187,16 @@ def _context(data: DatasetBundle, device: torch.device, seed: int, precision: st
     )
 
 
+def counted_flops(fn: Callable[[], Any]) -> int:
+    """Matmul FLOPs of ``fn()`` as torch's FLOP counter sees them (every mm/bmm/addmm/baddbmm/conv,
+    2·m·k·n per product, whoever calls it: the rule's layers and e.g. a goodness's own products)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
 def _timed(device: torch.device, fn: Callable[[], Any]) -> tuple[float, float | None]:
     """(seconds, peak memory in MiB) of fn()."""
     with PeakMemory(device) as mem:
@@ -204,23 +219,32 @@ def bench_case(
     precision: str = "fp32",
     compile_: bool = False,
     peak_size: int = 2048,
+    vs_fp32: bool = True,
+    count: bool = False,
     log: Callable[[str], None] = lambda m: None,
 ) -> dict[str, Any]:
     """Time one case: matmul peak, fast ``fit``, the baseline, and (seeds > 1) ``fit_seeds``,
-    interleaved over ``repeats``; returns one result row (see the module docstring)."""
+    interleaved over ``repeats``; returns one result row (see the module docstring).
+
+    ``precision`` bf16 with ``vs_fp32``: the fast ``fit`` (and the baseline) are also timed in
+    fp32 in the same repeats, each next to a matmul peak measured in its own precision, so the row
+    holds both precisions' GFLOP/s and ratio to peak and the bf16 speed-up over fp32 (same work).
+    ``count``: a rule that declares no FLOP count is counted by torch's FLOP counter on one extra,
+    untimed ``fit``."""
     rule, n, epochs = case.rule, len(data.train), case.rule.values.get("epochs", 1)
     dims = case.dims(data)
     bs = rule.values.get("batch_size", n)
     baseline = baseline and case.has_baseline
     mm_dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    vs_fp32 = vs_fp32 and precision == "bf16"
     rows_per_step = 2 * bs if rule.uses_negatives else bs  # positives and negatives go through together
     peak_shapes = [(rows_per_step, a, b) for a, b in zip(dims[:-1], dims[1:])] if dims else []
 
-    def fit():
-        return rule.fit(data, case.goodness, case.negatives, _context(data, device, 0, precision, compile_))
+    def fit(p: str = precision):
+        return rule.fit(data, case.goodness, case.negatives, _context(data, device, 0, p, compile_))
 
-    def base():
-        return rule.fit_baseline(data, case.goodness, case.negatives, _context(data, device, 0, precision, compile_))
+    def base(p: str = precision):
+        return rule.fit_baseline(data, case.goodness, case.negatives, _context(data, device, 0, p, compile_))
 
     def stacked():
         return rule.fit_seeds(
@@ -230,21 +254,39 @@ def bench_case(
     runs = {"fast": fit}
     if baseline:
         runs["baseline"] = base
+    if vs_fp32:  # the same work in fp32, in the same repeats
+        runs["fast_fp32"] = lambda: fit("fp32")
+        if baseline:
+            runs["baseline_fp32"] = lambda: base("fp32")
     if seeds > 1 and rule.stacks_seeds:
         runs["stacked"] = stacked
     best: dict[str, tuple[float, float | None]] = {name: (math.inf, None) for name in runs}
-    peak = 0.0
+    peaks = {mm_dtype: 0.0, torch.float32: 0.0}
     for r in range(repeats):
-        for name, fn in runs.items():  # a peak measurement next to every timed run
-            peak = max(peak, matmul_peak(device, peak_shapes, mm_dtype, peak_size))
+        for name, fn in runs.items():  # a peak measurement, in the run's precision, next to every timed run
+            dtype = torch.float32 if name.endswith("_fp32") else mm_dtype
+            peaks[dtype] = max(peaks[dtype], matmul_peak(device, peak_shapes, dtype, peak_size))
             seconds, mem = _timed(device, fn)
             best[name] = min(best[name], (seconds, mem), key=lambda t: t[0])
-            log(f"repeat {r + 1}/{repeats}: {name} {seconds:.2f} s, matmul peak so far {peak:.1f} GFLOP/s")
-    peak = max(peak, matmul_peak(device, peak_shapes, mm_dtype, peak_size))
-    (fast_s, fast_mem), (base_s, _), (stack_s, stack_mem) = (
-        best.get(k, (math.inf, None)) for k in ("fast", "baseline", "stacked")
+            log(f"repeat {r + 1}/{repeats}: {name} {seconds:.2f} s, matmul peak so far {peaks[dtype]:.1f} GFLOP/s")
+    for dtype in {mm_dtype, torch.float32} if vs_fp32 else {mm_dtype}:
+        peaks[dtype] = max(peaks[dtype], matmul_peak(device, peak_shapes, dtype, peak_size))
+    peak = peaks[mm_dtype]
+    (fast_s, fast_mem), (base_s, _), (stack_s, stack_mem), (fp32_s, _), (base32_s, _) = (
+        best.get(k, (math.inf, None)) for k in ("fast", "baseline", "stacked", "fast_fp32", "baseline_fp32")
     )
     fast_flops, base_flops = case.flops(data)
+    flops_note = "matmul FLOPs (2mnk) each implementation performs; elementwise work not counted"
+    if fast_flops is None and count:
+        fast_flops = counted_flops(fit)
+        flops_note = (
+            f"{rule.name} declares no FLOP count for this configuration: matmul FLOPs (2mnk) counted by "
+            "torch's FLOP counter on one extra, untimed fit (the goodness's own products included)"
+        )
+    elif fast_flops is None:
+        flops_note = (
+            f"not counted: {rule.name} declares no FLOP count for this configuration (LearningRule.training_flops)"
+        )
     row: dict[str, Any] = {
         "rule": case.label,
         "rule_identity": rule.short_identity,
@@ -276,13 +318,27 @@ def bench_case(
         "stacked_seconds": None,
         "stacked_cost_ratio": None,
         "stacked_peak_memory_mb": None,
-        "flops_counted": (
-            "matmul FLOPs (2mnk) each implementation performs; elementwise work not counted"
-            if fast_flops is not None
-            else f"not counted: {rule.name} declares no FLOP count for this configuration (LearningRule.training_flops)"
-        ),
+        "flops_counted": flops_note,
         "baseline_available": case.has_baseline,
+        "fp32_seconds": None,
+        "fp32_achieved_gflops": None,
+        "fp32_peak_gflops": None,
+        "fp32_ratio_to_peak": None,
+        "speedup_vs_fp32": None,
+        "fp32_baseline_seconds": None,
+        "fp32_speedup": None,
     }
+    if vs_fp32:
+        fp32_gflops = None if fast_flops is None else fast_flops / fp32_s / 1e9
+        row.update(
+            fp32_seconds=fp32_s,
+            fp32_achieved_gflops=fp32_gflops,
+            fp32_peak_gflops=peaks[torch.float32],
+            fp32_ratio_to_peak=None if fp32_gflops is None else fp32_gflops / peaks[torch.float32],
+            speedup_vs_fp32=fp32_s / fast_s,
+        )
+        if baseline:
+            row.update(fp32_baseline_seconds=base32_s, fp32_speedup=base32_s / fp32_s)
     if baseline:
         row.update(
             baseline_seconds=base_s,

@@ -117,7 +117,8 @@ class TrainContext:
     num_classes: int
     progress: Callable[[float, float, str], None] = _no_progress
     log: Callable[[str], None] = lambda message: None
-    #: "fp32" (default), "tf32" (CUDA matmuls in TF32) or "bf16" (CUDA autocast to bfloat16)
+    #: "fp32" (default), "tf32" (CUDA matmuls in TF32) or "bf16" (autocast to bfloat16, on CUDA or on a
+    #: CPU with native bfloat16 matmuls: ffbench.precision); rules keep goodness and losses in float32
     precision: str = "fp32"
     #: wrap hot functions in torch.compile (opt-in)
     compile: bool = False
@@ -320,6 +321,11 @@ class LearningRule(Component):
         ok, reason = self.accepts(goodness, negatives)
         if not ok:
             raise ValueError(reason)
+
+    #: Whether ``--precision bf16`` on a CPU is admitted for this rule: True only where float32 and
+    #: bfloat16 training were measured to give the same numbers within seed noise (docs/precision.md,
+    #: scripts/bf16_equivalence.py). False (default): ``ffbench run`` refuses it, with the reason.
+    bf16_cpu_verified: ClassVar[bool] = False
 
     #: True if :meth:`fit_seeds` trains several seeds together (e.g. one stacked model); the
     #: runner then hands it every seed of a configuration at once.

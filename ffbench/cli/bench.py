@@ -29,6 +29,10 @@ Examples:
   ffbench bench --quality 3 --samples 0            # fast path vs baseline: accuracy and sparsity, 3 seeds each
 
   ffbench bench --device cuda --precision tf32 --samples 60000
+
+  ffbench bench --precision bf16 --rule ff,bp     # bf16 on a CPU with native bf16 matmuls, beside fp32
+
+  ffbench bench --goodness dimcompress --negatives none --count-flops   # FLOPs from torch's counter
 """
 
 
@@ -93,8 +97,28 @@ def bench(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: torch's choice).", min=1)] = None,
     precision: Annotated[
-        str, typer.Option(help="fp32, or on CUDA tf32 or bf16 (the peak is measured in the same precision).")
+        str,
+        typer.Option(
+            help="fp32; tf32 (CUDA); bf16 (CUDA, or a CPU with native bfloat16 matmuls). The peak is measured "
+            "in the same precision."
+        ),
     ] = "fp32",
+    vs_fp32: Annotated[
+        bool,
+        typer.Option(
+            "--vs-fp32/--no-vs-fp32",
+            help="With --precision bf16: also time the same work in fp32 (fit, baseline, peak) in the same "
+            "repeats and report both and the speed-up.",
+        ),
+    ] = True,
+    count_flops: Annotated[
+        bool,
+        typer.Option(
+            "--count-flops",
+            help="For a rule that declares no FLOP count (e.g. ff with --goodness dimcompress): count its matmul "
+            "FLOPs with torch's FLOP counter on one extra, untimed fit, and report GFLOP/s and the ratio to peak.",
+        ),
+    ] = False,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the rules' hot functions.")] = False,
     quality: Annotated[
         int,
@@ -114,13 +138,11 @@ def bench(
     GFLOP/s and its ratio to a dense matmul peak measured in the same run, peak memory, and the
     speed-up over the same rule written the usual way, timed in the same run (benchmarks/README.md)."""
     from ffbench.bench import bench_case, build_case, compare_quality, synthetic_bundle
+    from ffbench.precision import check_device
     from ffbench.registry import get_registry
 
-    if precision not in ("fp32", "tf32", "bf16"):
-        raise FFBenchError(f"Unknown precision '{precision}'. Valid: fp32, tf32, bf16.")
     dev = resolve_device(device)
-    if precision != "fp32" and dev.type != "cuda":
-        raise FFBenchError(f"--precision {precision} is a CUDA mode; this run is on {dev}. Use fp32.")
+    check_device(precision, dev)  # bf16 on a CPU: only with native bfloat16 matmuls (timing: any rule)
     if precision == "tf32":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     if threads:
@@ -173,6 +195,8 @@ def bench(
                     precision=precision,
                     compile_=compile_,
                     peak_size=peak_size,
+                    vs_fp32=vs_fp32,
+                    count=count_flops,
                     log=log,
                 )
             )
@@ -203,9 +227,16 @@ def _timing_table(rows: list[dict[str, Any]]) -> Table:
         "seeds",
         "stacked / 1 seed",
     ]
+    both = any(r.get("speedup_vs_fp32") is not None for r in rows)
+    if both:  # bf16 beside fp32 (same work, same repeats)
+        cols[4:7] = ["precision", "GFLOP/s", "peak GFLOP/s", "of peak", "fp32 GFLOP/s", "fp32 peak", "fp32 of peak"]
+        cols += ["vs fp32"]
     for col in cols:
         table.add_column(col, justify="left" if col == "rule" else "right")
     for r in rows:
+        if both:
+            table.add_row(*_both_cells(r))
+            continue
         table.add_row(
             escape(r["rule"]),
             str(r["batch_size"]),
@@ -222,6 +253,30 @@ def _timing_table(rows: list[dict[str, Any]]) -> Table:
             "-" if r["stacked_cost_ratio"] is None else f"{r['stacked_cost_ratio']:.2f}x",
         )
     return table
+
+
+def _both_cells(r: dict[str, Any]) -> list[str]:
+    """A row of the timing table with fp32 beside the run's precision."""
+    return [
+        escape(r["rule"]),
+        str(r["batch_size"]),
+        _fmt(r["samples_per_s"], ",.0f"),
+        _fmt(r["gflop_per_epoch"], ".1f"),
+        r["precision"],
+        _fmt(r["achieved_gflops"], ".1f"),
+        _fmt(r["peak_gflops"], ".1f"),
+        _fmt(r["ratio_to_peak"], ".0%"),
+        _fmt(r.get("fp32_achieved_gflops"), ".1f"),
+        _fmt(r.get("fp32_peak_gflops"), ".1f"),
+        _fmt(r.get("fp32_ratio_to_peak"), ".0%"),
+        _fmt(r["peak_memory_mb"], ",.0f"),
+        _fmt(r["baseline_samples_per_s"], ",.0f"),
+        _fmt(r["baseline_gflop_per_epoch"], ".1f"),
+        "-" if r["speedup"] is None else f"{r['speedup']:.2f}x",
+        str(r["seeds"]),
+        "-" if r["stacked_cost_ratio"] is None else f"{r['stacked_cost_ratio']:.2f}x",
+        "-" if r.get("speedup_vs_fp32") is None else f"{r['speedup_vs_fp32']:.2f}x",
+    ]
 
 
 def _quality_table(rows: list[dict[str, Any]]) -> Table:

@@ -154,7 +154,11 @@ def run(
     ] = Path("ffbench-results.parquet"),
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     precision: Annotated[
-        str, typer.Option(help="fp32 (default), or on CUDA tf32 (TF32 matmuls) or bf16 (autocast); recorded per row.")
+        str,
+        typer.Option(
+            help="fp32 (default); tf32 (TF32 matmuls, CUDA); bf16 (autocast to bfloat16: CUDA, or a CPU with "
+            "native bfloat16 matmuls for the rules verified in docs/precision.md). Part of a row's identity."
+        ),
     ] = "fp32",
     compile_: Annotated[
         bool, typer.Option("--compile", help="torch.compile the rules' hot functions (opt-in; recorded per row).")
@@ -300,8 +304,10 @@ def run(
         compile=compile_,
         stack_seeds=stack_seeds,
     )
-    if precision != "fp32" and opts.device.type != "cuda":
-        raise FFBenchError(f"--precision {precision} is a CUDA mode; this run is on {opts.device}. Use fp32.")
+    from ffbench.precision import check_device, check_rules
+
+    check_device(precision, opts.device)  # bf16 on a CPU: native bfloat16 matmuls, and verified rules only
+    check_rules(precision, opts.device, (p.rule for p in grid.points))
     check_run_outputs(opts.out, opts.artifacts_dir, opts.cache.root if cache else None, len(grid.points))
     if not quiet:
         err.log(

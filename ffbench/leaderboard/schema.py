@@ -18,7 +18,7 @@ SCHEMA_VERSION = BOARD_SCHEMA_VERSION
 INDEX_NAME = "README.md"
 
 #: What makes two rows the same configuration (every parameter is inside the ids).
-CONFIG = ["rule_id", "goodness_id", "negatives_id", "dataset_id", "dataset_version", "dataset_hash"]
+CONFIG = ["rule_id", "goodness_id", "negatives_id", "dataset_id", "dataset_version", "dataset_hash", "precision"]
 #: The replacement unit: a newer run of a unit replaces all of the unit's rows.
 UNIT = CONFIG + ["seed", "metric_id"]
 #: One aggregated value of a configuration.

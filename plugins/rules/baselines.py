@@ -1,7 +1,9 @@
 """The built-in rules written the straightforward way (``LearningRule.fit_baseline``): what
 ``ffbench bench`` times the fast trainers against. Same network, loss and negatives as the rule;
 a shuffling DataLoader, separate positive and negative passes, frozen layers re-run on every batch
-(greedy FF), one ``.item()`` per step for the running loss."""
+(greedy FF), one ``.item()`` per step for the running loss. Forward passes run under
+``ctx.autocast()`` with goodness and loss in float32, as in the fast trainers, so that
+``ffbench bench --precision bf16`` times the same work in both precisions."""
 
 from __future__ import annotations
 
@@ -55,12 +57,13 @@ def baseline_ff(
             for xb, yb, xnb, ynb in _loader([x, y, x_neg, y_neg], v["batch_size"], ctx.seed + epoch):
                 pos = net.embedding(xb.to(ctx.device), yb.to(ctx.device))
                 neg = net.embedding(xnb.to(ctx.device), ynb.to(ctx.device))
-                with torch.no_grad():
+                with torch.no_grad(), ctx.autocast():
                     for k in range(trained[0]):
                         pos, neg = net.layer_forward(k, pos), net.layer_forward(k, neg)
                 for l in trained:
-                    h_pos, h_neg = net.layer_forward(l, pos), net.layer_forward(l, neg)
-                    loss = goodness.layer_loss(h_pos, h_neg)
+                    with ctx.autocast():  # bf16 under --precision bf16 (a no-op otherwise); the loss in float32
+                        h_pos, h_neg = net.layer_forward(l, pos), net.layer_forward(l, neg)
+                    loss = goodness.layer_loss(h_pos.float(), h_neg.float())
                     opts[l].zero_grad()
                     loss.backward()
                     opts[l].step()
@@ -83,10 +86,11 @@ def baseline_bp_ff(
             x_neg, y_neg = draw_negative_samples(net, negatives, x, y, ctx, upto)
         running = 0.0
         for xb, yb, xnb, ynb in _loader([x, y, x_neg, y_neg], v["batch_size"], ctx.seed + epoch):
-            hs_pos = net.forward_all(net.embedding(xb.to(ctx.device), yb.to(ctx.device)))
-            hs_neg = net.forward_all(net.embedding(xnb.to(ctx.device), ynb.to(ctx.device)))
-            g_pos = sum(goodness.score(h) for h in hs_pos)
-            g_neg = sum(goodness.score(h) for h in hs_neg)
+            with ctx.autocast():  # bf16 under --precision bf16 (a no-op otherwise); goodness and loss in float32
+                hs_pos = net.forward_all(net.embedding(xb.to(ctx.device), yb.to(ctx.device)))
+                hs_neg = net.forward_all(net.embedding(xnb.to(ctx.device), ynb.to(ctx.device)))
+            g_pos = sum(goodness.score(h.float()) for h in hs_pos)
+            g_neg = sum(goodness.score(h.float()) for h in hs_neg)
             loss = goodness.loss_from_scores(g_pos, g_neg, sum(h.shape[-1] for h in hs_pos))
             opt.zero_grad()
             loss.backward()
@@ -103,7 +107,8 @@ def baseline_bp(rule: LearningRule, data: DatasetBundle, goodness, negatives, ct
     for epoch in range(v["epochs"]):
         running = 0.0
         for xb, yb in _loader([data.train.flat(), data.train.y], v["batch_size"], ctx.seed + epoch):
-            loss = F.cross_entropy(net(xb.to(ctx.device)), yb.to(ctx.device))
+            with ctx.autocast():  # bf16 under --precision bf16; cross-entropy is autocast's float32 op
+                loss = F.cross_entropy(net(xb.to(ctx.device)), yb.to(ctx.device))
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -83,15 +83,18 @@ class BPFFRule(LearningRule):
                 neg = draw_negatives(net, negatives, x, y, ctx, upto)
             total = torch.zeros((), device=ctx.device)
             for idx in batches(len(y), bs, ctx.generator, ctx.device):
-                with ctx.autocast():
+                with ctx.autocast():  # the layers; goodness and loss below in float32 (no-op in fp32)
                     if self_supervised:
                         hs = net.forward_all(goodness.augment(x[idx], ctx.generator))
-                        loss = sum(goodness.layer_loss(h, None) for h in hs)
                     else:  # positives and negatives through one matmul per layer
                         hs = net.forward_all(torch.cat([pos[idx], neg[idx]]))
-                        g = sum(goodness.score(h) for h in hs)
-                        width = sum(h.shape[-1] for h in hs)
-                        loss = goodness.loss_from_scores(g[: len(idx)], g[len(idx) :], width)
+                hs = [h.float() for h in hs]
+                if self_supervised:
+                    loss = sum(goodness.layer_loss(h, None) for h in hs)
+                else:
+                    g = sum(goodness.score(h) for h in hs)
+                    width = sum(h.shape[-1] for h in hs)
+                    loss = goodness.loss_from_scores(g[: len(idx)], g[len(idx) :], width)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

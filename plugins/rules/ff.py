@@ -307,7 +307,7 @@ class FFRule(LearningRule):
                     for l in trained:
                         with ctx.autocast():
                             h = net.layer_forward(l, inp)
-                            loss = net.goodness_loss(l, h, None)
+                        loss = net.goodness_loss(l, h.float(), None)  # the goodness's loss in float32
                         self._step(*opts[l], loss)
                         total += loss.detach()
                         inp = h.detach()
@@ -544,9 +544,10 @@ class StackedFF:
     def _train_step(self, l: int, inp, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step of layer l on batch idx; returns (activity, per-seed losses), detached."""
         running = self.running[l] if self.peer else None
-        with self.ctxs[0].autocast():
-            states = self.states[l] if self.stateful else None
-            h, losses, running = self.head(inp.pre(self.w[l], self.b[l], idx), idx.shape[1], running, states)
+        with self.ctxs[0].autocast():  # the matmuls; activity, goodness and loss in float32 (no-op in fp32)
+            pre = inp.pre(self.w[l], self.b[l], idx)
+        states = self.states[l] if self.stateful else None
+        h, losses, running = self.head(pre.float(), idx.shape[1], running, states)
         if running is not None:
             self.running[l] = running
         opt, sched = self.opts[l]

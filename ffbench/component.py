@@ -75,7 +75,7 @@ class Param:
                     )
             else:
                 out = self.type(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ParameterError(
                 f"Bad value {value!r} for parameter '{where}': expected {self.type.__name__}"
                 + (f" (one of {', '.join(map(str, self.choices))})" if self.choices else "")

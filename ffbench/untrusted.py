@@ -48,6 +48,15 @@ def _value_type(t: pa.DataType) -> pa.DataType:
     return t.value_type if pa.types.is_dictionary(t) else t
 
 
+def _kind(t: pa.DataType) -> str:
+    """What values an Arrow type holds, in the words the error uses."""
+    t = _value_type(t)
+    for label, accepts in (_ACCEPTS[d] for d in ("string", "boolean", "Int64")):
+        if accepts(t):
+            return label
+    return "numbers" if pa.types.is_floating(t) else str(t)
+
+
 def wrong_columns(schema: pa.Schema, columns: dict[str, str]) -> list[str]:
     """``"column (expected ..., found ...)"`` for each column of ``columns`` (name -> pandas dtype)
     that ``schema`` holds with an Arrow type that cannot hold that dtype's values."""
@@ -58,7 +67,7 @@ def wrong_columns(schema: pa.Schema, columns: dict[str, str]) -> list[str]:
         label, accepts = _ACCEPTS[columns[field.name]]
         t = _value_type(field.type)
         if not (pa.types.is_null(t) or accepts(t)):
-            wrong.append(f"{field.name} (expected {label}, found {field.type})")
+            wrong.append(f"{field.name} (expected {label}, found {_kind(field.type)})")
     return wrong
 
 

@@ -8,9 +8,10 @@ from rich.console import Console
 
 from ffbench.untrusted import literal  # noqa: F401 (the one escape helper, for the CLI modules)
 
-err = Console(stderr=True, log_path=False)
+# emoji=False: ":name:" in a user's text (a path, a spec) is printed as typed, never as an emoji.
+err = Console(stderr=True, log_path=False, emoji=False)
 # Piped or captured output gets a wide console so tables are not folded into 80 columns.
-out = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+out = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200, emoji=False)
 
 
 def print_json(obj) -> None:

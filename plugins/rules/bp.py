@@ -10,10 +10,10 @@ import torch.nn.functional as F
 from torch import nn
 
 import ffbench
-from ffbench.contracts import LearningRule, TrainContext
+from ffbench.contracts import TrainContext
 from ffbench_plugins.rules import flops
-from ffbench_plugins.rules.mlp import ReLUStack, hidden_dims, mlp_params, seeded
-from ffbench_plugins.rules.training import ChecksOptimizerParams, minibatch_epochs
+from ffbench_plugins.rules.mlp import MLPRule, ReLUStack, hidden_dims, mlp_params, seeded
+from ffbench_plugins.rules.training import minibatch_epochs
 
 
 class BPNet(ReLUStack):
@@ -38,19 +38,15 @@ def build_mlp(values: dict, data, ctx: TrainContext) -> BPNet:
     return seeded(net, ctx, net.head)
 
 
-class BPRule(ChecksOptimizerParams, LearningRule):
+class BPRule(MLPRule):
     name = "bp"
     version = "2"  # 2: initial weights drawn from the run generator (was torch's global generator)
     description = "back-propagation MLP with a linear classifier head and cross-entropy (baseline)"
-    uses_goodness = False
-    uses_negatives = False
     params = mlp_params(lr=1e-4, batch_size=2048, epochs=80)
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
     presets = {"quick": {"epochs": 10, "batch_size": 256}}
 
-    def training_flops(self, data, goodness, negatives):
-        v = self.values
-        return flops.bp_flops(hidden_dims(v, data), len(data.train), v["epochs"], data.num_classes)
+    count_flops = staticmethod(flops.bp_flops)
 
     def has_baseline(self, goodness, negatives):
         return True

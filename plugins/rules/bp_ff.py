@@ -23,7 +23,7 @@ from ffbench_plugins.rules.ff import FF_PARAMS
 from ffbench_plugins.rules.ff_pieces import components_fit, negatives_due
 from ffbench_plugins.rules.ffnet import build_ffnet, draw_negatives
 from ffbench_plugins.rules.mlp import hidden_dims
-from ffbench_plugins.rules.training import batches, check_optimizer_values, make_optimizer
+from ffbench_plugins.rules.training import batches, check_optimizer_values, make_optimizer, optimizer_step
 
 
 def _with_defaults(params: tuple[Param, ...], **defaults) -> tuple[Param, ...]:
@@ -95,11 +95,7 @@ class BPFFRule(LearningRule):
                     g = sum(goodness.score(h) for h in hs)
                     width = sum(h.shape[-1] for h in hs)
                     loss = goodness.loss_from_scores(g[: len(idx)], g[len(idx) :], width)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                if sched is not None:
-                    sched.step()
+                optimizer_step(opt, sched, loss)
                 total += loss.detach() * len(idx)
             losses.append(total / len(y))
             ctx.check_loss(losses[-1], f"epoch {epoch + 1}")

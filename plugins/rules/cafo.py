@@ -22,11 +22,11 @@ from torch import nn
 
 import ffbench
 from ffbench.component import Param
-from ffbench.contracts import LearningRule, TrainContext
+from ffbench.contracts import TrainContext
 from ffbench_plugins.rules import flops
-from ffbench_plugins.rules.mlp import ReLUStack, hidden_dims, mlp_params, seeded
+from ffbench_plugins.rules.mlp import MLPRule, ReLUStack, hidden_dims, mlp_params, seeded
 from ffbench_plugins.rules.random_init import CHUNK
-from ffbench_plugins.rules.training import ChecksOptimizerParams, forward_in_chunks, minibatch_epochs
+from ffbench_plugins.rules.training import forward_in_chunks, minibatch_epochs
 
 
 class CaFoNet(ReLUStack):
@@ -42,15 +42,13 @@ class CaFoNet(ReLUStack):
         return torch.stack(probs).sum(0).argmax(dim=1)
 
 
-class CaFoRule(ChecksOptimizerParams, LearningRule):
+class CaFoRule(MLPRule):
     name = "cafo"
     version = "1"
     description = (
         "CaFo (Zhao et al. 2023): cascaded blocks trained one after the other, each with its own "
         "cross-entropy label predictor, predictions summed; label-free input and representations"
     )
-    uses_goodness = False
-    uses_negatives = False
     params = mlp_params(
         lr=1e-4,
         batch_size=2048,

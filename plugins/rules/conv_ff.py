@@ -60,7 +60,13 @@ from ffbench_plugins.rules.ff_pieces import (
     negatives_due,
     sample_negatives,
 )
-from ffbench_plugins.rules.training import OPTIMIZER_PARAMS, ChecksOptimizerParams, batches, make_optimizer
+from ffbench_plugins.rules.training import (
+    OPTIMIZER_PARAMS,
+    ChecksOptimizerParams,
+    batches,
+    make_optimizer,
+    optimizer_step,
+)
 
 
 def normalize_map(x: torch.Tensor) -> torch.Tensor:
@@ -263,12 +269,7 @@ class _Trainer:
             h = self.net.layer_forward(l, inp)
             flat = h.flatten(1)
             loss = self.net.goodness.layer_loss(flat[:bsz], flat[bsz:])
-        opt, sched = self.opts[l]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if sched is not None:
-            sched.step()
+        optimizer_step(*self.opts[l], loss)
         return h.detach(), loss.detach()
 
     def batch_input(self, neg: tuple[torch.Tensor, torch.Tensor], idx: torch.Tensor) -> torch.Tensor:

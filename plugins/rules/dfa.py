@@ -24,11 +24,11 @@ import torch
 import torch.nn.functional as F
 
 import ffbench
-from ffbench.contracts import LearningRule, TrainContext
+from ffbench.contracts import TrainContext
 from ffbench_plugins.rules import flops
 from ffbench_plugins.rules.bp import BPNet
-from ffbench_plugins.rules.mlp import hidden_dims, mlp_params, seeded
-from ffbench_plugins.rules.training import ChecksOptimizerParams, minibatch_epochs
+from ffbench_plugins.rules.mlp import MLPRule, hidden_dims, mlp_params, seeded
+from ffbench_plugins.rules.training import minibatch_epochs
 
 
 class DFANet(BPNet):
@@ -73,22 +73,18 @@ def dfa_surrogate(net: DFANet, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.
     return loss, surrogate
 
 
-class DFARule(ChecksOptimizerParams, LearningRule):
+class DFARule(MLPRule):
     name = "dfa"
     version = "1"
     description = (
         "direct feedback alignment (Nokland 2016): output error to every hidden layer through a "
         "fixed random matrix, head by its true gradient; label-free input and representations"
     )
-    uses_goodness = False
-    uses_negatives = False
     params = mlp_params(lr=1e-4, batch_size=2048, epochs=80)
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
     presets = {"quick": {"epochs": 10, "batch_size": 256, "lr": 1e-3}}
 
-    def training_flops(self, data, goodness, negatives):
-        v = self.values
-        return flops.dfa_flops(hidden_dims(v, data), len(data.train), v["epochs"], data.num_classes)
+    count_flops = staticmethod(flops.dfa_flops)
 
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         net = build_dfa_net(self.values, data, ctx)

@@ -83,7 +83,7 @@ from ffbench_plugins.rules.ff_pieces import (
 )
 from ffbench_plugins.rules.ffnet import READOUT_EPOCHS, FFNet, build_ffnet, draw_negative_samples, fit_linear_readout
 from ffbench_plugins.rules.mlp import hidden_dims, mlp_params
-from ffbench_plugins.rules.training import batches, check_optimizer_values, make_optimizer
+from ffbench_plugins.rules.training import batches, check_optimizer_values, make_optimizer, optimizer_step
 
 FF_PARAMS = mlp_params(
     lr=0.01,
@@ -248,11 +248,8 @@ class FFRule(LearningRule):
             )
         return ok, reason
 
-    def _check(self, goodness, negatives) -> None:
-        self.require_accepts(goodness, negatives)
-
     def fit(self, data, goodness, negatives, ctx):
-        self._check(goodness, negatives)
+        self.require_accepts(goodness, negatives)
         if goodness.needs_negatives:
             return self.fit_seeds(data, goodness, negatives, [ctx])[0]
         net = build_ffnet(self.values, data, goodness, ctx.device, ctx.generator)
@@ -261,7 +258,7 @@ class FFRule(LearningRule):
         return net.eval()
 
     def fit_seeds(self, data, goodness, negatives, ctxs):
-        self._check(goodness, negatives)
+        self.require_accepts(goodness, negatives)
         if not goodness.needs_negatives:
             return [self.fit(data, goodness, negatives, ctx) for ctx in ctxs]
         nets = [build_ffnet(self.values, data, goodness, ctx.device, ctx.generator) for ctx in ctxs]
@@ -280,13 +277,6 @@ class FFRule(LearningRule):
     def _optimizers(self, net: FFNet, n: int):
         steps = self.values["epochs"] * -(-n // self.values["batch_size"])
         return [make_optimizer(self.values, layer.parameters(), steps) for layer in net.layers]
-
-    def _step(self, opt, sched, loss: torch.Tensor) -> None:
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if sched is not None:
-            sched.step()
 
     def _self_supervised(self, net, x, ctx: TrainContext):
         """Layer-local training on the goodness's augmented input, no negatives. Greedy: layer l
@@ -308,7 +298,7 @@ class FFRule(LearningRule):
                         with ctx.autocast():
                             h = net.layer_forward(l, inp)
                         loss = net.goodness_loss(l, h.float(), None)  # the goodness's loss in float32
-                        self._step(*opts[l], loss)
+                        optimizer_step(*opts[l], loss)
                         total += loss.detach()
                         inp = h.detach()
                 ctx.check_loss(total, f"stage {s + 1}, epoch {epoch + 1}")
@@ -550,12 +540,7 @@ class StackedFF:
         h, losses, running = self.head(pre.float(), idx.shape[1], running, states)
         if running is not None:
             self.running[l] = running
-        opt, sched = self.opts[l]
-        opt.zero_grad(set_to_none=True)
-        losses.sum().backward()
-        opt.step()
-        if sched is not None:
-            sched.step()
+        optimizer_step(*self.opts[l], losses.sum())
         return h.detach(), losses.detach()
 
     def _progress(self, done: int, total: int, what: str) -> None:

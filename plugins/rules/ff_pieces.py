@@ -225,18 +225,12 @@ def sample_negatives(
     ``label_scores(x)`` computed in chunks of 2 048 rows without gradients; the FF rules pass the
     current network's summed per-layer log-softmax over labels of the goodness of the layers
     trained so far (``LabelScores.label_log_probs``). A generator with ``needs_model`` is given
-    ``model`` (``model(x, labels) -> [N]``, the network's goodness summed over those layers). A
-    generator that needs either and is not given it raises a ValueError naming what is missing."""
-    scores = None
-    if negatives.needs_scores:
-        if label_scores is None:
-            raise ValueError(f"negatives '{negatives.name}' need the model's label scores (needs_scores)")
-        scores = forward_in_chunks(label_scores, x, chunk=2048)
-    if negatives.needs_model:
-        if model is None:
-            raise ValueError(f"negatives '{negatives.name}' need the model (needs_model)")
-        return negatives.generate(x, y, allowed=ctx.allowed_labels, generator=ctx.generator, scores=scores, model=model)
-    return negatives.generate(x, y, allowed=ctx.allowed_labels, generator=ctx.generator, scores=scores)
+    ``model`` (``model(x, labels) -> [N]``, the network's goodness summed over those layers)."""
+    if (negatives.needs_scores and label_scores is None) or (negatives.needs_model and model is None):
+        raise ValueError(f"negatives '{negatives.name}' need the model's label scores or the model, not given")
+    scores = forward_in_chunks(label_scores, x, chunk=2048) if negatives.needs_scores else None
+    extra = {"model": model} if negatives.needs_model else {}  # passed only to a generator that takes it
+    return negatives.generate(x, y, allowed=ctx.allowed_labels, generator=ctx.generator, scores=scores, **extra)
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,19 +1,20 @@
-"""The hidden stack the MLP rules share (bp, dfa, random, cafo, mono-forward, pepita; ff and bp-ff
-size theirs the same way): its parameter block (:func:`mlp_params`), its sizes
-(:func:`hidden_dims`, :func:`default_width`) and its seeded construction (:class:`ReLUStack`,
-:func:`seeded`, :func:`seeded_uniform_`)."""
+"""What the label-free MLP rules share (bp, dfa, random, cafo, mono-forward, pepita; ff and bp-ff
+size their network the same way): the rule's class (:class:`MLPRule`) and parameter block
+(:func:`mlp_params`), the network's sizes (:func:`hidden_dims`, :func:`default_width`) and its
+seeded construction (:class:`ReLUStack`, :func:`seeded`, :func:`seeded_uniform_`)."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Callable
+from typing import ClassVar, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ffbench.component import Param
-from ffbench.contracts import DatasetBundle, TrainContext, TrainedModel
-from ffbench_plugins.rules.training import OPTIMIZER_PARAMS
+from ffbench.contracts import DatasetBundle, LearningRule, TrainContext, TrainedModel
+from ffbench_plugins.rules.training import OPTIMIZER_PARAMS, check_optimizer_values
 
 Net = TypeVar("Net", bound=nn.Module)
 
@@ -105,3 +106,21 @@ def seeded(net: Net, ctx: TrainContext, *after: nn.Linear, gain: float = 1.0) ->
     net.to(ctx.device)
     seeded_uniform_([*net.layers, *after], ctx.generator, gain)
     return net
+
+
+class MLPRule(LearningRule):
+    """A rule that trains a label-free MLP from its parameter block (:func:`mlp_params`): it reads
+    neither goodness nor negatives, refuses inconsistent optimizer values when its parameters are
+    resolved, and counts its matmul FLOPs with ``count_flops(dims, n, epochs, classes)``
+    (plugins/rules/flops.py) on its :func:`hidden_dims`."""
+
+    uses_goodness = False
+    uses_negatives = False
+    count_flops: ClassVar[Callable[[list[int], int, int, int], int]]
+
+    def __init_component__(self) -> None:
+        check_optimizer_values(self.values, self.name)
+
+    def training_flops(self, data, goodness, negatives):
+        v = self.values
+        return self.count_flops(hidden_dims(v, data), len(data.train), v["epochs"], data.num_classes)

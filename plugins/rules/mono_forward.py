@@ -20,10 +20,10 @@ from torch import nn
 
 import ffbench
 from ffbench.component import Param
-from ffbench.contracts import LearningRule, TrainContext
+from ffbench.contracts import TrainContext
 from ffbench_plugins.rules import flops
-from ffbench_plugins.rules.mlp import ReLUStack, hidden_dims, mlp_params, seeded
-from ffbench_plugins.rules.training import ChecksOptimizerParams, minibatch_epochs
+from ffbench_plugins.rules.mlp import MLPRule, ReLUStack, hidden_dims, mlp_params, seeded
+from ffbench_plugins.rules.training import minibatch_epochs
 
 
 class MonoForwardNet(ReLUStack):
@@ -44,15 +44,13 @@ class MonoForwardNet(ReLUStack):
         return scores.argmax(dim=1)
 
 
-class MonoForwardRule(ChecksOptimizerParams, LearningRule):
+class MonoForwardRule(MLPRule):
     name = "mono-forward"
     version = "1"
     description = (
         "Mono-Forward (Gong et al. 2025): per-layer projection to class logits, local "
         "cross-entropy, no gradient between layers; label-free input and representations"
     )
-    uses_goodness = False
-    uses_negatives = False
     params = mlp_params(
         lr=1e-4,
         batch_size=2048,
@@ -71,9 +69,7 @@ class MonoForwardRule(ChecksOptimizerParams, LearningRule):
     #: quick: fewer epochs and smaller batches (enough steps on 10k images); definitions unchanged
     presets = {"quick": {"epochs": 10, "batch_size": 256, "lr": 1e-3}}
 
-    def training_flops(self, data, goodness, negatives):
-        v = self.values
-        return flops.mono_forward_flops(hidden_dims(v, data), len(data.train), v["epochs"], data.num_classes)
+    count_flops = staticmethod(flops.mono_forward_flops)
 
     def build(self, data, ctx: TrainContext) -> MonoForwardNet:
         net = seeded(MonoForwardNet(hidden_dims(self.values, data), data.num_classes, self.values["predict"]), ctx)

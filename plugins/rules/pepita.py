@@ -26,10 +26,10 @@ import torch.nn.functional as F
 
 import ffbench
 from ffbench.component import Param
-from ffbench.contracts import LearningRule, TrainContext
+from ffbench.contracts import TrainContext
 from ffbench_plugins.rules import flops
 from ffbench_plugins.rules.bp import BPNet
-from ffbench_plugins.rules.mlp import hidden_dims, mlp_params, seeded
+from ffbench_plugins.rules.mlp import MLPRule, hidden_dims, mlp_params, seeded
 from ffbench_plugins.rules.training import batches
 
 
@@ -66,7 +66,7 @@ def pepita_updates(net: PepitaNet, x: torch.Tensor, y: torch.Tensor) -> tuple[li
     return grads, loss
 
 
-class PepitaRule(LearningRule):
+class PepitaRule(MLPRule):
     name = "pepita"
     version = "1"
     description = (
@@ -74,8 +74,6 @@ class PepitaRule(LearningRule):
         "fixed random projection of the output error; no backward pass; label-free input and "
         "representations"
     )
-    uses_goodness = False
-    uses_negatives = False
     #: SGD with momentum as the paper, not the shared OPTIMIZER_PARAMS
     params = mlp_params(
         lr=0.01,
@@ -99,9 +97,7 @@ class PepitaRule(LearningRule):
     #: quick: fewer epochs (the step schedule scales with them); definitions unchanged
     presets = {"quick": {"epochs": 10}}
 
-    def training_flops(self, data, goodness, negatives):
-        v = self.values
-        return flops.pepita_flops(hidden_dims(v, data), len(data.train), v["epochs"], data.num_classes)
+    count_flops = staticmethod(flops.pepita_flops)
 
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         v = self.values

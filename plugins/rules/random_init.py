@@ -18,25 +18,23 @@ from __future__ import annotations
 import torch.nn.functional as F
 
 import ffbench
-from ffbench.contracts import LearningRule, TrainContext
+from ffbench.contracts import TrainContext
 from ffbench_plugins.rules import flops
 from ffbench_plugins.rules.bp import build_mlp
-from ffbench_plugins.rules.mlp import hidden_dims, mlp_params
-from ffbench_plugins.rules.training import ChecksOptimizerParams, forward_in_chunks, minibatch_epochs
+from ffbench_plugins.rules.mlp import MLPRule, mlp_params
+from ffbench_plugins.rules.training import forward_in_chunks, minibatch_epochs
 
 #: rows per chunk when the frozen stack is applied to the whole training set
 CHUNK = 4096
 
 
-class RandomRule(ChecksOptimizerParams, LearningRule):
+class RandomRule(MLPRule):
     name = "random"
     version = "1"
     description = (
         "control: the bp MLP left at its seeded random initialisation, only a linear readout "
         "on the last hidden layer trained (cross-entropy); label-free input and representations"
     )
-    uses_goodness = False
-    uses_negatives = False
     params = mlp_params(
         lr=1e-3,
         batch_size=2048,
@@ -47,9 +45,7 @@ class RandomRule(ChecksOptimizerParams, LearningRule):
     #: quick: fewer epochs, smaller batches, a larger readout step; the hidden stack is never trained
     presets = {"quick": {"epochs": 20, "batch_size": 256, "lr": 1e-2}}
 
-    def training_flops(self, data, goodness, negatives):
-        v = self.values
-        return flops.random_readout_flops(hidden_dims(v, data), len(data.train), v["epochs"], data.num_classes)
+    count_flops = staticmethod(flops.random_readout_flops)
 
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         net = build_mlp(self.values, data, ctx)

@@ -55,7 +55,10 @@ def cooldown_factor(epoch: int, epochs: int) -> float:
 def check_optimizer_values(values: dict, owner: str = "") -> None:
     """Refuse optimizer settings that would be silently ignored or diverge: ``momentum`` must be
     in [0, 1), and nonzero only with ``optimizer=sgd`` (Adam's momentum is its betas). Rules call
-    it when their parameters are resolved (``__init_component__``), before any training."""
+    it when their parameters are resolved (``__init_component__``), before any training; a rule
+    without the ``optimizer`` parameter (pepita: SGD with its own momentum) has nothing to check."""
+    if "optimizer" not in values:
+        return
     where = f"{owner}." if owner else ""
     mu = values.get("momentum", 0.0)
     if not 0.0 <= mu < 1.0:
@@ -105,6 +108,16 @@ def make_optimizer(values: dict, params, steps: int):
     return opt, sched
 
 
+def optimizer_step(opt: torch.optim.Optimizer, sched, loss: torch.Tensor) -> None:
+    """One update: gradients of ``loss`` into the (zeroed) parameters of ``opt``, its step, then the
+    scheduler's (``sched`` None: no schedule), as :func:`make_optimizer` returns them."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    if sched is not None:
+        sched.step()
+
+
 def batches(n: int, batch_size: int, generator: torch.Generator, device: torch.device):
     """Shuffled index batches covering 0..n-1 once (the last one may be smaller)."""
     return torch.randperm(n, generator=generator, device=device).split(batch_size)
@@ -148,11 +161,7 @@ def minibatch_epochs(
         for idx in batches(n, bs, ctx.generator, ctx.device):
             with ctx.autocast():
                 loss, reported = step_loss(idx)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
+            optimizer_step(opt, sched, loss)
             total = total + reported.detach() * len(idx)
         losses.append(total / n)
         ctx.check_loss(losses[-1], f"{where}epoch {epoch + 1}")

@@ -42,7 +42,14 @@ def check_folder_writable(folder: Path, what: str, fix: str) -> Path:
         os.rmdir(tempfile.mkdtemp(prefix=".ffbench-write-check-", dir=base))
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise FFBenchError(f"Cannot write {what} to {folder}: {base} is not writable ({reason}). {fix}") from None
+        folder = Path(folder).absolute()
+        if base == folder:
+            raise FFBenchError(f"Cannot write {what} in the folder {folder}: not writable ({reason}). {fix}") from None
+        missing = base / folder.relative_to(base).parts[0]  # the first folder that would have to be created
+        where = f"Cannot write {what}:" if missing == folder else f"Cannot write {what} to {folder}:"
+        raise FFBenchError(
+            f"{where} the folder {missing} cannot be created ({base} is not writable; the system says: {reason}). {fix}"
+        ) from None
     return base
 
 

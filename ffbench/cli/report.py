@@ -53,4 +53,8 @@ def report(
     if skipped:
         err.log(literal("skipped: " + "; ".join(skipped)), highlight=False)
     err.log(literal(f"{len(built.files)} figure(s) written to {built.out}"), highlight=False)
+    from ffbench.cli.tables import print_matrix
+    from ffbench.report.terminal import headline_matrix
+
+    print_matrix(out, headline_matrix(results))  # the headline numbers, fitted to the terminal
     out.print(literal(built.index), highlight=False, soft_wrap=True)

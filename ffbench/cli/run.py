@@ -5,21 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from ffbench.cache import ModelCache
-from ffbench.cli.console import err, literal, out, print_json
+from ffbench.cli.console import err, literal, print_json
+from ffbench.cli.examples import examples_epilog
 from ffbench.cli.progress import RichReporter
+from ffbench.cli.run_summary import print_next_steps, print_summary
 from ffbench.grid import check_seed_option, expand_grid, split_specs
 from ffbench.prechecks import check_run_outputs
 from ffbench.provenance import resolve_device
 from ffbench.registry import get_registry
 from ffbench.results import newest_runs, to_frame
 from ffbench.runner import Runner, RunOptions
-from ffbench.summary import summary_table
 
 DEFAULTS = {
     "rule": ["ff"],
@@ -29,25 +27,26 @@ DEFAULTS = {
     "metric": ["accuracy", "sparsity"],
 }
 
-EXAMPLES = """
-Examples:
-
-  ffbench run                                      # ff on the embedded Fashion-MNIST subset (quick preset)
-
-  ffbench run --rule ff --metric sparsity          # one metric
-
-  ffbench run --rule ff --param ff.epochs=5,20 --seeds 3     # a grid: 2 epoch settings x 3 seeds
-
-  ffbench run --rule "ff[schedule=simultaneous]" --goodness l2,sumsq
-
-  ffbench run --preset paper --dataset fashion-mnist --device cuda --out paper.parquet
-
-  ffbench run --suite quick --out quick.parquet    # a named suite, for leaderboards
-  ffbench run --suite zoo --rule bp --out zoo.parquet   # only the suite's bp points
-  ffbench run --suite zoo --metric cost --out zoo.parquet   # only the suite's cost metric
-
-  ffbench run --rule ff,bp --seeds 5 --executor dask --workers 4 --resume
-"""
+EXAMPLES = examples_epilog(
+    ("ff on the Fashion-MNIST subset shipped with ffbench (quick preset)", "ffbench run"),
+    ("one metric", "ffbench run --rule ff --metric sparsity"),
+    ("a grid: 2 epoch settings x 3 seeds = 6 run points", "ffbench run --rule ff --param ff.epochs=5,20 --seeds 3"),
+    (
+        "a rule's parameters in brackets; two goodness functions",
+        'ffbench run --rule "ff[schedule=simultaneous]" --goodness l2,sumsq',
+    ),
+    (
+        "the papers' settings on all of Fashion-MNIST, on a GPU",
+        "ffbench run --preset paper -d fashion-mnist --device cuda -o paper.parquet",
+    ),
+    ("a named suite, for leaderboards", "ffbench run --suite quick --out quick.parquet"),
+    ("only the suite's bp points", "ffbench run --suite zoo --rule bp --out zoo.parquet"),
+    ("only the suite's cost metric", "ffbench run --suite zoo --metric cost --out zoo.parquet"),
+    (
+        "5 seeds of ff and bp on 4 Dask workers, skipping points already run",
+        "ffbench run --rule ff,bp --seeds 5 --executor dask --workers 4 --resume",
+    ),
+)
 
 ListOpt = list[str] | None
 
@@ -63,32 +62,6 @@ def ignored_choices(grid, goodness: ListOpt, negatives: ListOpt) -> list[str]:
                 f"{flag[2:]} (rows show '-')."
             )
     return notes
-
-
-def print_summary(df: pd.DataFrame, registry) -> None:
-    table_df = summary_table(df, registry)
-    table = Table(title="ffbench results", show_lines=False)
-    for col in table_df.columns:
-        if col == "run_id":
-            continue
-        numeric = pd.api.types.is_float_dtype(table_df[col])
-        table.add_column(col, justify="right" if numeric else "left", overflow="fold")
-    for _, row in table_df.iterrows():
-        cells = []
-        for col in table_df.columns:
-            if col == "run_id":
-                continue
-            v = row[col]
-            if pd.isna(v):
-                cells.append("-")
-            elif isinstance(v, float):
-                cells.append(f"{v:.4f}")
-            elif col == "status" and v == "failed":
-                cells.append("[red]failed[/red]")
-            else:
-                cells.append(escape(str(v)))
-        table.add_row(*cells)
-    out.print(table)
 
 
 def run(
@@ -108,7 +81,12 @@ def run(
         ),
     ] = None,
     dataset: Annotated[
-        ListOpt, typer.Option("--dataset", "-d", help="Dataset(s). [default: fashion-mnist-mini, embedded]")
+        ListOpt,
+        typer.Option(
+            "--dataset",
+            "-d",
+            help="Dataset(s). [default: fashion-mnist-mini (a Fashion-MNIST subset shipped with ffbench: no download)]",
+        ),
     ] = None,
     metric: Annotated[
         ListOpt, typer.Option("--metric", "-m", help="Metric(s) computed for every point. [default: accuracy,sparsity]")
@@ -352,6 +330,8 @@ def run(
         print_json(df.astype(object).where(df.notna(), None).to_dict("records"))
     else:
         print_summary(df, registry)
+    if not quiet:  # at the end too: the start's "results ->" line has scrolled away by now
+        print_next_steps(err, opts.out, df["run_id"].nunique(), reporter.elapsed)
     failed = df.loc[df["status"] == "failed", "run_id"].nunique()
     if failed:
         err.print(

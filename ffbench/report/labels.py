@@ -55,8 +55,17 @@ def slug(text: str, taken: set[str]) -> str:
     return name
 
 
+def number(value: float, scale: float | None = None) -> str:
+    """3 decimals below 100 (``0.810``), 1 up to 1e5 (``225.8``), 3 significant digits above
+    (``9.08e+12``); ``scale`` (default the value) picks the form, so a std reads like its mean."""
+    size = abs(value if scale is None else scale)
+    if size >= 1e5:
+        return f"{value:.3g}"
+    return f"{value:.1f}" if size >= 100 else f"{value:.3f}"
+
+
 def mean_std(mean: float, std: float) -> str:
     """``0.810 ± 0.014``; the mean alone for one seed; an en dash when missing."""
     if pd.isna(mean):
         return "–"
-    return f"{mean:.3f}" if pd.isna(std) else f"{mean:.3f} ± {std:.3f}"
+    return number(mean) if pd.isna(std) else f"{number(mean)} ± {number(std, mean)}"

@@ -218,7 +218,7 @@ def overview(b: _Board) -> TextTable:
     if p is not None:
         ranked_by = titles[0]
         note = (
-            f"# is the rank on {ranked_by}; (k) after a value: its rank on that column. "
+            f"Column # is the rank on {ranked_by}; (k) after a value: its rank on that column. "
             "Rows: by rank; configurations of one rank by name (the seeds do not order them)."
         )
     return TextTable(

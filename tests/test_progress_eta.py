@@ -105,7 +105,7 @@ def test_without_a_terminal_one_plain_line_per_finished_point():
         clock.now += 10
         reporter.point_finished(i, Point(f"ff[epochs=5] on data (seed {i})"), status, 10.0)
     assert console.file.getvalue().splitlines() == [
-        "  training ff on data (seed 0): layer 1/2 5/10, point ETA 0:31, grid ETA 2:35",
+        "  training ff on data (seed 0): layer 1/2, 5/10 done, point ETA 0:31, grid ETA 2:35",
         "[1/3] ok ff on data (seed 0) in 62.0 s; ETA 2:04 for 2 more point(s)",
         "[2/3] ok ff[epochs=5] on data (seed 1) in 10.0 s; ETA 0:36 for 1 more point(s)",
         "[3/3] failed ff[epochs=5] on data (seed 2) in 10.0 s; all 3 point(s) done in 1:22",

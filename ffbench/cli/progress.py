@@ -174,7 +174,7 @@ class RichReporter:
         if self.plain and not self.quiet and self.eta and self.clock() - self.last_plain >= PLAIN_EVERY_S:
             self.last_plain = self.clock()
             self.line(
-                f"  training {self.label}: {description} {done:g}/{total:g}, "
+                f"  training {self.label}: {description}, {done:g}/{total:g} done, "
                 f"point ETA {clock_text(self.eta.point_left())}, grid ETA {clock_text(self.eta.grid_left())}"
             )
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ffbench.errors import FFBenchError
+from ffbench.leaderboard.schema import CONFIG
 from ffbench.schema import COLUMNS
 
 #: A submission's name: lowercase letters, digits and single hyphens inside, 3 to 64 characters. It
@@ -26,8 +27,8 @@ from ffbench.schema import COLUMNS
 #: or a file system reads specially.
 NAME_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,63}")
 
-#: The identity of a configuration: what the boards key it by (ffbench.leaderboard.schema.CONFIG).
-CONFIG_COLUMNS = ("rule_id", "goodness_id", "negatives_id", "dataset_id", "dataset_version", "dataset_hash")
+#: The identity of a configuration: what the boards key it by.
+CONFIG_COLUMNS = tuple(CONFIG)
 #: What must be the same on every row of one configuration besides its identity.
 UNIFORM_COLUMNS = (
     "rule",

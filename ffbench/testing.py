@@ -136,11 +136,16 @@ class Harness:
     generator under test is paired with the first installed partner it is compatible with when the
     default partner is not."""
 
+    #: The data every training check trains and evaluates on (a dataset under test replaces it).
     dataset: str = "fashion-mnist-mini[test_size=100,train_size=300]"
+    #: The rule that trains a goodness, negative generator or metric under test (a rule under test replaces it).
     rule: str = "ff[batch_size=100,epochs=2,layers=2,width=32]"
+    #: The goodness and negatives a rule under test (or the harness rule) trains with, when it reads them.
     goodness: str = "l2"
     negatives: str = "wrong-label"
+    #: The seed of the training checks' TrainContext (``deterministic_training`` trains twice with it).
     seed: int = 0
+    #: Where the checks train: "cpu", "cuda" or "cuda:N".
     device: str = "cpu"
     #: Where a dataset under test looks for its files (its own default when None); never downloads.
     data_dir: Path | None = None

@@ -20,7 +20,7 @@ a channel cannot gate on the label independently of what it detects. Measured he
 goodness for every label (loss 0.693, test accuracy 0.10-0.19; on the CIFAR-shaped synthetic
 blocks of tests/test_conv_ff.py they did train: 0.50 at lr 0.01, 0.80 at lr 0.03); one-hot
 channels do not collapse there (loss falls on every layer; synthetic blocks 0.385 at lr 0.01). The
-defaults (lr 0.01 as ``ff``, 3 x 32 channels, k 5, stride 2) and the quick preset are not swept.
+defaults (lr 0.001, 3 x 32 channels, k 5, stride 2) and the quick preset are not swept.
 ``label_value`` is in std units of the normalised data (1 by default).
 
 **Schedules**: ``greedy`` (default, Tosato): layer 1 for all epochs, then layer 2 on layer 1's

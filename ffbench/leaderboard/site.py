@@ -238,7 +238,7 @@ def _figures(board_path: Path, out: Path, stem: str) -> tuple[list[str], list[st
                 shutil.copyfile(Path(tmp) / "report" / name, target / name)
                 src = f"{stem}/{name}"
                 parts.append(
-                    f'<figure><a href="{_e(src)}"><img src="{_e(src)}" alt="{_e(f.caption)}" loading="lazy"></a>'
+                    f'<figure><a href="{_e(src)}"><img src="{_e(src)}" alt="{_e(f.caption)}"></a>'
                     f"<figcaption>{_e(f.caption)}</figcaption></figure>"
                 )
                 count += 1

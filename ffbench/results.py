@@ -78,7 +78,7 @@ def unit_keys(df: pd.DataFrame, columns: list[str] | None = None) -> pd.Series:
 
 def start_times(df: pd.DataFrame) -> pd.Series:
     """Each row's ``started_at`` as a UTC timestamp (NaT where missing or unreadable)."""
-    return pd.to_datetime(df["started_at"], utc=True, errors="coerce", format="ISO8601")
+    return pd.to_datetime(df["started_at"], utc=True, errors="coerce", format="ISO8601").dt.as_unit("ns")
 
 
 def runs_by_age(rows: pd.DataFrame) -> pd.DataFrame:

@@ -11,9 +11,13 @@ A results location is one of:
   DuckDB (``read_parquet('results/*.parquet')``) read it as one table.
 - **a file** (``--out results.parquet``): one Parquet file for users who want one. While a run
   writes, its points go to the hidden part folder ``.results.parquet.parts/`` next to the file;
-  the run compacts them into the file when it ends (``ffbench results compact`` does it after a
-  crash). Once merged, the hidden folder is removed: nothing is left next to the file. ffbench reads
-  the file *and* any parts not yet compacted, so nothing finished is missed.
+  the run compacts them into the file when it ends. After a crash, the next ffbench command that
+  reads the results (``results info``, ``report``, ``leaderboard update``, a ``run`` with the same
+  ``--out``, ``results compact``) compacts them first, so the file alone holds every finished
+  point again; until then pandas reads the parts as a folder
+  (``pd.read_parquet(".results.parquet.parts")``). Once merged, the hidden folder is removed:
+  nothing is left next to the file. ffbench reads the file *and* any parts not yet compacted, so
+  nothing finished is missed.
 
 Compaction merges the parts into the file (or, for a folder, into one part) with an atomic
 rename, then deletes exactly the parts it merged, under a lock on the part folder (an flock on the
@@ -157,8 +161,9 @@ def _compact_if_pending(path: Path) -> None:
     """Merge a file store's pending parts into its file, where the folder is writable, so that the
     file alone holds every finished point again (pandas then reads it as it is). Anything that
     stops the merge leaves the parts as they are: they are still read."""
-    if not pending_parts(path) or not os.access(path.parent, os.W_OK) or not os.access(parts_dir(path), os.W_OK):
-        return
+    writable = os.access(path.parent, os.W_OK) and os.access(parts_dir(path), os.W_OK)
+    if not pending_parts(path) or not writable or (path.exists() and not os.access(path, os.W_OK)):
+        return  # a read-only results file (or folder) is read as it is, never replaced
     try:
         compact(path)
     except OSError:

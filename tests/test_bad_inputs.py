@@ -308,6 +308,18 @@ def test_update_refuses_results_with_wrongly_typed_columns(world):
     refused(world, "leaderboard", "update", bad, "--boards", world / "boards", says=says)
 
 
+def test_a_board_with_wrongly_typed_columns_is_refused_by_show_and_update(world):
+    path = world / "boards" / "fashion-mnist-mini.parquet"
+    table = pq.read_table(path)
+    values = pa.array([f"{v}" for v in table.column("value").to_pylist()])
+    pq.write_table(table.set_column(table.schema.get_field_index("value"), "value", values), path)  # key kept
+    says = ("fashion-mnist-mini.parquet", "value (expected numbers, found text)", "left untouched")
+    refused(world, "leaderboard", "show", "--boards", world / "boards", says=says)
+    res = world / "more.parquet"
+    append_results(res, [row(run="m", seed=8, t=T2)])
+    refused(world, "leaderboard", "update", res, "--boards", world / "boards", says=says)
+
+
 def test_update_refuses_a_results_file_that_is_not_parquet(world):
     (world / "junk.parquet").write_bytes(b"PAR1 not really")
     says = ("is not a readable Parquet results file",)

@@ -37,7 +37,8 @@ def friendly_errors(fn):
         try:
             return fn(*args, **kwargs)
         except FFBenchError as exc:
-            err.print(f"[bold red]Error:[/bold red] {literal(exc)}", highlight=False)
+            # soft_wrap: the terminal wraps the paragraph; rich would break paths and specs mid-word
+            err.print(f"[bold red]Error:[/bold red] {literal(exc)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("Interrupted: run points that finished are kept in the results.")

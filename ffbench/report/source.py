@@ -11,8 +11,15 @@ import pyarrow.parquet as pq
 from ffbench import results_store
 from ffbench.errors import FFBenchError
 from ffbench.results import newest_runs, read_results
+from ffbench.untrusted import check_columns
 
 BOARD_COLUMNS = ("rule", "dataset", "metric", "stat", "layer", "class", "mean", "std", "n")
+#: What the columns of an aggregated board hold (checked on read: the file is untrusted).
+AGGREGATED_TYPES = {
+    **{c: "string" for c in ("rule", "dataset", "metric", "stat", "class")},
+    "layer": "Int64",
+    **{c: "float64" for c in ("mean", "std", "n")},
+}
 BOARD_SCHEMA_KEY = "ffbench_leaderboard_schema"  # ffbench.leaderboard.SCHEMA_KEY (imported only for boards)
 
 
@@ -54,6 +61,7 @@ def read_source(path: Path) -> Source:
         missing = [c for c in BOARD_COLUMNS if c not in schema.names]
         if missing:
             raise FFBenchError(f"{path} looks like an aggregated leaderboard but lacks columns {', '.join(missing)}.")
+        check_columns(schema, AGGREGATED_TYPES, path, "aggregated leaderboard", "It was not read.")
         df = pq.read_table(path).to_pandas()
         for col in ("goodness", "negatives", "class_b"):
             if col not in df.columns:

@@ -1,5 +1,5 @@
 """Training cost: seconds, analytic FLOPs, peak memory and, where the machine has energy counters,
-the energy of the training that made the model (issues 13 and 17; docs/science.md, "Metrics",
+the energy of the training that made the model (docs/science.md, "Metrics",
 going further), as rows, so boards can set quality against cost.
 
 The metric reads the :class:`~ffbench.training_record.TrainingRecord` the runner attaches to every
@@ -59,10 +59,12 @@ class Cost(Metric):
     version = "1"
     description = (
         "training seconds, analytic training FLOPs, peak memory and measured energy (where counters exist) "
-        "of the fit (issues 13, 17)"
+        "of the fit"
     )
     higher_is_better = None
     headline = ("train_seconds", "train_flops", "peak_memory_mib")
+    #: machine measurements: ``ffbench verify`` re-runs them without comparing them
+    unverified_stats = ("train_seconds", "gflop_per_second", "peak_memory_mib", "stacked_seeds", "energy_joules")
     stat_help = {
         "train_seconds": "wall-clock seconds of the training (depends on the machine and its load); lower = cheaper",
         "train_flops": "analytic matmul FLOPs of one training (machine-independent); lower = cheaper",

@@ -21,9 +21,9 @@ from ffbench.contracts import LearningRule, TrainContext
 from ffbench_plugins.rules import flops
 from ffbench_plugins.rules.ff import FF_PARAMS
 from ffbench_plugins.rules.ff_pieces import components_fit, negatives_due
-from ffbench_plugins.rules.ffnet import build_ffnet, draw_negatives
+from ffbench_plugins.rules.ffnet import build_ffnet, draw_negative_samples
 from ffbench_plugins.rules.mlp import hidden_dims
-from ffbench_plugins.rules.training import batches, check_optimizer_values, make_optimizer, optimizer_step
+from ffbench_plugins.rules.training import check_optimizer_values, minibatch_epochs
 
 
 def _with_defaults(params: tuple[Param, ...], **defaults) -> tuple[Param, ...]:
@@ -72,34 +72,33 @@ class BPFFRule(LearningRule):
         self.require_accepts(goodness, negatives)
         net = build_ffnet(self.values, data, goodness, ctx.device, ctx.generator)
         x, y = data.train.flat(), data.train.y
-        epochs, bs = self.values["epochs"], self.values["batch_size"]
-        opt, sched = make_optimizer(self.values, net.parameters(), epochs * -(-len(y) // bs))
         self_supervised = not goodness.needs_negatives
         pos = None if self_supervised else net.embedding(x, y)
-        neg, losses = None, []
-        for epoch in range(epochs):
+        neg = None
+
+        def draw(epoch: int) -> None:  # before the epoch's batch order, when negatives are due
+            nonlocal neg
             upto = negatives_due("simultaneous", negatives.resamples, 0, epoch, net.num_layers)
             if not self_supervised and upto is not None:
-                neg = draw_negatives(net, negatives, x, y, ctx, upto)
-            total = torch.zeros((), device=ctx.device)
-            for idx in batches(len(y), bs, ctx.generator, ctx.device):
-                with ctx.autocast():  # the layers; goodness and loss below in float32 (no-op in fp32)
-                    if self_supervised:
-                        hs = net.forward_all(goodness.augment(x[idx], ctx.generator))
-                    else:  # positives and negatives through one matmul per layer
-                        hs = net.forward_all(torch.cat([pos[idx], neg[idx]]))
-                hs = [h.float() for h in hs]
+                neg = net.embedding(*draw_negative_samples(net, negatives, x, y, ctx, upto))
+
+        def step(idx):
+            with ctx.autocast():  # the layers; goodness and loss below in float32 (no-op in fp32)
                 if self_supervised:
-                    loss = sum(goodness.layer_loss(h, None) for h in hs)
-                else:
-                    g = sum(goodness.score(h) for h in hs)
-                    width = sum(h.shape[-1] for h in hs)
-                    loss = goodness.loss_from_scores(g[: len(idx)], g[len(idx) :], width)
-                optimizer_step(opt, sched, loss)
-                total += loss.detach() * len(idx)
-            losses.append(total / len(y))
-            ctx.check_loss(losses[-1], f"epoch {epoch + 1}")
-            ctx.progress(epoch + 1, epochs, "end to end")
+                    hs = net.forward_all(goodness.augment(x[idx], ctx.generator))
+                else:  # positives and negatives through one matmul per layer
+                    hs = net.forward_all(torch.cat([pos[idx], neg[idx]]))
+            hs = [h.float() for h in hs]
+            if self_supervised:
+                loss = sum(goodness.layer_loss(h, None) for h in hs)
+            else:
+                g = sum(goodness.score(h) for h in hs)
+                loss = goodness.loss_from_scores(g[: len(idx)], g[len(idx) :], sum(h.shape[-1] for h in hs))
+            return loss, loss
+
+        losses = minibatch_epochs(
+            self.values, net.parameters(), len(y), ctx, step, "end to end", before_epoch=draw, autocast=False
+        )
         ctx.log(f"bp-ff: loss {losses[0].item():.4f} -> {losses[-1].item():.4f}")
         if self_supervised:
             net.readout = goodness.fit_readout(net, data, ctx)

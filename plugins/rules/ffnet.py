@@ -312,10 +312,3 @@ def draw_negative_samples(
     negatives), by ``ff_pieces.sample_negatives``: hard negatives read the label scores of the
     layers trained so far (1..upto), model-aware negatives their goodness (:class:`ModelGoodness`)."""
     return sample_negatives(negatives, x, y, ctx, lambda xb: net.label_log_probs(xb, upto), ModelGoodness(net, upto))
-
-
-def draw_negatives(
-    net: FFNet, negatives: NegativeGenerator, x: torch.Tensor, y: torch.Tensor, ctx: TrainContext, upto: int
-) -> torch.Tensor:
-    """Negative inputs (labels embedded) for the training set (see draw_negative_samples)."""
-    return net.embedding(*draw_negative_samples(net, negatives, x, y, ctx, upto))

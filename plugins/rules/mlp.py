@@ -18,8 +18,6 @@ from ffbench_plugins.rules.training import OPTIMIZER_PARAMS, check_optimizer_val
 
 Net = TypeVar("Net", bound=nn.Module)
 
-WIDTH_HELP = "units per hidden layer; auto = 1000 for 28x28, 3072 for 32x32x3"
-
 
 def mlp_params(
     *,
@@ -38,7 +36,7 @@ def mlp_params(
     (``optimizer``) the shared ``OPTIMIZER_PARAMS``."""
     return (
         Param("layers", int, 3, layers_help, min=1),
-        Param("width", int, None, WIDTH_HELP, min=1),
+        Param("width", int, None, "units per hidden layer; auto = 1000 for 28x28, 3072 for 32x32x3", min=1),
         Param("lr", float, lr, lr_help, min=0.0),
         Param("batch_size", int, batch_size, batch_help, min=1),
         Param("epochs", int, epochs, epochs_help, min=1),

@@ -5,6 +5,7 @@ epoch loop of the rules trained by one loss on minibatches (:func:`minibatch_epo
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import torch
@@ -140,16 +141,18 @@ def minibatch_epochs(
     part: tuple[int, int] = (0, 1),
     where: str = "",
     before_epoch: Callable[[int], None] | None = None,
+    autocast: bool = True,
 ) -> list[torch.Tensor]:
     """The training loop of the rules trained by one loss on minibatches (bp, dfa, random,
     mono-forward, cafo per block, bp-ff): ``values["epochs"]`` epochs of shuffled minibatches of
     ``values["batch_size"]`` under ``make_optimizer(values, params, ...)``.
-    ``step_loss(idx)`` (run under ``ctx.autocast()``) returns (the loss to back-propagate, the loss
-    to report: a scalar or one value per layer). ``before_epoch(epoch)`` (0-based) runs before each
-    epoch's batch order is drawn (bp-ff draws its negatives there). ``part`` = (i, k): this loop
-    is part i (0-based) of k trained one after the other (cafo's blocks), so progress counts over
-    all k; ``where`` (e.g. "block 2, ") goes before "epoch N" in a divergence message. Returns
-    each epoch's mean reported loss; stops at once (TrainingDivergedError) when it is not finite."""
+    ``step_loss(idx)`` (run under ``ctx.autocast()``; with ``autocast`` False it enters it itself)
+    returns (the loss to back-propagate, the loss to report: a scalar or one value per layer).
+    ``before_epoch(epoch)`` (0-based) runs before each epoch's batch order is drawn (bp-ff draws
+    its negatives there). ``part`` = (i, k): this loop is part i (0-based) of k trained one after
+    the other (cafo's blocks), so progress counts over all k; ``where`` (e.g. "block 2, ") goes
+    before "epoch N" in a divergence message. Returns each epoch's mean reported loss; stops at
+    once (TrainingDivergedError) when it is not finite."""
     epochs, bs = values["epochs"], values["batch_size"]
     index, parts = part
     opt, sched = make_optimizer(values, params, epochs * -(-n // bs))
@@ -159,7 +162,7 @@ def minibatch_epochs(
             before_epoch(epoch)
         total = torch.zeros((), device=ctx.device)
         for idx in batches(n, bs, ctx.generator, ctx.device):
-            with ctx.autocast():
+            with ctx.autocast() if autocast else contextlib.nullcontext():
                 loss, reported = step_loss(idx)
             optimizer_step(opt, sched, loss)
             total = total + reported.detach() * len(idx)

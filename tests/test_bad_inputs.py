@@ -454,7 +454,9 @@ def test_a_point_run_twice_is_one_seed_everywhere(world):
 
 # -- generated specs, values and text -------------------------------------------------------------------
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(
+    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 SPEC_TEXT = st.text(alphabet="ab=,[]/.- \\", max_size=20)
 
 
@@ -500,7 +502,7 @@ def test_a_name_accepted_as_a_board_name_stays_in_its_folder(tmp_path_factory, t
         assert is_inside(folder / f"{text}.parquet", folder) and "/" not in text and ".." not in text
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(alphabet="zq[]/=,.", min_size=1, max_size=12))
 def test_run_with_any_unknown_or_malformed_spec_exits_2_with_one_paragraph(tmp_path, text):
     result = invoke("run", "--rule", "zq" + text, "--dataset", DATA, "--out", tmp_path / "r.parquet", "-q")

@@ -43,7 +43,7 @@ h3 { font-size: 1.05rem; margin: 1.2rem 0 .3rem; }
 p { max-width: 75em; } code { font-size: .85em; overflow-wrap: anywhere; word-break: break-word; }
 table { border-collapse: collapse; font-size: .82rem; margin: .5rem 0 1rem; max-width: 100%; }
 th, td { border: 1px solid #ddd; padding: .2rem .45rem; text-align: left; vertical-align: top;
-         overflow-wrap: anywhere; }
+         overflow-wrap: break-word; }
 th { background: #f4f4f4; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th[aria-sort="ascending"]::after { content: " \\2191"; }

@@ -411,6 +411,12 @@ def test_results_info_refuses_a_wrongly_typed_file(world):
     refused(world, "results", "compact", bad, says=("headline (expected true/false, found text)",))
 
 
+def test_an_error_message_prints_exactly_as_written(world):
+    spec = "zz[a=[/bold]\\"  # markup, an unknown closing tag and a trailing backslash
+    result = refused(world, "run", "--rule", spec, "--out", world / "r.parquet", says=(repr(spec),))
+    assert result.output.startswith("Error: Malformed component spec")
+
+
 def test_results_info_of_a_path_with_markup_prints_it_literally(world):
     path = world / "r[red]x[bold].parquet"
     append_results(path, [row()])
@@ -490,8 +496,8 @@ def test_any_text_prints_literally_through_the_consoles(text):
     from ffbench.cli.console import err
 
     console = Console(record=True, width=400, color_system=None, emoji=err._emoji)
-    console.print(literal(text), highlight=False, end="")
-    assert console.export_text() == text
+    console.print(f"[bold]{literal(text)}[/bold]|", highlight=False, end="")  # inside markup, as it is used
+    assert console.export_text() == text + "|"
 
 
 @FAST

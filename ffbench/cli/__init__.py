@@ -7,13 +7,14 @@ import functools
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 import ffbench
 from ffbench.cli import cache as cache_cmd
 from ffbench.cli import leaderboard as leaderboard_cmd
 from ffbench.cli import results as results_cmd
 from ffbench.cli.bench import bench
-from ffbench.cli.console import err, literal
+from ffbench.cli.console import err
 from ffbench.cli.plugins import plugins
 from ffbench.cli.report import report
 from ffbench.cli.run import EXAMPLES, run
@@ -37,8 +38,9 @@ def friendly_errors(fn):
         try:
             return fn(*args, **kwargs)
         except FFBenchError as exc:
-            # soft_wrap: the terminal wraps the paragraph; rich would break paths and specs mid-word
-            err.print(f"[bold red]Error:[/bold red] {literal(exc)}", highlight=False, soft_wrap=True)
+            # the message as a Text: printed exactly as written, never parsed as markup; soft_wrap: the
+            # terminal wraps the paragraph (rich would break paths and specs mid-word)
+            err.print(Text.assemble(("Error:", "bold red"), f" {exc}"), highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("Interrupted: run points that finished are kept in the results.")

@@ -242,14 +242,72 @@ def layer1_question() -> str:
         "",
         f"The authors' Fashion-MNIST notebook tabulates {n_ff} FF runs (layer-1 Hoyer {lo_ff:.3f} to {hi_ff:.3f}) "
         f"and {n_bf} BP/FF runs ({lo_bf:.3f} to {hi_bf:.3f}) and compares one of each.",
-        "",
-        "Layer by layer, by the boards' test:",
     ]
-    for layer in (1, 2, 3):
-        for a, b in ((FF_ANALYSED, BPFF), (FF_WRITTEN, BPFF), (FF_ANALYSED, FF_WRITTEN)):
-            if seeds(df, a) and seeds(df, b):
-                lines.append(f"- L{layer}: {verdict(df, a, b, 'sparsity', 'sparsity', layer)}")
     return "\n".join(lines)
+
+
+def _mean(vals: dict[int, float]) -> float:
+    return sum(vals.values()) / len(vals) if vals else math.nan
+
+
+def _matches(ours: float, theirs: float, within: float = 0.02) -> str:
+    return "matches" if abs(ours - theirs) <= within else "differs from"
+
+
+def layer1_answer() -> str:
+    """The layer-1 question answered from the rows: each FF setting beside the authors' run of the
+    same setting, what the setting changes, and the FF vs BP/FF order per layer for each setting."""
+    df = board()
+    if not seeds(df, FF_ANALYSED):
+        return "- FF at the analysed setting has no rows on the board yet."
+    out = []
+    for cfg, row, name in ((FF_ANALYSED, "101", "analysed run"), (FF_WRITTEN, "106", "written-recipe run")):
+        auth = authors_run("ff", row_index=row)
+        n = len(seeds(df, cfg))
+        ours = {layer: _mean(values(df, cfg, "sparsity", "sparsity", layer)) for layer in (1, 2, 3)}
+        parts = [
+            f"L{layer} {ours[layer]:.3f} vs {auth[layer]:.3f} ({_matches(ours[layer], auth[layer])})"
+            for layer in (1, 2, 3)
+        ]
+        out.append(
+            f"- **{cfg.label}** ({plural(n, 'seed')}) against the authors' {name}, Hoyer: " + "; ".join(parts) + "."
+        )
+    dead = {c: _mean(values(df, c, "sparsity", "dead_fraction", 1)) for c in (FF_ANALYSED, FF_WRITTEN)}
+    live = {c: _mean(values(df, c, "sparsity", "hoyer_live", 1)) for c in (FF_ANALYSED, FF_WRITTEN)}
+    out.append(
+        "- **What the setting changes at layer 1**: "
+        f"{verdict(df, FF_WRITTEN, FF_ANALYSED, 'sparsity', 'sparsity', 1)}. "
+        f"Dead units: {dead[FF_WRITTEN]:.3f} (written recipe) vs {dead[FF_ANALYSED]:.3f} (analysed setting); "
+        f"Hoyer over live units only: {live[FF_WRITTEN]:.3f} vs {live[FF_ANALYSED]:.3f}."
+    )
+    n_bpff = len(seeds(df, BPFF))
+    for layer in (1, 2, 3):
+        b = _mean(values(df, BPFF, "sparsity", "sparsity", layer))
+        said, above = [], []
+        for cfg in (FF_ANALYSED, FF_WRITTEN):
+            f = _mean(values(df, cfg, "sparsity", "sparsity", layer))
+            above.append(b > f)
+            said.append(
+                f"BP/FF above {cfg.label} ({b:.3f} vs {f:.3f})"
+                if b > f
+                else f"{cfg.label} above BP/FF ({f:.3f} vs {b:.3f})"
+            )
+        auth_b, auth_f = authors_run("bp-ff", selected="true")[layer], authors_run("ff", row_index="101")[layer]
+        authors = (
+            f"BP/FF above FF ({auth_b:.3f} vs {auth_f:.3f})"
+            if auth_b > auth_f
+            else f"FF above BP/FF ({auth_f:.3f} vs {auth_b:.3f})"
+        )
+        out.append(
+            f"- L{layer}, means: "
+            + "; ".join(said)
+            + f". Authors (analysed run): {authors}. This order "
+            + ("depends on" if above[0] != above[1] else "does not depend on")
+            + " FF's setting"
+            + ("" if n_bpff >= MIN_SEEDS else f" (means only, not tested: BP/FF has {plural(n_bpff, 'seed')})")
+            + "."
+        )
+    return "\n".join(out)
 
 
 def unseen_category() -> str:
@@ -387,6 +445,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "paper-headline": paper_headline,
     "paper-per-layer": paper_per_layer,
     "layer1-question": layer1_question,
+    "layer1-answer": layer1_answer,
     "unseen-category": unseen_category,
     "zoo-table": zoo_table,
     "zoo-ranks": zoo_ranks,

@@ -81,8 +81,32 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+#: How seconds are measured: ``wall`` (elapsed time, the default) or ``thread`` (CPU seconds of the
+#: calling thread: on a CPU shared with other jobs, the time this work computed, not the time it
+#: waited; with one torch thread every product runs on the calling thread)
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "thread": time.thread_time}
+
+
+def check_clock(clock: str, device: torch.device) -> Callable[[], float]:
+    """The clock called ``clock``, or FFBenchError when it cannot time this device's work."""
+    if clock not in CLOCKS:
+        raise FFBenchError(f"Unknown clock '{clock}'. Valid: {', '.join(CLOCKS)}.")
+    if clock == "thread" and (device.type != "cpu" or torch.get_num_threads() != 1):
+        raise FFBenchError(
+            "--clock thread counts the CPU time of the calling thread: it times a CPU run with one torch "
+            f"thread (--threads 1), not {device} with {torch.get_num_threads()} thread(s)."
+        )
+    return CLOCKS[clock]
+
+
 def matmul_gflops(
-    device: torch.device, m: int, k: int, n: int, dtype: torch.dtype = torch.float32, repeats: int = 5
+    device: torch.device,
+    m: int,
+    k: int,
+    n: int,
+    dtype: torch.dtype = torch.float32,
+    repeats: int = 5,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> float:
     """Best GFLOP/s of a dense [m, k] @ [k, n] product (after one warm-up)."""
     a = torch.randn(m, k, device=device, dtype=dtype)
@@ -91,19 +115,23 @@ def matmul_gflops(
     best = math.inf
     for _ in range(repeats):
         sync(device)
-        t0 = time.perf_counter()
+        t0 = clock()
         a @ b
         sync(device)
-        best = min(best, time.perf_counter() - t0)
-    return 2 * m * k * n / best / 1e9
+        best = min(best, clock() - t0)
+    return 2 * m * k * n / max(best, 1e-9) / 1e9
 
 
 def matmul_peak(
-    device: torch.device, shapes: list[tuple[int, int, int]], dtype: torch.dtype, square: int = 2048
+    device: torch.device,
+    shapes: list[tuple[int, int, int]],
+    dtype: torch.dtype,
+    square: int = 2048,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> float:
     """The machine's measured dense matmul peak: the best over a square ``square``^3 product and
     the given shapes (the benchmarked layers' own)."""
-    return max(matmul_gflops(device, *s, dtype=dtype) for s in [(square, square, square), *shapes])
+    return max(matmul_gflops(device, *s, dtype=dtype, clock=clock) for s in [(square, square, square), *shapes])
 
 
 class PeakMemory:
@@ -197,14 +225,16 @@ def counted_flops(fn: Callable[[], Any]) -> int:
     return int(counter.get_total_flops())
 
 
-def _timed(device: torch.device, fn: Callable[[], Any]) -> tuple[float, float | None]:
+def _timed(
+    device: torch.device, fn: Callable[[], Any], clock: Callable[[], float] = time.perf_counter
+) -> tuple[float, float | None]:
     """(seconds, peak memory in MiB) of fn()."""
     with PeakMemory(device) as mem:
         sync(device)
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
         sync(device)
-        seconds = time.perf_counter() - t0
+        seconds = clock() - t0
     return seconds, mem.mb
 
 
@@ -221,6 +251,7 @@ def bench_case(
     peak_size: int = 2048,
     vs_fp32: bool = True,
     count: bool = False,
+    clock: str = "wall",
     log: Callable[[str], None] = lambda m: None,
 ) -> dict[str, Any]:
     """Time one case: matmul peak, fast ``fit``, the baseline, and (seeds > 1) ``fit_seeds``,
@@ -230,7 +261,8 @@ def bench_case(
     fp32 in the same repeats, each next to a matmul peak measured in its own precision, so the row
     holds both precisions' GFLOP/s and ratio to peak and the bf16 speed-up over fp32 (same work).
     ``count``: a rule that declares no FLOP count is counted by torch's FLOP counter on one extra,
-    untimed ``fit``."""
+    untimed ``fit``. ``clock``: see :data:`CLOCKS`."""
+    timer = check_clock(clock, device)
     rule, n, epochs = case.rule, len(data.train), case.rule.values.get("epochs", 1)
     dims = case.dims(data)
     bs = rule.values.get("batch_size", n)
@@ -265,12 +297,12 @@ def bench_case(
     for r in range(repeats):
         for name, fn in runs.items():  # a peak measurement, in the run's precision, next to every timed run
             dtype = torch.float32 if name.endswith("_fp32") else mm_dtype
-            peaks[dtype] = max(peaks[dtype], matmul_peak(device, peak_shapes, dtype, peak_size))
-            seconds, mem = _timed(device, fn)
+            peaks[dtype] = max(peaks[dtype], matmul_peak(device, peak_shapes, dtype, peak_size, timer))
+            seconds, mem = _timed(device, fn, timer)
             best[name] = min(best[name], (seconds, mem), key=lambda t: t[0])
             log(f"repeat {r + 1}/{repeats}: {name} {seconds:.2f} s, matmul peak so far {peaks[dtype]:.1f} GFLOP/s")
     for dtype in {mm_dtype, torch.float32} if vs_fp32 else {mm_dtype}:
-        peaks[dtype] = max(peaks[dtype], matmul_peak(device, peak_shapes, dtype, peak_size))
+        peaks[dtype] = max(peaks[dtype], matmul_peak(device, peak_shapes, dtype, peak_size, timer))
     peak = peaks[mm_dtype]
     (fast_s, fast_mem), (base_s, _), (stack_s, stack_mem), (fp32_s, _), (base32_s, _) = (
         best.get(k, (math.inf, None)) for k in ("fast", "baseline", "stacked", "fast_fp32", "baseline_fp32")
@@ -301,6 +333,7 @@ def bench_case(
         "threads": torch.get_num_threads(),
         "precision": precision,
         "compiled": compile_,
+        "clock": clock,
         "repeats": repeats,
         "seconds": fast_s,
         "samples_per_s": n * epochs / fast_s,

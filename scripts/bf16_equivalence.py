@@ -147,9 +147,16 @@ def rule_table(results: pd.DataFrame, rule: str) -> tuple[list[str], str, dict]:
     df = stat_rows(results, rule)
     if df.empty:
         return [], "not measured", {}
+    from ffbench.registry import get_registry
+
+    registry = get_registry()
+    order = {}  # (metric, stat) -> position: the metrics in METRICS order, each in its headline order
+    for i, m in enumerate(METRICS):
+        for j, stat in enumerate(registry.get("metric", m).cls.headline_stats()):
+            order[(m, stat)] = 100 * i + j
     keys = df[["metric", "stat", "layer"]].drop_duplicates()
-    keys = keys.assign(_m=keys["metric"].map({m: i for i, m in enumerate(METRICS)}).fillna(99))
-    keys = keys.sort_values(["_m", "stat", "layer"], na_position="first")
+    keys = keys.assign(_o=[order.get((m, st), 10_000) for m, st in zip(keys["metric"], keys["stat"])])
+    keys = keys.sort_values(["_o", "stat", "layer"], na_position="first")
     lines = [
         "| metric | stat | layer | fp32 mean ± std | bf16 mean ± std | paired diff (bf16 - fp32) | 95 % interval "
         "| margin (fp32 std) | verdict |",

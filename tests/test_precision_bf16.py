@@ -251,3 +251,28 @@ def test_bench_counts_the_flops_of_a_rule_that_declares_none():
     (row,) = json.loads(result.stdout)
     assert "torch's FLOP counter" in row["flops_counted"]
     assert row["gflop_per_epoch"] > 0 and row["ratio_to_peak"] > 0
+
+
+def test_the_thread_clock_times_one_thread_on_a_cpu(monkeypatch):
+    import json
+
+    from ffbench.bench import check_clock
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    with pytest.raises(FFBenchError, match="--threads 1"):
+        check_clock("thread", torch.device("cpu"))
+    with pytest.raises(FFBenchError, match="Unknown clock 'cpu'"):
+        check_clock("cpu", torch.device("cpu"))
+    monkeypatch.undo()
+    threads = torch.get_num_threads()
+    try:
+        result = invoke(
+            "bench", "--rule", "bp", "--device", "cpu", "--samples", "128", "--width", "16", "--layers", "1",
+            "--epochs", "1", "--batch-size", "64", "--repeats", "1", "--peak-size", "32", "--no-baseline",
+            "--threads", "1", "--clock", "thread", "--json",
+        )  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert row["clock"] == "thread" and row["threads"] == 1 and row["seconds"] > 0

@@ -111,6 +111,13 @@ def bench(
             "repeats and report both and the speed-up.",
         ),
     ] = True,
+    clock: Annotated[
+        str,
+        typer.Option(
+            help="wall: elapsed seconds; thread: CPU seconds of the calling thread (with --threads 1 on a CPU "
+            "shared with other jobs: the time the work computed, not the time it waited for a core)."
+        ),
+    ] = "wall",
     count_flops: Annotated[
         bool,
         typer.Option(
@@ -197,6 +204,7 @@ def bench(
                     peak_size=peak_size,
                     vs_fp32=vs_fp32,
                     count=count_flops,
+                    clock=clock,
                     log=log,
                 )
             )
@@ -211,7 +219,10 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def _timing_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="ffbench bench (FLOPs: matmul FLOPs each implementation performs; fastest of the repeats)")
+    clock = "; seconds: CPU time of the calling thread" if any(r.get("clock") == "thread" for r in rows) else ""
+    table = Table(
+        title=f"ffbench bench (FLOPs: matmul FLOPs each implementation performs; fastest of the repeats{clock})"
+    )
     cols = [
         "rule",
         "batch",

@@ -310,6 +310,22 @@ def layer1_answer() -> str:
     return "\n".join(out)
 
 
+def probes() -> str:
+    """Linear-probe accuracy per layer (neutral label for FF and BP/FF) beside the same probe on the pixels."""
+    df = board()
+    lines = ["| configuration | seeds with a probe | pixels | L1 | L2 | L3 |", "|---|---|---|---|---|---|"]
+    for cfg in PAPER_CONFIGS:
+        pixels = values(df, cfg, "linear-probe", "pixel_accuracy")
+        if not pixels:
+            continue
+        n = len(pixels)
+        cells = [mean_std(pixels, n_config=n)] + [
+            mean_std(values(df, cfg, "linear-probe", "accuracy", layer), n_config=n) for layer in (1, 2, 3)
+        ]
+        lines.append(f"| {label(cfg, n)} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def unseen_category() -> str:
     """The held-out class (Sandal) per configuration and layer: its ensemble, and the seen classes'."""
     df = board()
@@ -447,6 +463,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "layer1-question": layer1_question,
     "layer1-answer": layer1_answer,
     "unseen-category": unseen_category,
+    "probes": probes,
     "zoo-table": zoo_table,
     "zoo-ranks": zoo_ranks,
 }

@@ -37,6 +37,8 @@ RegisterNegatives = Callable[["type[NegativeGenerator]"], None]
 RegisterDatasets = Callable[["type[Dataset]"], None]
 RegisterMetrics = Callable[["type[Metric]"], None]
 RegisterSuites = Callable[["Suite"], None]
+#: ``register(command, name=None)``: a ``typer.Typer`` sub-app or a command function, with its CLI name
+RegisterCommands = Callable[..., None]
 
 #: hook name -> the component kind it registers
 HOOK_KINDS: dict[str, str] = {
@@ -77,3 +79,11 @@ def ffbench_register_metrics(register: RegisterMetrics) -> None:
 def ffbench_register_suites(register: RegisterSuites) -> None:
     """Register named, versioned suites: ``register(ffbench.suites.Suite(...))``. Not a component
     kind: ``ffbench run --suite NAME`` and ``ffbench leaderboard suites`` read them."""
+
+
+@hookspec
+def ffbench_register_commands(register: RegisterCommands) -> None:
+    """Add commands to the ``ffbench`` command line: ``register(my_command)`` (a function; its name
+    with ``_`` as ``-`` is the command) or ``register(my_typer_app, name="my-tools")`` (a group of
+    sub-commands). Called once when the command line is built; a name a built-in command (or an
+    earlier plugin) already has is refused, and the plugin is listed as a collision."""

@@ -35,6 +35,8 @@ ENTRY_POINT_GROUP = "ffbench"
 DISABLE_ENV = "FFBENCH_DISABLE_PLUGINS"
 #: What a component name may look like: it must survive ``name[k=v,...]`` and comma-separated lists.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+#: What a command name added by ``ffbench_register_commands`` may look like.
+COMMAND_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 @dataclass
@@ -48,6 +50,15 @@ class PluginInfo:
     status: str = "ok"  # ok | broken | disabled | collision (registers a name another plugin has)
     reason: str = ""
     components: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class PluginCommand:
+    """A command (typer sub-app or function) a plugin adds to the command line."""
+
+    name: str
+    command: Callable[..., Any]
+    plugin: PluginInfo
 
 
 @dataclass
@@ -80,6 +91,8 @@ class Registry:
         self.suites: dict[str, Any] = {}
         self.suite_collisions: dict[str, list[str]] = {}
         self._suite_owner: dict[str, str] = {}
+        #: Commands added by ``ffbench_register_commands``, in load order (the CLI adds them).
+        self.commands: list[PluginCommand] = []
         #: Names in FFBENCH_DISABLE_PLUGINS that matched no plugin (most likely typos).
         self.unmatched_blocks: list[str] = []
 
@@ -341,6 +354,20 @@ def _checked_suite(suite: Any) -> Any:
     return suite
 
 
+def _checked_command(command: Any, name: str | None) -> tuple[str, Any]:
+    """(name, command) of a ``register`` call of ``ffbench_register_commands``; TypeError if unusable.
+    The name defaults to a typer app's name or the function's name with ``_`` as ``-``."""
+    if not callable(command):
+        raise TypeError(
+            f"ffbench_register_commands registered {command!r}, which is neither a typer app nor a function"
+        )
+    info = getattr(command, "info", None)
+    name = name or getattr(info, "name", None) or getattr(command, "__name__", "").replace("_", "-")
+    if not isinstance(name, str) or not COMMAND_PATTERN.fullmatch(name):
+        raise TypeError(f"command name {name!r} is not valid (lower-case letters, digits and -; pass name=)")
+    return name, command
+
+
 def _collect(pm: pluggy.PluginManager, plugin: object, info: PluginInfo, registry: Registry) -> None:
     """Call the plugin's own register hooks and add what it registers (all or nothing)."""
     collected: list[Entry] = []
@@ -359,6 +386,10 @@ def _collect(pm: pluggy.PluginManager, plugin: object, info: PluginInfo, registr
         for impl in pm.hook.ffbench_register_suites.get_hookimpls():
             if impl.plugin is plugin:
                 impl.function(register=lambda suite: suites.append(_checked_suite(suite)))
+        commands: list[tuple[str, Any]] = []
+        for impl in pm.hook.ffbench_register_commands.get_hookimpls():
+            if impl.plugin is plugin:
+                impl.function(register=lambda command, name=None: commands.append(_checked_command(command, name)))
     except Exception as exc:
         pm.unregister(plugin)
         info.status, info.reason = "broken", f"register hook failed: {_short_reason(exc)}"
@@ -370,6 +401,9 @@ def _collect(pm: pluggy.PluginManager, plugin: object, info: PluginInfo, registr
     for suite in suites:
         registry.add_suite(suite, f"{info.dist} {info.dist_version} (plugin '{info.name}')")
         info.components.append(("suite", suite.name))
+    for name, command in commands:
+        registry.commands.append(PluginCommand(name, command, info))
+        info.components.append(("command", name))
 
 
 _DEFAULT: Registry | None = None

@@ -15,11 +15,13 @@ from ffbench.cli import leaderboard as leaderboard_cmd
 from ffbench.cli import results as results_cmd
 from ffbench.cli.bench import bench
 from ffbench.cli.console import err
+from ffbench.cli.plugin_commands import add_plugin_commands
 from ffbench.cli.plugins import plugins
 from ffbench.cli.report import report
 from ffbench.cli.run import EXAMPLES, run
 from ffbench.cli.submit import SUBMIT_EXAMPLES, submit, verify
 from ffbench.errors import FFBenchError
+from ffbench.registry import get_registry
 
 app = typer.Typer(
     name="ffbench",
@@ -58,14 +60,13 @@ app.command(epilog=SUBMIT_EXAMPLES)(friendly_errors(verify))
 app.add_typer(cache_cmd.app, name="cache")
 app.add_typer(leaderboard_cmd.app, name="leaderboard")
 app.add_typer(results_cmd.app, name="results")
+add_plugin_commands(app, get_registry(), wrap=friendly_errors)  # last: a plugin cannot take a built-in name
 
 
 def version_text() -> str:
     import platform
 
     import torch
-
-    from ffbench.registry import get_registry
 
     lines = [f"ffbench {ffbench.__version__} (python {platform.python_version()}, torch {torch.__version__})"]
     registry = get_registry()

@@ -270,7 +270,9 @@ def layer1_answer() -> str:
             for layer in (1, 2, 3)
         ]
         out.append(
-            f"- **{cfg.label}** ({plural(n, 'seed')}) against the authors' {name}, Hoyer: " + "; ".join(parts) + "."
+            f"- **{cfg.label}** ({plural(n, 'seed')}, mean) against the authors' {name} (one run), Hoyer: "
+            + "; ".join(parts)
+            + " (matches: within 0.02)."
         )
     dead = {c: _mean(values(df, c, "sparsity", "dead_fraction", 1)) for c in (FF_ANALYSED, FF_WRITTEN)}
     live = {c: _mean(values(df, c, "sparsity", "hoyer_live", 1)) for c in (FF_ANALYSED, FF_WRITTEN)}

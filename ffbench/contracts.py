@@ -279,6 +279,9 @@ class LearningRule(Component):
     """Builds and trains a model on a dataset."""
 
     kind: ClassVar[str] = "rule"
+    #: The class attributes that say how a component of this kind combines with others and runs
+    #: (`ffbench plugins` lists them).
+    trait_names: ClassVar[tuple[str, ...]] = ("uses_goodness", "uses_negatives", "stacks_seeds", "bf16_cpu_verified")
     #: Whether the rule reads a goodness function / negative generator (BP reads neither).
     uses_goodness: ClassVar[bool] = True
     uses_negatives: ClassVar[bool] = True
@@ -406,6 +409,9 @@ class Goodness(Component):
     """Per-sample score of a layer's activity and the layer loss built on it."""
 
     kind: ClassVar[str] = "goodness"
+    #: The class attributes that say how a component of this kind combines with others and runs
+    #: (`ffbench plugins` lists them).
+    trait_names: ClassVar[tuple[str, ...]] = ("needs_negatives",)
     #: False for goodness functions trained without negatives (e.g. dimensionality compression);
     #: rules then embed no labels and use :meth:`augment` and the goodness's own readout.
     needs_negatives: ClassVar[bool] = True
@@ -496,6 +502,9 @@ class NegativeGenerator(Component):
     """Turns a batch (x, y) into negative samples (images and the labels to embed), or declares none."""
 
     kind: ClassVar[str] = "negatives"
+    #: The class attributes that say how a component of this kind combines with others and runs
+    #: (`ffbench plugins` lists them).
+    trait_names: ClassVar[tuple[str, ...]] = ("produces_negatives", "needs_scores", "label_free", "needs_model")
     produces_negatives: ClassVar[bool] = True
     #: True if :meth:`generate` wants the model's current label scores (hard negatives).
     needs_scores: ClassVar[bool] = False
@@ -544,6 +553,9 @@ class Dataset(Component):
     """Loads normalised train/test tensors, knows where its files live and what to say if missing."""
 
     kind: ClassVar[str] = "dataset"
+    #: The class attributes that say how a component of this kind combines with others and runs
+    #: (`ffbench plugins` lists them).
+    trait_names: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def load(self, data_dir: Path | None = None, download: bool = True) -> DatasetBundle:
@@ -678,6 +690,9 @@ class Metric(Component):
     """Reads a trained model + test data (+ its representations) and returns tidy rows."""
 
     kind: ClassVar[str] = "metric"
+    #: The class attributes that say how a component of this kind combines with others and runs
+    #: (`ffbench plugins` lists them).
+    trait_names: ClassVar[tuple[str, ...]] = ("higher_is_better", "headline")
     #: Direction of the headline value: True, False, or None (descriptive, not ranked).
     higher_is_better: ClassVar[bool | None] = None
     #: The stats shown in summary tables and ranked on leaderboards (default: the metric's name).

@@ -332,3 +332,49 @@ def test_a_plugin_publishes_a_suite_that_runs_and_lists():
 
 def status_info(registry, name):
     return next(p for p in registry.plugins if p.name == name)
+
+
+# -- `ffbench plugins [PATTERN] [--kind KIND]` ------------------------------------------------
+
+
+def listed(*args: str) -> list[dict]:
+    result = CliRunner().invoke(app, ["plugins", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["components"]
+
+
+def test_pattern_and_kind_filter_components():
+    assert [(c["kind"], c["name"]) for c in listed("ns-fgsm")] == [("negatives", "ns-fgsm")]
+    assert [c["name"] for c in listed("NS-FG*")] == ["ns-fgsm"]  # case-insensitive
+    assert listed("ns-*", "--kind", "goodness") == []
+    assert [c["name"] for c in listed("ff", "--kind", "rule")] == ["ff"]
+    assert {c["kind"] for c in listed("--kind", "metric")} == {"metric"}
+    assert "accuracy" in [c["name"] for c in listed("--kind", "metric")]
+    everything = listed()
+    assert len(listed("*")) == len(everything) > len(listed("--kind", "metric")) > 0
+    assert CliRunner().invoke(app, ["plugins", "wrong-l*", "--kind", "negatives"]).exit_code == 0
+
+
+def test_unknown_kind_is_refused_naming_the_valid_ones():
+    result = CliRunner().invoke(app, ["plugins", "--kind", "model"])
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert "'model'" in message
+    for kind in ("rule", "goodness", "negatives", "dataset", "metric"):
+        assert f"'{kind}'" in message
+
+
+def test_traits_are_the_ones_each_contract_declares():
+    fgsm = listed("ns-fgsm")[0]
+    assert fgsm["needs_model"] is True and fgsm["label_free"] is False and fgsm["produces_negatives"] is True
+    mix = listed("ns-image-mix")[0]
+    assert mix["label_free"] is True and mix["needs_model"] is False
+    assert listed("wrong-label")[0]["label_free"] is False
+    ff = listed("ff", "--kind", "rule")[0]
+    assert ff["uses_goodness"] is True and isinstance(ff["stacks_seeds"], bool)
+    assert isinstance(ff["bf16_cpu_verified"], bool)
+    assert listed("accuracy")[0]["headline"] == ["accuracy"]
+    from ffbench.contracts import KINDS
+
+    for kind, contract in KINDS.items():  # every declared trait is a class attribute of the contract
+        assert all(hasattr(contract, name) for name in contract.trait_names), kind

@@ -6,6 +6,8 @@ as ``disabled``; neither stops this command (or any other) from working with the
 
 from __future__ import annotations
 
+import enum
+from fnmatch import fnmatchcase
 from typing import Annotated, Any
 
 import typer
@@ -15,29 +17,25 @@ from rich.table import Table
 import ffbench
 from ffbench.cli.console import err, out, print_json
 from ffbench.component import Component, format_value
+from ffbench.contracts import KINDS
 from ffbench.registry import DISABLE_ENV, Registry, collision_message, disabled_names, get_registry
 
-#: Per kind, the class attributes that say how a component combines with others.
-TRAITS = {
-    "rule": ("uses_goodness", "uses_negatives"),
-    "goodness": ("needs_negatives",),
-    "negatives": ("produces_negatives", "needs_scores"),
-    "dataset": (),
-    "metric": ("higher_is_better", "headline"),
-}
+#: ``--kind`` choices: the component kinds (typer refuses any other, naming these)
+Kind = enum.Enum("Kind", {kind: kind for kind in KINDS}, type=str)
 STATUS_COLOURS = {"ok": "green", "broken": "red", "disabled": "yellow", "collision": "red"}
 
 
 def traits(cls: type[Component]) -> dict[str, Any]:
-    """The compatibility declarations of a component class (see :data:`TRAITS`)."""
-    values = {name: getattr(cls, name) for name in TRAITS.get(cls.kind, ())}
+    """The traits of a component class: the attributes its kind's contract lists in ``trait_names``."""
+    values = {name: getattr(cls, name) for name in KINDS[cls.kind].trait_names}
     if "headline" in values:
         values["headline"] = list(cls.headline_stats())  # type: ignore[attr-defined]
     return values
 
 
-def report(registry: Registry) -> dict[str, Any]:
-    """Everything `ffbench plugins --json` prints."""
+def report(registry: Registry, pattern: str | None = None, kind: str | None = None) -> dict[str, Any]:
+    """Everything `ffbench plugins --json` prints; components only of ``kind`` and with a name that
+    matches the shell-style ``pattern`` (case-insensitive), where given."""
     components = [
         {
             **e.cls.describe(),
@@ -47,6 +45,7 @@ def report(registry: Registry) -> dict[str, Any]:
             "plugin": e.plugin,
         }
         for e in registry.all_entries()
+        if (kind is None or e.kind == kind) and (pattern is None or fnmatchcase(e.name.lower(), pattern.lower()))
     ]
     plugins = [
         {
@@ -79,9 +78,15 @@ def report(registry: Registry) -> dict[str, Any]:
     }
 
 
-def plugins(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+def plugins(
+    pattern: Annotated[
+        str | None, typer.Argument(help="Only components whose name matches this pattern, e.g. 'ff*' or '*sparsity'.")
+    ] = None,
+    kind: Annotated[Kind | None, typer.Option("--kind", help="Only components of this kind.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
     """List installed components (rules, goodness, negatives, datasets, metrics) and plugins."""
-    data = report(get_registry())
+    data = report(get_registry(), pattern, kind.value if kind else None)
     if as_json:
         print_json(data)
         return

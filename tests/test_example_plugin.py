@@ -56,6 +56,7 @@ def test_listed_by_plugins_and_version():
         "example-greedy-layerwise": "ok",
         "example-pixel-shuffle": "ok",
         "example-bars": "ok",
+        "example-info": "ok",
     }
     assert f"{DIST}-{VERSION}" in CliRunner().invoke(app, ["--version"]).stdout
 

@@ -340,6 +340,16 @@ def test_a_non_utf8_page_in_the_boards_folder_is_left_alone_and_the_update_lands
     assert "m" in set(lb.read_board(world / "boards" / "fashion-mnist-mini.parquet")["run_id"])
 
 
+def test_render_and_render_check_leave_a_non_utf8_page_alone(world):
+    """`leaderboard render` and `render --check` read pages as bytes: a hand-written page that is not
+    UTF-8 is neither a traceback nor rewritten."""
+    render = invoke("leaderboard", "render", "--boards", world / "boards")
+    assert render.exit_code == 0, render.output
+    check = invoke("leaderboard", "render", "--check", "--boards", world / "boards")
+    assert check.exit_code == 0, check.output
+    assert (world / "boards" / "notes.md").read_bytes() == b"\xff\xfe not UTF-8 \x80\x81"
+
+
 def test_a_failure_while_rendering_leaves_board_and_pages_unchanged(world, monkeypatch):
     upd = importlib.import_module("ffbench.leaderboard.update")  # the module (the package exports a function)
 

@@ -219,7 +219,7 @@ def _orphans(boards_dir: Path, expected: dict[Path, str]) -> list[Path]:
     return [
         p
         for p in sorted(boards_dir.glob("*.md"))
-        if p not in expected and p.read_text(encoding="utf-8").startswith(GENERATED_MARK)
+        if p not in expected and p.read_bytes().startswith(GENERATED_MARK.encode())
     ]
 
 
@@ -240,6 +240,7 @@ def stale_markdown(boards_dir: Path) -> list[Path]:
     and generated pages whose board is gone."""
     boards = {name: read_board(path) for name, path in list_boards(boards_dir).items()}
     expected = expected_markdown(boards_dir, boards)
-    return [p for p, text in expected.items() if not p.exists() or p.read_text(encoding="utf-8") != text] + _orphans(
+    # compared as bytes: a page that is not UTF-8 (edited by hand) is stale, not a traceback
+    return [p for p, text in expected.items() if not p.exists() or p.read_bytes() != text.encode()] + _orphans(
         boards_dir, expected
     )

@@ -30,7 +30,8 @@ def test_run_writes_tidy_rows_with_provenance(tmp_path):
     out = tmp_path / "r.parquet"
     result = invoke("run", *TINY, "--metric", "accuracy,sparsity", "--seeds", "2", "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert "sparsity L2" in result.stdout and "accuracy" in result.stdout
+    # the summary: one row per stat and layer (here: sparsity at layer 2), one column per point
+    assert re.search(r"^sparsity\s+2\s", result.stdout, re.M) and "accuracy" in result.stdout
     df = pd.read_parquet(out)
     assert list(df.columns) == list(COLUMNS)
     assert (df["status"] == "ok").all()

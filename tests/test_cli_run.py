@@ -1,5 +1,6 @@
 """`ffbench run` end to end through typer's CliRunner, reading the Parquet back."""
 
+import re
 import types
 
 import pandas as pd

@@ -380,13 +380,15 @@ def evaluation_from_activity(
 # Checks for every kind
 # ---------------------------------------------------------------------------------------
 
-TRAITS: dict[str, dict[str, tuple[type, ...]]] = {
-    "rule": {"uses_goodness": (bool,), "uses_negatives": (bool,)},
-    "goodness": {"needs_negatives": (bool,)},
-    "negatives": {"produces_negatives": (bool,), "needs_scores": (bool,)},
-    "dataset": {},
-    "metric": {"higher_is_better": (bool, type(None)), "headline": (tuple,)},
-}
+
+def trait_types(cls: type, trait: str) -> tuple[type, ...]:
+    """The types a component's trait may hold: those of the default its contract declares (the trait's
+    first definition in the class hierarchy); a trait whose default is None, or ``higher_is_better``
+    (None = descriptive), may also be None. The traits are the contract's ``trait_names``."""
+    default = next(b.__dict__[trait] for b in reversed(cls.__mro__) if trait in b.__dict__)
+    if trait == "higher_is_better" or default is None:
+        return (bool, type(None))
+    return (type(default),)
 
 
 @_check()
@@ -415,7 +417,8 @@ def declares_contract(s: Subject) -> None:
     for preset, overrides in cls.presets.items():
         unknown = sorted(set(overrides) - set(names))
         expect(not unknown, f"preset {preset!r} sets unknown parameters {unknown}; parameters: {names}")
-    for trait, types in TRAITS[cls.kind].items():
+    for trait in cls.trait_names:
+        types = trait_types(cls, trait)
         value = getattr(cls, trait)
         expect(isinstance(value, types), f"{trait} must be {' or '.join(t.__name__ for t in types)}, not {value!r}")
     if issubclass(cls, Metric):

@@ -328,6 +328,27 @@ def probes() -> str:
     return "\n".join(lines)
 
 
+CONTROL_STATS = (
+    ("Hoyer L1", "sparsity", "sparsity", 1),
+    ("Hoyer L2", "sparsity", "sparsity", 2),
+    ("Hoyer L3", "sparsity", "sparsity", 3),
+    ("activity share L1", "loo-ensembles", "activity_share", 1),
+    ("selectivity L1", "loo-ensembles", "selectivity", 1),
+)
+
+
+def control_verdicts() -> str:
+    """Each trained rule against the untrained network, by the boards' test."""
+    df = board()
+    lines = []
+    for cfg in (FF_WRITTEN, FF_ANALYSED, BPFF, BP):
+        if not seeds(df, cfg):
+            continue
+        said = [f"{name}: {verdict(df, cfg, RANDOM, m, st, layer)}" for name, m, st, layer in CONTROL_STATS]
+        lines.append(f"- **{cfg.label}** vs the untrained network. " + "; ".join(said) + ".")
+    return "\n".join(lines)
+
+
 def unseen_category() -> str:
     """The held-out class (Sandal) per configuration and layer: its ensemble, and the seen classes'."""
     df = board()
@@ -466,6 +487,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "layer1-answer": layer1_answer,
     "unseen-category": unseen_category,
     "probes": probes,
+    "control-verdicts": control_verdicts,
     "zoo-table": zoo_table,
     "zoo-ranks": zoo_ranks,
 }

@@ -58,8 +58,7 @@ class Cost(Metric):
     name = "cost"
     version = "1"
     description = (
-        "training seconds, analytic training FLOPs, peak memory and measured energy (where counters exist) "
-        "of the fit"
+        "training seconds, analytic training FLOPs, peak memory and measured energy (where counters exist) of the fit"
     )
     higher_is_better = None
     headline = ("train_seconds", "train_flops", "peak_memory_mib")

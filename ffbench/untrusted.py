@@ -16,18 +16,41 @@ Used by the results reader (:mod:`ffbench.results_store`) and the board reader
 from __future__ import annotations
 
 import os
+import re
 
 import pyarrow as pa
-from rich.markup import escape
 
 from ffbench.errors import FFBenchError
+
+#: A bracket rich's markup reads as a tag (its own escape's pattern).
+_TAG = re.compile(r"\[[a-z#/@][^[]*?]")
+#: A bracket with the backslashes before it.
+_BRACKET = re.compile(r"(\\*)\[")
+
+
+def _escaped_bracket(text: str, match: re.Match) -> str:
+    backslashes = match.group(1)
+    if _TAG.match(text, match.end() - 1):
+        # a tag: rich halves the backslashes before it and an odd count makes it literal
+        return backslashes * 2 + "\\["
+    # not a tag: rich prints the backslashes as they are, but reads a last "\[" as "["
+    return backslashes + "\\[" if backslashes else "["
 
 
 def literal(text: object) -> str:
     """``text`` as rich prints it literally: the one escape for every user- or plugin-supplied
     string that goes through a rich console (its markup would otherwise eat ``[k=v]`` or fail on
-    ``[/bold]``)."""
-    return escape(str(text))
+    ``[/bold]``).
+
+    ``rich.markup.escape`` is not enough: rich reads every backslash before a bracket, tag or
+    not (``\\[`` prints as ``[``), and three trailing backslashes escape the tag that follows.
+    Here every bracket gets the backslashes rich's markup needs to print it and the backslashes
+    before it literally, and trailing backslashes are doubled (rich halves them before the
+    closing tag that follows in the markup they are placed in)."""
+    text = str(text)
+    out = _BRACKET.sub(lambda m: _escaped_bracket(text, m), text)
+    trailing = len(out) - len(out.rstrip("\\"))
+    return out + "\\" * trailing
 
 
 #: pandas dtype of a column -> (what the error calls it, the Arrow types accepted for it). Null

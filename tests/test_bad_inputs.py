@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import io
 import json
 import os
 import stat
@@ -21,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 from typer.testing import CliRunner
@@ -500,14 +501,29 @@ def test_any_float_value_is_a_finite_number_in_range_or_refused(value):
     assert isinstance(out, float) and np.isfinite(out) and 0.0 <= out <= 10.0
 
 
-@FAST
-@given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40))
-def test_any_text_prints_literally_through_the_consoles(text):
+def _printed(markup: str) -> str:
     from ffbench.cli.console import err
 
-    console = Console(record=True, width=400, color_system=None, emoji=err._emoji)
-    console.print(f"[bold]{literal(text)}[/bold]|", highlight=False, end="")  # inside markup, as it is used
-    assert console.export_text() == text + "|"
+    console = Console(record=True, width=400, color_system=None, emoji=err._emoji, file=io.StringIO())
+    console.print(markup, highlight=False, end="")
+    return console.export_text()
+
+
+@FAST
+@example("\\[")  # rich reads a backslash before any bracket, tag or not
+@example("\\\\\\")  # three trailing backslashes would escape the closing tag
+@example("\\[bold]x\\\\[/x] [a\\[b]")
+@given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40))
+def test_any_text_prints_literally_through_the_consoles(text):
+    assert _printed(f"[bold]{literal(text)}[/bold]|") == text + "|"  # inside markup, as it is used
+
+
+@FAST
+@given(st.text(alphabet="ab[]/@#\\ ", max_size=30))
+def test_brackets_and_backslashes_print_literally(text):
+    assert _printed(f"[bold]{literal(text)}[/bold]|") == text + "|"
+    if not text.endswith("\\"):  # followed by plain text rather than by a tag
+        assert _printed(f"{literal(text)}|") == text + "|"
 
 
 @FAST

@@ -9,13 +9,13 @@ from typing import Annotated, Any
 
 import torch
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from ffbench.cli.console import err, out, print_json
 from ffbench.errors import FFBenchError
 from ffbench.grid import split_specs
 from ffbench.provenance import resolve_device
+from ffbench.untrusted import literal
 
 EXAMPLES = """
 Examples:
@@ -249,7 +249,7 @@ def _timing_table(rows: list[dict[str, Any]]) -> Table:
             table.add_row(*_both_cells(r))
             continue
         table.add_row(
-            escape(r["rule"]),
+            literal(r["rule"]),
             str(r["batch_size"]),
             _fmt(r["samples_per_s"], ",.0f"),
             _fmt(r["gflop_per_epoch"], ".1f"),
@@ -269,7 +269,7 @@ def _timing_table(rows: list[dict[str, Any]]) -> Table:
 def _both_cells(r: dict[str, Any]) -> list[str]:
     """A row of the timing table with fp32 beside the run's precision."""
     return [
-        escape(r["rule"]),
+        literal(r["rule"]),
         str(r["batch_size"]),
         _fmt(r["samples_per_s"], ",.0f"),
         _fmt(r["gflop_per_epoch"], ".1f"),
@@ -309,5 +309,5 @@ def _quality_table(rows: list[dict[str, Any]]) -> Table:
                 if stat != "train_seconds"
                 else f"{statistics.mean(values):.1f}"
             )
-        table.add_row(escape(rule), path, str(len(group)), *cells)
+        table.add_row(literal(rule), path, str(len(group)), *cells)
     return table

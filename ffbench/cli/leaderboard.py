@@ -11,12 +11,12 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from ffbench import leaderboard as lb
 from ffbench.cli.console import err, out, print_json
 from ffbench.errors import FFBenchError
+from ffbench.untrusted import literal
 
 EXAMPLES = """
 Examples:
@@ -57,11 +57,11 @@ def friendly(fn: Callable) -> Callable:
 
 
 def rich_table(table: lb.TextTable, title: str) -> Table:
-    view = Table(title=escape(title), caption=escape(table.note) if table.note else None)
+    view = Table(title=literal(title), caption=literal(table.note) if table.note else None)
     for header, numeric in zip(table.headers, table.numeric):
-        view.add_column(escape(header), justify="right" if numeric else "left", overflow="fold")
+        view.add_column(literal(header), justify="right" if numeric else "left", overflow="fold")
     for row in table.rows:
-        view.add_row(*map(escape, row))
+        view.add_row(*map(literal, row))
     return view
 
 
@@ -110,7 +110,7 @@ def update(
     from ffbench.submission.board import results_for_update
 
     check_folder_writable(boards, "leaderboards", "Choose another folder with --boards.")
-    log = (lambda message: None) if quiet else (lambda message: err.log(escape(message)))
+    log = (lambda message: None) if quiet else (lambda message: err.log(literal(message)))
     with results_for_update(results, allow_deferred, log) as paths:  # a submission: its verified rows
         report = lb.update(
             paths,
@@ -141,9 +141,9 @@ def update(
     )
     out.print(rich_table(table, "Leaderboard update (run x metric units)"))
     if report.rendered:
-        err.log(escape(f"Markdown rewritten: {', '.join(str(p) for p in report.rendered)}"))
+        err.log(literal(f"Markdown rewritten: {', '.join(str(p) for p in report.rendered)}"))
     if report.dirty:
-        err.log(escape(f"merged with --allow-dirty ({len(report.dirty)} run(s), git_sha kept as recorded)"))
+        err.log(literal(f"merged with --allow-dirty ({len(report.dirty)} run(s), git_sha kept as recorded)"))
 
 
 @app.command()
@@ -197,7 +197,7 @@ def show(
             kept = board["verification"] == "verified" if "verification" in board.columns else False
             board = board[pd.Series(kept, index=board.index, dtype="boolean").fillna(False).to_numpy(dtype=bool)]
             if board.empty:
-                err.log(escape(f"{name}: no verified rows."))
+                err.log(literal(f"{name}: no verified rows."))
                 continue
         agg = lb.aggregate(board)
         ranked = lb.select(agg, metric, stat, layer)
@@ -242,7 +242,7 @@ def diff(
     if table.rows:
         out.print(rich_table(table, f"{old} -> {new}"))
     else:
-        out.print(escape(f"No changes shown ({table.note})."), highlight=False)
+        out.print(literal(f"No changes shown ({table.note})."), highlight=False)
 
 
 @app.command()
@@ -259,18 +259,18 @@ def render(
         stale = lb.stale_markdown(boards)
         if stale:
             err.print(
-                escape(
+                literal(
                     f"Out of date or edited by hand: {', '.join(map(str, stale))}. Run `ffbench leaderboard render`."
                 ),
                 highlight=False,
                 soft_wrap=True,
             )
             raise typer.Exit(1)
-        err.log(escape(f"Markdown in {boards} matches its boards."))
+        err.log(literal(f"Markdown in {boards} matches its boards."))
         return
     written = lb.render_all(boards)
     err.log(
-        escape(
+        literal(
             f"{len(written)} Markdown file(s) rewritten in {boards}"
             + (f": {', '.join(p.name for p in written)}" if written else " (all up to date)")
         )
@@ -296,8 +296,8 @@ def site(
 
     check_folder_writable(out_dir, "the site", "Choose another folder.")
     built = build_site(out_dir, boards, figures=figures)
-    err.log(escape(f"{len(built.pages)} board page(s) and {built.figures} figure(s) written to {built.out}"))
-    out.print(escape(str(built.index)), highlight=False, soft_wrap=True)
+    err.log(literal(f"{len(built.pages)} board page(s) and {built.figures} figure(s) written to {built.out}"))
+    out.print(literal(str(built.index)), highlight=False, soft_wrap=True)
 
 
 @app.command()

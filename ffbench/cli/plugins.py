@@ -11,7 +11,6 @@ from fnmatch import fnmatchcase
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 import ffbench
@@ -19,6 +18,7 @@ from ffbench.cli.console import err, out, print_json
 from ffbench.component import Component, format_value
 from ffbench.contracts import KINDS
 from ffbench.registry import DISABLE_ENV, Registry, collision_message, disabled_names, get_registry
+from ffbench.untrusted import literal
 
 #: ``--kind`` choices: the component kinds (typer refuses any other, naming these)
 Kind = enum.Enum("Kind", {kind: kind for kind in KINDS}, type=str)
@@ -100,8 +100,8 @@ def plugins(
             c["name"],
             c["version"],
             f"{c['distribution']} {c['distribution_version']}",
-            escape(params),
-            escape(c["description"]),
+            literal(params),
+            literal(c["description"]),
         )
     out.print(table)
     t = Table(title="plugins (entry-point group 'ffbench')")
@@ -114,14 +114,14 @@ def plugins(
             p["name"],
             f"{p['distribution']} {p['distribution_version']}",
             f"[{colour}]{p['status']}[/{colour}]",
-            escape(detail),
+            literal(detail),
         )
     out.print(t)
     for c in data["collisions"]:
-        out.print(f"[red]collision[/red]: {escape(c['message'])}", highlight=False)
+        out.print(f"[red]collision[/red]: {literal(c['message'])}", highlight=False)
     for name in data["unmatched_disabled"]:
         err.print(
-            f"[yellow]warning[/yellow]: {DISABLE_ENV} names '{escape(name)}', which is neither an "
+            f"[yellow]warning[/yellow]: {DISABLE_ENV} names '{literal(name)}', which is neither an "
             "installed plugin nor a distribution providing one.",
             highlight=False,
         )

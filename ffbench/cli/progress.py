@@ -16,12 +16,12 @@ import time
 from collections.abc import Callable
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Column
 from rich.text import Text
 
 from ffbench.cli.console import err
+from ffbench.untrusted import literal
 
 #: when stderr is not a terminal: at most one line per this many seconds while a point trains
 PLAIN_EVERY_S = 30.0
@@ -163,7 +163,7 @@ class RichReporter:
         if self.training is not None:
             self.bar.remove_task(self.training)
         self.label = point.label
-        self.training = self.bar.add_task(f"  {escape(point.label)}", total=None)
+        self.training = self.bar.add_task(f"  {literal(point.label)}", total=None)
 
     def progress(self, done: float, total: float, description: str) -> None:
         if self.training is None:  # an executor's cluster-wide count, not a training's
@@ -203,4 +203,4 @@ class RichReporter:
             self.line(f"[{done}/{total}] {status} {point.label} in {seconds:.1f} s; {tail}")
         else:
             colour = "green" if status == "ok" else "red"
-            self.log(f"[{colour}]{status}[/{colour}] {escape(point.label)} in {seconds:.1f} s; {tail}")
+            self.log(f"[{colour}]{status}[/{colour}] {literal(point.label)} in {seconds:.1f} s; {tail}")

@@ -12,11 +12,11 @@ import os
 
 from rich import box
 from rich.console import Console, RenderableType
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from ffbench.summary import StatMatrix
+from ffbench.untrusted import literal
 
 #: the width used when stdout is not a terminal and COLUMNS is not set
 DEFAULT_WIDTH = 100
@@ -44,11 +44,11 @@ def make_table(heads: list[tuple[str, str]], columns: list[str], rows: list[list
     entry of ``columns``; ``rows``: the cells of each row (label cells first). Text is literal."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for header, justify in heads:
-        table.add_column(escape(header), justify=justify, no_wrap=True, overflow="ellipsis", max_width=LABEL_MAX)
+        table.add_column(literal(header), justify=justify, no_wrap=True, overflow="ellipsis", max_width=LABEL_MAX)
     for header in columns:
-        table.add_column(escape(header), justify="right", no_wrap=True, overflow="ellipsis")
+        table.add_column(literal(header), justify="right", no_wrap=True, overflow="ellipsis")
     for cells in rows:
-        table.add_row(*(escape(c) for c in cells))
+        table.add_row(*(literal(c) for c in cells))
     return table
 
 

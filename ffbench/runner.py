@@ -199,15 +199,18 @@ def variant_key(variant: dict | None) -> str:
     return "standard" if not variant else canonical_hash(variant)
 
 
-def completed_points(out: Path) -> dict[str, set[str]]:
-    """config hash -> metric ids with ok rows, from an existing results file (for --resume)."""
+def completed_points(out: Path) -> dict[tuple[str, str], set[str]]:
+    """(config hash, precision) -> metric ids with ok rows, from an existing results file (for
+    --resume). Precision is not part of the config hash (a float32 row keeps the hash it always
+    had) but a bf16 row is never a float32 result: rows without a precision are float32."""
     if not results_store.exists(out):
         return {}
     df = read_results(out)
     ok = df[df["status"] == "ok"]
-    done: dict[str, set[str]] = {}
-    for config_hash, metric_id in zip(ok["config_hash"], ok["metric_id"]):
-        done.setdefault(config_hash, set()).add(metric_id)
+    precisions = ok["precision"].astype("string").fillna("fp32") if "precision" in ok else ["fp32"] * len(ok)
+    done: dict[tuple[str, str], set[str]] = {}
+    for config_hash, precision, metric_id in zip(ok["config_hash"], precisions, ok["metric_id"]):
+        done.setdefault((config_hash, precision), set()).add(metric_id)
     return done
 
 
@@ -232,7 +235,7 @@ class Runner:
         done = completed_points(self.opts.out) if resume else {}
         todo = []
         for i, point in enumerate(grid.points):
-            if done and {m.identity for m in grid.metrics} <= done.get(point.config_hash, set()):
+            if done and {m.identity for m in grid.metrics} <= done.get((point.config_hash, self.opts.precision), set()):
                 self.reporter.log(literal(f"resume: skipping {point.label} (rows present)"))
                 continue
             todo.append((i, point))

@@ -188,6 +188,22 @@ def test_the_cache_never_hands_an_fp32_model_to_a_bf16_run(runs):
     assert (again["value"] == again["value_again"]).all()
 
 
+def test_resume_never_takes_fp32_rows_for_a_bf16_run(runs):
+    import shutil
+
+    frames, outs, folder = runs
+    out = folder / "resumed.parquet"
+    shutil.copy(outs["fp32"], out)
+    args = ["run", *TINY, "--device", "cpu", "--resume", "--out", out]
+    result = invoke(*args, "--precision", "bf16")
+    assert result.exit_code == 0, result.output
+    assert "skipping" not in result.output
+    df = read_results(out)
+    assert sorted(df.groupby("precision")["run_id"].nunique().items()) == [("bf16", 2), ("fp32", 2)]
+    result = invoke(*args, "--precision", "fp32")  # now every point is there in both precisions
+    assert result.exit_code == 0 and len(read_results(out)) == len(df)
+
+
 def test_bf16_and_fp32_rows_never_merge_on_a_board(runs):
     from ffbench.leaderboard.aggregate import aggregate
 

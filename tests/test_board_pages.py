@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from ffbench import leaderboard as lb
-from ffbench.results import append_results
+from ffbench.results_store import append_and_compact
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = [ROOT / "leaderboards", ROOT / "leaderboards" / "goodness-study", ROOT / "leaderboards" / "negatives-study"]
@@ -28,6 +28,8 @@ def tables(text: str) -> dict[str, list[list[str]]]:
         if line.startswith("#"):
             assert line.startswith(("# ", "## ", "### ")), f"a paragraph read as a heading: {line}"
             title = line.lstrip("#").strip()
+        elif line.startswith("- ") and title == "Key":  # the key is a list: "- label: identity"
+            out.setdefault(title, [["configuration", "identity"]]).append(line[2:].split(": ", 1))
         elif line.startswith("|") and not line.startswith("|---"):
             cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
             if not set("".join(cells)) <= set("-: "):
@@ -138,7 +140,7 @@ def test_dataset_variants_are_told_apart_and_never_paired(tmp_path):
     rows = [_row("ff", s, 0.80 + s / 100, small, f"s{s}") for s in range(3)]
     rows += [_row("ff", s, 0.85 + s / 100, full, f"f{s}") for s in range(3)]
     rows += [_row("bp", s, 0.86 + s / 100, full, f"b{s}") for s in range(3)]
-    append_results(tmp_path / "r.parquet", rows)
+    append_and_compact(tmp_path / "r.parquet", rows)
     lb.update([tmp_path / "r.parquet"], tmp_path / "boards")
     board = lb.read_board(tmp_path / "boards" / "fashion-mnist-mini.parquet")
     labels = sorted(lb.short_labels(board).values())
@@ -153,7 +155,7 @@ def test_dataset_variants_are_told_apart_and_never_paired(tmp_path):
 def test_a_page_key_maps_short_labels_to_full_identities(tmp_path):
     rows = [_row("ff", s, 0.8, "fashion-mnist-mini", f"a{s}", rule_id="ff[epochs=20,lr=0.01]") for s in range(3)]
     rows += [_row("ff", s, 0.7, "fashion-mnist-mini", f"b{s}", rule_id="ff[epochs=200,lr=0.001]") for s in range(3)]
-    append_results(tmp_path / "r.parquet", rows)
+    append_and_compact(tmp_path / "r.parquet", rows)
     lb.update([tmp_path / "r.parquet"], tmp_path / "boards")
     key = tables((tmp_path / "boards" / "fashion-mnist-mini.md").read_text(encoding="utf-8"))["Key"]
     assert key[1][0] == "ff (epochs=20, lr=0.01)" and key[1][1].startswith(

@@ -237,7 +237,7 @@ def key_table(b: _Board) -> TextTable:
             rows_k = b.agg[row_keys(b.agg, CONFIG) == k]
             row.append(", ".join(sorted({v for s in rows_k["verification"] for v in str(s).split(",") if v})))
         rows.append(row)
-    return TextTable("Key", headers, rows, [False] * len(headers))
+    return TextTable("Key", headers, rows, [False] * len(headers), markdown_list=True)
 
 
 def _layer_text(layer) -> str:

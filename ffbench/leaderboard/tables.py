@@ -17,6 +17,9 @@ class TextTable:
     ranked_by: str = ""
     #: Per row and column, the number a cell sorts by (None: sort by its text); for the HTML view.
     sort_keys: list[list[float | None]] = field(default_factory=list)
+    #: Markdown shows the rows as a list ("- first cell: the others"): GitHub scrolls a table
+    #: whose cells hold long unbreakable text (full identities), a list item wraps.
+    markdown_list: bool = False
 
 
 def _md_cell(text: str) -> str:
@@ -24,6 +27,8 @@ def _md_cell(text: str) -> str:
 
 
 def markdown_table(table: TextTable) -> str:
+    if table.markdown_list:
+        return "\n".join(f"- {row[0]}: " + " · ".join(c for c in row[1:] if c) for row in table.rows)
     lines = [
         "| " + " | ".join(map(_md_cell, table.headers)) + " |",
         "|" + "|".join("---:" if n else "---" for n in table.numeric) + "|",

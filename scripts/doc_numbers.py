@@ -34,7 +34,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PAPER_BOARD = ROOT / "leaderboards" / "fashion-mnist.parquet"
 MINI_BOARD = ROOT / "leaderboards" / "fashion-mnist-mini.parquet"
 AUTHORS = ROOT / "docs" / "reference" / "tosato-fashion-mnist-runs.csv"
-DOCS = (ROOT / "README.md", ROOT / "docs" / "findings.md", ROOT / "docs" / "science.md")
+DOCS = (
+    ROOT / "README.md",
+    ROOT / "docs" / "findings.md",
+    ROOT / "docs" / "science.md",
+    ROOT / "docs" / "precision.md",
+)
 
 
 # -- configurations of the paper-scale board ------------------------------------------------------
@@ -45,6 +50,7 @@ class Config:
     label: str
     rule: str  # rule name
     params: tuple[str, ...] = ()  # "key=value" that the rule id must contain
+    precision: str = "fp32"  # a bf16 row of the same components is another configuration
 
     def matches(self, rule_id: str) -> bool:
         name, _, rest = rule_id.partition("[")
@@ -72,7 +78,8 @@ def _read(path: Path) -> pd.DataFrame:
 def of_config(df: pd.DataFrame, config: Config) -> pd.Series:
     """Rows of ``config`` (matched once per distinct rule id)."""
     hit = {r: config.matches(r) for r in df["rule_id"].dropna().unique()}
-    return df["rule_id"].map(hit).fillna(False).astype(bool)
+    precision = df["precision"].astype("string").fillna("fp32") if "precision" in df else "fp32"
+    return df["rule_id"].map(hit).fillna(False).astype(bool) & (precision == config.precision)
 
 
 def values(
@@ -478,7 +485,47 @@ def excitation() -> str:
     return "\n".join(lines)
 
 
+BF16_STATS = (
+    ("accuracy", "accuracy", "accuracy", None),
+    *((f"Hoyer L{k}", "sparsity", "sparsity", k) for k in (1, 2, 3)),
+    *((f"dead L{k}", "sparsity", "dead_fraction", k) for k in (1, 2, 3)),
+    *((f"activity share L{k}", "loo-ensembles", "activity_share", k) for k in (1, 2, 3)),
+    *((f"probe L{k}", "linear-probe", "accuracy", k) for k in (1, 2, 3)),
+)
+
+
+def bf16_paper() -> str:
+    """FF (written recipe) and BP at paper scale: the bf16 seeds beside the float32 seeds they are
+    paired with, and the float32 seed spread that is the margin."""
+    df = board()
+    lines = [
+        "| rule | stat | float32, seeds | float32 seed std (margin) | bfloat16 - float32, per paired seed "
+        "| beyond the margin |",
+        "|---|---|---|---|---|---|",
+    ]
+    for fp32 in (FF_WRITTEN, BP):
+        bf16 = Config(fp32.label, fp32.rule, fp32.params, "bf16")
+        n = len(seeds(df, fp32))
+        for name, metric, stat, layer in BF16_STATS:
+            ref, low = values(df, fp32, metric, stat, layer), values(df, bf16, metric, stat, layer)
+            paired = sorted(set(ref) & set(low))
+            if not paired:
+                continue
+            margin = pd.Series(list(ref.values())).std() if len(ref) > 1 else float("nan")
+            diffs = [low[s] - ref[s] for s in paired]
+            beyond = [abs(d) > margin for d in diffs]
+            lines.append(
+                f"| {fp32.label} | {name} | {mean_std(ref, n_config=n)} | {sig2(margin)} | "
+                + ", ".join(f"{d:+.3f} (seed {s})" for d, s in zip(diffs, paired))
+                + f" | {'yes' if any(beyond) else 'no'} |"
+            )
+    if len(lines) == 2:
+        return "No bfloat16 rows on the paper-scale board yet."
+    return "\n".join(lines)
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
+    "bf16-paper": bf16_paper,
     "excitation": excitation,
     "main-job": main_job,
     "paper-headline": paper_headline,

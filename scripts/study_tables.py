@@ -4,6 +4,7 @@ the seeds can tell apart.
 
     python scripts/study_tables.py goodness [BOARD] [--version N]
     python scripts/study_tables.py negatives [BOARD] [--version N]
+    python scripts/study_tables.py goodness-width [BOARD]   # width 500 beside the protocol's 2 000
 
 BOARD defaults to leaderboards/goodness-study/fashion-mnist-mini.parquet (resp.
 negatives-study/...); rows of version N (default: the latest) of the study's `-cpu` suite are used.
@@ -250,12 +251,73 @@ def ranking_table(study: str, board: str | None = None, version: str | None = No
     return "\n".join(out).rstrip()
 
 
+#: The goodness study at the protocol's width: the suite that trains 4 x 2 000 on the embedded data,
+#: beside the CPU slice's 4 x 500, for sumsq and the three functions the study reports collapsing.
+WIDTH_SUITES = {500: "goodness-study-cpu", 2000: "goodness-study-mini"}
+WIDTH_GOODNESS = ("sumsq", "gs-oja", "gs-outlier-trimmed", "gs-bcm")
+WIDTH_COLUMNS = [
+    ("probe L2-4", "linear-probe", "concat_accuracy", None, "{:.3f}"),
+    ("FF accuracy", "accuracy", "accuracy", None, "{:.3f}"),
+    *((f"dead L{k}", "sparsity", "dead_fraction", k, "{:.2f}") for k in (1, 2, 3, 4)),
+]
+
+
+def _suite_rows(board: str, suite: str) -> pd.DataFrame:
+    df = pd.read_parquet(board)
+    rows = df[(df["suite"] == suite) & df["class"].isna() & df["class_b"].isna()]
+    if not rows.empty:
+        rows = rows[rows["suite_version"] == max(rows["suite_version"].dropna(), key=int)]
+    rows = rows.assign(_component=rows["goodness"].astype("string").str.split("[").str[0])
+    rows.attrs["study"] = "width"
+    return rows
+
+
+def width_table(board: str | None = None) -> str:
+    """Per goodness function, the CPU slice (width 500) beside the protocol's width (2 000) on the
+    same embedded data and training, mean ± std over seeds; the last column: the dead-fraction
+    layers where the two widths are separated (Welch t: different widths are different networks,
+    so seeds do not pair), with the direction."""
+    board = board or BOARDS["goodness"]
+    by_width = {w: _suite_rows(board, suite) for w, suite in WIDTH_SUITES.items()}
+    heads = ["goodness", "width", "seeds", *(c[0] for c in WIDTH_COLUMNS), "dead fraction, 2 000 vs 500"]
+    lines = [f"| {' | '.join(heads)} |", "|---" * len(heads) + "|"]
+    for comp in WIDTH_GOODNESS:
+        for width, rows in by_width.items():
+            seeds = rows.loc[rows["_component"] == comp, "seed"].nunique()
+            cells = [_cell(_width_values(rows, comp, c), c[4], c[0]) for c in WIDTH_COLUMNS]
+            verdict = _width_verdict(by_width, comp) if width == 2000 else ""
+            lines.append(f"| {comp} | {width} | {seeds} | {' | '.join(cells)} | {verdict} |")
+    return "\n".join(lines)
+
+
+def _width_values(rows: pd.DataFrame, comp: str, column: tuple) -> pd.Series:
+    _, metric, stat, layer, _ = column
+    sel = rows[(rows["_component"] == comp) & (rows["metric"] == metric) & (rows["stat"] == stat)]
+    sel = sel[sel["layer"].isna()] if layer is None else sel[sel["layer"] == layer]
+    return sel.groupby("seed")["value"].last()
+
+
+def _width_verdict(by_width: dict[int, pd.DataFrame], comp: str) -> str:
+    parts = []
+    for column in WIDTH_COLUMNS[2:]:
+        wide, narrow = (_width_values(by_width[w], comp, column) for w in (2000, 500))
+        s = compare(wide.to_dict(), narrow.to_dict(), same_data=False)
+        if not s.test:
+            return f"not tested (2 000: {s.n_a} seeds)"
+        if s.separated:
+            parts.append(f"{column[0].split()[1]} {'higher' if s.sign > 0 else 'lower'} (p = {s.p:.2g})")
+    return "; ".join(parts) or "none separated"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("study", choices=sorted(BOARDS))
+    ap.add_argument("study", choices=[*sorted(BOARDS), "goodness-width"])
     ap.add_argument("board", nargs="?", help="a study board (default: the committed one)")
     ap.add_argument("--version", help="the suite version whose rows to show (default: the latest)")
     a = ap.parse_args()
+    if a.study == "goodness-width":
+        print(width_table(a.board))
+        return
     print(table(a.study, a.board, a.version))
     print()
     print(ranking_table(a.study, a.board, a.version))

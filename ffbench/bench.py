@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from ffbench.compat import require_compatible
 from ffbench.contracts import (
     DatasetBundle,
     DataSplit,
@@ -390,7 +391,8 @@ def build_case(
 ) -> BenchCase:
     """A BenchCase from CLI specs. Any rule can be timed; FLOPs and the baseline come from the
     rule (``training_flops``, ``fit_baseline``) where it declares them. ``overrides`` apply to
-    the parameters the rule has."""
+    the parameters the rule has. A rule, goodness and negatives that cannot train together raise
+    :class:`~ffbench.errors.IncompatibleError` (:func:`ffbench.compat.refusal` says why)."""
     rule = registry.build("rule", rule_spec)
     declared = {p.name for p in rule.params}
     rule = registry.build(
@@ -398,13 +400,7 @@ def build_case(
     )
     goodness = registry.build("goodness", goodness_spec) if rule.uses_goodness else None
     negatives = registry.build("negatives", negatives_spec) if rule.uses_negatives else None
-    if goodness is not None and negatives is not None:
-        ok, reason = goodness.pairs_with(negatives)
-        if not ok:
-            raise FFBenchError(reason[0].upper() + reason[1:] + ".")
-    ok, reason = rule.accepts(goodness, negatives)
-    if not ok:
-        raise FFBenchError(reason[0].upper() + reason[1:] + ".")
+    require_compatible(rule, goodness, negatives)
     return BenchCase(rule, goodness, negatives, rule_spec)
 
 

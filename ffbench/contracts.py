@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 import torch
 import torch.nn.functional as F
 
+from ffbench.compat import default_refusal, require_compatible
 from ffbench.component import Component
 
 if TYPE_CHECKING:
@@ -299,31 +300,20 @@ class LearningRule(Component):
     def accepts(self, goodness: Goodness | None, negatives: NegativeGenerator | None) -> tuple[bool, str]:
         """Whether this rule, with its parameters, can train with ``goodness`` and ``negatives``
         (None where the rule reads neither), and if not, why: one sentence naming the component
-        and the fix. The one compatibility check of a rule with its partners (the goodness /
-        negatives pair has :meth:`Goodness.pairs_with`); ``ffbench run`` asks it before anything
-        trains and skips a refused combination with the reason as a note (an error when nothing is
-        left to run). Default: everything is accepted except negatives a rule must opt in to by
-        overriding this method: label-free negatives (:attr:`NegativeGenerator.label_free`: a rule
-        that embeds labels cannot train on them) and model-aware ones
-        (:attr:`NegativeGenerator.needs_model`: the rule must pass ``model=``). A rule's ``fit``
-        may call :meth:`require_accepts` to fail the same way when called directly."""
-        if negatives is not None and getattr(negatives, "label_free", False):
-            return False, (
-                f"negatives '{negatives.name}' carry no label (label_free) and rule '{self.name}' does "
-                "not train label-free: use ff[label=none]"
-            )
-        if negatives is not None and getattr(negatives, "needs_model", False):
-            return False, (
-                f"negatives '{negatives.name}' need the model (needs_model): the network being trained, "
-                f"which rule '{self.name}' does not pass them: use the ff rule"
-            )
-        return True, ""
+        and what would work. :func:`ffbench.compat.refusal` (the one decision that ``ffbench run``,
+        ``ffbench bench`` and the conformance kit ask) asks it after checking that the partners the
+        rule reads are given and pair. Default (:func:`ffbench.compat.default_refusal`): a goodness
+        and negatives that do not pair (:meth:`Goodness.pairs_with`), and the negatives a rule must
+        opt in to by overriding this method: label-free ones (:attr:`NegativeGenerator.label_free`)
+        and model-aware ones (:attr:`NegativeGenerator.needs_model`). An override adds the rule's
+        own refusals and advice, and calls ``super().accepts`` for the defaults it keeps."""
+        reason = default_refusal(self, goodness, negatives)
+        return reason is None, reason or ""
 
     def require_accepts(self, goodness: Goodness | None, negatives: NegativeGenerator | None) -> None:
-        """Raise ValueError with :meth:`accepts`'s reason when the combination is refused."""
-        ok, reason = self.accepts(goodness, negatives)
-        if not ok:
-            raise ValueError(reason)
+        """Raise :class:`~ffbench.errors.IncompatibleError` (also a ValueError) with the reason when
+        :func:`ffbench.compat.refusal` refuses the combination; call it at the start of ``fit``."""
+        require_compatible(self, goodness, negatives)
 
     #: Whether ``--precision bf16`` on a CPU is admitted for this rule: True only where float32 and
     #: bfloat16 training were measured to give the same numbers within seed noise (docs/precision.md,
@@ -510,17 +500,17 @@ class NegativeGenerator(Component):
     needs_scores: ClassVar[bool] = False
     #: True for a generator whose negatives carry no label (label-free FF: no label is embedded in
     #: the positives either, and the model is read by a readout): :meth:`generate` returns
-    #: ``(x_neg, None)``. It may still read ``y`` (e.g. to pick a partner of another class). Rules
-    #: that embed labels refuse such a generator in :meth:`LearningRule.accepts`; the ``ff`` rule
-    #: trains it with ``label=none``.
+    #: ``(x_neg, None)``. It may still read ``y`` (e.g. to pick a partner of another class). The
+    #: default :meth:`LearningRule.accepts` refuses such a generator; a rule that trains label-free
+    #: opts in by overriding it.
     label_free: ClassVar[bool] = False
     #: True if :meth:`generate` needs the current model (adversarial negatives): the rule then
     #: also passes ``model=``, a callable ``model(x, labels) -> [N]`` giving the network's goodness
     #: summed over the layers trained so far for images x (as :meth:`generate` receives them) with
     #: ``labels`` embedded (ignored by a label-free network), differentiable with respect to x.
     #: Only such a generator is passed ``model`` (its ``generate`` takes the keyword); the rule
-    #: draws its negatives when they are needed (with ``resample``, every epoch). Rules that do not
-    #: pass a model refuse it in :meth:`LearningRule.accepts`.
+    #: draws its negatives when they are needed (with ``resample``, every epoch). The default
+    #: :meth:`LearningRule.accepts` refuses such a generator; a rule that passes a model opts in.
     needs_model: ClassVar[bool] = False
 
     @property

@@ -27,8 +27,9 @@ class CollisionError(FFBenchError):
     """Two distributions register a component of the same kind under the same name."""
 
 
-class IncompatibleError(FFBenchError):
-    """Components that cannot be combined (e.g. a goodness that needs no negatives with a generator)."""
+class IncompatibleError(FFBenchError, ValueError):
+    """A rule, goodness and negatives that cannot train together (:func:`ffbench.compat.refusal`
+    says why). Also a ValueError, which ``LearningRule.require_accepts`` raised before."""
 
 
 class DatasetNotFoundError(FFBenchError):

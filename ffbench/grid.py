@@ -2,10 +2,11 @@
 
 Component lists accept ``name`` or ``name[k=v,...]`` and may be comma-separated
 (``ff,bp-ff``). ``--param TARGET.KEY=V1,V2`` overrides a parameter of every component matching
-TARGET (a kind: rule, goodness, negatives, dataset, metric, or a component name); several values
-add a grid axis. Rules that read no goodness / negatives (bp) get none, and duplicate points are
-dropped. A goodness that needs no negatives paired with a generator (or the reverse) is an error
-unless the grid also holds compatible pairs for both, in which case the pair is skipped and noted.
+TARGET (a kind: rule, goodness, negatives, dataset, metric; a component name; or KIND:NAME, which a
+name that two chosen kinds share requires); several values add a grid axis. Rules that read no
+goodness / negatives (bp) get none, and duplicate points are dropped. A combination that cannot
+train (:func:`ffbench.compat.refusal`) is skipped with a note while each of its components trains
+in another point; a chosen component that no point trains is an error.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ffbench.compat import partners, refusal
 from ffbench.component import Component, parse_spec, split_top_level
 from ffbench.contracts import KINDS, Dataset, Goodness, LearningRule, Metric, NegativeGenerator
 from ffbench.errors import IncompatibleError, ParameterError
@@ -26,6 +28,10 @@ from ffbench.registry import Registry
 
 @dataclass(frozen=True)
 class ParamOverride:
+    """One ``--param TARGET.KEY=V1,V2``. TARGET is a kind (every chosen component of that kind), a
+    component name, or KIND:NAME (that kind's component of that name: the one form for a name that
+    chosen components of two kinds share, e.g. a rule and a goodness both called ``symba``)."""
+
     target: str
     key: str
     values: tuple[str, ...]
@@ -35,17 +41,46 @@ class ParamOverride:
         if "=" not in text or "." not in text.split("=", 1)[0]:
             raise ParameterError(
                 f"Malformed --param {text!r}: expected TARGET.KEY=VALUE[,VALUE...], "
-                "e.g. ff.epochs=5 or rule.lr=0.01,0.001."
+                "e.g. ff.epochs=5, rule.lr=0.01,0.001 or goodness:symba.alpha=2."
             )
         lhs, rhs = text.split("=", 1)
         target, key = lhs.rsplit(".", 1)
+        kind, qualified, name = target.strip().partition(":")
+        if qualified and (kind not in KINDS or not name):
+            raise ParameterError(
+                f"Malformed --param {text!r}: a qualified target is KIND:NAME with KIND one of "
+                f"{', '.join(KINDS)}, e.g. goodness:symba.alpha=2."
+            )
         values = tuple(v.strip() for v in rhs.split(",") if v.strip())
         if not values:
             raise ParameterError(f"--param {text!r} gives no value.")
         return cls(target.strip(), key.strip(), values)
 
+    @property
+    def scope(self) -> tuple[str | None, str | None]:
+        """(kind, name) that the target names; None for either where it names any."""
+        kind, qualified, name = self.target.partition(":")
+        if qualified:
+            return kind, name
+        return (self.target, None) if self.target in KINDS else (None, self.target)
+
     def applies_to(self, component_cls: type[Component]) -> bool:
-        return self.target in (component_cls.kind, component_cls.name)
+        kind, name = self.scope
+        return kind in (None, component_cls.kind) and name in (None, component_cls.name)
+
+
+def check_unambiguous(overrides: Sequence[ParamOverride], given: dict[str, list[str]]) -> None:
+    """A --param target naming chosen components of two kinds by their shared name is refused, with
+    the KIND:NAME forms that say which (it would otherwise set the parameter on both)."""
+    for o in overrides:
+        kind, name = o.scope
+        kinds = [k for k, specs in given.items() if kind is None and any(parse_spec(s)[0] == name for s in specs)]
+        if len(kinds) > 1:
+            forms = " or ".join(f"--param {k}:{name}.{o.key}={','.join(o.values)}" for k in kinds)
+            raise ParameterError(
+                f"--param {o.target}.{o.key} is ambiguous: '{name}' names a chosen {' and a chosen '.join(kinds)}. "
+                f"Say which: {forms}."
+            )
 
 
 @dataclass(frozen=True)
@@ -174,7 +209,7 @@ def build_components(
         mine = [o for o in overrides if o.applies_to(entry.cls)]
         schema = entry.cls.param_map()
         for o in mine:
-            if o.key not in schema and o.target == name:
+            if o.key not in schema and o.scope[1] == name:
                 entry.cls.resolve_params({o.key: None})  # raises a ParameterError naming valid keys
         mine = [o for o in mine if o.key in schema]
         _conflicts(spec, spec_params, mine)
@@ -189,19 +224,16 @@ def build_components(
 def check_overrides(registry: Registry, overrides: Sequence[ParamOverride], chosen: dict[str, list[Component]]) -> None:
     """Every --param must reach at least one chosen component that has that parameter."""
     for o in overrides:
-        hits = [
-            c for comps in chosen.values() for c in comps if o.target in (c.kind, c.name) and o.key in c.param_map()
-        ]
-        if hits:
+        reached = [c for comps in chosen.values() for c in comps if o.applies_to(type(c))]
+        if any(o.key in c.param_map() for c in reached):
             continue
-        targets = sorted(set(KINDS) | {c.name for comps in chosen.values() for c in comps})
-        if o.target not in targets:
+        if not reached:
+            targets = sorted(set(KINDS) | {c.name for comps in chosen.values() for c in comps})
             raise ParameterError(
-                f"--param target '{o.target}' matches no chosen component. Valid targets: {', '.join(targets)}."
+                f"--param target '{o.target}' matches no chosen component. Valid targets: {', '.join(targets)} "
+                "(or KIND:NAME)."
             )
-        keys = sorted(
-            {p for comps in chosen.values() for c in comps if o.target in (c.kind, c.name) for p in c.param_map()}
-        )
+        keys = sorted({p for c in reached for p in c.param_map()})
         raise ParameterError(
             f"No chosen {o.target} has a parameter '{o.key}'. Valid parameters: {', '.join(keys) or '(none)'}."
         )
@@ -223,7 +255,7 @@ def expand_grid(
     if not len(seeds):
         raise ParameterError("No seed given: choose at least one (e.g. --seed 0 --seeds 1).")
     overrides = [ParamOverride.parse(p) for p in params]
-    given = {
+    given: dict[str, list[str]] = {
         "rule": split_specs(rules),
         "goodness": split_specs(goodness),
         "negatives": split_specs(negatives),
@@ -237,6 +269,7 @@ def expand_grid(
                 f"{FLAGS[kind]} {registry.names(kind)[0] if registry.names(kind) else 'NAME'} "
                 f"(`ffbench plugins` lists them). Nothing was run."
             )
+    check_unambiguous(overrides, given)
     chosen = {kind: build_components(registry, kind, specs, overrides, preset) for kind, specs in given.items()}
     size = len(seeds) * math.prod(len(chosen[k]) for k in ("rule", "goodness", "negatives", "dataset"))
     if size > MAX_POINTS:
@@ -246,68 +279,43 @@ def expand_grid(
         )
     check_overrides(registry, overrides, chosen)
     grid = Grid(points=[], metrics=chosen["metric"])  # type: ignore[arg-type]
-    _check_compatibility(chosen, grid)
-    refused: dict[str, dict[tuple, str]] = {}
-    seen: set[tuple[int, ...]] = set()  # (rule, goodness, negatives, dataset) combinations already expanded
+    refused: dict[tuple, str] = {}  # (rule, goodness, negatives) -> reason (ffbench.compat.refusal)
     unique_seeds = list(dict.fromkeys(seeds))
-    for rule, good, neg, data in itertools.product(
-        chosen["rule"], chosen["goodness"], chosen["negatives"], chosen["dataset"]
-    ):
-        g = good if rule.uses_goodness else None
-        n = neg if rule.uses_negatives else None
-        combo = (id(rule), id(g), id(n), id(data))  # the built components are distinct values
-        if combo in seen:  # a rule that reads no goodness: one combination for every goodness
-            continue
-        seen.add(combo)
-        if g is not None and n is not None and not compatible(g, n):
-            continue
-        ok, reason = rule.accepts(g, n)
-        if not ok:
-            refused.setdefault(rule.short_identity, {})[(g and g.short_identity, n and n.short_identity)] = reason
-            continue
-        # seeds innermost, as before; checks once per combination: linear in the number of points
-        grid.points.extend(RunPoint(rule, g, n, data, seed, preset) for seed in unique_seeds)  # type: ignore[arg-type]
-    _note_refusals(refused, grid)
+    pairs = list(itertools.product(chosen["goodness"], chosen["negatives"]))
+    for rule in chosen["rule"]:
+        for g, n in dict.fromkeys(partners(rule, g, n) for g, n in pairs):  # type: ignore[arg-type]
+            reason = refusal(rule, g, n)  # type: ignore[arg-type]
+            if reason is not None:
+                refused[(rule, g, n)] = reason
+                continue
+            # seeds innermost; checks once per combination (bp reads neither: one): linear in the points
+            points = (RunPoint(rule, g, n, d, seed, preset) for d in chosen["dataset"] for seed in unique_seeds)
+            grid.points.extend(points)  # type: ignore[arg-type]
+    _note_refusals(refused, chosen, grid)
     return grid
 
 
-def _note_refusals(refused: dict[str, dict[tuple, str]], grid: Grid) -> None:
-    """Refused (rule, goodness, negatives) combinations become notes; a rule left with nothing to
-    run is an error carrying its reasons (before anything trains)."""
-    running = {p.rule.short_identity for p in grid.points}
-    for rule, combos in refused.items():
-        lines = [
-            f"rule {rule} with goodness {g or '-'} and negatives {n or '-'}: {reason}"
-            for (g, n), reason in combos.items()
-        ]
-        if rule not in running:
-            raise IncompatibleError("Nothing to run for " + "; ".join(lines))
-        grid.notes.extend(f"skipped {line}" for line in lines)
-
-
-def compatible(goodness: Goodness, negatives: NegativeGenerator) -> bool:
-    """Whether the pair can train together (:meth:`Goodness.pairs_with` decides, with its reason)."""
-    return goodness.pairs_with(negatives)[0]
-
-
-def _check_compatibility(chosen: dict[str, list[Component]], grid: Grid) -> None:
-    if not any(r.uses_goodness and r.uses_negatives for r in chosen["rule"]):  # type: ignore[attr-defined]
-        return
-    goods, negs = chosen["goodness"], chosen["negatives"]
-    for g in goods:
-        if not any(compatible(g, n) for n in negs):  # type: ignore[arg-type]
-            need = "a negative generator" if g.needs_negatives else "--negatives none"  # type: ignore[attr-defined]
-            raise IncompatibleError(
-                f"goodness '{g.name}' {'needs' if g.needs_negatives else 'takes no'} negative samples, "  # type: ignore[attr-defined]
-                f"but the chosen negatives ({', '.join(n.name for n in negs)}) do not fit it: use {need}."
-            )
-    for n in negs:
-        if not any(compatible(g, n) for g in goods):  # type: ignore[arg-type]
-            raise IncompatibleError(
-                f"negatives '{n.name}' {'produce' if n.produces_negatives else 'produce no'} negative samples, "  # type: ignore[attr-defined]
-                f"but no chosen goodness ({', '.join(g.name for g in goods)}) fits that."
-            )
-    for g, n in itertools.product(goods, negs):
-        ok, reason = g.pairs_with(n)  # type: ignore[attr-defined]
-        if not ok:
-            grid.notes.append(f"skipped goodness {g.short_identity} with negatives {n.short_identity}: {reason}")
+def _note_refusals(refused: dict[tuple, str], chosen: dict[str, list[Component]], grid: Grid) -> None:
+    """Refused (rule, goodness, negatives) combinations become notes (one per reason, naming its
+    rules), while each of their components trains in another point; a chosen component that no point
+    trains is an error carrying its reasons, before anything trains (why: see ffbench.compat)."""
+    rules_of: dict[tuple, list[Component]] = {}  # (goodness, negatives, reason) -> the rules refused so
+    for (rule, g, n), reason in refused.items():
+        rules_of.setdefault((g, n, reason), []).append(rule)
+    lines = [
+        (
+            [*rules, g, n],
+            f"rule {', '.join(r.short_identity for r in rules)} with goodness {g.short_identity if g else '-'} "
+            f"and negatives {n.short_identity if n else '-'}: {reason}",
+        )
+        for (g, n, reason), rules in rules_of.items()
+    ]
+    trained = {id(c) for p in grid.points for c in (p.rule, p.goodness, p.negatives)}
+    reads = {"rule": True, "goodness": any(r.uses_goodness for r in chosen["rule"])}  # type: ignore[attr-defined]
+    reads["negatives"] = any(r.uses_negatives for r in chosen["rule"])  # type: ignore[attr-defined]
+    idle = [c for kind, read in reads.items() if read for c in chosen[kind] if id(c) not in trained]
+    if idle:
+        why = "; ".join(line for comps, line in lines if any(c in comps for c in idle))
+        names = ", ".join(f"{c.kind} {c.short_identity}" for c in idle)
+        raise IncompatibleError(f"Nothing to run for {names}: {why}." if grid.points else f"Nothing to run for {why}.")
+    grid.notes.extend(f"skipped {line}" for _, line in lines)

@@ -41,6 +41,7 @@ from typing import Any
 
 import torch
 
+from ffbench.compat import pair_refusal, require_compatible
 from ffbench.component import Component, Param, format_value, parse_spec
 from ffbench.contracts import (
     KINDS,
@@ -59,8 +60,7 @@ from ffbench.contracts import (
     TrainedModel,
     TrainingVariant,
 )
-from ffbench.errors import DatasetNotFoundError, ParameterError
-from ffbench.grid import compatible
+from ffbench.errors import DatasetNotFoundError, IncompatibleError, ParameterError
 from ffbench.provenance import device_label
 from ffbench.registry import NAME_PATTERN, get_registry
 from ffbench.training_record import MeasureTraining, TrainingRecord, count_flops
@@ -240,15 +240,15 @@ def training_setup(subject: Subject) -> tuple[LearningRule, Goodness | None, Neg
         negatives = _first_compatible(
             "negatives",
             h.negatives,
-            lambda n: compatible(me, n),
+            lambda n: pair_refusal(me, n) is None,
             f"with produces_negatives={me.needs_negatives} to train it with",
         )
-        return registry.build("rule", h.rule), me, negatives  # type: ignore[return-value]
+        return _accepted(registry.build("rule", h.rule), me, negatives)  # type: ignore[arg-type]
     if isinstance(me, NegativeGenerator):
         goodness = _first_compatible(
             "goodness",
             h.goodness,
-            lambda g: compatible(g, me),
+            lambda g: pair_refusal(g, me) is None,
             f"with needs_negatives={me.produces_negatives} to train it with",
         )
         return _accepted(registry.build("rule", h.rule), goodness, me)  # type: ignore[arg-type]
@@ -257,13 +257,14 @@ def training_setup(subject: Subject) -> tuple[LearningRule, Goodness | None, Neg
 
 
 def _accepted(rule: LearningRule, goodness: Goodness, negatives: NegativeGenerator):
-    """The setup, unless the rule refuses it (LearningRule.accepts): then the training checks do
+    """The setup, unless :func:`ffbench.compat.refusal` refuses it: then the training checks do
     not apply with this harness, and the reason says which harness rule to give instead."""
-    ok, reason = rule.accepts(goodness if rule.uses_goodness else None, negatives if rule.uses_negatives else None)
-    if not ok:
+    try:
+        require_compatible(rule, goodness, negatives)
+    except IncompatibleError as exc:
         raise NotApplicable(
-            f"the harness rule refuses this setup ({reason}); give Harness(rule=...) one that accepts it"
-        )
+            f"the harness rule refuses this setup ({exc}); give Harness(rule=...) one that accepts it"
+        ) from exc
     return rule, goodness, negatives
 
 

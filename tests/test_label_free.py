@@ -250,7 +250,7 @@ def test_label_none_refusals_for_other_reasons():
 def test_bp_ff_and_conv_ff_refuse_label_free_negatives(rule):
     ok, reason = rule.accepts(L2Goodness(), ClassAwareMixNegatives())
     assert not ok and "negatives 'ns-class-aware-mix' carry no label (label_free)" in reason
-    assert "ff[label=none]" in reason
+    assert "choose negatives with labels, or a rule that trains label-free" in reason  # the default's advice
     assert rule.accepts(L2Goodness(), WrongLabelNegatives()) == (True, "")
 
 

@@ -117,7 +117,9 @@ def run(
         typer.Option(
             "--param",
             "-p",
-            help="TARGET.KEY=VALUE[,VALUE...] (target: a kind or a component name); several values add a grid axis.",
+            help="TARGET.KEY=VALUE[,VALUE...]; target: a kind (every chosen one), a component name, or "
+            "KIND:NAME for a name that two chosen kinds share (e.g. goodness:symba.alpha=2); several values add "
+            "a grid axis.",
         ),
     ] = None,
     out_path: Annotated[

@@ -224,7 +224,7 @@ class FFRule(LearningRule):
             )
         if not ok:
             return ok, reason
-        unlabelled = getattr(negatives, "label_free", False)
+        unlabelled = negatives.label_free
         if not self.label_free:
             if unlabelled:
                 return False, (

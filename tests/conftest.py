@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny real dataset, an isolated model cache, and a CPU device."""
+"""Shared fixtures and helpers: a tiny real dataset, an isolated model cache, a CPU device, and
+fabricated results rows."""
 
 from __future__ import annotations
 
@@ -29,3 +30,57 @@ def ctx():
 
 def accuracy(model, data) -> float:
     return float((model.predict(data.test.x) == data.test.y).float().mean())
+
+
+T1 = "2026-01-02T00:00:00+00:00"
+
+
+def result_row(
+    rule="ff",
+    seed=0,
+    value=0.5,
+    run="a",
+    t=T1,
+    metric="accuracy",
+    stat=None,
+    layer=None,
+    cls=None,
+    higher=True,
+    status="ok",
+    dataset="fashion-mnist-mini",
+    **extra,
+) -> dict:
+    """One results row of a fabricated run; ``bp*`` rules read no goodness or negatives."""
+    bp = rule.startswith("bp")
+    return {
+        "run_id": run,
+        "status": status,
+        "seed": seed,
+        "rule": rule,
+        "rule_id": f"{rule}[lr=0.1]",
+        "rule_version": "1",
+        "goodness": None if bp else "l2",
+        "goodness_id": None if bp else "l2[threshold=3.0]",
+        "negatives": None if bp else "wrong-label",
+        "negatives_id": None if bp else "wrong-label[resample=false]",
+        "dataset": dataset,
+        "dataset_id": dataset,
+        "dataset_version": "1",
+        "dataset_hash": "h1",
+        "metric": metric,
+        "metric_id": metric,
+        "metric_version": "1",
+        "higher_is_better": higher,
+        "stat": stat or metric,
+        "layer": layer,
+        "class": cls,
+        "value": value,
+        "started_at": t,
+        "git_sha": "0123456789abcdef0123456789abcdef01234567",
+        "precision": "fp32",
+        "ffbench_version": "0.1.0",
+        "device": "cpu:x86_64",
+        "suite": "quick",
+        "suite_version": "1",
+        **extra,
+    }

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
+from conftest import result_row
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
@@ -39,36 +40,15 @@ from ffbench.untrusted import literal
 DATA = "fashion-mnist-mini[train_size=300,test_size=100]"
 TINY_RULE = "bp[width=32,layers=1,epochs=2,batch_size=50]"
 SECRET = "s3cr3t-token-value"
-T1, T2 = "2026-01-02T00:00:00+00:00", "2026-01-03T00:00:00+00:00"
+T2 = "2026-01-03T00:00:00+00:00"
 
 
 # -- the world a user has, and what may not change in it -----------------------------------------------
 
 
-def row(run="a", seed=0, value=0.5, dataset="fashion-mnist-mini", metric="accuracy", t=T1, **extra) -> dict:
+def row(**fields) -> dict:
     """One ok results row of a fabricated bp run."""
-    return {
-        "run_id": run,
-        "status": "ok",
-        "seed": seed,
-        "rule": "bp",
-        "rule_id": "bp[lr=0.1]",
-        "rule_version": "1",
-        "dataset": dataset,
-        "dataset_id": dataset,
-        "dataset_version": "1",
-        "dataset_hash": "h1",
-        "metric": metric,
-        "metric_id": metric,
-        "metric_version": "1",
-        "higher_is_better": True,
-        "stat": metric,
-        "value": value,
-        "started_at": t,
-        "git_sha": "0123456789abcdef0123456789abcdef01234567",
-        "precision": "fp32",
-        **extra,
-    }
+    return result_row(rule="bp", **fields)
 
 
 @pytest.fixture

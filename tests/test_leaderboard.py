@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import typer
+from conftest import result_row as row
 from typer.testing import CliRunner
 
 from ffbench import leaderboard as lb
@@ -22,56 +23,6 @@ from ffbench.results import append_results
 from ffbench.suites import get_suite, list_suites
 
 T0, T1, T2 = "2026-01-01T00:00:00+00:00", "2026-01-02T00:00:00+00:00", "2026-01-03T00:00:00+00:00"
-
-
-def row(
-    rule="ff",
-    seed=0,
-    value=0.5,
-    run="a",
-    t=T1,
-    metric="accuracy",
-    stat=None,
-    layer=None,
-    cls=None,
-    higher=True,
-    status="ok",
-    dataset="fashion-mnist-mini",
-    **extra,
-) -> dict:
-    """One results row of a fabricated run; ``bp*`` rules read no goodness or negatives."""
-    bp = rule.startswith("bp")
-    return {
-        "run_id": run,
-        "status": status,
-        "seed": seed,
-        "rule": rule,
-        "rule_id": f"{rule}[lr=0.1]",
-        "rule_version": "1",
-        "goodness": None if bp else "l2",
-        "goodness_id": None if bp else "l2[threshold=3.0]",
-        "negatives": None if bp else "wrong-label",
-        "negatives_id": None if bp else "wrong-label[resample=false]",
-        "dataset": dataset,
-        "dataset_id": dataset,
-        "dataset_version": "1",
-        "dataset_hash": "h1",
-        "metric": metric,
-        "metric_id": metric,
-        "metric_version": "1",
-        "higher_is_better": higher,
-        "stat": stat or metric,
-        "layer": layer,
-        "class": cls,
-        "value": value,
-        "started_at": t,
-        "git_sha": "0123456789abcdef",
-        "ffbench_version": "0.1.0",
-        "device": "cpu:x86_64",
-        "suite": "quick",
-        "suite_version": "1",
-        **extra,
-    }
 
 
 def results(tmp_path, name, rows) -> str:

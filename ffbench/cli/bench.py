@@ -12,28 +12,24 @@ import typer
 from rich.table import Table
 
 from ffbench.cli.console import err, out, print_json
+from ffbench.cli.examples import examples_epilog
+from ffbench.cli.options import Clock, DeviceOpt, PrecisionOpt
 from ffbench.errors import FFBenchError
 from ffbench.grid import split_specs
-from ffbench.provenance import resolve_device
 from ffbench.untrusted import literal
 
-EXAMPLES = """
-Examples:
-
-  ffbench bench                                    # ff greedy, 8192 x 784 -> 3 x 1000, batch 1024, fixed negatives
-
-  ffbench bench --rule ff,"ff[schedule=simultaneous]",bp-ff,bp --json
-
-  ffbench bench --seeds 10                         # also 10 seeds trained together as one stacked model
-
-  ffbench bench --quality 3 --samples 0            # fast path vs baseline: accuracy and sparsity, 3 seeds each
-
-  ffbench bench --device cuda --precision tf32 --samples 60000
-
-  ffbench bench --precision bf16 --rule ff,bp     # bf16 on a CPU with native bf16 matmuls, beside fp32
-
-  ffbench bench --goodness dimcompress --negatives none --count-flops   # FLOPs from torch's counter
-"""
+EXAMPLES = examples_epilog(
+    ("ff greedy, 8192 x 784 -> 3 x 1000, batch 1024, fixed negatives", "ffbench bench"),
+    ("four rules, as JSON", 'ffbench bench --rule ff,"ff[schedule=simultaneous]",bp-ff,bp --json'),
+    ("also 10 seeds trained together as one stacked model", "ffbench bench --seeds 10"),
+    ("fast path vs baseline: accuracy and sparsity, 3 seeds each", "ffbench bench --quality 3"),
+    ("TF32 matmuls on a GPU", "ffbench bench --device cuda --precision tf32 --samples 60000"),
+    ("bf16 on a CPU with native bf16 matmuls, beside fp32", "ffbench bench --precision bf16 --rule ff,bp"),
+    (
+        "a rule that declares no FLOP count: FLOPs from torch's counter",
+        "ffbench bench --goodness dimcompress --negatives none --count-flops",
+    ),
+)
 
 
 def _shape(text: str) -> tuple[int, int, int]:
@@ -94,15 +90,9 @@ def bench(
     baseline: Annotated[
         bool, typer.Option("--baseline/--no-baseline", help="Also time the straightforward baseline.")
     ] = True,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    device: DeviceOpt = "auto",
     threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: torch's choice).", min=1)] = None,
-    precision: Annotated[
-        str,
-        typer.Option(
-            help="fp32; tf32 (CUDA); bf16 (CUDA, or a CPU with native bfloat16 matmuls). The peak is measured "
-            "in the same precision."
-        ),
-    ] = "fp32",
+    precision: PrecisionOpt = "fp32",
     vs_fp32: Annotated[
         bool,
         typer.Option(
@@ -112,7 +102,7 @@ def bench(
         ),
     ] = True,
     clock: Annotated[
-        str,
+        Clock,
         typer.Option(
             help="wall: elapsed seconds; thread: CPU seconds of the calling thread (with --threads 1 on a CPU "
             "shared with other jobs: the time the work computed, not the time it waited for a core)."
@@ -142,14 +132,14 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of result objects on stdout.")] = False,
 ) -> None:
     """Time the trainers on synthetic data: samples/s, analytically counted FLOPs per epoch, achieved
-    GFLOP/s and its ratio to a dense matmul peak measured in the same run, peak memory, and the
-    speed-up over the same rule written the usual way, timed in the same run (benchmarks/README.md)."""
+    GFLOP/s and its ratio to a dense matmul peak measured in the same run and precision, peak memory,
+    and the speed-up over the same rule written the usual way, timed in the same run
+    (benchmarks/README.md)."""
     from ffbench.bench import bench_case, build_case, compare_quality, synthetic_bundle
     from ffbench.precision import check_device
     from ffbench.registry import get_registry
 
-    dev = resolve_device(device)
-    check_device(precision, dev)  # bf16 on a CPU: only with native bfloat16 matmuls (timing: any rule)
+    check_device(precision, device)  # bf16 on a CPU: only with native bfloat16 matmuls (timing: any rule)
     if precision == "tf32":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     if threads:
@@ -159,43 +149,30 @@ def bench(
         sizes = [int(b) for b in split_specs(batch_size or ["1024"])]
     except ValueError:
         raise FFBenchError(f"--batch-size takes whole numbers, not {batch_size}.") from None
+    cases = [  # every case built (and refused) before anything is timed
+        build_case(
+            registry, spec, goodness, negatives, {"width": width, "layers": layers, "epochs": epochs, "batch_size": bs}
+        )
+        for spec in split_specs(rule or ["ff"])
+        for bs in sizes
+    ]
     log = (lambda m: None) if as_json else err.log
     rows: list[dict[str, Any]] = []
     if quality:
         data = registry.build("dataset", quality_dataset).load()
-        data.train, data.test = data.train.to(dev), data.test.to(dev)
-        for spec in split_specs(rule or ["ff"]):
-            for bs in sizes:
-                case = build_case(
-                    registry,
-                    spec,
-                    goodness,
-                    negatives,
-                    {"width": width, "layers": layers, "epochs": epochs, "batch_size": bs},
-                )
-                metrics = [registry.build("metric", m) for m in split_specs([quality_metrics])]
-                rows += compare_quality(case, data, dev, quality, metrics, log=log)
-        if as_json:
-            print_json(rows)
-        else:
-            out.print(_quality_table(rows))
-        return
-    data = synthetic_bundle(samples, _shape(shape), device=dev)
-    log(f"{samples} synthetic {shape} images on {dev}, {torch.get_num_threads()} thread(s), {repeats} repeat(s)")
-    for spec in split_specs(rule or ["ff"]):
-        for bs in sizes:
-            case = build_case(
-                registry,
-                spec,
-                goodness,
-                negatives,
-                {"width": width, "layers": layers, "epochs": epochs, "batch_size": bs},
-            )
+        data.train, data.test = data.train.to(device), data.test.to(device)
+        metrics = [registry.build("metric", m) for m in split_specs([quality_metrics])]
+        for case in cases:
+            rows += compare_quality(case, data, device, quality, metrics, log=log)
+    else:
+        data = synthetic_bundle(samples, _shape(shape), device=device)
+        log(f"{samples} synthetic {shape} images on {device}, {torch.get_num_threads()} thread(s), {repeats} repeat(s)")
+        for case in cases:
             rows.append(
                 bench_case(
                     case,
                     data,
-                    dev,
+                    device,
                     repeats=repeats,
                     seeds=seeds,
                     baseline=baseline,
@@ -211,11 +188,38 @@ def bench(
     if as_json:
         print_json(rows)
     else:
-        out.print(_timing_table(rows))
+        out.print(_quality_table(rows) if quality else _timing_table(rows))
 
 
-def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+#: the timing table's columns: header, row key, format ("x": a ratio printed as 1.23x)
+TIMING_COLUMNS = (
+    ("rule", "rule", ""),
+    ("batch", "batch_size", ""),
+    ("samples/s", "samples_per_s", ",.0f"),
+    ("GFLOP/epoch", "gflop_per_epoch", ".1f"),
+    ("precision", "precision", ""),
+    ("GFLOP/s", "achieved_gflops", ".1f"),
+    ("peak GFLOP/s", "peak_gflops", ".1f"),
+    ("of peak", "ratio_to_peak", ".0%"),
+    ("fp32 GFLOP/s", "fp32_achieved_gflops", ".1f"),
+    ("fp32 peak", "fp32_peak_gflops", ".1f"),
+    ("fp32 of peak", "fp32_ratio_to_peak", ".0%"),
+    ("peak MB", "peak_memory_mb", ",.0f"),
+    ("baseline samples/s", "baseline_samples_per_s", ",.0f"),
+    ("baseline GFLOP/epoch", "baseline_gflop_per_epoch", ".1f"),
+    ("speed-up", "speedup", "x"),
+    ("seeds", "seeds", ""),
+    ("stacked / 1 seed", "stacked_cost_ratio", "x"),
+    ("vs fp32", "speedup_vs_fp32", "x"),
+)
+#: the columns shown only where bf16 was timed beside fp32 (the same work in the same repeats)
+BESIDE_FP32 = {"precision", "fp32 GFLOP/s", "fp32 peak", "fp32 of peak", "vs fp32"}
+
+
+def _cell(value: Any, spec: str) -> str:
+    if value is None:
+        return "-"
+    return literal(f"{value:.2f}x" if spec == "x" else format(value, spec))
 
 
 def _timing_table(rows: list[dict[str, Any]]) -> Table:
@@ -223,71 +227,13 @@ def _timing_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(
         title=f"ffbench bench (FLOPs: matmul FLOPs each implementation performs; fastest of the repeats{clock})"
     )
-    cols = [
-        "rule",
-        "batch",
-        "samples/s",
-        "GFLOP/epoch",
-        "GFLOP/s",
-        "peak GFLOP/s",
-        "of peak",
-        "peak MB",
-        "baseline samples/s",
-        "baseline GFLOP/epoch",
-        "speed-up",
-        "seeds",
-        "stacked / 1 seed",
-    ]
     both = any(r.get("speedup_vs_fp32") is not None for r in rows)
-    if both:  # bf16 beside fp32 (same work, same repeats)
-        cols[4:7] = ["precision", "GFLOP/s", "peak GFLOP/s", "of peak", "fp32 GFLOP/s", "fp32 peak", "fp32 of peak"]
-        cols += ["vs fp32"]
-    for col in cols:
-        table.add_column(col, justify="left" if col == "rule" else "right")
+    columns = [c for c in TIMING_COLUMNS if both or c[0] not in BESIDE_FP32]
+    for header, _, _ in columns:
+        table.add_column(header, justify="left" if header == "rule" else "right")
     for r in rows:
-        if both:
-            table.add_row(*_both_cells(r))
-            continue
-        table.add_row(
-            literal(r["rule"]),
-            str(r["batch_size"]),
-            _fmt(r["samples_per_s"], ",.0f"),
-            _fmt(r["gflop_per_epoch"], ".1f"),
-            _fmt(r["achieved_gflops"], ".1f"),
-            _fmt(r["peak_gflops"], ".1f"),
-            _fmt(r["ratio_to_peak"], ".0%"),
-            _fmt(r["peak_memory_mb"], ",.0f"),
-            _fmt(r["baseline_samples_per_s"], ",.0f"),
-            _fmt(r["baseline_gflop_per_epoch"], ".1f"),
-            "-" if r["speedup"] is None else f"{r['speedup']:.2f}x",
-            str(r["seeds"]),
-            "-" if r["stacked_cost_ratio"] is None else f"{r['stacked_cost_ratio']:.2f}x",
-        )
+        table.add_row(*(_cell(r.get(key), spec) for _, key, spec in columns))
     return table
-
-
-def _both_cells(r: dict[str, Any]) -> list[str]:
-    """A row of the timing table with fp32 beside the run's precision."""
-    return [
-        literal(r["rule"]),
-        str(r["batch_size"]),
-        _fmt(r["samples_per_s"], ",.0f"),
-        _fmt(r["gflop_per_epoch"], ".1f"),
-        r["precision"],
-        _fmt(r["achieved_gflops"], ".1f"),
-        _fmt(r["peak_gflops"], ".1f"),
-        _fmt(r["ratio_to_peak"], ".0%"),
-        _fmt(r.get("fp32_achieved_gflops"), ".1f"),
-        _fmt(r.get("fp32_peak_gflops"), ".1f"),
-        _fmt(r.get("fp32_ratio_to_peak"), ".0%"),
-        _fmt(r["peak_memory_mb"], ",.0f"),
-        _fmt(r["baseline_samples_per_s"], ",.0f"),
-        _fmt(r["baseline_gflop_per_epoch"], ".1f"),
-        "-" if r["speedup"] is None else f"{r['speedup']:.2f}x",
-        str(r["seeds"]),
-        "-" if r["stacked_cost_ratio"] is None else f"{r['stacked_cost_ratio']:.2f}x",
-        "-" if r.get("speedup_vs_fp32") is None else f"{r['speedup_vs_fp32']:.2f}x",
-    ]
 
 
 def _quality_table(rows: list[dict[str, Any]]) -> Table:

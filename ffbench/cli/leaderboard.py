@@ -15,24 +15,22 @@ from rich.table import Table
 
 from ffbench import leaderboard as lb
 from ffbench.cli.console import err, out, print_json
+from ffbench.cli.examples import examples_epilog
 from ffbench.errors import FFBenchError
 from ffbench.untrusted import literal
 
-EXAMPLES = """
-Examples:
-
-  ffbench run --suite quick --out quick.parquet && ffbench leaderboard update quick.parquet
-
-  ffbench leaderboard show                           # every board in leaderboards/
-
-  ffbench leaderboard show fashion-mnist-mini --metric sparsity --layer 2
-
-  ffbench leaderboard show --metric accuracy --json  # for machines (--csv too)
-
-  ffbench leaderboard diff old-boards/ leaderboards/ --markdown
-
-  ffbench leaderboard site site/ --boards leaderboards   # static HTML of every board
-"""
+EXAMPLES = examples_epilog(
+    (
+        "run a suite, then merge its rows into the boards",
+        "ffbench run --suite quick --out quick.parquet",
+        "ffbench leaderboard update quick.parquet",
+    ),
+    ("every board in leaderboards/", "ffbench leaderboard show"),
+    ("one board, one metric, one layer", "ffbench leaderboard show fashion-mnist-mini --metric sparsity --layer 2"),
+    ("for machines (--csv too)", "ffbench leaderboard show --metric accuracy --json"),
+    ("what changed between two boards folders", "ffbench leaderboard diff old-boards/ leaderboards/ --markdown"),
+    ("static HTML of every board", "ffbench leaderboard site site/ --boards leaderboards"),
+)
 
 app = typer.Typer(
     help="Leaderboards: one Parquet board per dataset in leaderboards/, with a Markdown view.",

@@ -10,11 +10,20 @@ import typer
 from ffbench.cache import ModelCache
 from ffbench.cli.console import err, literal, print_json
 from ffbench.cli.examples import examples_epilog
+from ffbench.cli.options import (
+    DataDirOpt,
+    DeviceOpt,
+    DownloadOpt,
+    Executor,
+    PrecisionOpt,
+    Preset,
+    QuietOpt,
+    StackSeeds,
+)
 from ffbench.cli.progress import RichReporter
 from ffbench.cli.run_summary import print_next_steps, print_summary
 from ffbench.grid import check_seed_option, expand_grid, split_specs
 from ffbench.prechecks import check_run_outputs
-from ffbench.provenance import resolve_device
 from ffbench.registry import get_registry
 from ffbench.results import newest_runs, to_frame
 from ffbench.runner import Runner, RunOptions
@@ -106,7 +115,7 @@ def run(
         ),
     ] = None,
     preset: Annotated[
-        str,
+        Preset,
         typer.Option(
             help="quick: fewer epochs, smaller batches (minutes on a laptop); paper: the papers' settings "
             "(docs/science.md)."
@@ -132,31 +141,21 @@ def run(
             "pyarrow and DuckDB as one table). Appended, never rewritten. Artifacts go next to it.",
         ),
     ] = Path("ffbench-results.parquet"),
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    precision: Annotated[
-        str,
-        typer.Option(
-            help="fp32 (default); tf32 (TF32 matmuls, CUDA); bf16 (autocast to bfloat16: CUDA, or a CPU with "
-            "native bfloat16 matmuls for the rules verified in docs/precision.md). Part of a row's identity."
-        ),
-    ] = "fp32",
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = "fp32",
     compile_: Annotated[
         bool, typer.Option("--compile", help="torch.compile the rules' hot functions (opt-in; recorded per row).")
     ] = False,
     stack_seeds: Annotated[
-        str,
+        StackSeeds,
         typer.Option(
             "--stack-seeds",
             help="Train the seeds of a configuration together as one stacked model when the rule supports it: "
             "auto (on CUDA only), on, off.",
         ),
     ] = "auto",
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Dataset folder (default $FFBENCH_DATA or the user cache).")
-    ] = None,
-    download: Annotated[
-        bool, typer.Option("--download/--no-download", help="Download missing datasets where the network allows.")
-    ] = True,
+    data_dir: DataDirOpt = None,
+    download: DownloadOpt = True,
     cache: Annotated[
         bool,
         typer.Option("--cache/--no-cache", help="Reuse trained models cached for the same configuration and code."),
@@ -178,7 +177,7 @@ def run(
         ),
     ] = False,
     executor: Annotated[
-        str,
+        Executor,
         typer.Option(
             help="local (in process), dask (a LocalCluster, or --scheduler), or slurm (dask-jobqueue).",
             rich_help_panel="Scale out",
@@ -216,17 +215,11 @@ def run(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the tidy rows as JSON on stdout instead of a table.")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or logs on stderr.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Train every point of a grid and compute metrics; append tidy rows with provenance to Parquet."""
     from ffbench.errors import FFBenchError
 
-    if preset not in ("quick", "paper"):
-        raise FFBenchError(f"Unknown preset '{preset}'. Valid presets: quick, paper.")
-    if stack_seeds not in ("auto", "on", "off"):
-        raise FFBenchError(f"Unknown --stack-seeds '{stack_seeds}'. Valid: auto, on, off.")
-    if precision not in ("fp32", "tf32", "bf16"):
-        raise FFBenchError(f"Unknown precision '{precision}'. Valid: fp32, tf32, bf16.")
     check_seed_option(seed or 0, seeds or 1)  # before any grid is built: huge or negative seeds, huge --seeds
     registry = get_registry()
     extra_columns: dict[str, str] = {}
@@ -275,7 +268,7 @@ def run(
         err.log(literal(note))
     opts = RunOptions(
         out=out_path.resolve(),
-        device=resolve_device(device),
+        device=device,
         data_dir=data_dir,
         download=download,
         cache=ModelCache(enabled=cache),

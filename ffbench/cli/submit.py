@@ -11,14 +11,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from ffbench.cli.console import err, out, print_json
+from ffbench.cli.examples import examples_epilog
+from ffbench.cli.options import DataDirOpt, DeviceOpt, DownloadOpt, QuietOpt
 
-SUBMIT_EXAMPLES = """
-Examples:
-
-  ffbench submit results.parquet --name my-rule-fashion       # writes submissions/my-rule-fashion/
-
-  ffbench verify submissions/my-rule-fashion                  # re-runs a seed it draws; writes verification.json
-"""
+SUBMIT_EXAMPLES = examples_epilog(
+    ("write submissions/my-rule-fashion/ from your results", "ffbench submit results.parquet --name my-rule-fashion"),
+    ("re-run a seed it draws; writes verification.json", "ffbench verify submissions/my-rule-fashion"),
+)
 
 
 def submit(
@@ -90,7 +89,7 @@ def verify(
             min=0,
         ),
     ] = 1800.0,
-    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N: where the re-runs train.")] = "cpu",
+    device: DeviceOpt = "cpu",
     threads: Annotated[
         int | None,
         typer.Option(
@@ -111,12 +110,8 @@ def verify(
     salt: Annotated[
         str, typer.Option(help="Text mixed into the seed draw (e.g. a merge commit), recorded in the record.")
     ] = "",
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Dataset folder (default $FFBENCH_DATA or the user cache).")
-    ] = None,
-    download: Annotated[
-        bool, typer.Option("--download/--no-download", help="Download missing datasets where the network allows.")
-    ] = True,
+    data_dir: DataDirOpt = None,
+    download: DownloadOpt = True,
     record_path: Annotated[
         Path | None,
         typer.Option("--record", help="Where the verification record goes. [default: FOLDER/verification.json]"),
@@ -125,7 +120,7 @@ def verify(
         Path | None, typer.Option("--summary", help="Also write the record as Markdown here (for a PR comment).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON on stdout.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or logs on stderr.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Verify a submission: check its rows against its manifest, re-run one seed per configuration
     (drawn from the manifest's hash) and compare every value; write the verification record.
@@ -142,7 +137,7 @@ def verify(
         record = run_verify(
             folder,
             budget=budget,
-            device=device,
+            device=str(device),
             threads=threads,
             boards_dir=boards if boards.is_dir() else None,
             install=install,

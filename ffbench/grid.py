@@ -22,8 +22,9 @@ from typing import Any
 from ffbench.compat import partners, refusal
 from ffbench.component import Component, parse_spec, split_top_level
 from ffbench.contracts import KINDS, Dataset, Goodness, LearningRule, Metric, NegativeGenerator
-from ffbench.errors import IncompatibleError, ParameterError
+from ffbench.errors import FFBenchError, IncompatibleError, ParameterError
 from ffbench.registry import Registry
+from ffbench.suites import Suite
 
 
 @dataclass(frozen=True)
@@ -319,3 +320,56 @@ def _note_refusals(refused: dict[tuple, str], chosen: dict[str, list[Component]]
         names = ", ".join(f"{c.kind} {c.short_identity}" for c in idle)
         raise IncompatibleError(f"Nothing to run for {names}: {why}." if grid.points else f"Nothing to run for {why}.")
     grid.notes.extend(f"skipped {line}" for _, line in lines)
+
+
+def suite_grid(
+    registry: Registry,
+    suite: Suite,
+    seeds: Sequence[int] | None = None,
+    *,
+    rules: Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
+) -> Grid:
+    """The run points of ``suite`` (its entries in order, duplicates dropped), measured with its
+    metrics. ``seeds`` replaces every entry's seeds (``ffbench run --suite S --seeds N``);
+    ``rules`` / ``metrics`` keep only the points of those rules / only those metrics (base names,
+    e.g. ``bp``, ``cost``), to rerun part of a suite, e.g. after a rule's version changed; a name
+    the suite does not have is an error that lists the suite's."""
+    points: list[RunPoint] = []
+    notes: list[str] = []
+    built: list[Metric] | None = None
+    for entry in suite.entries:
+        part = expand_grid(
+            registry,
+            rules=entry.rules,
+            goodness=entry.goodness,
+            negatives=entry.negatives,
+            datasets=entry.datasets,
+            metrics=suite.metrics,
+            seeds=entry.seeds if seeds is None else seeds,
+            params=entry.params,
+            preset=entry.preset,
+        )
+        built = built if built is not None else part.metrics
+        points += [p for p in part.points if p not in points]
+        notes += part.notes
+    if seeds is not None:  # seed 0 of every point first, as a suite's own seeds run (stable sort)
+        points.sort(key=lambda p: p.seed)
+    grid = Grid(points=points, metrics=built or [], notes=notes)
+    if rules is not None:
+        keep = _suite_names(suite, "rule", sorted({p.rule.name for p in grid.points}), rules)
+        grid.points = [p for p in grid.points if p.rule.name in keep]
+    if metrics is not None:
+        keep = _suite_names(suite, "metric", [m.name for m in grid.metrics], metrics)
+        grid.metrics = [m for m in grid.metrics if m.name in keep]
+    return grid
+
+
+def _suite_names(suite: Suite, kind: str, have: list[str], names: Sequence[str]) -> set[str]:
+    """``names`` (of the suite's rules or metrics, ``have``); one the suite does not have is an error."""
+    unknown = [n for n in names if n not in have]
+    if unknown:
+        raise FFBenchError(
+            f"Suite {suite.name} has no {kind} {', '.join(repr(n) for n in unknown)}. Its {kind}s: {', '.join(have)}."
+        )
+    return set(names)

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
-if TYPE_CHECKING:  # annotations only: the contracts import nothing from here, and need not load
+from ffbench.suites import Suite
+
+if TYPE_CHECKING:  # annotations only: the contracts load torch, which `import ffbench` need not
     from ffbench.contracts import Dataset, Goodness, LearningRule, Metric, NegativeGenerator
-    from ffbench.suites import Suite
 
 PROJECT = "ffbench"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -36,7 +37,7 @@ RegisterGoodness = Callable[["type[Goodness]"], None]
 RegisterNegatives = Callable[["type[NegativeGenerator]"], None]
 RegisterDatasets = Callable[["type[Dataset]"], None]
 RegisterMetrics = Callable[["type[Metric]"], None]
-RegisterSuites = Callable[["Suite"], None]
+RegisterSuites = Callable[[Suite], None]
 #: ``register(command, name=None)``: a ``typer.Typer`` sub-app or a command function, with its CLI name
 RegisterCommands = Callable[..., None]
 

@@ -30,6 +30,7 @@ from ffbench import hookspecs
 from ffbench.component import Component, parse_spec
 from ffbench.contracts import KINDS
 from ffbench.errors import CollisionError, FFBenchError, UnknownComponentError
+from ffbench.suites import Suite
 
 ENTRY_POINT_GROUP = "ffbench"
 DISABLE_ENV = "FFBENCH_DISABLE_PLUGINS"
@@ -88,7 +89,7 @@ class Registry:
         self.plugins: list[PluginInfo] = []
         #: Suites by name (``ffbench_register_suites``); a name two plugins register is left out
         #: and listed in ``suite_collisions``.
-        self.suites: dict[str, Any] = {}
+        self.suites: dict[str, Suite] = {}
         self.suite_collisions: dict[str, list[str]] = {}
         self._suite_owner: dict[str, str] = {}
         #: Commands added by ``ffbench_register_commands``, in load order (the CLI adds them).
@@ -114,7 +115,7 @@ class Registry:
             return
         self.entries[kind][name] = entry
 
-    def add_suite(self, suite: Any, owner: str) -> None:
+    def add_suite(self, suite: Suite, owner: str) -> None:
         """Add a suite; a name registered by two different plugins is left out (an error to use)."""
         name = suite.name
         if name in self.suite_collisions:
@@ -153,6 +154,25 @@ class Registry:
         merged: dict[str, Any] = dict(params)
         merged.update(overrides or {})
         return entry.cls.from_spec(merged, preset=preset)
+
+    def get_suite(self, name: str) -> Suite:
+        """The suite called ``name``; an unknown name is an error listing the valid ones."""
+        if name in self.suite_collisions:
+            raise FFBenchError(
+                f"Suite name collision: '{name}' is registered by {' and '.join(self.suite_collisions[name])}. "
+                "Uninstall or block one of them (FFBENCH_DISABLE_PLUGINS)."
+            )
+        try:
+            return self.suites[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, list(self.suites), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            valid = ", ".join(sorted(self.suites))
+            raise FFBenchError(f"Unknown suite '{name}'.{hint} Valid suites: {valid}.") from None
+
+    def list_suites(self) -> list[Suite]:
+        """Every suite the installed plugins register (``ffbench_register_suites``), by name."""
+        return [self.suites[name] for name in sorted(self.suites)]
 
     def entry_of(self, component: Component) -> Entry:
         return self.get(component.kind, component.name)
@@ -344,9 +364,7 @@ def _check_component(cls: Any, kind: str, hook: str) -> None:
         raise TypeError(f"{cls.__name__}.version must be a non-empty string, not {cls.version!r}")
 
 
-def _checked_suite(suite: Any) -> Any:
-    from ffbench.suites import Suite
-
+def _checked_suite(suite: object) -> Suite:
     if not isinstance(suite, Suite):
         raise TypeError(f"ffbench_register_suites registered {suite!r}, which is not an ffbench.suites.Suite")
     if not NAME_PATTERN.fullmatch(suite.name) or not suite.version:
@@ -382,7 +400,7 @@ def _collect(pm: pluggy.PluginManager, plugin: object, info: PluginInfo, registr
                     collected.append(Entry(cls, info.name, info.dist, info.dist_version))
 
                 impl.function(register=register)
-        suites: list[Any] = []
+        suites: list[Suite] = []
         for impl in pm.hook.ffbench_register_suites.get_hookimpls():
             if impl.plugin is plugin:
                 impl.function(register=lambda suite: suites.append(_checked_suite(suite)))

@@ -1,6 +1,7 @@
 """Tidy results in Parquet: one row per run point x metric x stat x layer x class. This module
-builds frames of the schema (:data:`ffbench.schema.COLUMNS`) and writes them; where rows are stored
-(a results file or a folder of part files, append-only) is :mod:`ffbench.results_store`.
+builds frames of the schema (:data:`ffbench.schema.COLUMNS`), writes them and says which rows count;
+where rows are stored and how they are read back (a results file or a folder of part files,
+append-only) is :mod:`ffbench.results_store`, which builds on this module.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ffbench.atomic_write import atomic_path
-from ffbench.schema import COLUMNS, RESULTS_SCHEMA_KEY, RESULTS_SCHEMA_VERSION  # noqa: F401,E402 (one schema module)
+from ffbench.errors import FFBenchError
+from ffbench.registry import Registry, get_registry
+from ffbench.schema import COLUMNS, RESULTS_SCHEMA_KEY, RESULTS_SCHEMA_VERSION, UNIT  # noqa: F401 (one schema module)
 
 
 def to_frame(rows: list[dict]) -> pd.DataFrame:
@@ -33,13 +36,6 @@ def artifacts_folder(path: str | os.PathLike) -> Path:
     return path.with_name(path.name + ".artifacts")
 
 
-def read_results(path: str | os.PathLike) -> pd.DataFrame:
-    """Every row stored at ``path``: a results file (plus parts not yet compacted) or a folder store."""
-    from ffbench.results_store import read
-
-    return read(path)
-
-
 def write_parquet(df: pd.DataFrame, path: Path, metadata: dict[str, str] | None = None) -> None:
     """Write ``df`` to ``path`` as Parquet (not atomically: ``path`` is a temporary file of
     :mod:`ffbench.atomic_write`), with ``metadata`` added to the file's key-value metadata."""
@@ -56,20 +52,12 @@ def write_atomic(df: pd.DataFrame, path: Path, metadata: dict[str, str] | None =
         write_parquet(df, tmp, metadata)
 
 
-def unit_columns() -> list[str]:
-    """The columns of a *unit* of results: one configuration (every component's id with all its
-    parameters, the dataset's version and content hash, ...) x seed x metric id. One definition,
-    the boards' (:data:`ffbench.leaderboard.UNIT`), imported when asked (the leaderboard package
-    imports this module)."""
-    from ffbench.leaderboard.schema import UNIT
-
-    return list(UNIT)
-
-
 def unit_keys(df: pd.DataFrame, columns: list[str] | None = None) -> pd.Series:
-    """One string per row joining ``columns`` (default :func:`unit_columns`; missing values kept
-    distinct from any text)."""
-    columns = unit_columns() if columns is None else columns
+    """One string per row joining ``columns`` (missing values kept distinct from any text); by
+    default the columns of a *unit* of results (:data:`ffbench.schema.UNIT`: one configuration,
+    i.e. every component's id with all its parameters, the dataset's version and content hash, ...
+    x seed x metric id), the boards' unit too."""
+    columns = UNIT if columns is None else columns
     key = pd.Series("", index=df.index, dtype="object")
     for col in columns:
         key = key + "\x1f" + df[col].astype("string").fillna("\x00").astype("object")
@@ -95,7 +83,7 @@ def runs_by_age(rows: pd.DataFrame) -> pd.DataFrame:
 def newest_runs(df: pd.DataFrame) -> pd.DataFrame:
     """The rows every reader of a results file counts (the report, ``ffbench results info``, the
     run summary; ``ffbench leaderboard update`` merges by the same rule): of the ok runs of each
-    unit (:func:`unit_columns`), only the newest (:func:`runs_by_age`), so a point run twice is one seed,
+    unit (:data:`ffbench.schema.UNIT`), only the newest (:func:`runs_by_age`), so a point run twice is one seed,
     not two. Failed rows are all kept (each is a failure that happened; none reaches a board).
     Row order is kept."""
     ok = (df["status"] == "ok").fillna(False).to_numpy(dtype=bool)
@@ -110,24 +98,11 @@ def newest_runs(df: pd.DataFrame) -> pd.DataFrame:
     return df[mask]
 
 
-def append_results(path: str | os.PathLike, rows: list[dict]) -> pd.DataFrame:
-    """Append ``rows`` to the results at ``path`` and compact, so a ``.parquet`` file holds them
-    all at once (for scripts and tests; a run appends one part per point and compacts at the end)."""
-    from ffbench import results_store
-
-    results_store.append(Path(path), rows)
-    results_store.compact(Path(path))
-    return to_frame(rows)
-
-
-def headline_flags(df: pd.DataFrame, registry=None) -> pd.Series:
+def headline_flags(df: pd.DataFrame, registry: Registry | None = None) -> pd.Series:
     """Whether each row's stat is a headline stat of its metric: the ``headline`` column the run
     recorded (results are self-describing, so a report or board renders the same after the plugin
     is uninstalled); for rows of an older ffbench without it, what the installed metric declares;
     failing that, the stat named like the metric. The one place this is decided."""
-    from ffbench.errors import FFBenchError
-    from ffbench.registry import get_registry
-
     recorded = df["headline"] if "headline" in df.columns else pd.Series(pd.NA, index=df.index, dtype="boolean")
     known: dict[str, tuple[str, ...]] = {}
     for name in df.loc[recorded.isna(), "metric"].dropna().unique():

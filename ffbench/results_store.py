@@ -19,6 +19,9 @@ A results location is one of:
   nothing is left next to the file. ffbench reads the file *and* any parts not yet compacted, so
   nothing finished is missed.
 
+Rows are built and written by :mod:`ffbench.results` (frames of the schema); this module stores
+and reads them, and is the only one that knows where they lie.
+
 Compaction merges the parts into the file (or, for a folder, into one part) with an atomic
 rename, then deletes exactly the parts it merged, under a lock on the part folder (an flock on the
 folder itself, no lock file; readers take it too), so a part written meanwhile is kept for the
@@ -86,6 +89,13 @@ def append(path: Path, rows: list[dict]) -> Path:
             if attempt == 4:
                 raise
     return parts / name
+
+
+def append_and_compact(path: str | os.PathLike, rows: list[dict]) -> None:
+    """Append ``rows`` to the results at ``path`` and compact, so a ``.parquet`` file holds them
+    all at once (for scripts and tests; a run appends one part per point and compacts at the end)."""
+    append(Path(path), rows)
+    compact(Path(path))
 
 
 MERGED_KEY = b"ffbench_merged_parts"

@@ -41,10 +41,10 @@ from ffbench.contracts import (
 from ffbench.divergence import WatchedTrainContext, check_trained, check_weights
 from ffbench.errors import FFBenchError
 from ffbench.global_rng import legacy_global_seed
-from ffbench.grid import Grid, RunPoint, canonical_hash
+from ffbench.grid import Grid, RunPoint, canonical_hash, check_seed_range
 from ffbench.provenance import code_hash, device_label, environment, training_closure
 from ffbench.registry import Registry, get_registry
-from ffbench.results import artifacts_folder, read_results
+from ffbench.results import artifacts_folder
 from ffbench.training_record import MeasureTraining, TrainingRecord, count_flops
 from ffbench.untrusted import literal
 
@@ -205,7 +205,7 @@ def completed_points(out: Path) -> dict[tuple[str, str], set[str]]:
     had) but a bf16 row is never a float32 result: rows without a precision are float32."""
     if not results_store.exists(out):
         return {}
-    df = read_results(out)
+    df = results_store.read(out)
     ok = df[df["status"] == "ok"]
     precisions = ok["precision"].astype("string").fillna("fp32") if "precision" in ok else ["fp32"] * len(ok)
     done: dict[tuple[str, str], set[str]] = {}
@@ -516,8 +516,6 @@ def load_before_training(context: RunContext, point: RunPoint, opts: RunOptions)
 
 def check_seeds(seeds) -> None:
     """Every seed within what every backend accepts, before anything trains (:data:`ffbench.grid.SEED_MAX`)."""
-    from ffbench.grid import check_seed_range
-
     check_seed_range(sorted(set(seeds)))
 
 

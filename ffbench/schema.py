@@ -6,7 +6,9 @@ metadata keys that mark a file as ffbench's. Readers and writers import from her
   marked by ``RESULTS_SCHEMA_KEY`` = ``RESULTS_SCHEMA_VERSION`` in each file's Parquet metadata.
 - **leaderboards** (:data:`BOARD_COLUMNS`): a frozen subset of the results columns, version
   ``BOARD_SCHEMA_VERSION`` under ``BOARD_SCHEMA_KEY`` (leaderboards/SCHEMA.md documents it; the keys
-  boards are merged and sorted by are in :mod:`ffbench.leaderboard.schema`).
+  boards are sorted by are in :mod:`ffbench.leaderboard.schema`).
+- **units** (:data:`CONFIG`, :data:`UNIT`): what makes rows one configuration, and one unit of
+  results that a newer run replaces (reading results and merging boards use the same).
 
 Changing a column here is a schema change: bump the version and keep the readers accepting the old
 one (tests/test_results_schema.py checks that every board column has its results dtype).
@@ -78,6 +80,11 @@ COLUMNS: dict[str, str] = {
 #: ``verification`` (how a row was checked: empty for a local run; see ffbench verify).
 RESULTS_SCHEMA_VERSION = "2"
 RESULTS_SCHEMA_KEY = "ffbench_results_schema"
+
+#: What makes two rows the same configuration (every parameter is inside the ids).
+CONFIG = ["rule_id", "goodness_id", "negatives_id", "dataset_id", "dataset_version", "dataset_hash", "precision"]
+#: The replacement unit: a newer run of a unit replaces all of the unit's rows.
+UNIT = CONFIG + ["seed", "metric_id"]
 
 BOARD_SCHEMA_KEY = "ffbench_leaderboard_schema"
 BOARD_SCHEMA_VERSION = "2"

@@ -243,19 +243,19 @@ def main(argv: list[str] | None = None) -> None:
     bad = [r for r in rules if not re.fullmatch(r"[a-z0-9-]+", r)]
     if bad:
         sys.exit(f"--rules takes plain built-in rule names, not {bad}")
-    from ffbench.results import read_results
+    from ffbench import results_store
 
     if not args.table_only:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         for rule in rules:
             for seed in range(args.seeds):
                 for precision in PRECISIONS:  # interleaved, so that a partial run still has pairs
-                    results = read_results(args.out) if args.out.exists() else pd.DataFrame()
+                    results = results_store.read(args.out) if args.out.exists() else pd.DataFrame()
                     if measured(results, rule, precision, seed, args.metrics.split(",")):
                         continue
                     seconds = train(rule, precision, seed, args)
                     print(f"{rule} {precision} seed {seed}: {seconds:.1f} s", file=sys.stderr, flush=True)
-    results = read_results(args.out)
+    results = results_store.read(args.out)
     command = f"python scripts/bf16_equivalence.py --table-only --out RESULTS --rules {','.join(rules)}"
     if args.doc:
         command += f" --doc {args.doc.as_posix()}"

@@ -33,7 +33,8 @@ from ffbench.cache import ENTRY_NAME, MARKER, ModelCache
 from ffbench.cli import app
 from ffbench.component import Param, parse_spec
 from ffbench.errors import FFBenchError, ParameterError
-from ffbench.results import append_results, to_frame
+from ffbench.results import to_frame
+from ffbench.results_store import append_and_compact
 from ffbench.safe_paths import is_identifier, is_inside
 from ffbench.untrusted import literal
 
@@ -57,7 +58,7 @@ def world(tmp_path, monkeypatch) -> Path:
     (tmp_path / "README.md").write_text("my project\n")
     (tmp_path / "secret").mkdir()
     (tmp_path / "secret" / "creds.json").write_text(json.dumps({"token": SECRET, "classes": ["a"]}))
-    append_results(tmp_path / "important.parquet", [row(run=f"r{i}", seed=i) for i in range(3)])
+    append_and_compact(tmp_path / "important.parquet", [row(run=f"r{i}", seed=i) for i in range(3)])
     boards = tmp_path / "boards"
     lb.update([str(tmp_path / "important.parquet")], boards)
     (boards / "SCHEMA.md").write_text("# hand-written schema\n")
@@ -219,7 +220,7 @@ def test_a_cached_model_with_nan_weights_is_discarded_and_retrained(world):
 
 def test_a_private_results_file_stays_private(world):
     assert stat.S_IMODE((world / "important.parquet").stat().st_mode) == 0o600
-    append_results(world / "important.parquet", [row(run="more", seed=7)])
+    append_and_compact(world / "important.parquet", [row(run="more", seed=7)])
     assert stat.S_IMODE((world / "important.parquet").stat().st_mode) == 0o600
     assert len(pd.read_parquet(world / "important.parquet")) == 4
 
@@ -245,7 +246,7 @@ def test_a_private_results_file_stays_private(world):
 def test_update_refuses_dataset_ids_that_leave_the_boards_folder(world, dataset_id, says):
     dataset_id = dataset_id.format(world=world)
     bad = world / "bad.parquet"
-    append_results(bad, [row(run="x", dataset=dataset_id), row(run="y", seed=5)])
+    append_and_compact(bad, [row(run="x", dataset=dataset_id), row(run="y", seed=5)])
     result = refused(world, "leaderboard", "update", bad, "--boards", world / "boards", says=(says, "bad.parquet"))
     assert repr(dataset_id) in result.text or dataset_id[:20] in result.text
     assert not (world / "escaped_board.parquet").exists() and not (world / "docs").exists()
@@ -254,7 +255,7 @@ def test_update_refuses_dataset_ids_that_leave_the_boards_folder(world, dataset_
 
 def test_update_refuses_a_row_without_dataset_id(world):
     bad = world / "bad.parquet"
-    append_results(bad, [row(run="x", dataset=None)])
+    append_and_compact(bad, [row(run="x", dataset=None)])
     refused(world, "leaderboard", "update", bad, "--boards", world / "boards", says=("Refused dataset_id None",))
 
 
@@ -262,7 +263,7 @@ def test_update_refuses_a_board_symlinked_outside(world):
     outside = world / "elsewhere.parquet"
     outside.write_bytes((world / "boards" / "fashion-mnist-mini.parquet").read_bytes())
     bad = world / "new.parquet"
-    append_results(bad, [row(run="n", seed=9, dataset="mnist")])
+    append_and_compact(bad, [row(run="n", seed=9, dataset="mnist")])
     (world / "boards" / "mnist.parquet").symlink_to(outside)
     refused(world, "leaderboard", "update", bad, "--boards", world / "boards", says=("Refused board file", "outside"))
 
@@ -270,7 +271,7 @@ def test_update_refuses_a_board_symlinked_outside(world):
 @pytest.mark.parametrize("sha, shown", [("abc123-dirty", "git_sha abc123-dirty"), (None, "git_sha missing")])
 def test_update_refuses_rows_without_a_clean_commit_unless_allowed(world, sha, shown):
     res = world / "dirty.parquet"
-    append_results(res, [row(run="d1", seed=4, git_sha=sha)])
+    append_and_compact(res, [row(run="d1", seed=4, git_sha=sha)])
     says = ("Refused 1 run(s)", shown, "--allow-dirty")
     refused(world, "leaderboard", "update", res, "--boards", world / "boards", says=says)
     ok = invoke("leaderboard", "update", res, "--boards", world / "boards", "--allow-dirty", "--json", "-q")
@@ -299,7 +300,7 @@ def test_a_board_with_wrongly_typed_columns_is_refused_by_show_and_update(world)
     says = ("fashion-mnist-mini.parquet", "value (expected numbers, found text)", "left untouched")
     refused(world, "leaderboard", "show", "--boards", world / "boards", says=says)
     res = world / "more.parquet"
-    append_results(res, [row(run="m", seed=8, t=T2)])
+    append_and_compact(res, [row(run="m", seed=8, t=T2)])
     refused(world, "leaderboard", "update", res, "--boards", world / "boards", says=says)
 
 
@@ -311,7 +312,7 @@ def test_update_refuses_a_results_file_that_is_not_parquet(world):
 
 def test_a_non_utf8_page_in_the_boards_folder_is_left_alone_and_the_update_lands(world):
     res = world / "more.parquet"
-    append_results(res, [row(run="m", seed=8, t=T2)])
+    append_and_compact(res, [row(run="m", seed=8, t=T2)])
     before = snapshot(world)
     result = invoke("leaderboard", "update", res, "--boards", world / "boards", "-q")
     assert result.exit_code == 0, result.output
@@ -339,7 +340,7 @@ def test_a_failure_while_rendering_leaves_board_and_pages_unchanged(world, monke
 
     monkeypatch.setattr(upd, "expected_markdown", broken)
     res = world / "more.parquet"
-    append_results(res, [row(run="m", seed=8, t=T2)])
+    append_and_compact(res, [row(run="m", seed=8, t=T2)])
     refused(world, "leaderboard", "update", res, "--boards", world / "boards", says=("renderer broke",))
     assert not list((world / "boards").glob(".*.tmp"))
 
@@ -351,7 +352,7 @@ def test_a_failure_while_rendering_leaves_board_and_pages_unchanged(world, monke
 def test_report_never_follows_an_artifact_path_out_of_its_folder(world, stem):
     res = world / "sub" / "r.parquet"
     stem = stem.format(world=world)
-    append_results(res, [row(run="j", metric="jaccard", layer=1, artifact=stem), row(run="j")])
+    append_and_compact(res, [row(run="j", metric="jaccard", layer=1, artifact=stem), row(run="j")])
     before = snapshot(world)
     result = invoke("report", res, "--out", world / "rep")
     assert result.exit_code == 0, result.output
@@ -410,7 +411,7 @@ def test_an_error_message_prints_exactly_as_written(world):
 
 def test_results_info_of_a_path_with_markup_prints_it_literally(world):
     path = world / "r[red]x[bold].parquet"
-    append_results(path, [row()])
+    append_and_compact(path, [row()])
     result = invoke("results", "info", path)
     assert result.exit_code == 0 and "r[red]x[bold].parquet: 1 row(s), 1 run(s)" in result.text
 

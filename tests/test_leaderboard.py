@@ -18,16 +18,16 @@ from typer.testing import CliRunner
 from ffbench import leaderboard as lb
 from ffbench.cli import leaderboard as lb_cli
 from ffbench.errors import FFBenchError
+from ffbench.grid import suite_grid
 from ffbench.registry import get_registry
-from ffbench.results import append_results
-from ffbench.suites import get_suite, list_suites
+from ffbench.results_store import append_and_compact
 
 T0, T1, T2 = "2026-01-01T00:00:00+00:00", "2026-01-02T00:00:00+00:00", "2026-01-03T00:00:00+00:00"
 
 
 def results(tmp_path, name, rows) -> str:
     path = tmp_path / name
-    append_results(path, rows)
+    append_and_compact(path, rows)
     return str(path)
 
 
@@ -547,20 +547,20 @@ def test_diff_reports_changed_added_and_removed_values_with_ranks(tmp_path):
 
 def test_suites_expand_to_their_grids():
     registry = get_registry()
-    quick = get_suite("quick").grid(registry)
+    quick = suite_grid(registry, registry.get_suite("quick"))
     assert len(quick.points) == 9 and {p.seed for p in quick.points} == {0, 1, 2}
     assert {p.rule.name for p in quick.points} == {"ff", "bp-ff", "bp"}
     assert all(p.goodness is None and p.negatives is None for p in quick.points if p.rule.name == "bp")
     assert [m.name for m in quick.metrics] == ["accuracy", "sparsity", "loo-ensembles", "jaccard", "excitation"]
     assert all(p.preset == "quick" for p in quick.points)
     assert {p.rule.name: p.rule.values["epochs"] for p in quick.points} == {"ff": 20, "bp": 10, "bp-ff": 30}
-    paper = get_suite("paper-fashion").grid(registry)
+    paper = suite_grid(registry, registry.get_suite("paper-fashion"))
     assert {p.rule.values["epochs"] for p in paper.points} == {100, 300, 80}
     assert {p.rule.values["lr"] for p in quick.points if p.rule.name == "bp-ff"} == {1.5e-4}
-    for suite in list_suites():
-        assert suite.grid(registry).points, suite.name
+    for suite in registry.list_suites():
+        assert suite_grid(registry, suite).points, suite.name
     # the two studies: every distinct function / strategy x 3 seeds, the study's protocol as preset
-    goodness = get_suite("goodness-study").grid(registry)
+    goodness = suite_grid(registry, registry.get_suite("goodness-study"))
     assert len(goodness.points) == 14 * 3 and len({p.goodness.name for p in goodness.points}) == 14
     ff = goodness.points[0].rule.values
     assert (ff["width"], ff["layers"], ff["activation"], ff["lr_schedule"], ff["batch_size"]) == (
@@ -571,26 +571,26 @@ def test_suites_expand_to_their_grids():
         100,
     )
     assert all(p.negatives.resamples for p in goodness.points)
-    negatives = get_suite("negatives-study").grid(registry)
+    negatives = suite_grid(registry, registry.get_suite("negatives-study"))
     assert len(negatives.points) == 10 * 3
     label_free = {p.negatives.name for p in negatives.points if p.rule.values["label"] == "none"}
     assert label_free == {"ns-image-mix", "ns-class-aware-mix", "ns-random-noise", "ns-mask"}
     assert {p.rule.values["epochs"] for p in negatives.points} == {1000}
     # their CPU slices: the same components and seeds, the documented deviations only
-    goodness_cpu = get_suite("goodness-study-cpu").grid(registry)
+    goodness_cpu = suite_grid(registry, registry.get_suite("goodness-study-cpu"))
     assert [p.goodness.identity for p in goodness_cpu.points] == [p.goodness.identity for p in goodness.points]
     assert {p.rule.values["width"] for p in goodness_cpu.points} == {500}
     assert {p.rule.values["epochs"] for p in goodness_cpu.points} == {20}
-    negatives_cpu = get_suite("negatives-study-cpu").grid(registry)
+    negatives_cpu = suite_grid(registry, registry.get_suite("negatives-study-cpu"))
     assert [p.negatives.identity for p in negatives_cpu.points] == [p.negatives.identity for p in negatives.points]
     assert {p.rule.values["epochs"] for p in negatives_cpu.points} == {1000}
     assert {p.dataset.values["train_size"] for p in negatives_cpu.points} == {2000}
     assert [m.name for m in negatives_cpu.metrics] == ["accuracy", "sparsity", "linear-probe", "cka", "cost"]
     # --seeds with a suite replaces the suite's seeds
-    ten = get_suite("paper-fashion").grid(registry, seeds=tuple(range(10))).points
+    ten = suite_grid(registry, registry.get_suite("paper-fashion"), tuple(range(10))).points
     assert [p.seed for p in ten] == sorted(p.seed for p in ten) and {p.seed for p in ten} == set(range(10))
     with pytest.raises(FFBenchError, match="Unknown suite 'quik'. Did you mean 'quick'\\?.*Valid suites: ci-smoke"):
-        get_suite("quik")
+        registry.get_suite("quik")
 
 
 # -- a real run, end to end -------------------------------------------------------------------

@@ -186,24 +186,24 @@ def test_excitation_histograms(tmp_path):
 
 def board_of(results, path):
     """A leaderboard of ``results`` (per-seed rows kept, as `ffbench leaderboard update` writes it)."""
+    from ffbench import results_store
     from ffbench.leaderboard import board_rows, write_board
-    from ffbench.results import read_results
 
-    write_board(board_rows(read_results(results)), path)
+    write_board(board_rows(results_store.read(results)), path)
     return path
 
 
 def views(tmp_path, metrics=("accuracy", "sparsity")):
     """The sparsity metric's ComparisonView over a fabricated results file (2 seeds) and over its board."""
+    from ffbench import results_store
     from ffbench.report.board_report import BoardReport
     from ffbench.report.figure_api import ComparisonView
     from ffbench.report.results_report import ResultsReport
     from ffbench.report.source import read_source
-    from ffbench.results import read_results
 
     path = fabricate_results(tmp_path / "r.parquet", seeds=2, metrics=metrics)
     board = read_source(board_of(path, tmp_path / "board.parquet"))
-    results = ResultsReport(read_results(path), path, tmp_path / "out")
+    results = ResultsReport(results_store.read(path), path, tmp_path / "out")
     return (
         ComparisonView(results, "sparsity"),
         ComparisonView(
@@ -286,9 +286,10 @@ def test_accuracy_vs_sparsity_without_the_accuracy_metric_says_why(tmp_path):
 def add_rows(path, metric: str, values: dict[str, tuple[float, ...]]) -> None:
     """Append per-layer rows of ``metric`` (stat named like it) to every run point of a fabricated
     results file: ``values``: rule base name -> value per layer."""
-    from ffbench.results import append_results, read_results
+    from ffbench import results_store
+    from ffbench.results_store import append_and_compact
 
-    runs = read_results(path).drop_duplicates("run_id")
+    runs = results_store.read(path).drop_duplicates("run_id")
     rows = []
     for _, run in runs.iterrows():
         for layer, v in enumerate(values[run["rule"].partition("[")[0]], start=1):
@@ -326,7 +327,7 @@ def add_rows(path, metric: str, values: dict[str, tuple[float, ...]]) -> None:
                     "artifact": None,
                 }
             )
-    append_results(path, rows)
+    append_and_compact(path, rows)
 
 
 def test_a_metric_whose_plugin_is_not_installed_keeps_its_rows_and_is_noted(tmp_path):
@@ -437,13 +438,13 @@ def test_a_stat_a_drawn_figure_shows_has_no_headline_bars(tmp_path, monkeypatch)
 
 
 def test_toy_bars_heights_are_the_row_values(tmp_path, toy_installed):
+    from ffbench import results_store
     from ffbench.report.figure_api import ComparisonView
     from ffbench.report.results_report import ResultsReport
-    from ffbench.results import read_results
 
     path = fabricate_results(tmp_path / "r.parquet", seeds=2, metrics=("accuracy",))
     add_rows(path, "toy", {"ff": (0.25, 0.5), "bp": (0.75, 1.0)})
-    builder = ResultsReport(read_results(path), path, tmp_path / "out")
+    builder = ResultsReport(results_store.read(path), path, tmp_path / "out")
     view = ComparisonView(builder, "toy")
     summary = view.summary("toy")
     assert summary.to_dict("list") == {
@@ -467,11 +468,11 @@ def test_class_option_not_read_by_any_figure_is_noted(tmp_path):
 
 
 def test_leaderboard_lists_figures_that_need_artifacts(tmp_path):
+    from ffbench import results_store
     from ffbench.leaderboard import board_rows, write_board
-    from ffbench.results import read_results
 
     path = fabricate_results(tmp_path / "r.parquet", seeds=1)
-    write_board(board_rows(read_results(path)), tmp_path / "board.parquet")
+    write_board(board_rows(results_store.read(path)), tmp_path / "board.parquet")
     report = build_report(tmp_path / "board.parquet", tmp_path / "out")
     assert not [s for s in report.sections if s.skipped]
     note = next(n for n in report.notes if n.startswith("A leaderboard holds no artifacts"))
@@ -494,8 +495,8 @@ def test_example_plugin_metric_figure_through_run_and_report(tmp_path):
         "ffbench_plugin_example",
         reason="the example plugin is not installed: pip install -e examples/ffbench-plugin-example",
     )
+    from ffbench import results_store
     from ffbench.cli import app
-    from ffbench.results import read_results
 
     path = tmp_path / "run.parquet"
     run = CliRunner().invoke(
@@ -528,7 +529,7 @@ def test_example_plugin_metric_figure_through_run_and_report(tmp_path):
     from ffbench.report.figure_api import ComparisonView
     from ffbench.report.results_report import ResultsReport
 
-    df = read_results(path)
+    df = results_store.read(path)
     values = df[(df["stat"] == "lifetime_sparsity")].sort_values("layer")["value"].round(6).tolist()
     fig = lifetime_by_layer(ComparisonView(ResultsReport(df, path, out), "lifetime-sparsity"))
     assert [round(p.get_height(), 6) for p in fig.axes[0].patches] == values and len(values) == 2

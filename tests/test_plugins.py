@@ -311,7 +311,8 @@ def suite_plugin(*suites):
 
 
 def test_a_plugin_publishes_a_suite_that_runs_and_lists():
-    from ffbench.suites import Suite, SuiteEntry, get_suite, list_suites
+    from ffbench.grid import suite_grid
+    from ffbench.suites import Suite, SuiteEntry
 
     mine = Suite(
         "my-study",
@@ -321,13 +322,13 @@ def test_a_plugin_publishes_a_suite_that_runs_and_lists():
         entries=(SuiteEntry(rules=("bp[epochs=1]",), datasets=("fashion-mnist-mini",), seeds=(0,)),),
     )
     reg = load_registry(extra=[("study", suite_plugin(mine), "dist-study", "0.2")])
-    assert get_suite("my-study", reg) is mine and "quick" in [s.name for s in list_suites(reg)]  # built-ins too
-    assert len(mine.grid(reg).points) == 1
+    assert reg.get_suite("my-study") is mine and "quick" in [s.name for s in reg.list_suites()]  # built-ins too
+    assert len(suite_grid(reg, mine).points) == 1
     assert ("suite", "my-study") in status_info(reg, "study").components
     clash = Suite("my-study", "9", "a copy", metrics=("accuracy",))
     reg = load(("study", suite_plugin(mine), "dist-study", "0.2"), ("copy", suite_plugin(clash), "dist-copy", "1"))
     with pytest.raises(FFBenchError, match="Suite name collision: 'my-study' is registered by dist-study 0.2"):
-        get_suite("my-study", reg)
+        reg.get_suite("my-study")
     bad = load(("bad", suite_plugin("not a suite"), "dist-bad", "1"))
     assert status(bad, "bad")[0] == "broken" and "not an ffbench.suites.Suite" in status(bad, "bad")[1]
 

@@ -9,10 +9,10 @@ import torch
 from typer.testing import CliRunner
 
 import ffbench.precision as precision
+from ffbench import results_store
 from ffbench.cli import app
 from ffbench.contracts import LearningRule
 from ffbench.errors import FFBenchError
-from ffbench.results import read_results
 from ffbench_plugins.rules.bp import BPRule
 from ffbench_plugins.rules.dfa import DFARule
 from ffbench_plugins.rules.ff import FFRule
@@ -160,7 +160,7 @@ def runs(tmp_path_factory):
             outs[name] = folder / f"{name}.parquet"
             result = invoke("run", *TINY, "--device", "cpu", "--precision", prec, "--out", outs[name])
             assert result.exit_code == 0, result.output
-    return {name: read_results(path) for name, path in outs.items()}, outs, folder
+    return {name: results_store.read(path) for name, path in outs.items()}, outs, folder
 
 
 def test_bf16_trains_ff_and_bp_and_rows_say_so(runs):
@@ -198,10 +198,10 @@ def test_resume_never_takes_fp32_rows_for_a_bf16_run(runs):
     result = invoke(*args, "--precision", "bf16")
     assert result.exit_code == 0, result.output
     assert "skipping" not in result.output
-    df = read_results(out)
+    df = results_store.read(out)
     assert sorted(df.groupby("precision")["run_id"].nunique().items()) == [("bf16", 2), ("fp32", 2)]
     result = invoke(*args, "--precision", "fp32")  # now every point is there in both precisions
-    assert result.exit_code == 0 and len(read_results(out)) == len(df)
+    assert result.exit_code == 0 and len(results_store.read(out)) == len(df)
 
 
 def test_bf16_and_fp32_rows_never_merge_on_a_board(runs):

@@ -22,13 +22,14 @@ from matplotlib.text import Text
 from PIL import Image
 from typer.testing import CliRunner
 
+from ffbench import results_store
 from ffbench.errors import FFBenchError
 from ffbench.report import build as B
 from ffbench.report import build_report, default_out
 from ffbench.report import figures as F
 from ffbench.report.html import FigureRef, Page, Section, render
 from ffbench.report.labels import compact_identities, series_labels
-from ffbench.results import append_results, read_results
+from ffbench.results_store import append_and_compact
 
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 RULES = {  # rule -> (goodness, negatives, accuracy, sparsity per layer)
@@ -184,7 +185,7 @@ def fabricate_results(
                     arrays |= {f"rho_plus_L{l}": rho, f"hist_L{l}": np.histogram(rho, edges)[0]}
                     row("excitation", "mean", float(rho.mean()), layer=l, artifact="excitation")
                 write_artifact(folder, "excitation", arrays, {})
-    append_results(path, rows)
+    append_and_compact(path, rows)
     return path
 
 
@@ -416,7 +417,7 @@ def test_report_headline_numbers(fabricated, fabricated_report):
     # ff accuracy over seeds 0.80 and 0.82: mean 0.810, std 0.014; layer-1 sparsity 0.62/0.64
     assert "0.810 ± 0.014" in page and "0.630 ± 0.014" in page
     # every metric's headline stats, a row per metric, stat and layer (None: the whole model)
-    table = ResultsReport(read_results(fabricated), fabricated, fabricated.parent / "x").headlines()
+    table = ResultsReport(results_store.read(fabricated), fabricated, fabricated.parent / "x").headlines()
     assert list(table.columns) == ["metric", "stat", "layer", "ff", "bp"]
     rows = {(m, s, l): (ff, bp) for m, s, l, ff, bp in table.itertuples(index=False)}
     assert rows[("accuracy", "accuracy", None)] == ("0.810 ± 0.014", "0.850 ± 0.014")
@@ -484,7 +485,7 @@ def test_page_escapes_values():
 def test_leaderboard_report(fabricated, tmp_path):
     from ffbench.leaderboard import board_rows, write_board
 
-    rows = board_rows(read_results(fabricated))
+    rows = board_rows(results_store.read(fabricated))
     write_board(rows[rows["metric"].isin(["accuracy", "sparsity", "loo-ensembles"])], tmp_path / "board.parquet")
     report = build_report(tmp_path / "board.parquet")
     names = sorted(p.name for p in report.files)
@@ -505,7 +506,7 @@ def test_leaderboard_report(fabricated, tmp_path):
 
 def test_aggregated_board_report(fabricated, tmp_path):
     """The aggregated form (mean, std, n per configuration and cell): the comparison figures."""
-    df = read_results(fabricated)
+    df = results_store.read(fabricated)
     df = df[df["metric"].isin(["accuracy", "sparsity"])]
     keys = ["rule", "goodness", "negatives", "dataset", "metric", "stat", "layer", "class", "class_b"]
     board = df.groupby(keys, dropna=False)["value"].agg(mean="mean", std="std", n="count").reset_index()
@@ -602,7 +603,7 @@ def test_report_of_results_still_in_parts_and_of_a_folder_store(fabricated, tmp_
     results too: the report reads them as `ffbench leaderboard update` does."""
     from ffbench import results_store
 
-    rows = read_results(fabricated).to_dict("records")
+    rows = results_store.read(fabricated).to_dict("records")
     for target in (tmp_path / "pending.parquet", tmp_path / "store"):
         results_store.append(target, rows)
         assert not target.is_file()

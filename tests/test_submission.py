@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 
 import ffbench
 from ffbench import leaderboard as lb
-from ffbench import provenance
+from ffbench import provenance, results_store
 from ffbench.cli import app
 from ffbench.registry import get_registry
-from ffbench.results import read_results, write_atomic
+from ffbench.results import write_atomic
 from ffbench.schema import RESULTS_SCHEMA_KEY, RESULTS_SCHEMA_VERSION
 from ffbench.submission import folder as sub_folder
 from ffbench.submission import record as sub_record
@@ -70,7 +70,7 @@ def results_file(tmp_path_factory):
 
 def results_of(results_file, tmp_path, edit=None, rules=None):
     """A copy of the session's results (only ``rules``' rows, edited by ``edit``) as a results file."""
-    df = read_results(results_file)
+    df = results_store.read(results_file)
     if rules is not None:
         df = df[df["rule"].str.partition("[")[0].isin(rules)].reset_index(drop=True)
     if edit is not None:
@@ -193,7 +193,7 @@ def test_compare_by_hand_exact_and_tolerance():
 def test_submit_writes_rows_and_a_manifest_of_everything(results_file, submitted):
     manifest = json.loads((submitted / "manifest.json").read_text())
     rows = sub_folder.read_rows(submitted / "rows.parquet")
-    results = read_results(results_file)
+    results = results_store.read(results_file)
     assert sorted(p.name for p in submitted.iterdir()) == ["manifest.json", "rows.parquet"]
     assert len(rows) == len(results) == manifest["rows_count"]
     assert manifest["rows_sha256"] == rows_hash([row_hash(r) for r in rows.to_dict("records")])

@@ -3,24 +3,23 @@ on stderr and exit with code 2, without a traceback."""
 
 from __future__ import annotations
 
-import functools
+import platform
 from typing import Annotated
 
+import torch
 import typer
-from rich.text import Text
 
 import ffbench
 from ffbench.cli import cache as cache_cmd
 from ffbench.cli import leaderboard as leaderboard_cmd
 from ffbench.cli import results as results_cmd
 from ffbench.cli.bench import bench
-from ffbench.cli.console import err
+from ffbench.cli.console import friendly_errors
 from ffbench.cli.plugin_commands import add_plugin_commands
 from ffbench.cli.plugins import plugins
 from ffbench.cli.report import report
 from ffbench.cli.run import EXAMPLES, run
 from ffbench.cli.submit import SUBMIT_EXAMPLES, submit, verify
-from ffbench.errors import FFBenchError
 from ffbench.registry import get_registry
 
 app = typer.Typer(
@@ -30,25 +29,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # help shows name[k=v,...] literally; no markup parsing
 )
-
-
-def friendly_errors(fn):
-    """Report FFBenchError as one paragraph on stderr, exit code 2, no traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except FFBenchError as exc:
-            # the message as a Text: printed exactly as written, never parsed as markup; soft_wrap: the
-            # terminal wraps the paragraph (rich would break paths and specs mid-word)
-            err.print(Text.assemble(("Error:", "bold red"), f" {exc}"), highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            err.print("Interrupted: run points that finished are kept in the results.")
-            raise typer.Exit(130) from None
-
-    return wrapper
 
 
 app.command(epilog=EXAMPLES)(friendly_errors(run))
@@ -64,10 +44,6 @@ add_plugin_commands(app, get_registry(), wrap=friendly_errors)  # last: a plugin
 
 
 def version_text() -> str:
-    import platform
-
-    import torch
-
     lines = [f"ffbench {ffbench.__version__} (python {platform.python_version()}, torch {torch.__version__})"]
     registry = get_registry()
     dists = sorted({(p.dist, p.dist_version) for p in registry.plugins if p.status == "ok"})

@@ -6,8 +6,7 @@ from __future__ import annotations
 import typer
 
 from ffbench.cache import MARKER, ModelCache
-from ffbench.cli.console import literal, out
-from ffbench.cli.leaderboard import friendly
+from ffbench.cli.console import friendly_errors, literal, out
 from ffbench.errors import FFBenchError
 
 app = typer.Typer(help="The trained-model cache ($FFBENCH_CACHE or the user cache folder).", no_args_is_help=True)
@@ -28,7 +27,7 @@ def cache_dir() -> None:
 
 
 @app.command("info")
-@friendly
+@friendly_errors
 def cache_info() -> None:
     """Number of cached models and their size."""
     cache = ModelCache()
@@ -43,7 +42,7 @@ def cache_info() -> None:
 
 
 @app.command("clear")
-@friendly
+@friendly_errors
 def cache_clear() -> None:
     """Delete the cached models: only the files the cache wrote (KEY.pt), never other files in the folder."""
     cache = ModelCache()

@@ -3,9 +3,7 @@ Markdown, list the suites. Logs go to stderr; tables, JSON and CSV to stdout."""
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -14,9 +12,13 @@ import typer
 from rich.table import Table
 
 from ffbench import leaderboard as lb
-from ffbench.cli.console import err, out, print_json
+from ffbench.cli.console import err, friendly_errors, out, print_json
 from ffbench.cli.examples import examples_epilog
 from ffbench.errors import FFBenchError
+from ffbench.grid import suite_grid
+from ffbench.prechecks import check_folder_writable
+from ffbench.registry import get_registry
+from ffbench.submission.board import results_for_update
 from ffbench.untrusted import literal
 
 EXAMPLES = examples_epilog(
@@ -42,18 +44,6 @@ BoardsOpt = Annotated[Path, typer.Option("--boards", help="Folder holding the bo
 DEFAULT_BOARDS = Path("leaderboards")
 
 
-def friendly(fn: Callable) -> Callable:
-    """The CLI's one-paragraph error reporting (imported late: ffbench.cli imports this module)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from ffbench.cli import friendly_errors
-
-        return friendly_errors(fn)(*args, **kwargs)
-
-    return wrapper
-
-
 def rich_table(table: lb.TextTable, title: str) -> Table:
     view = Table(title=literal(title), caption=literal(table.note) if table.note else None)
     for header, numeric in zip(table.headers, table.numeric):
@@ -68,7 +58,7 @@ def _machine_rows(df: pd.DataFrame) -> list[dict]:
 
 
 @app.command()
-@friendly
+@friendly_errors
 def update(
     results: Annotated[
         list[Path],
@@ -104,9 +94,6 @@ def update(
 
     A newer run of a configuration, seed and metric replaces its rows; every other row stays;
     failed rows are left out. A repeated update changes nothing."""
-    from ffbench.prechecks import check_folder_writable
-    from ffbench.submission.board import results_for_update
-
     check_folder_writable(boards, "leaderboards", "Choose another folder with --boards.")
     log = (lambda message: None) if quiet else (lambda message: err.log(literal(message)))
     with results_for_update(results, allow_deferred, log) as paths:  # a submission: its verified rows
@@ -145,7 +132,7 @@ def update(
 
 
 @app.command()
-@friendly
+@friendly_errors
 def show(
     board: Annotated[
         str | None,
@@ -211,7 +198,7 @@ def show(
 
 
 @app.command()
-@friendly
+@friendly_errors
 def diff(
     old: Annotated[Path, typer.Argument(help="The board (or boards folder) before.", show_default=False)],
     new: Annotated[Path, typer.Argument(help="The board (or boards folder) after.", show_default=False)],
@@ -244,7 +231,7 @@ def diff(
 
 
 @app.command()
-@friendly
+@friendly_errors
 def render(
     boards: BoardsOpt = DEFAULT_BOARDS,
     check: Annotated[
@@ -276,7 +263,7 @@ def render(
 
 
 @app.command()
-@friendly
+@friendly_errors
 def site(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the site into (new, empty, or a former site).")],
     boards: BoardsOpt = DEFAULT_BOARDS,
@@ -289,8 +276,7 @@ def site(
     An index and one page per board: sortable tables (click a header), the figures the metrics
     declare, every seed's values and the provenance on demand. Plain files: open index.html, or
     publish the folder; nothing is fetched at view time."""
-    from ffbench.leaderboard.site import build_site
-    from ffbench.prechecks import check_folder_writable
+    from ffbench.leaderboard.site import build_site  # draws with matplotlib: not loaded at start-up
 
     check_folder_writable(out_dir, "the site", "Choose another folder.")
     built = build_site(out_dir, boards, figures=figures)
@@ -299,17 +285,14 @@ def site(
 
 
 @app.command()
-@friendly
+@friendly_errors
 def suites(as_json: Annotated[bool, typer.Option("--json", help="Suites and their entries as JSON.")] = False) -> None:
     """List the named suites that `ffbench run --suite NAME` runs."""
-    from ffbench.registry import get_registry
-    from ffbench.suites import list_suites
-
     registry = get_registry()
     rows, described = [], []
-    for suite in list_suites():
+    for suite in registry.list_suites():
         try:
-            points = str(len(suite.grid(registry).points))
+            points = str(len(suite_grid(registry, suite).points))
         except FFBenchError as exc:
             points = f"unavailable: {exc}"
         rows.append([suite.name, suite.version, points, ", ".join(suite.metrics), suite.description])

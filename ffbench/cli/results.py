@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from ffbench import results_store
-from ffbench.cli.console import literal, out
-from ffbench.cli.leaderboard import friendly
+from ffbench.cli.console import friendly_errors, literal, out
+from ffbench.prechecks import check_folder_writable
 from ffbench.results import newest_runs
 
 app = typer.Typer(
@@ -19,7 +19,7 @@ app = typer.Typer(
 
 
 @app.command()
-@friendly
+@friendly_errors
 def compact(
     location: Annotated[
         Path, typer.Argument(help="The --out of one or more runs: FILE.parquet or a folder.", show_default=False)
@@ -28,8 +28,6 @@ def compact(
     """Merge the part files a run appended into one: into FILE.parquet (after a run that was
     killed before it could merge them), or into one part file of a folder store. Safe while
     other runs are writing: parts written meanwhile are kept for the next compaction."""
-    from ffbench.prechecks import check_folder_writable
-
     before = results_store.pending_parts(location)  # a file store's: reading merges them already
     rows = len(results_store.read(location))  # clear error for a missing or foreign location
     check_folder_writable(results_store.parts_dir(location), "results", "Compact a copy elsewhere.")
@@ -40,7 +38,7 @@ def compact(
 
 
 @app.command()
-@friendly
+@friendly_errors
 def info(
     location: Annotated[Path, typer.Argument(help="FILE.parquet or a folder store.", show_default=False)],
 ) -> None:

@@ -22,8 +22,11 @@ from ffbench.cli.options import (
 )
 from ffbench.cli.progress import RichReporter
 from ffbench.cli.run_summary import print_next_steps, print_summary
-from ffbench.grid import check_seed_option, expand_grid, split_specs
+from ffbench.errors import FFBenchError
+from ffbench.executors import make_executor
+from ffbench.grid import check_seed_option, expand_grid, split_specs, suite_grid
 from ffbench.prechecks import check_run_outputs
+from ffbench.precision import check_device, check_rules
 from ffbench.registry import get_registry
 from ffbench.results import newest_runs, to_frame
 from ffbench.runner import Runner, RunOptions
@@ -218,14 +221,10 @@ def run(
     quiet: QuietOpt = False,
 ) -> None:
     """Train every point of a grid and compute metrics; append tidy rows with provenance to Parquet."""
-    from ffbench.errors import FFBenchError
-
     check_seed_option(seed or 0, seeds or 1)  # before any grid is built: huge or negative seeds, huge --seeds
     registry = get_registry()
     extra_columns: dict[str, str] = {}
     if suite:
-        from ffbench.suites import get_suite
-
         mixed = [
             flag
             for flag, v in (
@@ -241,15 +240,17 @@ def run(
                 f"--suite {suite} defines its own run points; drop {', '.join(mixed)} "
                 "(--rule NAME keeps only the suite's points of that rule, --metric NAME only that metric)."
             )
-        chosen = get_suite(suite)
+        chosen = registry.get_suite(suite)
         # --seeds N (from --seed, default 0) replaces the suite's seeds; --seed S alone shifts them to S, S+1, ...
         count = seeds or max(len(e.seeds) for e in chosen.entries)
         own_seeds = None if seed is None and seeds is None else tuple(range(seed or 0, (seed or 0) + count))
-        grid = (
-            chosen.grid_of_rules(registry, split_specs(rule), own_seeds) if rule else chosen.grid(registry, own_seeds)
+        grid = suite_grid(
+            registry,
+            chosen,
+            own_seeds,
+            rules=split_specs(rule) if rule else None,
+            metrics=split_specs(metric) if metric else None,
         )
-        if metric:
-            grid.metrics = chosen.only_metrics(grid.metrics, split_specs(metric))
         extra_columns = {"suite": chosen.name, "suite_version": chosen.version}
     else:
         grid = expand_grid(
@@ -277,8 +278,6 @@ def run(
         compile=compile_,
         stack_seeds=stack_seeds,
     )
-    from ffbench.precision import check_device, check_rules
-
     check_device(precision, opts.device)  # bf16 on a CPU: native bfloat16 matmuls, and verified rules only
     check_rules(precision, opts.device, (p.rule for p in grid.points))
     check_run_outputs(opts.out, opts.artifacts_dir, opts.cache.root if cache else None, len(grid.points))
@@ -289,8 +288,6 @@ def run(
         )
     pool = None
     if executor != "local":
-        from ffbench.executors import make_executor
-
         slurm = {
             "queue": slurm_queue,
             "walltime": slurm_walltime,

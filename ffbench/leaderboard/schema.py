@@ -1,4 +1,5 @@
-"""The keys a board is merged and sorted by; its columns and version are in :mod:`ffbench.schema`."""
+"""The keys a board is sorted and aggregated by; its columns, version and units (``CONFIG``, ``UNIT``,
+re-exported here) are in :mod:`ffbench.schema`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import pandas as pd
 from ffbench.errors import FFBenchError
 from ffbench.schema import BOARD_COLUMNS as BOARD_COLUMNS  # re-exported: the one schema module
 from ffbench.schema import BOARD_SCHEMA_KEY, BOARD_SCHEMA_VERSION
+from ffbench.schema import CONFIG as CONFIG  # re-exported: results are read by the same units
+from ffbench.schema import UNIT as UNIT
 
 #: The board's metadata key and version live in the one schema module; the names boards have
 #: always used are kept here.
@@ -17,10 +20,6 @@ SCHEMA_VERSION = BOARD_SCHEMA_VERSION
 
 INDEX_NAME = "README.md"
 
-#: What makes two rows the same configuration (every parameter is inside the ids).
-CONFIG = ["rule_id", "goodness_id", "negatives_id", "dataset_id", "dataset_version", "dataset_hash", "precision"]
-#: The replacement unit: a newer run of a unit replaces all of the unit's rows.
-UNIT = CONFIG + ["seed", "metric_id"]
 #: One aggregated value of a configuration.
 CELL = ["metric_id", "stat", "layer", "class", "class_b"]
 ROW_ORDER = CONFIG + ["seed"] + CELL

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ffbench import results_store
 from ffbench.atomic_write import atomic_paths
 from ffbench.errors import FFBenchError
 from ffbench.leaderboard.merge import Decision, board_rows, config_label, merge
@@ -32,7 +33,6 @@ from ffbench.leaderboard.store import (
 )
 from ffbench.locking import folder_lock
 from ffbench.registry import Registry
-from ffbench.results import read_results
 from ffbench.safe_paths import UnsafePathError
 
 
@@ -162,7 +162,7 @@ def update(
     paths = [Path(p) for p in results_paths]
     if not paths:
         raise FFBenchError("No results files given. Usage: ffbench leaderboard update RESULTS.parquet ...")
-    frames = [(p, read_results(p)) for p in paths]
+    frames = [(p, results_store.read(p)) for p in paths]
     results = pd.concat([f for _, f in frames], ignore_index=True)
     rows = board_rows(results, registry)
     names = _board_names(frames, rows)

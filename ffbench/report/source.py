@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 
 from ffbench import results_store
 from ffbench.errors import FFBenchError
-from ffbench.results import newest_runs, read_results
+from ffbench.leaderboard import aggregate, read_board
+from ffbench.results import newest_runs
 from ffbench.untrusted import check_columns
 
 BOARD_COLUMNS = ("rule", "dataset", "metric", "stat", "layer", "class", "mean", "std", "n")
@@ -37,7 +38,7 @@ def results_rows(path: Path) -> pd.DataFrame:
     """The rows of the results at ``path`` that a report counts: the newest run of each unit
     (:func:`ffbench.results.newest_runs`, the rule ``leaderboard update`` merges by), so a point
     run twice is one seed."""
-    return newest_runs(read_results(path))
+    return newest_runs(results_store.read(path))
 
 
 def read_source(path: Path) -> Source:
@@ -53,8 +54,6 @@ def read_source(path: Path) -> Source:
     except Exception as exc:
         raise FFBenchError(f"{path} is not a readable Parquet file ({exc}).") from None
     if BOARD_SCHEMA_KEY.encode() in (schema.metadata or {}):
-        from ffbench.leaderboard import aggregate, read_board
-
         rows = read_board(path)
         return Source("board", aggregate(rows), rows)
     if "mean" in schema.names and "value" not in schema.names:

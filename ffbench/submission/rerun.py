@@ -16,10 +16,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from ffbench import results_store
 from ffbench.errors import FFBenchError
 from ffbench.grid import Grid, RunPoint, build_components
 from ffbench.registry import Registry
-from ffbench.results import read_results
 from ffbench.runner import Reporter, Runner, RunOptions
 
 
@@ -101,4 +101,4 @@ def rerun(
         )
         log(f"re-running {grid.points[0].label} on {device} with {torch.get_num_threads()} thread(s)")
         Runner(registry, opts, reporter).run(grid)
-        return read_results(opts.out)
+        return results_store.read(opts.out)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ffbench import results_store
 from ffbench.atomic_write import write_text
 from ffbench.provenance import environment
-from ffbench.results import read_results
 from ffbench.submission import checks
 from ffbench.submission.canonical import SubmissionError, check_name
 from ffbench.submission.folder import write_rows
@@ -45,7 +45,7 @@ def submit(results_path: str | os.PathLike, name: str, to: str | os.PathLike = "
     """Write ``<to>/<name>/`` (rows and manifest) from the results at ``results_path``; returns the
     folder. Raises :class:`SubmissionError` naming every refused row, or if the folder exists."""
     name = check_name(name)
-    results = read_results(results_path)
+    results = results_store.read(results_path)
     found = checks.problems(results)
     if found:
         raise SubmissionError(f"{results_path} cannot be submitted; nothing was written", found)

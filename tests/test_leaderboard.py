@@ -445,7 +445,7 @@ def test_markdown_renders_overview_metric_sections_and_provenance(tmp_path):
     assert "## size\n\nNo direction declared: descriptive, not ranked." in text
     assert "| 1 | bp | 3 | 3.000 ± 0 |" in text  # size: layer, configuration, seeds, value
     identity = "`ff[lr=0.1] / l2[threshold=3.0] / wrong-label[resample=false] on fashion-mnist-mini v1 (h1)`"
-    assert f"| ff | {identity} |" in text
+    assert f"- ff: {identity}" in text  # the key: a list (a table of identities scrolls sideways)
     assert "| ff | 0, 1, 2 |" in text and "0123456789ab" in text and "quick@1" in text
     index = (boards / "README.md").read_text()
     board_line = "| [fashion-mnist-mini](fashion-mnist-mini.md) | 2 | 6 | accuracy, size, sparsity |"

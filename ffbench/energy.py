@@ -149,7 +149,7 @@ class NvmlCounter:
 
     def __init__(self, device: torch.device):
         try:
-            import pynvml
+            import pynvml  # optional (nvidia-ml-py, not a dependency): only for a GPU's energy
         except ImportError as exc:
             raise Unavailable("pynvml (package nvidia-ml-py) is not installed") from exc
         self.nvml = pynvml

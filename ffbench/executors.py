@@ -110,7 +110,7 @@ def worker_context(run_id: str) -> RunContext:
     """This Dask worker's :class:`RunContext` for run ``run_id``: made at the run's first task on
     the worker and kept on the worker for its later tasks; a task of another run replaces it (the
     earlier run's datasets are then freed), so runs sharing a cluster never share state."""
-    from distributed import get_worker
+    from distributed import get_worker  # optional: the dask extra
 
     worker = get_worker()
     held = getattr(worker, "ffbench_run_context", None)
@@ -133,7 +133,7 @@ def run_point(
     distributions, exactly as on the client) and the worker's context for ``run_id`` (None: a
     fresh context for this task alone)."""
     if topic:
-        from distributed import get_worker
+        from distributed import get_worker  # optional: the dask extra
 
         get_worker().log_event(topic, task.index)
     if torch_threads:
@@ -214,7 +214,7 @@ class DaskExecutor:
     def start_cluster(self) -> Any:
         """A LocalCluster whose worker processes ignore SIGINT: Ctrl-C in the terminal reaches the
         whole process group, and only the client should handle it (cancel, then close the workers)."""
-        from distributed import LocalCluster
+        from distributed import LocalCluster  # optional: the dask extra
 
         main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None  # inherited by the workers
@@ -234,7 +234,7 @@ class DaskExecutor:
         """The client; starts the cluster (or connects to ``scheduler``) on first use."""
         if self.client is not None:
             return self.client
-        from distributed import Client
+        from distributed import Client  # optional: the dask extra
 
         if self.scheduler:
             try:
@@ -371,7 +371,7 @@ def load_cluster_config(path: Path) -> dict[str, Any]:
         raise FFBenchError(f"No cluster configuration file at {path}.")
     try:
         if path.suffix in (".yaml", ".yml"):
-            import yaml
+            import yaml  # comes with the dask extra (dask depends on pyyaml)
 
             config = yaml.safe_load(path.read_text())
         else:
@@ -424,7 +424,7 @@ def slurm_cluster_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
 def slurm_job_script(config: dict[str, Any], scheduler: str = "tcp://SCHEDULER-ADDRESS:8786") -> str:
     """The batch script each SLURM job runs for ``config`` (dask-jobqueue's ``job_script()``, as
     ``SLURMCluster(...).job_script()`` gives it, but without starting a scheduler or submitting)."""
-    from dask_jobqueue import SLURMCluster
+    from dask_jobqueue import SLURMCluster  # optional: the dask extra
 
     kwargs = slurm_cluster_kwargs(slurm_settings(config))
     kwargs.pop("scheduler_options", None)  # the scheduler's own, not the job's
@@ -442,7 +442,7 @@ class SlurmExecutor(DaskExecutor):
         self.torch_threads = max(1, self.settings["cpus"] // self.settings["processes"])
 
     def start_cluster(self) -> Any:
-        from dask_jobqueue import SLURMCluster
+        from dask_jobqueue import SLURMCluster  # optional: the dask extra
 
         cluster = SLURMCluster(**slurm_cluster_kwargs(self.settings))
         cluster.scale(jobs=self.settings["jobs"])

@@ -33,7 +33,7 @@ def folder_lock(
     if create:
         folder.mkdir(parents=True, exist_ok=True)
     if fcntl is None:
-        from filelock import FileLock, Timeout
+        from filelock import FileLock, Timeout  # only where flock is missing (Windows)
 
         try:
             with FileLock(str(folder / FALLBACK_NAME), timeout=-1 if timeout is None else timeout):

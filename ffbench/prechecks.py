@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ffbench import results_store
 from ffbench.errors import FFBenchError
 
 #: Free space asked for before a run: a floor for results and artifacts plus a per-point share
@@ -66,8 +67,6 @@ def check_free_space(base: Path, needed: int, what: str, fix: str) -> None:
 def check_results_target(out: Path) -> None:
     """``out`` must be a new location in a writable folder, an ffbench results file to append to,
     or a folder store of ffbench part files."""
-    from ffbench import results_store
-
     fix = "Choose another location with --out."
     if out.exists() and not out.is_dir() and out.suffix != ".parquet":
         raise FFBenchError(f"--out {out} is a file that is not .parquet; give a FILE.parquet or a folder. {fix}")

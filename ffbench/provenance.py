@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 import ffbench
+from ffbench.errors import FFBenchError
 
 
 @functools.cache
@@ -49,8 +50,6 @@ def environment() -> dict[str, str | None]:
 
 def resolve_device(name: str) -> torch.device:
     """'auto' -> cuda when available, else cpu; 'cpu'/'cuda'/'cuda:N' as given (checked)."""
-    from ffbench.errors import FFBenchError
-
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():

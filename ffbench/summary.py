@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ffbench.registry import Registry
+from ffbench.errors import FFBenchError
+from ffbench.registry import Registry, get_registry
+from ffbench.report.labels import mean_std, series_labels
+from ffbench.results import headline_flags
 
 ID_COLUMNS = ["rule", "goodness", "negatives", "dataset", "seed"]
 
@@ -22,8 +25,6 @@ def headline_column(metric: str, stat: str, layer) -> str:
 
 def headline_rows(df: pd.DataFrame, registry: Registry | None = None) -> pd.DataFrame:
     """Rows over all classes whose stat is a headline stat of their metric."""
-    from ffbench.results import headline_flags
-
     ok = df[(df["status"] == "ok") & df["class"].isna() & df["class_b"].isna()]
     return ok[headline_flags(ok, registry).to_numpy(dtype=bool)]
 
@@ -110,9 +111,6 @@ def stat_meaning(metric: str, stat: str, registry: Registry | None, recorded_dir
     """One legend line: what the stat of ``metric`` measures (the metric's ``stat_help``, else its
     description) and the direction (``higher_is_better``; for a metric that is not installed, the
     direction the rows recorded)."""
-    from ffbench.errors import FFBenchError
-    from ffbench.registry import get_registry
-
     try:
         cls = (registry or get_registry()).get("metric", metric).cls
     except FFBenchError:
@@ -163,8 +161,6 @@ def stat_rows(
 def run_matrix(df: pd.DataFrame, registry: Registry | None = None) -> StatMatrix:
     """The run summary: a column per run point (short label: what tells the points apart, plus
     the seed where seeds differ), a row per headline stat and layer."""
-    from ffbench.report.labels import series_labels
-
     points = df.groupby("run_id", sort=False).agg(
         **{c: (c, "first") for c in ID_COLUMNS if c in df.columns},
         status=("status", lambda s: "failed" if (s == "failed").any() else "ok"),
@@ -219,8 +215,6 @@ def report_matrix(summary: pd.DataFrame, df: pd.DataFrame, registry: Registry | 
     """``ffbench report``'s terminal table: a column per series (mean ± std over its seeds), a row
     per headline stat and layer. ``summary``: a report builder's summary (series, metric, stat,
     layer, mean, std, headline); ``df``: its rows, with series and ID columns."""
-    from ffbench.report.labels import mean_std
-
     series = list(dict.fromkeys(df["series"]))
     heads = summary[summary["headline"].fillna(False).astype(bool)]
     direction = df.dropna(subset=["higher_is_better"]).drop_duplicates("metric") if "higher_is_better" in df else None

@@ -8,7 +8,9 @@ is also an edge to each package above it that the importer is not itself inside.
 
 An import inside a function hides an edge from this graph, so each one in ffbench/ carries a
 comment saying why it is there (start-up time of the command line, an optional dependency, ...):
-on its own line, or on the line before it or before the run of imports it belongs to.
+on its own line, or on the line before it or before the run of imports it belongs to. None may
+hide a loop: moved to module level, they would make none (a package's lazy attributes,
+``__getattr__`` in its ``__init__``, excepted: they load on first use by design).
 """
 
 from __future__ import annotations
@@ -28,8 +30,12 @@ class Import:
     module: str  # the importer
     line: int
     targets: tuple[str, ...]  # the modules of the package it runs, innermost last
-    in_function: bool
+    function: str  # the outermost function it is in ("": runs when the module is imported)
     commented: bool
+
+    @property
+    def in_function(self) -> bool:
+        return bool(self.function)
 
 
 def module_names(root: Path, package: str) -> dict[str, Path]:
@@ -87,7 +93,7 @@ def imports_of(module: str, path: Path, known: dict[str, Path]) -> list[Import]:
     is_package = path.name == "__init__.py"
     found: list[Import] = []
 
-    def visit(body: list[ast.stmt], in_function: bool) -> None:
+    def visit(body: list[ast.stmt], function: str) -> None:
         run_start = None  # first line of the current run of consecutive imports
         for stmt in body:
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
@@ -95,25 +101,25 @@ def imports_of(module: str, path: Path, known: dict[str, Path]) -> list[Import]:
                 targets = _resolve(stmt, module, is_package, known)
                 if targets:
                     commented = stmt.lineno in anywhere or (run_start - 1) in alone or (stmt.lineno - 1) in alone
-                    found.append(Import(module, stmt.lineno, tuple(targets), in_function, commented))
+                    found.append(Import(module, stmt.lineno, tuple(targets), function, commented))
                 continue
             run_start = None
             if isinstance(stmt, ast.If) and _is_type_checking(stmt.test):
-                visit(stmt.orelse, in_function)  # the TYPE_CHECKING branch never runs
+                visit(stmt.orelse, function)  # the TYPE_CHECKING branch never runs
                 continue
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                visit(stmt.body, True)
+                visit(stmt.body, function or stmt.name)
                 continue
             for field in ("body", "orelse", "finalbody", "handlers", "cases"):
                 for child in getattr(stmt, field, []) or []:
                     if isinstance(child, (ast.excepthandler, ast.match_case)):
-                        visit(child.body, in_function)
+                        visit(child.body, function)
                 if isinstance(getattr(stmt, field, None), list):
                     stmts = [c for c in getattr(stmt, field) if isinstance(c, ast.stmt)]
                     if stmts:
-                        visit(stmts, in_function)
+                        visit(stmts, function)
 
-    visit(tree.body, False)
+    visit(tree.body, "")
     return found
 
 
@@ -128,12 +134,14 @@ def _runs(target: str, importer: str) -> list[str]:
 
 def import_graph(root: Path, package: str = PACKAGE, hoist: bool = False) -> dict[str, set[str]]:
     """Module -> the modules of the package importing it runs; ``hoist``: as if every import
-    inside a function were at module level."""
+    inside a function were at module level, except a package's lazy attributes (``__getattr__``
+    in its ``__init__``, PEP 562), which load a submodule on first use by design."""
     known = module_names(root, package)
     graph: dict[str, set[str]] = {name: set() for name in known}
     for name, path in known.items():
         for imp in imports_of(name, path, known):
-            if hoist or not imp.in_function:
+            lazy_attribute = path.name == "__init__.py" and imp.function == "__getattr__"
+            if not imp.in_function or (hoist and not lazy_attribute):
                 for target in imp.targets:
                     graph[name].update(t for t in _runs(target, name) if t in known and t != name)
     return graph
@@ -193,6 +201,13 @@ def test_ffbench_has_no_import_loop():
     assert not found, f"import loops (modules that import each other, directly or not): {found}"
 
 
+def test_no_import_inside_a_function_holds_a_loop_apart():
+    """Imports inside functions are there for start-up time or optional dependencies, never to
+    hide a loop: moved to the top of their modules, they would make none."""
+    found = loops(import_graph(ROOT, hoist=True))
+    assert not found, f"loops that imports inside functions hold apart: {found}"
+
+
 def test_every_ffbench_import_inside_a_function_says_why():
     missing = uncommented_function_imports(ROOT)
     assert not missing, (
@@ -206,9 +221,8 @@ def test_the_graph_sees_ffbench_as_it_is():
     graph = import_graph(ROOT)
     assert len(graph) > 50 and "ffbench.suites" in graph["ffbench.registry"]
     assert "ffbench.registry" in graph["ffbench.grid"] and "ffbench.grid" not in graph["ffbench.suites"]
-    assert {"ffbench.results"} <= graph["ffbench.results_store"] and "ffbench.results_store" not in graph[
-        "ffbench.results"
-    ]
+    assert "ffbench.results" in graph["ffbench.results_store"]
+    assert "ffbench.results_store" not in graph["ffbench.results"]
 
 
 # -- the checks on hand-made packages --------------------------------------------------------
@@ -237,6 +251,14 @@ def test_a_loop_is_found_and_a_function_level_import_is_not_part_of_the_graph(tm
     assert loops(import_graph(root)) == []
     assert loops(import_graph(root, hoist=True)) == [["ffbench.a", "ffbench.b"]]  # held apart by b.f's import
     assert uncommented_function_imports(root) == ["ffbench/b.py:4"]
+
+
+def test_only_a_package_lazy_attribute_may_hold_a_loop_apart(tmp_path):
+    lazy = "def __getattr__(name):\n    from ffbench.b import f  # on first use\n"
+    root = write_package(tmp_path, {"__init__.py": "", "a.py": lazy, "b.py": "import ffbench.a\n"})
+    assert loops(import_graph(root, hoist=True)) == [["ffbench.a", "ffbench.b"]]  # a module's __getattr__
+    root = write_package(tmp_path, {"__init__.py": lazy, "a.py": "", "b.py": "import ffbench\n"})
+    assert loops(import_graph(root, hoist=True)) == []  # the package's: PEP 562, loaded on first use
 
 
 def test_importing_a_submodule_runs_its_package_and_type_checking_imports_do_not_run(tmp_path):

@@ -11,11 +11,14 @@ import torch
 import typer
 from rich.table import Table
 
+from ffbench.bench import bench_case, build_case, compare_quality, synthetic_bundle
 from ffbench.cli.console import err, out, print_json
 from ffbench.cli.examples import examples_epilog
 from ffbench.cli.options import Clock, DeviceOpt, PrecisionOpt
 from ffbench.errors import FFBenchError
 from ffbench.grid import split_specs
+from ffbench.precision import check_device
+from ffbench.registry import get_registry
 from ffbench.untrusted import literal
 
 EXAMPLES = examples_epilog(
@@ -135,10 +138,6 @@ def bench(
     GFLOP/s and its ratio to a dense matmul peak measured in the same run and precision, peak memory,
     and the speed-up over the same rule written the usual way, timed in the same run
     (benchmarks/README.md)."""
-    from ffbench.bench import bench_case, build_case, compare_quality, synthetic_bundle
-    from ffbench.precision import check_device
-    from ffbench.registry import get_registry
-
     check_device(precision, device)  # bf16 on a CPU: only with native bfloat16 matmuls (timing: any rule)
     if precision == "tf32":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True

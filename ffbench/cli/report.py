@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from ffbench.cli.console import err, literal, out
+from ffbench.cli.tables import print_matrix
+from ffbench.prechecks import check_folder_writable
 
 
 def report(
@@ -41,9 +43,8 @@ def report(
     accuracy vs sparsity), plus each metric's headline bars, and an index.html that shows them with
     the run's configuration and provenance. A figure that cannot be drawn (metric not run, plugin
     not installed, data missing) is listed with the reason."""
-    from ffbench.prechecks import check_folder_writable
-    from ffbench.report import build_report
-    from ffbench.report.build import default_out
+    # drawing loads matplotlib: only when a report is drawn, not at the command line's start-up
+    from ffbench.report.build import build_report, default_out
 
     check_folder_writable(out_dir or default_out(results), "the report", "Choose another folder with --out.")
     built = build_report(results, out_dir, class_name)
@@ -53,8 +54,7 @@ def report(
     if skipped:
         err.log(literal("skipped: " + "; ".join(skipped)), highlight=False)
     err.log(literal(f"{len(built.files)} figure(s) written to {built.out}"), highlight=False)
-    from ffbench.cli.tables import print_matrix
-    from ffbench.report.terminal import headline_matrix
+    from ffbench.report.terminal import headline_matrix  # loads the report's matplotlib, as above
 
     print_matrix(out, headline_matrix(results))  # the headline numbers, fitted to the terminal
     out.print(literal(built.index), highlight=False, soft_wrap=True)

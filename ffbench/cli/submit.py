@@ -3,6 +3,7 @@ re-running a seed the verifier draws (docs/submitting.md)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -10,9 +11,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ffbench.atomic_write import write_text
 from ffbench.cli.console import err, out, print_json
 from ffbench.cli.examples import examples_epilog
 from ffbench.cli.options import DataDirOpt, DeviceOpt, DownloadOpt, QuietOpt
+from ffbench.cli.progress import RichReporter
+from ffbench.submission import record as rec
+from ffbench.submission.manifest import MANIFEST_FILE, RECORD_FILE
+from ffbench.submission.submit import submit as make
+from ffbench.submission.verify import verify as run_verify
 
 SUBMIT_EXAMPLES = examples_epilog(
     ("write submissions/my-rule-fashion/ from your results", "ffbench submit results.parquet --name my-rule-fashion"),
@@ -37,12 +44,7 @@ def submit(
 
     Refuses failed rows, rows run from a modified checkout (dirty git sha) and incomplete
     configurations (a seed or a metric the others have), naming each."""
-    from ffbench.submission.manifest import MANIFEST_FILE
-    from ffbench.submission.submit import submit as make
-
     folder = make(results, name, to)
-    import json
-
     manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
     summary = [
         {
@@ -127,11 +129,6 @@ def verify(
 
     Exit code 0 when verified or deferred (too costly for --budget; never counted as verified),
     1 when it failed."""
-    from ffbench.cli.progress import RichReporter
-    from ffbench.submission import record as rec
-    from ffbench.submission.manifest import RECORD_FILE
-    from ffbench.submission.verify import verify as run_verify
-
     log = (lambda message: None) if quiet else (lambda message: err.log(escape(message)))
     with RichReporter(quiet=quiet) as reporter:
         record = run_verify(
@@ -150,8 +147,6 @@ def verify(
     target = record_path or folder / RECORD_FILE
     rec.write(record, target)
     if summary is not None:
-        from ffbench.atomic_write import write_text
-
         write_text(summary, rec.markdown(record))
     if as_json:
         print_json(record)

@@ -30,6 +30,7 @@ from ffbench.leaderboard.render import leader
 from ffbench.leaderboard.schema import CONFIG
 from ffbench.leaderboard.store import list_boards, read_board
 from ffbench.leaderboard.tables import TextTable
+from ffbench.report.build import build_report
 
 #: A file in OUT that marks it as a site ffbench wrote (so a rebuild may replace it).
 MARKER = ".ffbench-site"
@@ -220,8 +221,6 @@ def _section_html(sec: Section, figures: list[str]) -> list[str]:
 
 def _figures(board_path: Path, out: Path, stem: str) -> tuple[list[str], list[str], int]:
     """The board report's figures copied to ``out/stem/``: (HTML per figure section, notes, count)."""
-    from ffbench.report import build_report
-
     with tempfile.TemporaryDirectory() as tmp:
         report = build_report(board_path, Path(tmp) / "report")
         target = out / stem

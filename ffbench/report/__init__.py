@@ -15,7 +15,7 @@ __all__ = ["Report", "build_report", "default_out"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from ffbench.report import build
+        from ffbench.report import build  # on first use: build loads matplotlib (see above)
 
         return getattr(build, name)
     raise AttributeError(f"module 'ffbench.report' has no attribute {name!r}")

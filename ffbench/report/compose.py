@@ -13,15 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from matplotlib.figure import Figure
 
 from ffbench.errors import CollisionError, FFBenchError
+from ffbench.registry import Registry, get_registry
 from ffbench.report.figure_api import FigureSpec, NotDrawn
-
-if TYPE_CHECKING:
-    from ffbench.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -39,8 +37,6 @@ def declared_figures(
     """The figures of the metrics ``present`` in the data (and, with ``installed``, of every other
     installed metric), and notes on the metrics whose figures cannot be known. ``taken``: file
     stems already used (a figure whose name is taken is prefixed with its metric's name)."""
-    from ffbench.registry import get_registry
-
     registry = registry or get_registry()
     present = list(dict.fromkeys(present))
     names = present + ([n for n in registry.names("metric") if n not in present] if installed else [])

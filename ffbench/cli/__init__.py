@@ -13,6 +13,7 @@ import ffbench
 from ffbench.cli import cache as cache_cmd
 from ffbench.cli import leaderboard as leaderboard_cmd
 from ffbench.cli import results as results_cmd
+from ffbench.cli.bench import EXAMPLES as BENCH_EXAMPLES
 from ffbench.cli.bench import bench
 from ffbench.cli.console import friendly_errors
 from ffbench.cli.plugin_commands import add_plugin_commands
@@ -34,7 +35,7 @@ app = typer.Typer(
 app.command(epilog=EXAMPLES)(friendly_errors(run))
 app.command()(friendly_errors(plugins))
 app.command()(friendly_errors(report))
-app.command()(friendly_errors(bench))
+app.command(epilog=BENCH_EXAMPLES)(friendly_errors(bench))
 app.command(epilog=SUBMIT_EXAMPLES)(friendly_errors(submit))
 app.command(epilog=SUBMIT_EXAMPLES)(friendly_errors(verify))
 app.add_typer(cache_cmd.app, name="cache")

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from ffbench.atomic_write import write_text
@@ -20,6 +19,7 @@ from ffbench.submission import record as rec
 from ffbench.submission.manifest import MANIFEST_FILE, RECORD_FILE
 from ffbench.submission.submit import submit as make
 from ffbench.submission.verify import verify as run_verify
+from ffbench.untrusted import literal
 
 SUBMIT_EXAMPLES = examples_epilog(
     ("write submissions/my-rule-fashion/ from your results", "ffbench submit results.parquet --name my-rule-fashion"),
@@ -59,20 +59,20 @@ def submit(
     if as_json:
         print_json({"folder": str(folder), "rows_sha256": manifest["rows_sha256"], "configurations": summary})
         return
-    table = Table(title=escape(f"Submission {folder}"))
+    table = Table(title=literal(f"Submission {folder}"))
     for col in ("configuration", "dataset", "seeds", "metrics", "rows"):
         table.add_column(col, justify="right" if col == "rows" else "left", overflow="fold")
     for s in summary:
         table.add_row(
-            escape(str(s["configuration"])),
-            escape(str(s["dataset"])),
+            literal(str(s["configuration"])),
+            literal(str(s["dataset"])),
             ", ".join(map(str, s["seeds"])),
-            escape(", ".join(s["metrics"])),
+            literal(", ".join(s["metrics"])),
             str(s["rows"]),
         )
     out.print(table)
     err.print(
-        escape(
+        literal(
             f"Next: ffbench verify {folder}  (then open a pull request adding {folder}/ with "
             "manifest.json and rows.parquet; CI writes verification.json)"
         ),
@@ -129,7 +129,7 @@ def verify(
 
     Exit code 0 when verified or deferred (too costly for --budget; never counted as verified),
     1 when it failed."""
-    log = (lambda message: None) if quiet else (lambda message: err.log(escape(message)))
+    log = (lambda message: None) if quiet else (lambda message: err.log(literal(message)))
     with RichReporter(quiet=quiet) as reporter:
         record = run_verify(
             folder,
@@ -151,7 +151,7 @@ def verify(
     if as_json:
         print_json(record)
     else:
-        table = Table(title=escape(f"ffbench verify {folder}: {record['status']}"), caption=escape(record["reason"]))
+        table = Table(title=literal(f"ffbench verify {folder}: {record['status']}"), caption=literal(record["reason"]))
         for col in ("configuration", "drawn seed", "status", "comparison", "values", "reason"):
             table.add_column(col, overflow="fold")
         for c in record["configurations"]:
@@ -159,17 +159,22 @@ def verify(
             if c["mode"] == "exact":
                 mode += ", identical" if c["identical"] else ", not identical"
             table.add_row(
-                escape(c["label"]), str(c["drawn_seed"]), c["status"], mode, str(len(c["values"])), escape(c["reason"])
+                literal(c["label"]),
+                str(c["drawn_seed"]),
+                c["status"],
+                mode,
+                str(len(c["values"])),
+                literal(c["reason"]),
             )
         out.print(table)
         for problem in record["integrity"]:
-            err.print(escape(f"integrity: {problem}"), highlight=False, soft_wrap=True)
+            err.print(literal(f"integrity: {problem}"), highlight=False, soft_wrap=True)
         for d in record["distributions"]:
             if not d["ok"]:
                 err.print(
-                    escape(f"distribution {d['name']}=={d['version']}: installed {d['installed']}"), highlight=False
+                    literal(f"distribution {d['name']}=={d['version']}: installed {d['installed']}"), highlight=False
                 )
         if not quiet:
-            err.log(escape(f"record written to {target}"))
+            err.log(literal(f"record written to {target}"))
     if record["status"] == "failed":
         raise typer.Exit(1)

@@ -39,6 +39,7 @@ from ffbench.compat import require_compatible
 from ffbench.contracts import (
     DatasetBundle,
     DataSplit,
+    Evaluation,
     Goodness,
     LearningRule,
     NegativeGenerator,
@@ -419,8 +420,6 @@ def compare_quality(
 ) -> list[dict[str, Any]]:
     """Train ``seeds`` seeds with the fast path and with the baseline on real data and return one
     row per (path, seed): the first headline stat of each metric (overall, and per layer)."""
-    from ffbench.contracts import Evaluation
-
     if not case.has_baseline:
         raise FFBenchError(
             f"--quality compares a rule with its straightforward baseline; {case.label} has none "

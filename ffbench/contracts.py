@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from ffbench.compat import default_refusal, require_compatible
 from ffbench.component import Component
+from ffbench.errors import TrainingDivergedError
 
 if TYPE_CHECKING:
     from ffbench.report.figure_api import FigureSpec
@@ -146,8 +147,6 @@ class TrainContext:
         point (reason in the ``error`` column) that is never cached nor admitted to a board."""
         value = torch.as_tensor(loss)
         if not bool(torch.isfinite(value).all()):
-            from ffbench.errors import TrainingDivergedError
-
             at = f" at {where}" if where else ""
             raise TrainingDivergedError(
                 f"training diverged{at}: the loss is {value.detach().flatten().tolist()[:4]} (not finite); "

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -41,6 +42,7 @@ from typing import Any
 
 import torch
 
+from ffbench.cache import ModelCache
 from ffbench.compat import pair_refusal, require_compatible
 from ffbench.component import Component, Param, format_value, parse_spec
 from ffbench.contracts import (
@@ -61,8 +63,8 @@ from ffbench.contracts import (
     TrainingVariant,
 )
 from ffbench.errors import DatasetNotFoundError, IncompatibleError, ParameterError
-from ffbench.provenance import device_label
-from ffbench.registry import NAME_PATTERN, get_registry
+from ffbench.provenance import device_label, training_closure
+from ffbench.registry import NAME_PATTERN, collision_message, get_registry
 from ffbench.training_record import MeasureTraining, TrainingRecord, count_flops
 
 __all__ = [
@@ -429,8 +431,6 @@ def declares_contract(s: Subject) -> None:
 @_check()
 def name_not_taken(s: Subject) -> None:
     """No other installed plugin registers a different class under the same kind and name."""
-    from ffbench.registry import collision_message, get_registry
-
     registry = get_registry()
     kind, name = s.cls.kind, s.cls.name
     entries = registry.collisions.get((kind, name))
@@ -744,11 +744,6 @@ def deterministic_training(s: Subject) -> None:
 def trained_model_picklable(s: Subject) -> None:
     """The trained model survives the model cache: saved with torch.save and loaded back with
     weights_only=True, rebuilding only classes of the modules the components train with."""
-    import tempfile
-
-    from ffbench.cache import ModelCache
-    from ffbench.provenance import training_closure
-
     model, bundle = train(s), harness_bundle(s.harness)
     trusted = training_closure(*(type(c) for c in training_setup(s) if c is not None))
     problems: list[str] = []

@@ -251,9 +251,11 @@ def ranking_table(study: str, board: str | None = None, version: str | None = No
     return "\n".join(out).rstrip()
 
 
-#: The goodness study at the protocol's width: the suite that trains 4 x 2 000 on the embedded data,
-#: beside the CPU slice's 4 x 500, for sumsq and the three functions the study reports collapsing.
-WIDTH_SUITES = {500: "goodness-study-cpu", 2000: "goodness-study-mini"}
+#: The goodness study at the protocol's width: 4 x 2 000 on the embedded data (the rule of the CPU
+#: slice with width=2000, run point by point), beside the slice's 4 x 500, for sumsq and the three
+#: functions the study reports collapsing.
+WIDTH_SLICE = "goodness-study-cpu"
+WIDTHS = (500, 2000)
 WIDTH_GOODNESS = ("sumsq", "gs-oja", "gs-outlier-trimmed", "gs-bcm")
 WIDTH_COLUMNS = [
     ("probe L2-4", "linear-probe", "concat_accuracy", None, "{:.3f}"),
@@ -262,14 +264,20 @@ WIDTH_COLUMNS = [
 ]
 
 
-def _suite_rows(board: str, suite: str) -> pd.DataFrame:
+def _width_rows(board: str) -> dict[int, pd.DataFrame]:
+    """Width -> the board's rows of the slice's rule at that width (the slice's latest version)."""
     df = pd.read_parquet(board)
-    rows = df[(df["suite"] == suite) & df["class"].isna() & df["class_b"].isna()]
-    if not rows.empty:
-        rows = rows[rows["suite_version"] == max(rows["suite_version"].dropna(), key=int)]
-    rows = rows.assign(_component=rows["goodness"].astype("string").str.split("[").str[0])
-    rows.attrs["study"] = "width"
-    return rows
+    df = df[df["class"].isna() & df["class_b"].isna()]
+    tagged = df[df["suite"] == WIDTH_SLICE]
+    tagged = tagged[tagged["suite_version"] == max(tagged["suite_version"].dropna(), key=int)]
+    rule = tagged["rule_id"].iloc[0]
+    out = {}
+    for width in WIDTHS:
+        rows = df[df["rule_id"] == rule.replace("width=500", f"width={width}")]
+        if width == 500:
+            rows = tagged
+        out[width] = rows.assign(_component=rows["goodness"].astype("string").str.split("[").str[0])
+    return out
 
 
 def width_table(board: str | None = None) -> str:
@@ -277,8 +285,7 @@ def width_table(board: str | None = None) -> str:
     same embedded data and training, mean ± std over seeds; the last column: the dead-fraction
     layers where the two widths are separated (Welch t: different widths are different networks,
     so seeds do not pair), with the direction."""
-    board = board or BOARDS["goodness"]
-    by_width = {w: _suite_rows(board, suite) for w, suite in WIDTH_SUITES.items()}
+    by_width = _width_rows(board or BOARDS["goodness"])
     heads = ["goodness", "width", "seeds", *(c[0] for c in WIDTH_COLUMNS), "dead fraction, 2 000 vs 500"]
     lines = [f"| {' | '.join(heads)} |", "|---" * len(heads) + "|"]
     for comp in WIDTH_GOODNESS:

@@ -36,6 +36,16 @@ def test_docs_studies_tables_match_the_committed_boards(study, versions, compone
         assert st.ranking_table(study, board, version) in doc
 
 
+def test_docs_studies_width_table_matches_the_committed_board():
+    st = load_script()
+    doc = (ROOT / "docs" / "studies.md").read_text(encoding="utf-8")
+    table = st.width_table(str(ROOT / st.BOARDS["goodness"]))
+    rows = table.splitlines()[2:]
+    assert [r.split(" | ")[1] for r in rows] == ["500", "2000"] * len(st.WIDTH_GOODNESS)
+    assert all(int(r.split(" | ")[2]) >= 1 for r in rows)  # every width has rows on the board
+    assert table in doc, "docs/studies.md is missing the width table (python scripts/study_tables.py goodness-width)"
+
+
 def test_separated_is_the_boards_paired_test_on_hand_made_seeds():
     st = load_script()
     s = pd.Series

@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from ffbench import results_store
+from ffbench.compat import refusal
 from ffbench.errors import FFBenchError
 from ffbench.grid import Grid, RunPoint, build_components
 from ffbench.registry import Registry
@@ -57,8 +58,8 @@ def rebuild(registry: Registry, identity: dict, metric_ids: list[str], seed: int
         raise RebuildError(
             f"rule {rule.short_identity} reads goodness/negatives differently here from the submitted rows"
         )
-    ok, reason = rule.accepts(goodness, negatives)
-    if not ok:
+    reason = refusal(rule, goodness, negatives)
+    if reason is not None:
         raise RebuildError(f"rule {rule.short_identity} refuses this goodness and negatives here: {reason}")
     return Grid(points=[RunPoint(rule, goodness, negatives, dataset, seed, preset)], metrics=metrics)
 

@@ -84,3 +84,22 @@ def result_row(
         "suite_version": "1",
         **extra,
     }
+
+
+def small_grid(**kw):
+    """``expand_grid`` on the embedded data with ff / l2 / wrong-label, quick preset, seed 0, accuracy;
+    keyword arguments replace any of those axes."""
+    from ffbench.grid import expand_grid
+    from ffbench.registry import get_registry
+
+    args = dict(
+        rules=["ff"],
+        goodness=["l2"],
+        negatives=["wrong-label"],
+        datasets=["fashion-mnist-mini"],
+        metrics=["accuracy"],
+        seeds=[0],
+        params=[],
+        preset="quick",
+    )
+    return expand_grid(get_registry(), **{**args, **kw})

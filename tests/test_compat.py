@@ -4,32 +4,19 @@ error type from the grid, `ffbench bench`, the conformance kit and a rule's fit,
 targets that two kinds share."""
 
 import pytest
+from conftest import small_grid as grid
 from typer.testing import CliRunner
 
 from ffbench.bench import build_case
 from ffbench.cli import app
 from ffbench.compat import partners, refusal, require_compatible
 from ffbench.errors import IncompatibleError, ParameterError
-from ffbench.grid import expand_grid
 from ffbench.registry import Entry, get_registry
 from ffbench.testing import Harness, NotApplicable, Subject, training_setup
 
 
 def build(kind, spec):
     return get_registry().build(kind, spec)
-
-
-def grid(**kw):
-    args = dict(
-        rules=["ff"],
-        goodness=["l2"],
-        negatives=["wrong-label"],
-        datasets=["fashion-mnist-mini"],
-        metrics=["accuracy"],
-        seeds=[0],
-        preset="quick",
-    )
-    return expand_grid(get_registry(), **{**args, **kw})
 
 
 def words(text):

@@ -1,25 +1,10 @@
 """Grid expansion: component lists, --param axes, seeds, compatibility, unknown names."""
 
 import pytest
+from conftest import small_grid as grid
 
 from ffbench.errors import IncompatibleError, ParameterError, UnknownComponentError
-from ffbench.grid import expand_grid
 from ffbench.registry import get_registry
-
-
-def grid(**kw):
-    args = dict(
-        rules=["ff"],
-        goodness=["l2"],
-        negatives=["wrong-label"],
-        datasets=["fashion-mnist-mini"],
-        metrics=["accuracy"],
-        seeds=[0],
-        params=[],
-        preset="quick",
-    )
-    args.update(kw)
-    return expand_grid(get_registry(), **args)
 
 
 def test_grid_is_the_product_of_axes():

@@ -33,6 +33,8 @@ from ffbench.leaderboard.separation import MIN_SEEDS, compare
 ROOT = Path(__file__).resolve().parent.parent
 PAPER_BOARD = ROOT / "leaderboards" / "fashion-mnist.parquet"
 MINI_BOARD = ROOT / "leaderboards" / "fashion-mnist-mini.parquet"
+SWEEP_BOARD = ROOT / "leaderboards" / "quick-preset-sweep" / "fashion-mnist-mini.parquet"
+CONDITIONS_BOARD = ROOT / "leaderboards" / "layer1-conditions" / "fashion-mnist-mini.parquet"
 AUTHORS = ROOT / "docs" / "reference" / "tosato-fashion-mnist-runs.csv"
 DOCS = (
     ROOT / "README.md",
@@ -422,17 +424,70 @@ def main_job() -> str:
     return f"**{acc[0]:.3f}** (seeds 0-{max(acc)}: {mean_std(acc)})."
 
 
-def _zoo_table_module():
+def _script(name: str):
+    """The module of scripts/NAME.py (each table script prints its own table from a board)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("zoo_table", ROOT / "scripts" / "zoo_table.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 def zoo_table() -> str:
-    return _zoo_table_module().table(str(MINI_BOARD))
+    return _script("zoo_table").table(str(MINI_BOARD))
+
+
+# -- the quick preset's sweep and the layer-1 conditions (docs/science.md) --------------------------
+
+
+def quick_sweep() -> str:
+    return _script("quick_preset_sweep").table(str(SWEEP_BOARD))
+
+
+def quick_chosen() -> str:
+    """Each rule's quick preset as the registry defines it, against its paper preset on the sweep's board."""
+    from ffbench.grid import expand_grid
+    from ffbench.registry import get_registry
+
+    sweep = _script("quick_preset_sweep")
+    agg = sweep.summary(str(SWEEP_BOARD))
+    lines = []
+    for rule in ("ff", "bp", "bp-ff"):
+        grid = expand_grid(
+            get_registry(),
+            rules=[rule],
+            goodness=["l2"],
+            negatives=["wrong-label"],
+            datasets=["fashion-mnist-mini"],
+            metrics=["accuracy"],
+            seeds=[0],
+            preset="quick",
+        )
+        rule_id = grid.points[0].rule.identity
+        keys = [k for k in agg.index if k[1] == rule_id and k[2] == "quick"]
+        if not keys:
+            lines.append(f"- **{rule}**: its quick preset (`{rule_id}`) is not on the sweep's board.")
+            continue
+        block = agg.loc[[k for k in agg.index if k[0] == keys[0][0]]]
+        gap = sweep.paper_gap(block, keys[0])
+        r = agg.loc[keys[0]]
+        n = int(r[("accuracy", "count")])
+        acc = f"{r[('accuracy', 'mean')]:.3f}" + (f" ± {r[('accuracy', 'std')]:.3f}" if n > 1 else "")
+        where = (
+            "no paper-preset row"
+            if gap is None
+            else (
+                f"per-layer Hoyer gap to the paper preset {' / '.join(f'{v:.3f}' for v in gap[1].values())} "
+                f"(largest {gap[0]:.3f}, target 0.08)"
+            )
+        )
+        lines.append(f"- **{rule}** `{r[('spec', '')]}` ({plural(n, 'seed')}): accuracy {acc}; {where}.")
+    return "\n".join(lines)
+
+
+def layer1_conditions() -> str:
+    return _script("layer1_conditions").table(str(CONDITIONS_BOARD))
 
 
 ZOO_RANKED = (
@@ -455,7 +510,7 @@ def ranks(per_config: dict[str, dict[int, float]]) -> list[tuple[int, str, float
 
 def zoo_ranks() -> str:
     """Per headline statistic, the zoo's rules grouped by rank (ties share a rank)."""
-    zoo = _zoo_table_module()
+    zoo = _script("zoo_table")
     df = board(MINI_BOARD)
     tagged = df[df["suite"] == "zoo"]
     latest = max(tagged["suite_version"].dropna(), key=int)
@@ -556,6 +611,9 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "control-verdicts": control_verdicts,
     "zoo-table": zoo_table,
     "zoo-ranks": zoo_ranks,
+    "quick-sweep": quick_sweep,
+    "quick-chosen": quick_chosen,
+    "layer1-conditions": layer1_conditions,
 }
 
 BLOCK = re.compile(r"(<!-- numbers:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /numbers:(?P=name) -->)", re.S)

@@ -10,7 +10,9 @@ setting, and each layer's distance to the paper-preset value.
     python scripts/quick_preset_sweep.py --sample 2 --out sweep2.parquet      # sample 2 (needs Debian's fashion-mnist)
     python scripts/quick_preset_sweep.py --out sweep.parquet --table-only     # just the table
 
-Every run appends to ``--out`` with ``--resume``, so an interrupted sweep continues.
+Every run appends to ``--out`` with ``--resume``, so an interrupted sweep continues. The table
+reads a results file or a board (``ffbench leaderboard update``): docs/science.md prints it from
+the committed board leaderboards/quick-preset-sweep/ (scripts/doc_numbers.py).
 """
 
 from __future__ import annotations
@@ -50,16 +52,46 @@ def run(args: list[str]) -> None:
     subprocess.run(["ffbench", "run", *args], check=False)
 
 
-def table(path: str) -> str:
+def per_seed(path: str) -> pd.DataFrame:
+    """Accuracy and per-layer Hoyer of every (dataset, rule, preset, seed); a board has no status
+    column (it holds ok rows only), a results file keeps its failed points out here."""
     df = pd.read_parquet(path)
-    df = df[(df["status"] == "ok") & df["class"].isna() & df["class_b"].isna()]
-    df = df[df["stat"].isin(["accuracy", "sparsity"])]
-    df["col"] = [s if pd.isna(l) else f"{s} L{int(l)}" for s, l in zip(df["stat"], df["layer"])]
-    per_seed = df.pivot_table(
-        index=["dataset", "rule", "preset", "seed"], columns="col", values="value", aggfunc="last"
+    if "status" in df.columns:
+        df = df[df["status"] == "ok"]
+    df = df[df["class"].isna() & df["class_b"].isna() & df["stat"].isin(["accuracy", "sparsity"])].copy()
+    df = df[(df["stat"] != "accuracy") | (df["metric"] == "accuracy")]
+    df["col"] = [s if pd.isna(layer) else f"{s} L{int(layer)}" for s, layer in zip(df["stat"], df["layer"])]
+    # rows sorted by start time: a unit measured twice (a resumed or rerun point) keeps its newest value
+    df = df.sort_values("started_at") if "started_at" in df.columns else df
+    return df.pivot_table(
+        index=["dataset", "rule_id", "rule", "preset", "seed"], columns="col", values="value", aggfunc="last"
     ).reset_index()
-    cols = [c for c in per_seed.columns if c.startswith(("accuracy", "sparsity"))]
-    agg = per_seed.groupby(["dataset", "rule", "preset"])[cols].agg(["mean", "std", "count"])
+
+
+def summary(path: str) -> pd.DataFrame:
+    """Seed mean, std and count of each column per (dataset, rule_id, preset), with the typed spec."""
+    seeds = per_seed(path)
+    cols = [c for c in seeds.columns if c.startswith(("accuracy", "sparsity"))]
+    agg = seeds.groupby(["dataset", "rule_id", "preset"])[cols].agg(["mean", "std", "count"])
+    agg[("spec", "")] = seeds.groupby(["dataset", "rule_id", "preset"])["rule"].first()
+    return agg
+
+
+def paper_gap(block: pd.DataFrame, key: tuple) -> tuple[float, dict[str, float]] | None:
+    """Largest and per-layer absolute Hoyer distance of ``key``'s row to its rule's paper preset."""
+    base = key[1].split("[")[0]
+    ref = block[[k[1].split("[")[0] == base and k[2] == "paper" for k in block.index]]
+    if key[2] == "paper" or not len(ref):
+        return None
+    cols = [c for c in block.columns.get_level_values(0).unique() if c.startswith("sparsity")]
+    per_layer = {c: abs(block.loc[key, (c, "mean")] - ref.iloc[0][(c, "mean")]) for c in cols}
+    return max(per_layer.values()), per_layer
+
+
+def table(path: str) -> str:
+    """One Markdown table per dataset: every setting's seed mean ± std and its gap to the paper preset."""
+    agg = summary(path)
+    cols = [c for c in agg.columns.get_level_values(0).unique() if c.startswith(("accuracy", "sparsity"))]
     lines = []
     for dataset, block in agg.groupby(level=0):
         lines += [
@@ -67,16 +99,17 @@ def table(path: str) -> str:
             "| rule | preset | seeds | " + " | ".join(cols) + " | max abs Hoyer diff to paper |",
             "|---" * (len(cols) + 4) + "|",
         ]
-        for (_, rule, preset), r in block.iterrows():
-            base = rule.split("[")[0]
-            ref = block[[k[1].split("[")[0] == base and k[2] == "paper" for k in block.index]]
+        order = sorted(block.index, key=lambda k: (k[1].split("[")[0], k[2] != "paper", block.loc[k, ("spec", "")]))
+        for key in order:
+            r = block.loc[key]
             cells = [f"{r[(c, 'mean')]:.3f} ± {0 if pd.isna(r[(c, 'std')]) else r[(c, 'std')]:.3f}" for c in cols]
-            diff = ""
-            if preset != "paper" and len(ref):
-                d = [abs(r[(c, "mean")] - ref.iloc[0][(c, "mean")]) for c in cols if c.startswith("sparsity")]
-                diff = f"{max(d):.3f}"
-            lines.append(f"| {rule} | {preset} | {int(r[(cols[0], 'count')])} | " + " | ".join(cells) + f" | {diff} |")
-    return "\n".join(lines)
+            gap = paper_gap(block, key)
+            lines.append(
+                f"| {r[('spec', '')]} | {key[2]} | {int(r[(cols[0], 'count')])} | "
+                + " | ".join(cells)
+                + f" | {'' if gap is None else f'{gap[0]:.3f}'} |"
+            )
+    return "\n".join(lines).lstrip("\n")
 
 
 def main() -> None:

@@ -14,7 +14,9 @@ from ffbench import leaderboard as lb
 from ffbench.results_store import append_and_compact
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = [ROOT / "leaderboards", ROOT / "leaderboards" / "goodness-study", ROOT / "leaderboards" / "negatives-study"]
+BOARDS = ROOT / "leaderboards"
+#: the main boards and every study's folder of boards
+FOLDERS = [BOARDS, *sorted(f for f in BOARDS.iterdir() if f.is_dir() and any(f.glob("*.parquet")))]
 PAGES = [p for folder in FOLDERS for p in sorted(folder.glob("*.md")) if p.name not in ("README.md", "SCHEMA.md")]
 #: The most columns a Markdown table may have and still fit a 1280 px screen.
 MAX_COLUMNS = 10
@@ -38,8 +40,11 @@ def tables(text: str) -> dict[str, list[list[str]]]:
 
 
 def test_there_are_committed_pages():
-    assert {p.parent.name for p in PAGES} == {"leaderboards", "goodness-study", "negatives-study"}
-    assert len(PAGES) == 4
+    assert {"leaderboards", "goodness-study", "negatives-study"} <= {p.parent.name for p in PAGES}
+    for folder in FOLDERS:  # one page per board
+        assert sorted(p.stem for p in folder.glob("*.parquet")) == sorted(
+            p.stem for p in PAGES if p.parent == folder
+        ), folder.name
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)

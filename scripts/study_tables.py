@@ -282,11 +282,11 @@ def _width_rows(board: str) -> dict[int, pd.DataFrame]:
 
 def width_table(board: str | None = None) -> str:
     """Per goodness function, the CPU slice (width 500) beside the protocol's width (2 000) on the
-    same embedded data and training, mean ± std over seeds; the last column: the dead-fraction
-    layers where the two widths are separated (Welch t: different widths are different networks,
-    so seeds do not pair), with the direction."""
+    same embedded data and training, mean ± std over seeds; the last column: the columns in which
+    the two widths are separated (Welch t: different widths are different networks, so seeds do
+    not pair), with the direction."""
     by_width = _width_rows(board or BOARDS["goodness"])
-    heads = ["goodness", "width", "seeds", *(c[0] for c in WIDTH_COLUMNS), "dead fraction, 2 000 vs 500"]
+    heads = ["goodness", "width", "seeds", *(c[0] for c in WIDTH_COLUMNS), "2 000 vs 500 (Welch t)"]
     lines = [f"| {' | '.join(heads)} |", "|---" * len(heads) + "|"]
     for comp in WIDTH_GOODNESS:
         for width, rows in by_width.items():
@@ -306,13 +306,13 @@ def _width_values(rows: pd.DataFrame, comp: str, column: tuple) -> pd.Series:
 
 def _width_verdict(by_width: dict[int, pd.DataFrame], comp: str) -> str:
     parts = []
-    for column in WIDTH_COLUMNS[2:]:
+    for column in WIDTH_COLUMNS:
         wide, narrow = (_width_values(by_width[w], comp, column) for w in (2000, 500))
         s = compare(wide.to_dict(), narrow.to_dict(), same_data=False)
         if not s.test:
             return f"not tested (2 000: {s.n_a} seeds)"
         if s.separated:
-            parts.append(f"{column[0].split()[1]} {'higher' if s.sign > 0 else 'lower'} (p = {s.p:.2g})")
+            parts.append(f"{column[0]} {'higher' if s.sign > 0 else 'lower'} (p = {s.p:.2g})")
     return "; ".join(parts) or "none separated"
 
 

@@ -92,13 +92,3 @@ def check_run_outputs(out: Path, artifacts_dir: Path, cache_dir: Path | None, po
         fix = "Set FFBENCH_CACHE to a writable folder, or run with --no-cache."
         base = check_folder_writable(cache_dir, "trained models (the model cache)", fix)
         check_free_space(base, MIN_FREE_BYTES + PER_POINT_BYTES * points, "the model cache", fix)
-
-
-def check_output_file(path: Path, what: str, flag: str) -> None:
-    """A file some command will (re)write, e.g. a board or a report: not a folder, folder writable."""
-    path = Path(path)
-    if path.is_dir():
-        raise FFBenchError(f"{flag} {path} is a folder; give a file path.")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise FFBenchError(f"Cannot write {what}: {path} is read-only. Choose another path with {flag}.")
-    check_folder_writable(path.parent, what, f"Choose another path with {flag}.")

@@ -257,8 +257,3 @@ def check_header(manifest: dict, path: Path) -> None:
         problems.append("submitted_with is not a table of versions")
     if problems:
         raise SubmissionError(f"{path} is not a valid submission manifest", problems)
-
-
-def cells_of(configuration: dict) -> dict[tuple[int, tuple], dict]:
-    """(seed, cell) -> the listed row, of one configuration of a manifest built here."""
-    return {(r["seed"], tuple(r["cell"])): r for r in configuration["rows"]}

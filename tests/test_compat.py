@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from ffbench.bench import build_case
 from ffbench.cli import app
-from ffbench.compat import partners, refusal, require_compatible
+from ffbench.compat import default_refusal, partners, refusal, require_compatible
 from ffbench.errors import IncompatibleError, ParameterError
 from ffbench.registry import Entry, get_registry
 from ffbench.testing import Harness, NotApplicable, Subject, training_setup
@@ -62,12 +62,12 @@ def test_the_pair_is_refused_even_by_a_rule_whose_accepts_takes_everything():
 
 
 def test_the_default_accepts_refuses_label_free_and_model_aware_negatives():
-    bp_ff = build("rule", "bp-ff")  # keeps the default for these (its own accepts calls super)
-    assert refusal(bp_ff, l2, build("negatives", "ns-image-mix")) == (
+    bp_ff = build("rule", "bp-ff")  # its own accepts calls the default for these, then names ff
+    assert default_refusal(bp_ff, l2, build("negatives", "ns-image-mix")) == (
         "negatives 'ns-image-mix' carry no label (label_free), and rule 'bp-ff' does not train on label-free "
         "negatives: choose negatives with labels, or a rule that trains label-free"
     )
-    assert refusal(bp_ff, l2, build("negatives", "ns-fgsm")) == (
+    assert default_refusal(bp_ff, l2, build("negatives", "ns-fgsm")) == (
         "negatives 'ns-fgsm' need the model (needs_model), the network being trained, which rule 'bp-ff' does "
         "not pass them: choose other negatives, or a rule that passes its model"
     )

@@ -20,7 +20,7 @@ from ffbench.component import Param
 from ffbench.contracts import LearningRule, TrainContext
 from ffbench_plugins.rules import flops
 from ffbench_plugins.rules.ff import FF_PARAMS
-from ffbench_plugins.rules.ff_pieces import components_fit, negatives_due
+from ffbench_plugins.rules.ff_pieces import components_fit, negatives_due, with_ff_advice
 from ffbench_plugins.rules.ffnet import build_ffnet, draw_negative_samples
 from ffbench_plugins.rules.mlp import hidden_dims
 from ffbench_plugins.rules.training import check_optimizer_values, minibatch_epochs
@@ -65,8 +65,10 @@ class BPFFRule(LearningRule):
 
     def accepts(self, goodness, negatives):
         ok, reason = components_fit(self.name, goodness, negatives, batch_aware_ok=False)
+        if not ok:
+            return ok, reason
         # label-free and model-aware negatives: refused by the default (bp-ff embeds labels, passes no model)
-        return super().accepts(goodness, negatives) if ok else (ok, reason)
+        return with_ff_advice(super().accepts(goodness, negatives), negatives)
 
     def fit(self, data, goodness, negatives, ctx: TrainContext):
         self.require_accepts(goodness, negatives)

@@ -59,6 +59,7 @@ from ffbench_plugins.rules.ff_pieces import (
     components_fit,
     negatives_due,
     sample_negatives,
+    with_ff_advice,
 )
 from ffbench_plugins.rules.training import (
     OPTIMIZER_PARAMS,
@@ -227,8 +228,10 @@ class ConvFFRule(ChecksOptimizerParams, LearningRule):
                 f"rule '{self.name}' trains with negative samples and has no label-free readout; goodness "
                 f"'{goodness.name}' takes none: use a goodness that needs negatives (e.g. l2) or the ff rule"
             )
+        if not ok:
+            return ok, reason
         # label-free and model-aware negatives: refused by the default (conv-ff embeds labels, passes no model)
-        return super().accepts(goodness, negatives) if ok else (ok, reason)
+        return with_ff_advice(super().accepts(goodness, negatives), negatives)
 
     def fit(self, data, goodness, negatives, ctx):
         self.require_accepts(goodness, negatives)

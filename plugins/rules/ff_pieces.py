@@ -15,7 +15,8 @@ its own loss"). Every piece is plain torch on flattened images ``[N, D]``:
   goodness of every layer for every candidate label, combined over layers.
 - The **parameters** the FF rules share (:data:`SCHEDULE_PARAM`, :data:`INFERENCE_PARAMS`,
   :data:`LAYER_NORM_PARAM`, :data:`ACTIVATION_PARAM`), the **compatibility** check they share
-  (:func:`components_fit`) and the goodness study's **peer normalisation** (:func:`peer_norm_loss`).
+  (:func:`components_fit`; :func:`with_ff_advice`: where ff trains what another rule refuses) and
+  the goodness study's **peer normalisation** (:func:`peer_norm_loss`).
 """
 
 from __future__ import annotations
@@ -318,6 +319,20 @@ def components_fit(
             f"(batch_aware), which {rule_name} does not pass it: use the ff rule, or a per-sample goodness (e.g. l2)"
         )
     return goodness.pairs_with(negatives)
+
+
+def with_ff_advice(verdict: tuple[bool, str], negatives: NegativeGenerator | None) -> tuple[bool, str]:
+    """``verdict``, the default :meth:`~ffbench.contracts.LearningRule.accepts` of a rule that
+    embeds labels and passes no model, with the rule that trains what it refused: label-free
+    negatives, ``ff[label=none]``; model-aware ones (``needs_model``), ``ff``."""
+    ok, reason = verdict
+    if ok or negatives is None:
+        return verdict
+    if negatives.label_free:
+        return False, f"{reason}; use ff[label=none] (label-free FF)"
+    if negatives.needs_model:
+        return False, f"{reason}; use the ff rule, which passes its model"
+    return verdict
 
 
 #: momentum of the running mean activity that peer normalisation reads (Hinton's FF code, the study)

@@ -14,7 +14,8 @@ Detection asks torch (``torch.cpu.get_capabilities``, which reads cpuinfo, and
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -98,6 +99,24 @@ def check_device(precision: str, device: torch.device) -> None:
     support = cpu_bf16_support()
     if not support.supported:
         raise FFBenchError(f"--precision bf16 refused: {support.reason}. Use fp32 (see {DOC}).")
+
+
+@contextmanager
+def tf32_matmuls(enabled: bool) -> Iterator[None]:
+    """TF32 matmuls and cuDNN convolutions inside the block where ``enabled`` (``--precision tf32``
+    on CUDA). It turns on those of ``torch.backends.cuda.matmul.allow_tf32`` and
+    ``torch.backends.cudnn.allow_tf32`` that are off, and turns them off again on leaving the block,
+    also on an error, so the mode never outlives the work it was asked for. A flag already on is left
+    alone (setting it would also reset a ``torch.set_float32_matmul_precision("medium")``)."""
+    backends = [torch.backends.cuda.matmul, torch.backends.cudnn]
+    turned_on = [b for b in backends if enabled and not b.allow_tf32]
+    for backend in turned_on:
+        backend.allow_tf32 = True
+    try:
+        yield
+    finally:
+        for backend in turned_on:
+            backend.allow_tf32 = False
 
 
 def rule_admits_bf16(rule, device: torch.device) -> tuple[bool, str]:

@@ -42,6 +42,7 @@ from ffbench.divergence import WatchedTrainContext, check_trained, check_weights
 from ffbench.errors import FFBenchError
 from ffbench.global_rng import legacy_global_seed
 from ffbench.grid import Grid, RunPoint, canonical_hash, check_seed_range
+from ffbench.precision import tf32_matmuls
 from ffbench.provenance import code_hash, device_label, environment, training_closure
 from ffbench.registry import Registry, get_registry
 from ffbench.results import artifacts_folder
@@ -444,9 +445,8 @@ def train(
         others = [dataclasses.replace(point, seed=s) for s in sibling_seeds if s != point.seed]
         points += [p for p in others if load_cached(p, bundle, variant, opts, reporter) is None]
     ctxs = [train_context(p, bundle, held_out, opts, reporter) for p in points]
-    if opts.precision == "tf32" and opts.device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    with legacy_global_seed(point.seed, opts.device), MeasureTraining(opts.device) as measured:
+    tf32 = tf32_matmuls(opts.precision == "tf32" and opts.device.type == "cuda")  # for the training only
+    with tf32, legacy_global_seed(point.seed, opts.device), MeasureTraining(opts.device) as measured:
         if len(points) > 1:
             reporter.log(literal(f"training seeds {[p.seed for p in points]} of {point.rule.short_identity} together"))
             models = point.rule.fit_seeds(data, point.goodness, point.negatives, ctxs)

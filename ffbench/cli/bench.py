@@ -14,10 +14,10 @@ from rich.table import Table
 from ffbench.bench import bench_case, build_case, compare_quality, synthetic_bundle
 from ffbench.cli.console import err, out, print_json
 from ffbench.cli.examples import examples_epilog
-from ffbench.cli.options import Clock, DeviceOpt, PrecisionOpt
+from ffbench.cli.options import DEFAULTS, Clock, DataDirOpt, DeviceOpt, DownloadOpt, PrecisionOpt, default_of
 from ffbench.errors import FFBenchError
 from ffbench.grid import split_specs
-from ffbench.precision import check_device
+from ffbench.precision import check_device, tf32_matmuls
 from ffbench.registry import get_registry
 from ffbench.untrusted import literal
 
@@ -51,7 +51,7 @@ def bench(
             "-r",
             help="Rules to time, comma-separated or repeated: any installed rule. FLOPs and the baseline speed-up "
             "where the rule declares them (built-ins ff, bp-ff, bp do); other rules get time and samples/s. "
-            "[default: ff]",
+            f"[default: {default_of('rule')}]",
         ),
     ] = None,
     goodness: Annotated[
@@ -62,13 +62,13 @@ def bench(
             help="Goodness function of rules that read one, e.g. l2, or dimcompress (self-supervised: timed, "
             "FLOPs not counted).",
         ),
-    ] = "l2",
+    ] = DEFAULTS["goodness"][0],
     negatives: Annotated[
         str,
         typer.Option(
             "--negatives", "-n", help="Negatives of ff and bp-ff, e.g. wrong-label, 'wrong-label[resample=true]', hard."
         ),
-    ] = "wrong-label",
+    ] = DEFAULTS["negatives"][0],
     batch_size: Annotated[
         list[str] | None,
         typer.Option(
@@ -128,10 +128,12 @@ def bench(
             min=0,
         ),
     ] = 0,
-    quality_dataset: Annotated[str, typer.Option(help="Dataset of --quality.")] = "fashion-mnist-mini",
+    quality_dataset: Annotated[str, typer.Option(help="Dataset of --quality.")] = DEFAULTS["dataset"][0],
     quality_metrics: Annotated[
         str, typer.Option(help="Metrics --quality compares (each one's first headline stat, per layer).")
-    ] = "accuracy,sparsity",
+    ] = default_of("metric"),
+    data_dir: DataDirOpt = None,
+    download: DownloadOpt = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of result objects on stdout.")] = False,
 ) -> None:
     """Time the trainers on synthetic data: samples/s, analytically counted FLOPs per epoch, achieved
@@ -139,8 +141,8 @@ def bench(
     and the speed-up over the same rule written the usual way, timed in the same run
     (benchmarks/README.md)."""
     check_device(precision, device)  # bf16 on a CPU: only with native bfloat16 matmuls (timing: any rule)
-    if precision == "tf32":
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    if not quality and (data_dir is not None or not download):
+        raise FFBenchError("--data-dir and --no-download are read by --quality only; the timing uses synthetic data.")
     if threads:
         torch.set_num_threads(threads)
     registry = get_registry()
@@ -152,38 +154,40 @@ def bench(
         build_case(
             registry, spec, goodness, negatives, {"width": width, "layers": layers, "epochs": epochs, "batch_size": bs}
         )
-        for spec in split_specs(rule or ["ff"])
+        for spec in split_specs(rule or list(DEFAULTS["rule"]))
         for bs in sizes
     ]
     log = (lambda m: None) if as_json else err.log
-    rows: list[dict[str, Any]] = []
-    if quality:
-        data = registry.build("dataset", quality_dataset).load()
+    if quality:  # as `ffbench run` loads it: --data-dir, --download/--no-download
+        data = registry.build("dataset", quality_dataset).load(data_dir, download)
         data.train, data.test = data.train.to(device), data.test.to(device)
         metrics = [registry.build("metric", m) for m in split_specs([quality_metrics])]
-        for case in cases:
-            rows += compare_quality(case, data, device, quality, metrics, log=log)
     else:
         data = synthetic_bundle(samples, _shape(shape), device=device)
         log(f"{samples} synthetic {shape} images on {device}, {torch.get_num_threads()} thread(s), {repeats} repeat(s)")
+    rows: list[dict[str, Any]] = []
+    with tf32_matmuls(precision == "tf32"):  # torch's TF32 flags as they were once the benchmark ends
         for case in cases:
-            rows.append(
-                bench_case(
-                    case,
-                    data,
-                    device,
-                    repeats=repeats,
-                    seeds=seeds,
-                    baseline=baseline,
-                    precision=precision,
-                    compile_=compile_,
-                    peak_size=peak_size,
-                    vs_fp32=vs_fp32,
-                    count=count_flops,
-                    clock=clock,
-                    log=log,
+            if quality:
+                rows += compare_quality(case, data, device, quality, metrics, log=log)
+            else:
+                rows.append(
+                    bench_case(
+                        case,
+                        data,
+                        device,
+                        repeats=repeats,
+                        seeds=seeds,
+                        baseline=baseline,
+                        precision=precision,
+                        compile_=compile_,
+                        peak_size=peak_size,
+                        vs_fp32=vs_fp32,
+                        count=count_flops,
+                        clock=clock,
+                        log=log,
+                    )
                 )
-            )
     if as_json:
         print_json(rows)
     else:

@@ -11,6 +11,7 @@ from ffbench.cache import ModelCache
 from ffbench.cli.console import err, literal, print_json
 from ffbench.cli.examples import examples_epilog
 from ffbench.cli.options import (
+    DEFAULTS,
     DataDirOpt,
     DeviceOpt,
     DownloadOpt,
@@ -19,6 +20,7 @@ from ffbench.cli.options import (
     Preset,
     QuietOpt,
     StackSeeds,
+    default_of,
 )
 from ffbench.cli.progress import RichReporter
 from ffbench.cli.run_summary import print_next_steps, print_summary
@@ -30,14 +32,6 @@ from ffbench.precision import check_device, check_rules
 from ffbench.registry import get_registry
 from ffbench.results import newest_runs, to_frame
 from ffbench.runner import Runner, RunOptions
-
-DEFAULTS = {
-    "rule": ["ff"],
-    "goodness": ["l2"],
-    "negatives": ["wrong-label"],
-    "dataset": ["fashion-mnist-mini"],
-    "metric": ["accuracy", "sparsity"],
-}
 
 EXAMPLES = examples_epilog(
     ("ff on the Fashion-MNIST subset shipped with ffbench (quick preset)", "ffbench run"),
@@ -76,20 +70,56 @@ def ignored_choices(grid, goodness: ListOpt, negatives: ListOpt) -> list[str]:
     return notes
 
 
+#: the scale-out options that one executor reads, by executor
+READ_ONLY_BY = {
+    "slurm": (
+        "--cluster-config",
+        "--slurm-queue",
+        "--slurm-walltime",
+        "--slurm-memory",
+        "--slurm-gpus",
+        "--slurm-jobs",
+    ),
+    "dask": ("--workers", "--scheduler"),
+}
+
+
+def refuse_unread_options(executor: str, given: dict[str, object]) -> None:
+    """Refuse, before anything runs, the scale-out options in ``given`` (flag -> value, None where
+    not given) that ``executor`` would ignore, naming them, the executor in use and the one that
+    reads them. (--workers or --scheduler with slurm: ``make_executor`` says how slurm is sized.)"""
+    for reader, flags in READ_ONLY_BY.items():
+        unread = [f for f in flags if given.get(f) is not None]
+        if not unread or executor == reader or (reader, executor) == ("dask", "slurm"):
+            continue
+        them = "it" if len(unread) == 1 else "them"
+        raise FFBenchError(
+            f"{' and '.join(unread)} {'is' if len(unread) == 1 else 'are'} read by --executor {reader} only; "
+            f"this run uses --executor {executor}, which would ignore {them}. Use --executor {reader}, or drop "
+            f"{them}. Nothing was run."
+        )
+
+
 def run(
     rule: Annotated[
         ListOpt,
         typer.Option(
-            "--rule", "-r", help="Learning rule(s): name or name[k=v,...]; comma-separated or repeated. [default: ff]"
+            "--rule",
+            "-r",
+            help="Learning rule(s): name or name[k=v,...]; comma-separated or repeated. "
+            f"[default: {default_of('rule')}]",
         ),
     ] = None,
-    goodness: Annotated[ListOpt, typer.Option("--goodness", "-g", help="Goodness function(s). [default: l2]")] = None,
+    goodness: Annotated[
+        ListOpt, typer.Option("--goodness", "-g", help=f"Goodness function(s). [default: {default_of('goodness')}]")
+    ] = None,
     negatives: Annotated[
         ListOpt,
         typer.Option(
             "--negatives",
             "-n",
-            help="Negative-sample generator(s); 'none' for goodness functions that need none. [default: wrong-label]",
+            help="Negative-sample generator(s); 'none' for goodness functions that need none. "
+            f"[default: {default_of('negatives')}]",
         ),
     ] = None,
     dataset: Annotated[
@@ -97,11 +127,13 @@ def run(
         typer.Option(
             "--dataset",
             "-d",
-            help="Dataset(s). [default: fashion-mnist-mini (a Fashion-MNIST subset shipped with ffbench: no download)]",
+            help=f"Dataset(s). [default: {default_of('dataset')} (a Fashion-MNIST subset shipped with ffbench: no "
+            "download)]",
         ),
     ] = None,
     metric: Annotated[
-        ListOpt, typer.Option("--metric", "-m", help="Metric(s) computed for every point. [default: accuracy,sparsity]")
+        ListOpt,
+        typer.Option("--metric", "-m", help=f"Metric(s) computed for every point. [default: {default_of('metric')}]"),
     ] = None,
     seed: Annotated[
         int | None,
@@ -222,6 +254,15 @@ def run(
 ) -> None:
     """Train every point of a grid and compute metrics; append tidy rows with provenance to Parquet."""
     check_seed_option(seed or 0, seeds or 1)  # before any grid is built: huge or negative seeds, huge --seeds
+    slurm = {
+        "queue": slurm_queue,
+        "walltime": slurm_walltime,
+        "memory": slurm_memory,
+        "gpus": slurm_gpus,
+        "jobs": slurm_jobs,
+    }
+    given = {"--cluster-config": cluster_config, "--workers": workers, "--scheduler": scheduler}
+    refuse_unread_options(executor, given | {f"--slurm-{k}": v for k, v in slurm.items()})
     registry = get_registry()
     extra_columns: dict[str, str] = {}
     if suite:
@@ -255,11 +296,11 @@ def run(
     else:
         grid = expand_grid(
             registry,
-            rules=rule or DEFAULTS["rule"],
-            goodness=goodness or DEFAULTS["goodness"],
-            negatives=negatives or DEFAULTS["negatives"],
-            datasets=dataset or DEFAULTS["dataset"],
-            metrics=metric or DEFAULTS["metric"],
+            rules=rule or list(DEFAULTS["rule"]),
+            goodness=goodness or list(DEFAULTS["goodness"]),
+            negatives=negatives or list(DEFAULTS["negatives"]),
+            datasets=dataset or list(DEFAULTS["dataset"]),
+            metrics=metric or list(DEFAULTS["metric"]),
             seeds=range(seed or 0, (seed or 0) + (seeds or 1)),
             params=param or [],
             preset=preset,
@@ -288,13 +329,6 @@ def run(
         )
     pool = None
     if executor != "local":
-        slurm = {
-            "queue": slurm_queue,
-            "walltime": slurm_walltime,
-            "memory": slurm_memory,
-            "gpus": slurm_gpus,
-            "jobs": slurm_jobs,
-        }
         pool = make_executor(
             executor,
             workers=workers,
@@ -302,8 +336,6 @@ def run(
             cluster_config=cluster_config,
             slurm={k: v for k, v in slurm.items() if v is not None},
         )
-    elif scheduler or workers:
-        raise FFBenchError("--workers and --scheduler need --executor dask (or slurm).")
     with RichReporter(quiet=quiet) as reporter:
         if pool is None:
             rows = Runner(registry, opts, reporter).run(grid, resume=resume)

@@ -20,6 +20,9 @@ How the trainer avoids waste (the definitions are unchanged; see benchmarks/READ
   initialisation, negatives and batch order from its own generator in the same order as when
   trained alone, so seed s of a stack equals seed s trained alone. ``fit`` is a stack of one.
 - No host-device synchronisation inside the training loop (losses are logged at the end).
+- Under ``--precision bf16`` every stored layer input is cast to bfloat16 once, not every batch
+  (``AutocastCopy``), and the activation runs on the bfloat16 pre-activation before it is widened
+  to float32 for the goodness: the numbers are those of casting each batch, bit for bit.
 
 Options of the goodness study (Shah & Tripathi 2025; docs/goodness_study.md), all off by default:
 ``optimizer=sgd`` with ``momentum``, ``layer_norm=rms`` (every layer's input divided by its RMS
@@ -60,7 +63,7 @@ seeds are trained one after the other.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -320,6 +323,28 @@ def _linear(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return torch.baddbmm(b.unsqueeze(1), x, w)
 
 
+class AutocastCopy:
+    """A stored layer input as the matmuls read it: inside an autocast region (``--precision
+    bf16``) a copy of ``x`` in autocast's dtype, cast once and kept until ``x`` is written in place
+    (its version counter moves, e.g. fresh negatives); outside one, ``x`` itself. Batches are
+    then gathered from the copy: half the bytes, and no cast of every batch. A cast is elementwise,
+    so the gathered rows equal autocast's cast of the float32 rows bit for bit."""
+
+    def __init__(self) -> None:
+        self.key: tuple | None = None
+        self.copy: torch.Tensor | None = None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        kind = x.device.type
+        if not torch.is_autocast_enabled(kind):
+            return x
+        key = (torch.get_autocast_dtype(kind), x.data_ptr(), x._version)
+        if key != self.key:
+            self.copy, self.key = None, None  # free the old copy first
+            self.copy, self.key = x.to(key[0]), key
+        return self.copy
+
+
 @dataclass
 class RowInput:
     """A layer's input as rows, already normalised: x [S, 2N, D], positives then negatives;
@@ -327,6 +352,8 @@ class RowInput:
 
     x: torch.Tensor
     norm: Callable[[torch.Tensor], torch.Tensor] = normalize
+    #: x as the matmuls of :meth:`pre` read it (bfloat16 under autocast)
+    matmul_x: AutocastCopy = field(default_factory=AutocastCopy, repr=False, compare=False)
 
     def pre(self, w: torch.Tensor, b: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """Pre-activation [S, 2B, out] of the positives idx [S, B] and their negatives: one
@@ -334,7 +361,7 @@ class RowInput:
         s, n2, d = self.x.shape
         offsets = torch.arange(s, device=idx.device).unsqueeze(1) * n2
         rows = torch.cat([idx, idx + n2 // 2], dim=1) + offsets
-        return _linear(w, b, self.x.view(s * n2, d)[rows.view(-1)].view(s, -1, d))
+        return _linear(w, b, self.matmul_x(self.x).view(s * n2, d)[rows.view(-1)].view(s, -1, d))
 
     def frozen(self, w: torch.Tensor, b: torch.Tensor) -> RowInput:
         """The next layer's input: norm(relu(layer(x))) for all rows, chunk by chunk."""
@@ -361,6 +388,8 @@ class FoldedInput:
     y_neg: torch.Tensor
     embedding: LabelEmbedding
     norm: Callable[[torch.Tensor], torch.Tensor] = normalize
+    #: x0n as the matmuls of :meth:`pre` read it (bfloat16 under autocast)
+    matmul_x0n: AutocastCopy = field(default_factory=AutocastCopy, repr=False, compare=False)
 
     def _codes(self, idx: torch.Tensor) -> torch.Tensor:
         """[S, 2B, C]: value/n at each sample's label (positives, then negatives), else 0."""
@@ -370,15 +399,21 @@ class FoldedInput:
         return codes.scatter_(2, labels.unsqueeze(2), scale.unsqueeze(2))
 
     def pre(self, w: torch.Tensor, b: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        """(x0n W^T + b) for the B images, repeated for positives and negatives, plus
-        codes [S, 2B, C] @ the label columns [S, C, out]."""
+        """(x0n W^T + b) for the B images, once for the positives and once for the negatives,
+        plus codes [S, 2B, C] @ the label columns [S, C, out]. The two copies are a concatenation,
+        not a ``repeat``: the same numbers, and their gradient is the sum of the two halves'
+        gradients by one addition (repeat's backward reduces over a strided view, slow in bfloat16)."""
         s, bsz = idx.shape
-        base = _linear(w, b, self.x0n[idx.reshape(-1)].view(s, bsz, -1))
-        return torch.baddbmm(base.repeat(1, 2, 1), self._codes(idx), self._label_rows(w))
+        base = _linear(w, b, self.matmul_x0n(self.x0n)[idx.reshape(-1)].view(s, bsz, -1))
+        return torch.baddbmm(torch.cat([base, base], dim=1), self._codes(idx), self._label_rows(w))
 
     def _label_rows(self, w: torch.Tensor) -> torch.Tensor:
-        """[S, C, out]: the rows of the transposed weights w [S, in, out] that label pixels meet."""
-        return self.embedding.label_columns(w.transpose(1, 2)).transpose(1, 2)
+        """[S, C, out]: the rows of the transposed weights w [S, in, out] that label pixels meet,
+        summed over channels (``LabelEmbedding.label_columns`` of the weights, transposed). Sliced
+        from w's rows directly, not through transposes: the same numbers, and their gradient
+        lands in w's layout, so adding it to the image matmul's gradient is a contiguous sum."""
+        rows = [w[:, off : off + self.embedding.num_classes] for off in self.embedding.offsets]
+        return rows[0] if len(rows) == 1 else torch.stack(rows).sum(0)
 
     def image_matmul(self, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """(x0n W^T + b) for all N images, [S, N, out]: the label-independent part of layer 1."""
@@ -441,6 +476,8 @@ class StackedFF:
         self.layer_norm, self.norm = nets[0].layer_norm, nets[0].norm
         #: every layer's activation in training (relu, or the straight-through relu-st)
         self.act = ACTIVATIONS[values.get("activation", "relu")]
+        #: the activation commutes with widening bfloat16 to float32 (max(x, 0): exact in any precision)
+        self.act_exact = values.get("activation", "relu") in ("relu", "relu-st")
         #: label-free FF (``label=none``): positives are the raw images, no label anywhere
         self.label_free = nets[0].label_free
         self._positives: torch.Tensor | None = None  # norm(x), once (label-free)
@@ -515,8 +552,11 @@ class StackedFF:
         pre-activations; the goodness's own layer loss of each seed on its positives (first B
         rows) and negatives, plus ``peer_norm`` times the peer-normalisation loss when
         ``running`` (each seed's running mean activity [S, D]) is given. ``states``: each seed's
-        goodness state of this layer (or None), passed to the goodness's layer loss."""
-        h = self.act(pre)
+        goodness state of this layer (or None), passed to the goodness's layer loss. ``pre`` may
+        be bfloat16 (autocast): relu and relu-st then run on it and their output is widened to
+        float32, which equals the activation of the widened ``pre`` bit for bit, forward and
+        backward, with half the memory traffic; any other activation runs on the widened ``pre``."""
+        h = self.act(pre).float() if self.act_exact else self.act(pre.float())
         s, rows, width = h.shape
         if self.scores_only:  # one score over all rows: no per-seed slices of h in the backward
             g = self.goodness.score(h.view(s * rows, width)).view(s, rows)
@@ -540,7 +580,7 @@ class StackedFF:
         with self.ctxs[0].autocast():  # the matmuls; activity, goodness and loss in float32 (no-op in fp32)
             pre = inp.pre(self.w[l], self.b[l], idx)
         states = self.states[l] if self.stateful else None
-        h, losses, running = self.head(pre.float(), idx.shape[1], running, states)
+        h, losses, running = self.head(pre, idx.shape[1], running, states)  # h and losses in float32
         if running is not None:
             self.running[l] = running
         optimizer_step(*self.opts[l], losses.sum())

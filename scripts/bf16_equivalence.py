@@ -18,10 +18,13 @@ headline stats, overall and per layer), a Markdown table:
 
 A rule is supported by the data when no stat is shifted and its test accuracy is equivalent.
 
-Usage (results stay outside the repository; re-running skips the points already measured)::
+Usage (re-running skips the points already measured; the committed rows are the board
+leaderboards/precision-study/, which --table-only reads as well as a results file)::
 
-    OMP_NUM_THREADS=1 python scripts/bf16_equivalence.py --rules ff,bp --out /work/bf16/results.parquet
-    python scripts/bf16_equivalence.py --table-only --out /work/bf16/results.parquet --doc docs/precision.md
+    OMP_NUM_THREADS=1 python scripts/bf16_equivalence.py --rules ff,bp --out bf16-results.parquet
+    ffbench leaderboard update bf16-results.parquet --boards leaderboards/precision-study
+    python scripts/bf16_equivalence.py --table-only --out leaderboards/precision-study/fashion-mnist-mini.parquet \
+        --doc docs/precision.md
 """
 
 from __future__ import annotations
@@ -225,6 +228,17 @@ def report(results: pd.DataFrame, rules: list[str], command: str) -> str:
     return "\n".join(head + summary + [""] + body).rstrip() + "\n"
 
 
+def read(path: Path) -> pd.DataFrame:
+    """A board (``ffbench leaderboard update``: schema-checked, ok rows only) or a results file."""
+    import pyarrow.parquet as pq
+
+    from ffbench import results_store
+    from ffbench.leaderboard import SCHEMA_KEY, read_board
+
+    metadata = pq.read_schema(path).metadata or {}
+    return read_board(path) if SCHEMA_KEY.encode() in metadata else results_store.read(path)
+
+
 def shown_path(path: Path) -> str:
     """``path`` relative to the repository when it lies inside (a committed board), else its name."""
     root = Path(__file__).resolve().parent.parent
@@ -249,7 +263,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seeds", type=int, default=3, help="paired seeds 0..N-1")
     p.add_argument("--dataset", default="fashion-mnist-mini")
     p.add_argument("--metrics", default=",".join(METRICS))
-    p.add_argument("--out", type=Path, default=Path("/work/bf16/results.parquet"), help="results file (appended)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("bf16-results.parquet"),
+        help="results file (appended) or, with --table-only, a board",
+    )
     p.add_argument("--table-only", action="store_true", help="no training: print the tables of --out")
     p.add_argument("--doc", type=Path, help="also write the tables between the markers of this Markdown file")
     args = p.parse_args(argv)
@@ -269,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
                         continue
                     seconds = train(rule, precision, seed, args)
                     print(f"{rule} {precision} seed {seed}: {seconds:.1f} s", file=sys.stderr, flush=True)
-    results = results_store.read(args.out)
+    results = read(args.out)
     source = shown_path(args.out)
     command = f"python scripts/bf16_equivalence.py --table-only --out {source} --rules {','.join(rules)}"
     if args.doc:

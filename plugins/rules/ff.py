@@ -323,6 +323,15 @@ def _linear(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return torch.baddbmm(b.unsqueeze(1), x, w)
 
 
+def autocast_dtype(kind: str) -> torch.dtype | None:
+    """The dtype autocast casts to on device type ``kind`` while it is on there, else None."""
+    if hasattr(torch, "get_autocast_dtype"):  # torch >= 2.4
+        return torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else None
+    if kind == "cpu":
+        return torch.get_autocast_cpu_dtype() if torch.is_autocast_cpu_enabled() else None
+    return torch.get_autocast_gpu_dtype() if kind == "cuda" and torch.is_autocast_enabled() else None
+
+
 class AutocastCopy:
     """A stored layer input as the matmuls read it: inside an autocast region (``--precision
     bf16``) a copy of ``x`` in autocast's dtype, cast once and kept until ``x`` is written in place
@@ -335,13 +344,13 @@ class AutocastCopy:
         self.copy: torch.Tensor | None = None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        kind = x.device.type
-        if not torch.is_autocast_enabled(kind):
+        dtype = autocast_dtype(x.device.type)
+        if dtype is None:
             return x
-        key = (torch.get_autocast_dtype(kind), x.data_ptr(), x._version)
+        key = (dtype, x.data_ptr(), x._version)
         if key != self.key:
             self.copy, self.key = None, None  # free the old copy first
-            self.copy, self.key = x.to(key[0]), key
+            self.copy, self.key = x.to(dtype), key
         return self.copy
 
 

@@ -482,7 +482,7 @@ def quick_chosen() -> str:
                 f"(largest {gap[0]:.3f}, target 0.08)"
             )
         )
-        lines.append(f"- **{rule}** `{r[('spec', '')]}` ({plural(n, 'seed')}): accuracy {acc}; {where}.")
+        lines.append(f"- **{rule}** `{sweep.setting(rule_id)}` ({plural(n, 'seed')}): accuracy {acc}; {where}.")
     return "\n".join(lines)
 
 
@@ -572,14 +572,17 @@ def bf16_paper() -> str:
     """FF (written recipe) and BP at paper scale: the bf16 seeds beside the float32 seeds they are
     paired with, and the float32 seed spread that is the margin."""
     df = board()
+    paired_test = _script("bf16_equivalence").compare  # the quick-preset evidence's paired test and verdict
     lines = [
         "| rule | stat | float32, seeds | float32 seed std (margin) | bfloat16 - float32, per paired seed "
-        "| beyond the margin |",
-        "|---|---|---|---|---|---|",
+        "| beyond the margin | paired 95 % interval, verdict |",
+        "|---|---|---|---|---|---|---|",
     ]
+    summary = []
     for fp32 in (FF_WRITTEN, BP):
         bf16 = Config(fp32.label, fp32.rule, fp32.params, "bf16")
         n = len(seeds(df, fp32))
+        counts: dict[str, int] = {}
         for name, metric, stat, layer in BF16_STATS:
             ref, low = values(df, fp32, metric, stat, layer), values(df, bf16, metric, stat, layer)
             paired = sorted(set(ref) & set(low))
@@ -588,14 +591,28 @@ def bf16_paper() -> str:
             margin = pd.Series(list(ref.values())).std() if len(ref) > 1 else float("nan")
             diffs = [low[s] - ref[s] for s in paired]
             beyond = [abs(d) > margin for d in diffs]
+            test = paired_test(ref, low)
+            if len(paired) >= MIN_SEEDS:
+                counts[test["verdict"]] = counts.get(test["verdict"], 0) + 1
+            verdict = (
+                f"[{test['ci'][0]:+.3f}, {test['ci'][1]:+.3f}] {test['verdict']}"
+                if len(paired) >= MIN_SEEDS
+                else f"not tested ({plural(len(paired), 'paired seed')})"
+            )
             lines.append(
                 f"| {fp32.label} | {name} | {mean_std(ref, n_config=n)} | {sig2(margin)} | "
                 + ", ".join(f"{d:+.3f} (seed {s})" for d, s in zip(diffs, paired))
-                + f" | {'yes' if any(beyond) else 'no'} |"
+                + f" | {'yes' if any(beyond) else 'no'} | {verdict} |"
+            )
+        if counts:
+            summary.append(
+                f"- {fp32.label}: {sum(counts.values())} stats over {plural(len(paired), 'paired seed')}: "
+                + ", ".join(f"{counts.get(v, 0)} {v}" for v in ("equivalent", "inconclusive", "shifted"))
+                + "."
             )
     if len(lines) == 2:
         return "No bfloat16 rows on the paper-scale board yet."
-    return "\n".join(lines)
+    return "\n".join(lines + ([""] + summary if summary else []))
 
 
 BLOCKS: dict[str, Callable[[], str]] = {

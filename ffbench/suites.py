@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ffbench.defaults import DEFAULTS
+
 
 @dataclass(frozen=True)
 class SuiteEntry:
@@ -30,8 +32,8 @@ class SuiteEntry:
 
     rules: tuple[str, ...]
     datasets: tuple[str, ...]
-    goodness: tuple[str, ...] = ("l2",)
-    negatives: tuple[str, ...] = ("wrong-label",)
+    goodness: tuple[str, ...] = DEFAULTS["goodness"]
+    negatives: tuple[str, ...] = DEFAULTS["negatives"]
     seeds: tuple[int, ...] = (0, 1, 2)
     params: tuple[str, ...] = ()
     preset: str = "quick"

@@ -62,6 +62,7 @@ from ffbench.contracts import (
     TrainedModel,
     TrainingVariant,
 )
+from ffbench.defaults import DEFAULTS
 from ffbench.errors import DatasetNotFoundError, IncompatibleError, ParameterError
 from ffbench.provenance import device_label, training_closure
 from ffbench.registry import NAME_PATTERN, collision_message, get_registry
@@ -143,8 +144,8 @@ class Harness:
     #: The rule that trains a goodness, negative generator or metric under test (a rule under test replaces it).
     rule: str = "ff[batch_size=100,epochs=2,layers=2,width=32]"
     #: The goodness and negatives a rule under test (or the harness rule) trains with, when it reads them.
-    goodness: str = "l2"
-    negatives: str = "wrong-label"
+    goodness: str = DEFAULTS["goodness"][0]
+    negatives: str = DEFAULTS["negatives"][0]
     #: The seed of the training checks' TrainContext (``deterministic_training`` trains twice with it).
     seed: int = 0
     #: Where the checks train: "cpu", "cuda" or "cuda:N".

@@ -13,7 +13,7 @@ import torch
 from typer.testing import CliRunner
 
 from ffbench.cli import app
-from ffbench.cli.options import DEFAULTS
+from ffbench.defaults import DEFAULTS
 from ffbench.precision import tf32_matmuls
 
 cli_bench = importlib.import_module("ffbench.cli.bench")  # the module: ffbench.cli's `bench` is the command

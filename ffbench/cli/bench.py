@@ -14,7 +14,8 @@ from rich.table import Table
 from ffbench.bench import bench_case, build_case, compare_quality, synthetic_bundle
 from ffbench.cli.console import err, out, print_json
 from ffbench.cli.examples import examples_epilog
-from ffbench.cli.options import DEFAULTS, Clock, DataDirOpt, DeviceOpt, DownloadOpt, PrecisionOpt, default_of
+from ffbench.cli.options import Clock, DataDirOpt, DeviceOpt, DownloadOpt, PrecisionOpt
+from ffbench.defaults import DEFAULTS, default_of
 from ffbench.errors import FFBenchError
 from ffbench.grid import split_specs
 from ffbench.precision import check_device, tf32_matmuls

@@ -23,21 +23,6 @@ StackSeeds = Literal["auto", "on", "off"]
 Executor = Literal[EXECUTORS]
 Clock = Literal[tuple(CLOCKS)]
 
-#: what `ffbench run` trains and `ffbench bench` times where no rule, goodness, negatives, dataset or
-#: metric is named (--quality: the dataset and metrics it compares on)
-DEFAULTS: dict[str, tuple[str, ...]] = {
-    "rule": ("ff",),
-    "goodness": ("l2",),
-    "negatives": ("wrong-label",),
-    "dataset": ("fashion-mnist-mini",),
-    "metric": ("accuracy", "sparsity"),
-}
-
-
-def default_of(kind: str) -> str:
-    """``kind``'s default as the command line writes it (comma-separated), e.g. for --help."""
-    return ",".join(DEFAULTS[kind])
-
 
 def _device(name: str) -> torch.device:
     """--device as a torch.device; an unknown one, or CUDA where torch sees none, refused by click."""

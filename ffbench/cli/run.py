@@ -11,7 +11,6 @@ from ffbench.cache import ModelCache
 from ffbench.cli.console import err, literal, print_json
 from ffbench.cli.examples import examples_epilog
 from ffbench.cli.options import (
-    DEFAULTS,
     DataDirOpt,
     DeviceOpt,
     DownloadOpt,
@@ -20,10 +19,10 @@ from ffbench.cli.options import (
     Preset,
     QuietOpt,
     StackSeeds,
-    default_of,
 )
 from ffbench.cli.progress import RichReporter
 from ffbench.cli.run_summary import print_next_steps, print_summary
+from ffbench.defaults import DEFAULTS, default_of
 from ffbench.errors import FFBenchError
 from ffbench.executors import make_executor
 from ffbench.grid import check_seed_option, expand_grid, split_specs, suite_grid

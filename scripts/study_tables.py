@@ -5,6 +5,7 @@ the seeds can tell apart.
     python scripts/study_tables.py goodness [BOARD] [--version N]
     python scripts/study_tables.py negatives [BOARD] [--version N]
     python scripts/study_tables.py goodness-width [BOARD]   # width 500 beside the protocol's 2 000
+    python scripts/study_tables.py negatives-readout [BOARD]   # both layers vs the last layer (the study's readout)
 
 BOARD defaults to leaderboards/goodness-study/fashion-mnist-mini.parquet (resp.
 negatives-study/...); rows of version N (default: the latest) of the study's `-cpu` suite are used.
@@ -251,6 +252,59 @@ def ranking_table(study: str, board: str | None = None, version: str | None = No
     return "\n".join(out).rstrip()
 
 
+#: The negatives study reads FF's label scores from the last layer only; the slice reads both layers
+#: (ffbench's default). The same models, scored from the last layer (``skip_first=true`` on the
+#: 2-layer network: training is unchanged, only inference differs), for the labelled strategies of
+#: the published order except masking, run point by point (no suite tag): rows chosen by rule id.
+READOUT_NEGATIVES = ("wrong-label", "ns-class-confusion", "ns-same-class", "ns-hybrid-mix", "ns-noise")
+
+
+def _last_layer_accuracy(board: str) -> dict[str, pd.Series]:
+    df = pd.read_parquet(board)
+    df = df[
+        df["rule_id"].str.contains("skip_first=true", regex=False)
+        & df["rule_id"].str.contains("layers=2", regex=False)
+        & (df["metric"] == "accuracy")
+        & (df["stat"] == "accuracy")
+        & df["class"].isna()
+    ]
+    df = df.assign(_component=df["negatives"].str.partition("[")[0])
+    return {c: df[df["_component"] == c].groupby("seed")["value"].last() for c in READOUT_NEGATIVES}
+
+
+def readout_table(board: str | None = None) -> str:
+    """The slice's labelled strategies read by both layers (the suite's rows) and by the last layer
+    only (the study's inference), per strategy, then the published order's adjacent pairs under
+    each readout (paired t over the shared seeds: the two readouts score one trained model)."""
+    board = board or BOARDS["negatives"]
+    rows = _load("negatives", board, None)
+    both = {c: seed_values(rows, c, "FF accuracy") for c in READOUT_NEGATIVES}
+    last = _last_layer_accuracy(board)
+    lines = [
+        "| negatives | published (MNIST) | FF accuracy, both layers | FF accuracy, last layer | last - both "
+        "| p (paired t) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in READOUT_NEGATIVES:
+        diff = last[c].mean() - both[c].mean() if len(last[c]) else float("nan")
+        lines.append(
+            f"| {c} | {published_score('negatives', c, 1):.3f} | {_cell(both[c], '{:.3f}', '')} | "
+            f"{_cell(last[c], '{:.3f}', '')} | {diff:+.3f} | {p_value(last[c], both[c])} |"
+        )
+    lines += [
+        "",
+        "| published higher | published lower | both layers: gap, p | seeds say | last layer: gap, p | seeds say |",
+        "|---|---|---|---|---|---|",
+    ]
+    for hi, lo in zip(READOUT_NEGATIVES, READOUT_NEGATIVES[1:]):
+        cells = []
+        for vals in (both, last):
+            gap = vals[hi].mean() - vals[lo].mean()
+            cells += [f"{gap:+.3f}, p = {p_value(vals[hi], vals[lo])}", VERDICT[separated(vals[hi], vals[lo])]]
+        lines.append(f"| {hi} | {lo} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 #: The goodness study at the protocol's width: 4 x 2 000 on the embedded data (the rule of the CPU
 #: slice with width=2000, run point by point), beside the slice's 4 x 500, for sumsq and the three
 #: functions the study reports collapsing.
@@ -318,12 +372,15 @@ def _width_verdict(by_width: dict[int, pd.DataFrame], comp: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("study", choices=[*sorted(BOARDS), "goodness-width"])
+    ap.add_argument("study", choices=[*sorted(BOARDS), "goodness-width", "negatives-readout"])
     ap.add_argument("board", nargs="?", help="a study board (default: the committed one)")
     ap.add_argument("--version", help="the suite version whose rows to show (default: the latest)")
     a = ap.parse_args()
     if a.study == "goodness-width":
         print(width_table(a.board))
+        return
+    if a.study == "negatives-readout":
+        print(readout_table(a.board))
         return
     print(table(a.study, a.board, a.version))
     print()

@@ -46,6 +46,16 @@ def test_docs_studies_width_table_matches_the_committed_board():
     assert table in doc, "docs/studies.md is missing the width table (python scripts/study_tables.py goodness-width)"
 
 
+def test_docs_studies_readout_table_matches_the_committed_board():
+    st = load_script()
+    doc = (ROOT / "docs" / "studies.md").read_text(encoding="utf-8")
+    table = st.readout_table(str(ROOT / st.BOARDS["negatives"]))
+    rows = table.split("\n\n")[0].splitlines()[2:]
+    assert [r.split(" | ")[0].lstrip("| ") for r in rows] == list(st.READOUT_NEGATIVES)
+    assert all(" ± " in r.split(" | ")[3] for r in rows)  # the last-layer readout has several seeds
+    assert table in doc, "docs/studies.md lacks the table of: python scripts/study_tables.py negatives-readout"
+
+
 def test_separated_is_the_boards_paired_test_on_hand_made_seeds():
     st = load_script()
     s = pd.Series

@@ -487,7 +487,8 @@ def quick_chosen() -> str:
 
 
 def layer1_conditions() -> str:
-    return _script("layer1_conditions").table(str(CONDITIONS_BOARD))
+    conditions = _script("layer1_conditions")
+    return conditions.table(str(CONDITIONS_BOARD)) + "\n\n" + conditions.changes(str(CONDITIONS_BOARD))
 
 
 ZOO_RANKED = (

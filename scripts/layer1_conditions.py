@@ -49,7 +49,8 @@ def condition(dataset_id: str, negatives_id: str) -> str:
     return "default"
 
 
-def table(path: str) -> str:
+def rows(path: str) -> pd.DataFrame:
+    """The run rows (ok ones of a results file; a board holds no other) with rule name and condition."""
     df = pd.read_parquet(path)
     if "status" in df.columns:
         df = df[df["status"] == "ok"]
@@ -58,23 +59,61 @@ def table(path: str) -> str:
         df = df.sort_values("started_at")  # a unit measured twice keeps its newest value
     df["name"] = df["rule_id"].str.split("[", n=1, regex=False).str[0]
     df["condition"] = [condition(d, n) for d, n in zip(df["dataset_id"], df["negatives_id"])]
+    return df
+
+
+def per_seed(df: pd.DataFrame, rule: str, cond: str, metric: str, stat: str, layer: int | None) -> pd.Series:
+    part = df[(df["name"] == rule) & (df["condition"] == cond) & (df["metric"] == metric) & (df["stat"] == stat)]
+    part = part[part["layer"].isna()] if layer is None else part[part["layer"] == layer]
+    return part.groupby("seed")["value"].last()
+
+
+#: the stats whose change under each condition is tested against the defaults
+TESTED = (("Hoyer L1", "sparsity", "sparsity", 1), ("Hoyer L2", "sparsity", "sparsity", 2))
+
+
+def changes(path: str) -> str:
+    """Each condition against the defaults, per rule: the mean change of layer-1 and layer-2 Hoyer
+    and the boards' test (paired t where the data are the same: seed s starts both from the same
+    weights; Welch where the normalisation changes the data), then the FF - BP/FF gap at layer 1
+    under each condition."""
+    from ffbench.leaderboard.separation import compare
+
+    df = rows(path)
+    lines = ["| rule | condition | " + " | ".join(f"{h}: change, p" for h, *_ in TESTED) + " |", "|---|---|---|---|"]
+    for rule in RULES:
+        for cond in list(CONDITIONS)[1:]:
+            cells = []
+            for _, metric, stat, layer in TESTED:
+                base, other = (per_seed(df, rule, c, metric, stat, layer) for c in ("default", cond))
+                same_data = CONDITIONS[cond][0] == CONDITIONS["default"][0]
+                test = compare(other.to_dict(), base.to_dict(), same_data=same_data)
+                p = f"{test.p:.2g} ({test.test})" if test.test else "not tested"
+                cells.append(f"{other.mean() - base.mean():+.3f}, p = {p}")
+            lines.append(f"| {rule} | {cond} | " + " | ".join(cells) + " |")
+    gaps = []
+    for cond in CONDITIONS:
+        ff, bpff = (per_seed(df, r, cond, "sparsity", "sparsity", 1) for r in RULES)
+        gaps.append(f"{cond} {ff.mean() - bpff.mean():+.3f}")
+    return "\n".join(lines) + "\n\nFF - BP/FF at layer 1 (Hoyer, means): " + ", ".join(gaps) + "."
+
+
+def table(path: str) -> str:
+    df = rows(path)
     lines = [
         "| rule | condition | seeds | " + " | ".join(c[0] for c in COLUMNS) + " |",
         "|---" * (len(COLUMNS) + 3) + "|",
     ]
     for rule in RULES:
         for cond in CONDITIONS:
-            part = df[(df["name"] == rule) & (df["condition"] == cond)]
-            if part.empty:
+            if df[(df["name"] == rule) & (df["condition"] == cond)].empty:
                 continue
             cells, n = [], 0
             for _, metric, stat, layer in COLUMNS:
-                hit = part[(part["metric"] == metric) & (part["stat"] == stat)]
-                hit = hit[hit["layer"].isna()] if layer is None else hit[hit["layer"] == layer]
-                per_seed = hit.groupby("seed")["value"].last()
-                n = max(n, len(per_seed))
-                std = per_seed.std() if len(per_seed) > 1 else 0.0
-                cells.append(f"{per_seed.mean():.3f} ± {std:.3f}" if len(per_seed) else "")
+                values = per_seed(df, rule, cond, metric, stat, layer)
+                n = max(n, len(values))
+                std = values.std() if len(values) > 1 else 0.0
+                cells.append(f"{values.mean():.3f} ± {std:.3f}" if len(values) else "")
             lines.append(f"| {rule} | {cond} | {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -92,6 +131,8 @@ def main() -> None:
             print("+ ffbench run", " ".join(args), file=sys.stderr, flush=True)
             subprocess.run(["ffbench", "run", *args], check=False)
     print(table(a.out))
+    print()
+    print(changes(a.out))
 
 
 if __name__ == "__main__":

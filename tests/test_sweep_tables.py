@@ -66,3 +66,32 @@ def test_layer1_conditions_are_told_apart_by_dataset_and_negatives(tmp_path):
     assert lines[2].startswith("| ff | default | 2 | 0.810 ± 0.014 | 0.700 ± 0.000 |")
     assert lines[3].startswith("| ff | norm=mnist | 1 | 0.750 ± 0.000 | 0.800 ± 0.000 |")
     assert len(lines) == 4  # no bp-ff rows, no pool rows: no empty lines
+
+
+def test_layer1_changes_pair_seeds_only_where_the_data_are_the_same(tmp_path):
+    conditions = script("layer1_conditions")
+    board = tmp_path / "board.parquet"
+    data = []
+    default, mnist = "d[norm=own,validation=2000]", "d[norm=mnist,validation=2000]"
+    for rule in ("ff", "bp-ff"):
+        for seed, (h_default, h_pool) in enumerate([(0.70, 0.75), (0.72, 0.78), (0.74, 0.79)]):
+            data += rows(
+                f"{rule}[e=2]", "quick", seed, 0.8, [h_default, 0.6, 0.5], dataset_id=default, negatives_id="w"
+            )
+            data += rows(
+                f"{rule}[e=2]",
+                "quick",
+                seed,
+                0.8,
+                [h_pool, 0.6, 0.5],
+                dataset_id=default,
+                negatives_id="wrong-label[pairing=pool]",
+            )
+        data += rows(f"{rule}[e=2]", "quick", 0, 0.8, [0.9, 0.6, 0.5], dataset_id=mnist, negatives_id="w")
+    pd.DataFrame(data).astype({"layer": "Int64"}).to_parquet(board)
+    lines = conditions.changes(str(board)).splitlines()
+    # pool vs default: differences 0.05, 0.06, 0.05 on the same data -> paired; L2 unchanged
+    assert lines[3].startswith("| ff | pairing=pool | +0.053, p = ")
+    assert "(paired t)" in lines[3]
+    assert lines[2] == "| ff | norm=mnist | +0.180, p = not tested | +0.000, p = not tested |"  # one seed
+    assert lines[-1] == "FF - BP/FF at layer 1 (Hoyer, means): default +0.000, norm=mnist +0.000, pairing=pool +0.000."

@@ -12,10 +12,12 @@ export FFBENCH_CACHE="$work/cache"
 boards="$work/boards"
 results="$work/ci-smoke.parquet"
 fail() { echo "ci_leaderboard_check: FAILED: $*" >&2; exit 1; }
-# The installed command; or the interpreter .ci/run installed into (PYTHON), when its scripts
-# folder is not on PATH (e.g. a virtual environment that is not activated).
+# The interpreter .ci/run installed into (PYTHON), when given: an `ffbench` elsewhere on PATH may
+# belong to another installation; else the installed command, else python3's module.
 ffbench() {
-  if type -P ffbench > /dev/null; then command ffbench "$@"; else "${PYTHON:-python3}" -m ffbench "$@"; fi
+  if [ -n "${PYTHON:-}" ]; then "$PYTHON" -m ffbench "$@"
+  elif type -P ffbench > /dev/null; then command ffbench "$@"
+  else python3 -m ffbench "$@"; fi
 }
 
 echo "-- ffbench run --suite ci-smoke"

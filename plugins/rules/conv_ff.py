@@ -23,23 +23,14 @@ channels do not collapse there (loss falls on every layer; synthetic blocks 0.38
 defaults (lr 0.001, 3 x 32 channels, k 5, stride 2) and the quick preset are not swept.
 ``label_value`` is in std units of the normalised data (1 by default).
 
-**Schedules**: ``greedy`` (default, Tosato): layer 1 for all epochs, then layer 2 on layer 1's
-frozen output (recomputed per batch: no copy of the training set's feature maps is kept), ...;
-``simultaneous`` (Hinton): every layer updated on every batch, inputs detached between layers.
-
-**Negatives**: the run's negative generator, as in ``ff``: it is handed the flattened training
-images and labels (and, for hard negatives, the label log-probabilities of the layers trained so
-far), drawn once before training or every epoch when it resamples. A goodness trained without
-negatives (dimensionality compression) is refused: this rule has no label-free readout.
-
-**Inference**: for every candidate label, embed it, run all layers, take each layer's goodness:
-scores [N, C, L]; ``softmax`` (default) over labels within each layer, summed over layers, or
-``raw`` goodness summed; ``skip_first`` leaves layer 1 out (Hinton). Prediction: argmax.
-
-**What metrics read**: representations are each layer's ReLU feature map with the true label
-embedded, flattened to [N, channels*H'*W'] (non-negative: ``nonnegative_activity`` True). The
-model has no 2-D weight matrices (a kernel is shared by every position of its channel, so a
-unit has no incoming row of its own): ``excitation`` reports a failed row saying so.
+Schedules, negatives and inference are ``ff``'s (the public ``ff_pieces``; docs/rules.md): ``greedy``
+(default) re-runs the frozen layers on every batch (no copy of the training set's feature maps is
+kept) or ``simultaneous``; the negatives are drawn from the flattened training images when
+``negatives_due`` says; per-label goodness [N, C, L] is combined by ``inference``/``skip_first``. A
+goodness trained without negatives is refused: this rule has no label-free readout.
+Representations are each layer's ReLU feature map with the true label embedded, flattened to
+[N, channels*H'*W']. The model has no 2-D weight matrices (a kernel is shared by every position of
+its channel, so a unit has no incoming row of its own): ``excitation`` reports a failed row.
 """
 
 from __future__ import annotations
@@ -61,6 +52,7 @@ from ffbench_plugins.rules.ff_pieces import (
     sample_negatives,
     with_ff_advice,
 )
+from ffbench_plugins.rules.mlp import seeded_uniform_
 from ffbench_plugins.rules.training import (
     OPTIMIZER_PARAMS,
     ChecksOptimizerParams,
@@ -163,17 +155,6 @@ class ConvFFNet(LabelScores, nn.Module, TrainedModel):
         return [conv.weight.detach() for conv in self.convs]
 
 
-@torch.no_grad()
-def seeded_conv_init_(convs, generator: torch.Generator) -> None:
-    """Draw each conv's weight and bias from U(-b, b), b = 1 / sqrt(C_in * k * k) (torch's default
-    bound), from ``generator``, in layer order."""
-    for conv in convs:
-        fan_in = conv.weight[0].numel()
-        bound = fan_in**-0.5
-        conv.weight.uniform_(-bound, bound, generator=generator)
-        conv.bias.uniform_(-bound, bound, generator=generator)
-
-
 class ConvFFRule(ChecksOptimizerParams, LearningRule):
     name = "conv-ff"
     version = "1"
@@ -206,19 +187,11 @@ class ConvFFRule(ChecksOptimizerParams, LearningRule):
 
     def build(self, data: DatasetBundle, goodness: Goodness, ctx: TrainContext) -> ConvFFNet:
         v = self.values
+        sizes = v["channels"], v["layers"], v["kernel"], v["stride"]
         net = ConvFFNet(
-            data.shape,
-            v["channels"],
-            v["layers"],
-            v["kernel"],
-            v["stride"],
-            data.num_classes,
-            v["label_value"],
-            goodness,
-            v["inference"],
-            v["skip_first"],
+            data.shape, *sizes, data.num_classes, v["label_value"], goodness, v["inference"], v["skip_first"]
         ).to(ctx.device)
-        seeded_conv_init_(net.convs, ctx.generator)
+        seeded_uniform_(net.convs, ctx.generator)  # torch's default bound 1 / sqrt(C_in * k * k)
         return net
 
     def accepts(self, goodness, negatives):

@@ -14,7 +14,7 @@ from torch import nn
 
 from ffbench.component import Param
 from ffbench.contracts import DatasetBundle, LearningRule, TrainContext, TrainedModel
-from ffbench_plugins.rules.training import OPTIMIZER_PARAMS, check_optimizer_values
+from ffbench_plugins.rules.training import OPTIMIZER_PARAMS, ChecksOptimizerParams
 
 Net = TypeVar("Net", bound=nn.Module)
 
@@ -56,12 +56,13 @@ def hidden_dims(values: dict, data: DatasetBundle) -> list[int]:
 
 @torch.no_grad()
 def seeded_uniform_(modules, generator: torch.Generator, gain: float = 1.0) -> None:
-    """Re-draw each Linear's weight (and bias, if any) from U(-b, b), b = gain / sqrt(fan_in),
-    using ``generator`` (which must live on the modules' device), in module order. With gain 1
-    this is nn.Linear's default distribution, drawn from the run's generator instead of torch's
-    global one: a seed's initialisation then depends on ``ctx.seed`` only."""
+    """Re-draw each Linear's or Conv's weight (and bias, if any) from U(-b, b), b = gain / sqrt(fan_in)
+    (fan_in: the inputs of one output unit, C_in * k * k for a conv), using ``generator`` (which must
+    live on the modules' device), in module order. With gain 1 this is torch's default distribution,
+    drawn from the run's generator instead of torch's global one: a seed's initialisation then
+    depends on ``ctx.seed`` only."""
     for m in modules:
-        bound = gain * m.in_features**-0.5
+        bound = gain * m.weight[0].numel() ** -0.5
         m.weight.uniform_(-bound, bound, generator=generator)
         if m.bias is not None:
             m.bias.uniform_(-bound, bound, generator=generator)
@@ -106,7 +107,7 @@ def seeded(net: Net, ctx: TrainContext, *after: nn.Linear, gain: float = 1.0) ->
     return net
 
 
-class MLPRule(LearningRule):
+class MLPRule(ChecksOptimizerParams, LearningRule):
     """A rule that trains a label-free MLP from its parameter block (:func:`mlp_params`): it reads
     neither goodness nor negatives, refuses inconsistent optimizer values when its parameters are
     resolved, and counts its matmul FLOPs with ``count_flops(dims, n, epochs, classes)``
@@ -115,9 +116,6 @@ class MLPRule(LearningRule):
     uses_goodness = False
     uses_negatives = False
     count_flops: ClassVar[Callable[[list[int], int, int, int], int]]
-
-    def __init_component__(self) -> None:
-        check_optimizer_values(self.values, self.name)
 
     def training_flops(self, data, goodness, negatives):
         v = self.values

@@ -23,14 +23,14 @@ from ffbench_plugins.rules.ff import FF_PARAMS
 from ffbench_plugins.rules.ff_pieces import components_fit, negatives_due, with_ff_advice
 from ffbench_plugins.rules.ffnet import build_ffnet, draw_negative_samples
 from ffbench_plugins.rules.mlp import hidden_dims
-from ffbench_plugins.rules.training import check_optimizer_values, minibatch_epochs
+from ffbench_plugins.rules.training import ChecksOptimizerParams, minibatch_epochs
 
 
 def _with_defaults(params: tuple[Param, ...], **defaults) -> tuple[Param, ...]:
     return tuple(dataclasses.replace(p, default=defaults.get(p.name, p.default)) for p in params)
 
 
-class BPFFRule(LearningRule):
+class BPFFRule(ChecksOptimizerParams, LearningRule):
     name = "bp-ff"
     version = "2"  # 2: initial weights drawn from the run generator
     description = "the FF objective on goodness summed over layers, back-propagated end to end"
@@ -39,21 +39,11 @@ class BPFFRule(LearningRule):
     #: the measured sweep in docs/science.md (validation split); definitions unchanged
     presets = {"quick": {"epochs": 30, "batch_size": 256, "lr": 1.5e-4}}
 
-    def __init_component__(self) -> None:
-        check_optimizer_values(self.values, self.name)
-
     def training_flops(self, data, goodness, negatives):
         if not flops.trains_with_negatives(goodness, negatives):
             return None
-        v = self.values
-        return flops.bp_ff_flops(
-            hidden_dims(v, data),
-            len(data.train),
-            v["epochs"],
-            data.num_classes,
-            negatives.resamples,
-            negatives.needs_scores,
-        )
+        dims, n, epochs = hidden_dims(self.values, data), len(data.train), self.values["epochs"]
+        return flops.bp_ff_flops(dims, n, epochs, data.num_classes, negatives.resamples, negatives.needs_scores)
 
     def has_baseline(self, goodness, negatives):
         return flops.trains_with_negatives(goodness, negatives)

@@ -4,60 +4,34 @@ Greedy schedule (default): layer 1 is trained for all epochs, then layer 2 on la
 outputs, and so on. Simultaneous schedule (Hinton): every layer updated on every batch, inputs
 detached between layers.
 
-How the trainer avoids waste (the definitions are unchanged; see benchmarks/README.md):
+How the trainer avoids waste, the definitions unchanged (benchmarks/README.md, "What the fast FF
+trainer does"): data stay on the device and a batch is an index gather; positives and negatives go
+through each layer in one matmul, and layer 1 in one matmul over the *images* when the negatives
+are the positives' images with other labels (``LabelEmbedding.fold``); every layer's input is
+stored normalised and frozen layers' outputs are computed once (resampled negatives: only the
+fresh negatives go through the frozen layers); no host-device synchronisation inside the loop.
+Several seeds of one configuration train as one stacked model (``fit_seeds``: weights
+[S, in, out], torch.baddbmm, one fused Adam over the stack with the loss summed over seeds, which is
+S independent Adams); every seed draws its initialisation, negatives and batch order from its own
+generator in the same order as alone, so seed s of a stack equals seed s trained alone. ``fit``
+is a stack of one. Under ``--precision bf16`` every stored layer input is cast to bfloat16 once
+(``AutocastCopy``), and the activation runs on the bfloat16 pre-activation before it is widened to
+float32 for the goodness: the numbers are those of casting each batch, bit for bit.
 
-- Data stays on the device as tensors; batches are index gathers, no DataLoader.
-- Positives and negatives go through each layer in one matmul. When the negatives are the
-  positives' images with other labels (wrong-label, hard), layer 1 needs only one matmul over
-  the *images* (B rows for 2B samples), forward and backward (``LabelEmbedding.fold``).
-- Each layer's input is stored already normalised. Greedy with fixed negatives: every frozen
-  layer's outputs are computed once in total. Greedy with resampled negatives: the positives'
-  inputs to the layer in training are cached, and so is layer 1's label-independent matmul over
-  the images; each epoch only the fresh negatives go through the frozen layers 2..l-1.
-- Several seeds of one configuration train together as one stacked model (``fit_seeds``):
-  weights [S, out, in], torch.bmm, one fused Adam over the stacked parameters with the loss
-  summed over seeds (Adam is elementwise: S independent Adams). Every seed draws its
-  initialisation, negatives and batch order from its own generator in the same order as when
-  trained alone, so seed s of a stack equals seed s trained alone. ``fit`` is a stack of one.
-- No host-device synchronisation inside the training loop (losses are logged at the end).
-- Under ``--precision bf16`` every stored layer input is cast to bfloat16 once, not every batch
-  (``AutocastCopy``), and the activation runs on the bfloat16 pre-activation before it is widened
-  to float32 for the goodness: the numbers are those of casting each batch, bit for bit.
+The goodness study's options (``optimizer=sgd`` with ``momentum``, ``layer_norm=rms``,
+``peer_norm``, ``activation=relu-st``, ``lr_schedule=cooldown``; docs/science.md, "FF options from
+the goodness study") are per seed and elementwise, so stacked seeds still equal seeds trained
+alone. Label-free FF (``label=none``, docs/science.md): no label is embedded, layer 1 is never
+folded, and after FF training every seed gets a linear readout (``ffnet.fit_linear_readout``)
+from its own generator; a labelled generator is accepted only when its negatives are not the
+training images themselves (:meth:`FFRule.accepts`).
 
-Options of the goodness study (Shah & Tripathi 2025; docs/goodness_study.md), all off by default:
-``optimizer=sgd`` with ``momentum``, ``layer_norm=rms`` (every layer's input divided by its RMS
-instead of its L2 norm; the fold of layer 1 holds for both) and ``peer_norm`` (coefficient of the
-peer-normalisation loss added to each layer's loss, ``ff_pieces.peer_norm_loss``; each seed keeps
-each layer's running mean activity through training). All are per-seed and elementwise, so
-stacked seeds still equal seeds trained alone.
-
-More options of the goodness study, also off by default: ``activation=relu-st`` (the
-straight-through ReLU: ReLU forward, identity backward; ``ff_pieces.StraightThroughReLU``; the trainer's
-head and ``FFNet.layer_forward`` use it, the frozen layers' outputs and inference are forward only
-and unchanged) and ``lr_schedule=cooldown`` (``training.cooldown_factor``: constant for the first half
-of the epochs, then linear cool-down, per epoch, as the study's code; with the greedy schedule
-every layer's optimizer cools down over that layer's epochs).
-
-Label-free FF (``label=none``; the negatives study's earlier strategy library): no label is
-embedded anywhere. The positives are the raw images, the negatives the generator's images (a
-label-free generator, ``NegativeGenerator.label_free``, returns no labels; a labelled generator's
-labels are ignored, and it is accepted only when its negatives are not the training images
-themselves, see :meth:`FFRule.accepts`). Layer 1 is never folded (there is no label to fold).
-After FF training every seed gets a linear softmax readout on the frozen network's normalised
-activity of the training images (``ffnet.fit_linear_readout``: full-batch Adam, lr 0.01, 100
-epochs, initialised from the seed's generator), which is its prediction; the model declares
-``reads_label = False``.
-
-A batch-aware goodness (``Goodness.batch_aware``: per-layer state from ``init_state`` or its own
-``score_batch``) gets the whole batch of each seed, positives and negatives, and that seed's
-state of the layer (kept in the seed's FFNet, so saved with the model), through
-``layer_loss(h_pos, h_neg, state=...)``: its seeds are scored one by one inside the stack, never
-across seeds, and its head is not compiled. Inference passes the state to ``score``.
-
-With a goodness trained without negatives (dimensionality compression), each batch is the
-goodness's ``augment`` of the images (fresh noise every batch, so frozen layers are re-run per
-batch), the layer loss is the goodness's, and the goodness fits its readout at the end; such
-seeds are trained one after the other.
+A batch-aware goodness (``Goodness.batch_aware``) gets each seed's whole batch and that seed's
+state of the layer (kept in the seed's FFNet, so saved with the model) through
+``layer_loss(h_pos, h_neg, state=...)``: seeds are scored one by one inside the stack, never across
+seeds, and the head is not compiled. A goodness trained without negatives (dimensionality
+compression) trains on its ``augment`` of each batch (fresh noise, so frozen layers are re-run per
+batch), seed after seed, and fits its readout at the end.
 """
 
 from __future__ import annotations
@@ -86,7 +60,7 @@ from ffbench_plugins.rules.ff_pieces import (
 )
 from ffbench_plugins.rules.ffnet import READOUT_EPOCHS, FFNet, build_ffnet, draw_negative_samples, fit_linear_readout
 from ffbench_plugins.rules.mlp import hidden_dims, mlp_params
-from ffbench_plugins.rules.training import batches, check_optimizer_values, make_optimizer, optimizer_step
+from ffbench_plugins.rules.training import ChecksOptimizerParams, batches, make_optimizer, optimizer_step
 
 FF_PARAMS = mlp_params(
     lr=0.01,
@@ -117,7 +91,7 @@ def keeps_training_images(negatives) -> bool:
         return False
 
 
-class FFRule(LearningRule):
+class FFRule(ChecksOptimizerParams, LearningRule):
     name = "ff"
     #: 2: with the greedy schedule, resampled negatives and layer_norm=rms, some layer inputs were
     #: L2- instead of RMS-normalised (fixed); every other configuration is bit-identical to 1
@@ -154,7 +128,7 @@ class FFRule(LearningRule):
     bf16_cpu_verified = True
 
     def __init_component__(self) -> None:
-        check_optimizer_values(self.values, self.name)
+        super().__init_component__()
         if self.values["label"] == "none" and self.values["inference"] != "softmax":
             raise ParameterError(
                 f"Parameter 'ff.inference' = {self.values['inference']!r} combines per-label goodness, which "
@@ -168,20 +142,13 @@ class FFRule(LearningRule):
     def training_flops(self, data, goodness, negatives):
         if not flops.trains_with_negatives(goodness, negatives) or getattr(negatives, "needs_model", False):
             return None  # model-aware negatives (their gradient passes) are not counted
-        v = self.values
-        dims = hidden_dims(v, data)
+        v, dims, n = self.values, hidden_dims(self.values, data), len(data.train)
+        folded = not self.label_free and flops.generator_keeps_images(negatives, data)
         total = flops.ff_flops(
-            dims,
-            len(data.train),
-            v["epochs"],
-            data.num_classes,
-            v["schedule"],
-            not self.label_free and flops.generator_keeps_images(negatives, data),
-            negatives.resamples,
-            negatives.needs_scores,
+            dims, n, v["epochs"], data.num_classes, v["schedule"], folded, negatives.resamples, negatives.needs_scores
         )
         if self.label_free:  # the readout: one forward pass for the features, then full-batch epochs
-            n, first = len(data.train), 1 if v["skip_first"] and len(dims) > 2 else 0
+            first = 1 if v["skip_first"] and len(dims) > 2 else 0
             features = sum(dims[l + 1] for l in range(first, len(dims) - 1))
             total += sum(flops.mm(n, dims[l], dims[l + 1]) for l in range(len(dims) - 1))
             total += READOUT_EPOCHS * 2 * flops.mm(n, features, data.num_classes)
@@ -206,15 +173,9 @@ class FFRule(LearningRule):
     def baseline_flops(self, data, goodness, negatives):
         if not flops.trains_with_negatives(goodness, negatives):
             return None
-        v = self.values
+        v, dims, n = self.values, hidden_dims(self.values, data), len(data.train)
         return flops.baseline_ff_flops(
-            hidden_dims(v, data),
-            len(data.train),
-            v["epochs"],
-            data.num_classes,
-            v["schedule"],
-            negatives.resamples,
-            negatives.needs_scores,
+            dims, n, v["epochs"], data.num_classes, v["schedule"], negatives.resamples, negatives.needs_scores
         )
 
     def accepts(self, goodness, negatives):
@@ -280,16 +241,12 @@ class FFRule(LearningRule):
                 net.readout = fit_linear_readout(net, x, y, ctx.generator, self.values["skip_first"], ctx.log)
         return [net.eval() for net in nets]
 
-    def _optimizers(self, net: FFNet, n: int):
-        steps = self.values["epochs"] * -(-n // self.values["batch_size"])
-        return [make_optimizer(self.values, layer.parameters(), steps) for layer in net.layers]
-
     def _self_supervised(self, net, x, ctx: TrainContext):
         """Layer-local training on the goodness's augmented input, no negatives. Greedy: layer l
         trains for all epochs on the frozen layers' outputs of freshly augmented batches;
         simultaneous: every layer on every batch."""
         epochs, n_layers, bs = self.values["epochs"], net.num_layers, self.values["batch_size"]
-        opts = self._optimizers(net, len(x))
+        opts = [make_optimizer(self.values, layer.parameters(), epochs * -(-len(x) // bs)) for layer in net.layers]
         greedy = self.values["schedule"] == "greedy"
         stages = [[l] for l in range(n_layers)] if greedy else [list(range(n_layers))]
         for s, trained in enumerate(stages):
@@ -312,9 +269,7 @@ class FFRule(LearningRule):
             ctx.log(f"ff ({net.goodness.name}) stage {s + 1}: last epoch loss sum {total.item():.4f}")
 
 
-# ---------------------------------------------------------------------------------------
-# Layer inputs for S stacked seeds
-# ---------------------------------------------------------------------------------------
+# --- Layer inputs for S stacked seeds ---
 
 
 def _linear(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -463,9 +418,7 @@ def _same_images(pairs: list[tuple[torch.Tensor, torch.Tensor]], x: torch.Tensor
     return all(xn is x or (xn.shape == x.shape and torch.equal(xn, x)) for xn, _ in pairs)
 
 
-# ---------------------------------------------------------------------------------------
-# The stacked trainer
-# ---------------------------------------------------------------------------------------
+# --- The stacked trainer ---
 
 
 class StackedFF:
@@ -491,14 +444,9 @@ class StackedFF:
         self.label_free = nets[0].label_free
         self._positives: torch.Tensor | None = None  # norm(x), once (label-free)
         #: transposed weights [S, in, out] and biases [S, out] of every layer
-        self.w = [
-            torch.nn.Parameter(torch.stack([net.layers[l].weight.detach().T for net in nets]))
-            for l in range(self.num_layers)
-        ]
-        self.b = [
-            torch.nn.Parameter(torch.stack([net.layers[l].bias.detach() for net in nets]))
-            for l in range(self.num_layers)
-        ]
+        per_layer = list(zip(*[net.layers for net in nets]))  # [layer][seed] Linear
+        self.w = [torch.nn.Parameter(torch.stack([m.weight.detach().T for m in ms])) for ms in per_layer]
+        self.b = [torch.nn.Parameter(torch.stack([m.bias.detach() for m in ms])) for ms in per_layer]
         steps = values["epochs"] * -(-self.n // values["batch_size"])
         self.opts = [make_optimizer(values, [w, b], steps) for w, b in zip(self.w, self.b)]
         self._fold: tuple[torch.Tensor, torch.Tensor] | None = None  # LabelEmbedding.fold(x), once

@@ -32,9 +32,7 @@ from ffbench_plugins.rules.training import forward_in_chunks
 
 EPS = 1e-8
 
-# ---------------------------------------------------------------------------------------
-# Normalisation and activation of every layer
-# ---------------------------------------------------------------------------------------
+# --- Normalisation and activation of every layer ---
 
 
 def normalize(x: torch.Tensor) -> torch.Tensor:
@@ -106,9 +104,7 @@ ACTIVATION_PARAM = Param(
     omit_at_default=True,  # added after boards were published: default configurations keep their ids
 )
 
-# ---------------------------------------------------------------------------------------
-# The label embedding
-# ---------------------------------------------------------------------------------------
+# --- The label embedding ---
 
 #: the neutral labels a probe may ask for (``TrainedModel.neutral_representations``)
 NEUTRAL_LABELS = ("uniform", "zero")
@@ -181,9 +177,7 @@ class LabelEmbedding:
         return cols[0] if len(cols) == 1 else torch.stack(cols).sum(0)
 
 
-# ---------------------------------------------------------------------------------------
-# Negatives: when and how they are drawn
-# ---------------------------------------------------------------------------------------
+# --- Negatives: when and how they are drawn ---
 
 #: FF training schedule, shared by the FF-style rules (ff, conv-ff)
 SCHEDULE_PARAM = Param(
@@ -234,9 +228,7 @@ def sample_negatives(
     return negatives.generate(x, y, allowed=ctx.allowed_labels, generator=ctx.generator, scores=scores, **extra)
 
 
-# ---------------------------------------------------------------------------------------
-# Per-label inference
-# ---------------------------------------------------------------------------------------
+# --- Per-label inference ---
 
 #: how per-layer label goodness becomes a prediction (every FF-style rule)
 INFERENCE_PARAMS = (
@@ -297,9 +289,7 @@ class LabelScores:
         return torch.log_softmax(self.label_goodness(x, upto), dim=1).sum(dim=-1)
 
 
-# ---------------------------------------------------------------------------------------
-# Compatibility and peer normalisation
-# ---------------------------------------------------------------------------------------
+# --- Compatibility and peer normalisation ---
 
 
 def components_fit(

@@ -5,13 +5,12 @@ mechanics it is made of (label embedding, normalisation, per-label inference, ne
 public pieces of :mod:`ffbench_plugins.rules.ff_pieces`.
 
 Each layer: x -> x / ||x||_2 (per sample; ``layer_norm``: or x / RMS(x)) -> Linear(bias) -> ReLU.
-With a goodness that needs
-negatives, labels are embedded in the first pixels of the image and inference scores every
-candidate label in one batched pass. With a goodness trained without negatives (e.g.
-dimensionality compression) no label is embedded, the layer-1 input is the goodness's
-``augment`` (e.g. noisy copies), and inference is the goodness's own readout. A goodness with
-per-layer state (``Goodness.init_state``) has one state module per layer inside the FFNet
-(``goodness_states``), passed to its ``score`` and ``layer_loss``.
+With a goodness that needs negatives, labels are embedded in the first pixels of the image and
+inference scores every candidate label in one batched pass. With a goodness trained without
+negatives (e.g. dimensionality compression) no label is embedded, the layer-1 input is the
+goodness's ``augment`` (e.g. noisy copies), and inference is the goodness's own readout. A
+goodness with per-layer state (``Goodness.init_state``) has one state module per layer inside the
+FFNet (``goodness_states``), passed to its ``score`` and ``layer_loss``.
 """
 
 from __future__ import annotations
@@ -36,20 +35,13 @@ from ffbench_plugins.rules.mlp import hidden_dims, seeded_uniform_
 
 
 class FFNet(LabelScores, nn.Module, TrainedModel):
-    """An MLP of FF layers plus goodness-per-label inference.
-
-    ``inference``: 'softmax' (softmax over labels within each layer, summed over layers; Tosato)
-    or 'raw' (goodness summed over layers); ``skip_first`` leaves layer 1 out (Hinton);
-    ``layer_norm``: the normalisation of every layer's input ('l2' or 'rms', ``LAYER_NORMS``);
-    ``activation``: 'relu' or 'relu-st' (``ACTIVATIONS``: the same forward, so inference and
-    representations do not depend on it; only the gradient of a training that goes through
-    :meth:`layer_forward` does).
-
-    Without an embedding the network reads the image alone. With a goodness trained without
-    negatives (dimcompress) inference is the goodness's readout on its ``augment``-ed input;
-    with a goodness trained with negatives it is *label-free FF* (``ff[label=none]``,
-    :attr:`label_free`): inference is the :class:`LinearReadout` on the activity of the clean image.
-    """
+    """An MLP of FF layers plus goodness-per-label inference (``inference``, ``skip_first``:
+    ``ff_pieces.combine_label_goodness``). ``layer_norm``: 'l2' or 'rms' (``LAYER_NORMS``);
+    ``activation``: 'relu' or 'relu-st' (``ACTIVATIONS``: the same forward, so only the gradient
+    of a training through :meth:`layer_forward` depends on it). Without an embedding the network
+    reads the image alone, and inference is ``readout``: the goodness's (trained without negatives,
+    on its ``augment``-ed input) or, for *label-free FF* (:attr:`label_free`), a
+    :class:`LinearReadout` on the clean image's activity."""
 
     def __init__(
         self,
@@ -155,12 +147,10 @@ class FFNet(LabelScores, nn.Module, TrainedModel):
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        if self.embedding is None:
+        if self.embedding is None:  # label-free FF: the clean image; self-supervised goodness: its augment
             flat = x.reshape(x.shape[0], -1)
-            if self.label_free:  # label-free FF: the linear readout on the clean image's activity
-                return self.readout.predict(self.forward_all(flat), flat.shape[0])
-            # self-supervised goodness: its readout on the augmented input
-            return self.readout.predict(self.forward_all(self.goodness.augment(flat)), flat.shape[0])
+            inp = flat if self.label_free else self.goodness.augment(flat)
+            return self.readout.predict(self.forward_all(inp), flat.shape[0])
         return self.combine(self.label_goodness(x)).argmax(dim=1)
 
     @torch.no_grad()
@@ -190,31 +180,24 @@ def build_ffnet(
 ) -> FFNet:
     """An FFNet sized by the rule's ``layers``/``width``, embedding labels when the goodness needs
     negatives (value: the maximum of the normalised training data) unless ``label`` is 'none'
-    (label-free FF). With ``generator`` (on ``device``) the weights and biases are drawn from it,
-    with nn.Linear's default distribution
-    U(-1/sqrt(fan_in), 1/sqrt(fan_in)): a seed's initialisation then depends on its own
-    generator only, whether it is trained alone or stacked with other seeds. Without it, torch's
-    default initialisation from the global generator (for tests that build a throwaway net)."""
+    (label-free FF). With ``generator`` (on ``device``) the weights and biases are drawn from it
+    (``mlp.seeded_uniform_``): a seed's initialisation then depends on its own generator only,
+    whether it is trained alone or stacked with other seeds. Without it, torch's default
+    initialisation from the global generator (for tests that build a throwaway net)."""
     dims = hidden_dims(values, data)
-    embedding = None
-    # ``label`` none (ff only): label-free FF, no embedding
-    if goodness.needs_negatives and values.get("label", "embed") == "embed":
-        embedding = LabelEmbedding.for_data(data)
-    # rules without the layer_norm / activation parameters (and hand-written value dicts) get
-    # today's l2 / relu
+    embedded = goodness.needs_negatives and values.get("label", "embed") == "embed"
+    embedding = LabelEmbedding.for_data(data) if embedded else None
+    # rules without the layer_norm / activation parameters (and hand-written value dicts) get l2 / relu
     layer_norm, activation = values.get("layer_norm", "l2"), values.get("activation", "relu")
     net = FFNet(
         dims, embedding, goodness, data.num_classes, values["inference"], values["skip_first"], layer_norm, activation
-    )
-    net = net.to(device)
+    ).to(device)
     if generator is not None:
         seeded_uniform_(net.layers, generator)
     return net
 
 
-# ---------------------------------------------------------------------------------------
-# Label-free FF: the linear readout
-# ---------------------------------------------------------------------------------------
+# --- Label-free FF: the linear readout ---
 
 #: the label-free readout's training (full batch, Adam): epochs and learning rate, the
 #: negatives study's linear probe (``train_linear_probe`` of its complete_strategy_comparison.py)

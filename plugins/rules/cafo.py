@@ -11,7 +11,6 @@ initialisation and only the predictors learn, each on its block's detached outpu
 ``frozen=false`` (default): each block is trained together with its predictor, by the
 predictor's cross-entropy (the gradient reaches block i's W_i, b_i and stops there). The
 paper's trained-block variant pre-trains blocks with DFA instead; see docs/rules.md.
-Label-free: the input carries no label; representations are the activity for the image alone.
 """
 
 from __future__ import annotations

@@ -14,8 +14,7 @@ is exactly dW_i, db_i above, and w.r.t. the head its true gradient.
 
 Feedback matrices: B_i entries ~ U(-1/sqrt(classes), 1/sqrt(classes)), drawn from ctx.generator
 after the weights and kept as buffers of the trained model (``feedback``), never updated. With Adam
-a global scale of B_i changes the update only through Adam's epsilon. Label-free: the input carries
-no label; representations are the activity for the image alone.
+a global scale of B_i changes the update only through Adam's epsilon (docs/rules.md).
 """
 
 from __future__ import annotations

@@ -5,8 +5,7 @@ Layer i: h_i = ReLU(W_i h_{i-1} + b_i), logits_i = h_i M_i with M_i [width, clas
 loss_i = CE(logits_i, y) trains W_i, b_i and M_i only: layer i+1 reads h_i detached. All layers
 are updated on every batch (simultaneously). One Adam holds every parameter and is stepped on
 sum_i loss_i: since the layers share no parameter and no gradient, and Adam is elementwise, this
-is exactly one Adam per layer with the same hyper-parameters. Label-free: the input carries no
-label; representations are the activity for the image alone.
+is exactly one Adam per layer with the same hyper-parameters.
 
 Inference: ``predict=last`` (default, the paper's) uses the last layer's logits; ``sum`` adds
 every layer's logits.

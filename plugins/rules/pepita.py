@@ -15,8 +15,8 @@ weights He-uniform U(-sqrt(6/fan_in), sqrt(6/fan_in)); SGD lr 0.01, momentum 0.9
 100 epochs, learning rate x0.1 at 60 % and 90 % of the epochs (the paper: epochs 60 and 90 of 100).
 
 The two passes run in float32 even under bf16 precision: the update reads the small difference
-h - h' that the perturbation F e causes, which bf16 rounding would swamp. Label-free: the input
-carries no label; representations are the standard pass's activity for the image alone.
+h - h' that the perturbation F e causes, which bf16 rounding would swamp. Representations are the
+standard pass's activity for the image alone (docs/rules.md).
 """
 
 from __future__ import annotations

@@ -1,16 +1,11 @@
-"""The random-network control (docs/science.md, "More learning rules and the random control"): the
-BP rule's MLP left at its seeded initialisation; only a linear readout Linear(width, classes) on
-the last hidden layer is trained, with cross-entropy and Adam. Every representation metric read
-on a trained rule can be compared with the same metric on this untrained stack of the same shape.
-Label-free: the input carries no label and the representations are the activity for the image
-alone.
+"""The random-network control (docs/science.md, "More learning rules and the random control";
+docs/rules.md): the bp rule's MLP (``build_mlp``, seeded from the run's generator) left at its
+initialisation; only a linear readout Linear(width, classes) on the last hidden layer is trained,
+with cross-entropy and Adam. Every representation metric read on a trained rule can be compared
+with the same metric on this untrained stack of the same shape.
 
 The frozen features of the training set are computed once (in chunks, without gradients), so the
 readout's epochs cost a [N, width] x [width, classes] matmul each.
-
-The stack is the bp rule's ``build_mlp``: weights and biases drawn from the run's ``ctx.generator``
-(``mlp.seeded_uniform_``, nn.Linear's default distribution U(-1/sqrt(fan_in), 1/sqrt(fan_in))),
-so a seed's initialisation depends on its generator only.
 """
 
 from __future__ import annotations

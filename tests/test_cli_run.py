@@ -67,6 +67,19 @@ def test_second_run_reuses_the_cached_model_and_no_cache_retrains(tmp_path):
     assert acc["config_hash"].nunique() == 1
 
 
+def test_a_rerun_says_which_points_already_had_rows(tmp_path):
+    out = tmp_path / "r.parquet"
+    assert invoke("run", *TINY, "--metric", "accuracy", "--out", str(out)).exit_code == 0
+    loud = [a for a in TINY if a != "-q"]
+    result = invoke("run", *loud, "--metric", "accuracy", "--seeds", "2", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "2 run point(s) added in" in said
+    assert "; 1 of them had rows there already: ffbench's readers count only a point's newest run)" in said
+    first = invoke("run", *loud, "--metric", "accuracy", "--out", str(tmp_path / "new.parquet"))
+    assert "1 run point(s) added in" in first.output and "already" not in first.output
+
+
 def test_resume_skips_finished_points(tmp_path):
     out = tmp_path / "r.parquet"
     assert invoke("run", *TINY, "--metric", "accuracy", "--out", str(out)).exit_code == 0

@@ -30,7 +30,7 @@ from ffbench.prechecks import check_run_outputs
 from ffbench.precision import check_device, check_rules
 from ffbench.registry import get_registry
 from ffbench.results import newest_runs, to_frame
-from ffbench.runner import Runner, RunOptions
+from ffbench.runner import Runner, RunOptions, completed_points
 
 EXAMPLES = examples_epilog(
     ("ff on the Fashion-MNIST subset shipped with ffbench (quick preset)", "ffbench run"),
@@ -326,6 +326,8 @@ def run(
             f"{len(grid.points)} run point(s) x {len(grid.metrics)} metric(s) on {opts.device}; "
             f"results -> {literal(opts.out)}"
         )
+    # points of this grid that already have rows in --out: a rerun appends a newer run of them
+    earlier = set() if resume else {key[0] for key in completed_points(opts.out)}
     pool = None
     if executor != "local":
         pool = make_executor(
@@ -354,7 +356,8 @@ def run(
     else:
         print_summary(df, registry)
     if not quiet:  # at the end too: the start's "results ->" line has scrolled away by now
-        print_next_steps(err, opts.out, df["run_id"].nunique(), reporter.elapsed)
+        again = df.loc[df["config_hash"].isin(earlier), "run_id"].nunique()
+        print_next_steps(err, opts.out, df["run_id"].nunique(), reporter.elapsed, again)
     failed = df.loc[df["status"] == "failed", "run_id"].nunique()
     if failed:
         err.print(

@@ -65,6 +65,7 @@ FF_ANALYSED = Config("FF (analysed setting)", "ff", ("epochs=200", "lr=0.001", "
 BPFF = Config("BP/FF", "bp-ff", ("epochs=300", "lr=0.0001"))
 BP = Config("BP", "bp", ("epochs=80", "lr=0.0001"))
 RANDOM = Config("random (untrained)", "random", ())
+BPFF_FAST = Config("BP/FF at lr 3e-4", "bp-ff", ("epochs=300", "lr=0.0003"))
 PAPER_CONFIGS = (FF_WRITTEN, FF_ANALYSED, BPFF, BP, RANDOM)
 
 
@@ -338,6 +339,46 @@ def _bpff_vs_ff(df: pd.DataFrame, layer: int, n_bpff: int) -> str:
     else:
         settled = "The order does not depend on FF's setting (both pairs separated, in the same direction)."
     return "; ".join(said) + ". " + settled
+
+
+def bpff_lr() -> str:
+    """BP/FF at lr 3e-4 beside its lr 1e-4 seeds and both FF settings, per layer: does the layer-1
+    order of BP/FF and FF depend on BP/FF's learning rate?"""
+    df = board()
+    n_fast = len(seeds(df, BPFF_FAST))
+    if not n_fast:
+        return "BP/FF at lr 3e-4 has no rows on the paper-scale board yet."
+    configs = (BPFF, BPFF_FAST, FF_ANALYSED, FF_WRITTEN)
+    cols = PAPER_COLUMNS[:5]
+    lines = ["| configuration | " + " | ".join(c[0] for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for cfg in configs:
+        n = len(seeds(df, cfg))
+        cells = [mean_std(values(df, cfg, m, s, layer), n_config=n) for _, m, s, layer in cols]
+        name = "BP/FF at lr 1e-4 (the paper's)" if cfg == BPFF else label(cfg, n)
+        lines.append(f"| {name} ({plural(n, 'seed')}) | " + " | ".join(cells) + " |")
+    lines.append("")
+    for layer in (1, 2, 3):
+        fast = values(df, BPFF_FAST, "sparsity", "sparsity", layer)
+        if n_fast >= MIN_SEEDS:
+            said = [
+                verdict(df, BPFF_FAST, cfg, "sparsity", "sparsity", layer) for cfg in (BPFF, FF_ANALYSED, FF_WRITTEN)
+            ]
+            lines.append(f"- L{layer}: " + "; ".join(said) + ".")
+            continue
+        x = _mean(fast)
+        said = []
+        for cfg in (BPFF, FF_ANALYSED, FF_WRITTEN):
+            other = values(df, cfg, "sparsity", "sparsity", layer)
+            lo, hi = min(other.values()), max(other.values())
+            where = "above every seed of" if x > hi else "below every seed of" if x < lo else "within the seeds of"
+            said.append(f"{where} {cfg.label} ({lo:.3f}-{hi:.3f})")
+        lines.append(f"- L{layer}: {x:.3f}, " + "; ".join(said) + ".")
+    if n_fast < MIN_SEEDS:
+        lines.append(
+            f"\n{BPFF_FAST.label} has {plural(n_fast, 'seed')}: preliminary, compared with the other "
+            f"configurations' seed ranges, not tested (the boards' test needs {MIN_SEEDS} seeds)."
+        )
+    return "\n".join(lines)
 
 
 def probes() -> str:
@@ -624,6 +665,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "paper-per-layer": paper_per_layer,
     "layer1-question": layer1_question,
     "layer1-answer": layer1_answer,
+    "bpff-lr": bpff_lr,
     "unseen-category": unseen_category,
     "probes": probes,
     "control-verdicts": control_verdicts,

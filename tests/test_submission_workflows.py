@@ -61,9 +61,9 @@ def test_the_submission_workflow_verifies_read_only_and_writes_elsewhere():
     assert workflow["permissions"] == {}
     jobs = workflow["jobs"]
     assert jobs["verify"]["permissions"] == {"contents": "read"}
-    assert jobs["comment"]["permissions"] == {"pull-requests": "write"}
-    assert "head.repo.full_name == github.repository" in jobs["comment"]["if"]
-    assert not any("checkout" in str(s.get("uses", "")) for s in jobs["comment"]["steps"])  # no code from the PR
+    assert set(jobs) == {"verify", "boards"}  # the comment is another workflow's (below)
+    named = next(s for s in jobs["verify"]["steps"] if s.get("name", "").startswith("Name the pull request"))
+    assert named["env"] == {"PR": "${{ github.event.pull_request.number }}"} and '"$PR"' in named["run"]
     assert set(jobs["boards"]["permissions"]) == {"contents", "pull-requests"}
     assert jobs["boards"]["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
     install = next(s["run"] for s in jobs["boards"]["steps"] if s.get("name", "").startswith("Install"))
@@ -71,3 +71,30 @@ def test_the_submission_workflow_verifies_read_only_and_writes_elsewhere():
     verify = next(s["run"] for s in jobs["verify"]["steps"] if s.get("name") == "ffbench verify")
     assert 'ffbench verify "submissions/$name" --install --budget 1800 --salt "$SALT"' in verify
     assert "secrets." not in (WORKFLOWS / "submissions.yml").read_text(encoding="utf-8")
+
+
+def test_the_comment_workflow_posts_any_pull_requests_records_running_nothing_from_it():
+    """Fork pull requests get the comment too: a workflow_run of the submissions workflow that checks
+    out nothing, may only read artifacts and write comments, and reads the records as untrusted text
+    (through files and env, never interpolated into a script; the number must be the pull request
+    whose head that run verified)."""
+    text = (WORKFLOWS / "submissions-comment.yml").read_text(encoding="utf-8")
+    workflow = load("submissions-comment.yml")
+    assert workflow[True] == {"workflow_run": {"workflows": ["submissions"], "types": ["completed"]}}
+    assert workflow["permissions"] == {}
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
+    assert job["if"] == "github.event.workflow_run.event == 'pull_request'"
+    assert not any("checkout" in str(s.get("uses", "")) for s in job["steps"])  # no code from the pull request
+    download, comment = job["steps"]
+    assert download["uses"].startswith("actions/download-artifact@")
+    assert download["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
+    assert download["with"]["name"] == "verification-records"  # what the verify job uploads
+    script = comment["run"]
+    assert "${{" not in script  # every value reaches the script through env
+    assert comment["env"]["HEAD_SHA"] == "${{ github.event.workflow_run.head_sha }}"
+    assert '[[ "$pr" =~ ^[0-9]{1,9}$ ]]' in script and '[ "$head" != "$HEAD_SHA" ]' in script
+    assert "--body-file body.md" in script and "secrets." not in text
+    assert text.count("zizmor: ignore") == 1 and "ignore[dangerous-triggers]" in text
+    uploaded = next(s for s in load("submissions.yml")["jobs"]["verify"]["steps"] if "upload-artifact" in str(s))
+    assert uploaded["with"]["name"] == "verification-records"

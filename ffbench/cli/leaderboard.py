@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from ffbench import leaderboard as lb
+from ffbench.cli.board_tables import BoardView, over_all_classes, print_overview, print_ranking
 from ffbench.cli.console import err, friendly_errors, out, print_json
 from ffbench.cli.examples import examples_epilog
 from ffbench.errors import FFBenchError
@@ -32,6 +33,14 @@ EXAMPLES = examples_epilog(
     ("for machines (--csv too)", "ffbench leaderboard show --metric accuracy --json"),
     ("what changed between two boards folders", "ffbench leaderboard diff old-boards/ leaderboards/ --markdown"),
     ("static HTML of every board", "ffbench leaderboard site site/ --boards leaderboards"),
+)
+
+SHOW_EXAMPLES = examples_epilog(
+    ("the headline stats of every board in leaderboards/", "ffbench leaderboard show"),
+    ("every stat of one board, still fitted to the terminal", "ffbench leaderboard show fashion-mnist --all"),
+    ("one metric's ranking, one layer", "ffbench leaderboard show fashion-mnist --metric sparsity --layer 2"),
+    ("only rows a verifier re-ran", "ffbench leaderboard show --verified-only"),
+    ("for machines (--csv too)", "ffbench leaderboard show --metric accuracy --json"),
 )
 
 app = typer.Typer(
@@ -131,7 +140,7 @@ def update(
         err.log(literal(f"merged with --allow-dirty ({len(report.dirty)} run(s), git_sha kept as recorded)"))
 
 
-@app.command()
+@app.command(epilog=SHOW_EXAMPLES)
 @friendly_errors
 def show(
     board: Annotated[
@@ -153,17 +162,30 @@ def show(
             help="Rank only rows whose verification is 'verified' (rows without one are local runs).",
         ),
     ] = False,
+    every_stat: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="The overview with every stat over all classes, not only the headline stats (with --json or "
+            "--csv: every stat's ranked rows).",
+        ),
+    ] = False,
     boards: BoardsOpt = DEFAULT_BOARDS,
 ) -> None:
     """Show boards, ranked by the seeds.
 
     Without options: an overview, one row per configuration with its ranked headline values (mean ±
-    std over seeds). With --metric/--stat/--layer: one table per selected value. A rank is 1 + the
+    std over seeds), fitted to the terminal (COLUMNS, or 100 columns when piped): short labels with
+    a key, a legend line per stat, and columns that do not fit in further tables. --all: every stat.
+    With --metric/--stat/--layer: one table per selected value. A rank is 1 + the
     configurations the seeds separate above it (paired t-test over shared seeds, Welch's otherwise;
     two-sided 0.05 per pair; leaderboards/SCHEMA.md); fewer than 3 seeds: preliminary, not ranked;
     descriptive metrics, and time and memory (measured on a shared machine), are listed, not ranked."""
     if as_json and as_csv:
         raise FFBenchError("Choose one of --json and --csv.")
+    chosen = metric is not None or stat is not None or layer is not None
+    if every_stat and chosen:
+        raise FFBenchError("--all shows the overview: use it without --metric, --stat and --layer.")
     if board is not None:
         path = lb.resolve_board(board, boards)
         paths = {path.stem: path}
@@ -174,7 +196,6 @@ def show(
                 f"No leaderboards in {boards}. Make one: ffbench run --suite quick --out quick.parquet "
                 f"&& ffbench leaderboard update quick.parquet --boards {boards}"
             )
-    chosen = metric is not None or stat is not None or layer is not None
     rows = []
     for name, path in paths.items():
         board = lb.read_board(path)
@@ -185,12 +206,13 @@ def show(
                 err.log(literal(f"{name}: no verified rows."))
                 continue
         agg = lb.aggregate(board)
-        ranked = lb.select(agg, metric, stat, layer)
-        rows.append(lb.records(ranked, name))
-        if as_json or as_csv:
-            continue
-        for table in lb.ranking_tables(ranked) if chosen else [lb.overview(agg, board)]:
-            out.print(rich_table(table, f"{name}: {table.title}"))
+        if as_json or as_csv:  # --all: every stat over all classes, ranked
+            ranked = lb.rank(over_all_classes(agg)) if every_stat else lb.select(agg, metric, stat, layer)
+            rows.append(lb.records(ranked, name))
+        elif chosen:
+            print_ranking(out, name, lb.select(agg, metric, stat, layer))
+        else:
+            print_overview(out, BoardView(name, agg, board, every=every_stat), get_registry())
     if as_json:
         print_json(_machine_rows(pd.concat(rows, ignore_index=True)) if rows else [])
     elif as_csv and rows:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
+import signal
+import time
 
 import pandas as pd
 import pytest
@@ -25,11 +28,12 @@ from ffbench.submission import folder as sub_folder
 from ffbench.submission import record as sub_record
 from ffbench.submission.canonical import SubmissionError, check_name, row_hash, rows_hash
 from ffbench.submission.compare import compare
+from ffbench.submission.deadline import OverBudget, deadline
 from ffbench.submission.manifest import build_manifest, manifest_hash
 from ffbench.submission.rerun import rebuild, rerun
 from ffbench.submission.submit import submit, write_manifest
 from ffbench.submission.tolerance import FLOAT_ABSOLUTE, BoardSpread, board_spread, tolerance
-from ffbench.submission.verify import draw_seed, verify
+from ffbench.submission.verify import draw_seed, seconds_text, verify
 
 FF = "ff[layers=2,width=32,epochs=2]"
 BP = "bp[layers=2,width=32,epochs=2]"
@@ -185,6 +189,33 @@ def test_compare_by_hand_exact_and_tolerance():
     assert len(strict.problems) == 2  # an exact comparison needs the same rows
 
 
+def test_with_no_board_cell_a_value_that_differs_is_unbounded_not_passed():
+    """The submitter's own seed std is the only bound where the board has no cell: a difference
+    beyond float rounding there is listed as unbounded (the configuration is then deferred)."""
+    frame = pd.DataFrame(
+        {
+            "status": "ok", "error": None, "metric": "accuracy", "metric_id": "accuracy", "metric_version": "1",
+            "stat": "accuracy", "layer": pd.array([None, None], dtype="Int64"),
+            "class": pd.array([None, "Bag"], dtype="string"), "class_b": pd.array([None, None], dtype="string"),
+            "value": [0.80, 0.50], "rule_version": "1", "goodness_version": None, "negatives_version": None,
+            "dataset_version": "1", "dataset_hash": "h",
+        }
+    )  # fmt: skip
+    overall, bag = ("accuracy", "accuracy", None, None, None), ("accuracy", "accuracy", None, "Bag", None)
+    spread = {overall: 0.02, bag: 0.1}
+    metrics = {"accuracy": get_registry().get("metric", "accuracy").cls}
+    rerun_rows = frame.assign(value=[0.81, 0.50 + 1e-7])  # 0.01 within the seed std; 1e-7 within float rounding
+    for exact in (True, False):
+        alone = compare(
+            frame, rerun_rows, exact=exact, spread=spread, board=BoardSpread(None, {}, {}), metric_classes=metrics
+        )
+        assert alone.problems == [] and alone.unbounded == ["accuracy/accuracy: submitted 0.8, re-run 0.81"]
+        assert [v["unbounded"] for v in alone.values] == [True, False]
+    bounded = BoardSpread(None, {overall: 0.015}, {bag: 0.2})  # own cell, median cell
+    capped = compare(frame, rerun_rows, exact=True, spread=spread, board=bounded, metric_classes=metrics)
+    assert capped.problems == [] and capped.unbounded == [] and not capped.identical
+
+
 # ---------------------------------------------------------------------------------------------
 # submit
 # ---------------------------------------------------------------------------------------------
@@ -335,6 +366,9 @@ def test_a_configuration_over_the_budget_is_deferred_never_verified(submitted, t
     for entry in record["configurations"]:
         assert entry["status"] == "deferred" and entry["seconds"] is None and entry["values"] == []
         assert entry["estimated_seconds"] > 0 and "more than the 0 s left of the budget" in entry["reason"]
+        shown = re.search(r"estimated (\S+) s for seed", entry["reason"])
+        assert shown and float(shown[1]) > 0, entry["reason"]  # a short re-run's estimate is not "0 s"
+    assert [seconds_text(x) for x in (0.0, 0.01234, 3.21, 42.4, -1)] == ["0 s", "0.0123 s", "3.21 s", "42 s", "0 s"]
     boards = tmp_path / "boards"
     refused = invoke("leaderboard", "update", str(folder), "--boards", str(boards), "-q")
     assert refused.exit_code == 2 and "deferred" in refused.output and "--allow-deferred" in refused.output
@@ -387,6 +421,134 @@ def test_a_record_of_another_manifest_or_a_failed_one_is_refused(submitted, tmp_
     refused = invoke("leaderboard", "update", str(folder), "--boards", str(tmp_path / "b"), "--allow-deferred")
     assert refused.exit_code == 2 and "failed verification" in refused.output
     assert "seed 0 re-run differs" in refused.output
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_a_results_file_cannot_bring_a_verification_state_onto_a_board(results_file, tmp_path):
+    def forged(df):
+        df["verification"] = pd.array(["verified"] * len(df), dtype="string")
+        return df
+
+    path = results_of(results_file, tmp_path, edit=forged, rules=["ff"])
+    boards = tmp_path / "boards"
+    result = invoke("leaderboard", "update", str(path), "--boards", str(boards))
+    assert result.exit_code == 0, result.output
+    n = len(results_store.read(path))
+    note = _flat(result.output)
+    assert f"{n} row(s) carried a verification state ({n} verified); merged as local runs" in note
+    assert str(path) in "".join(result.output.split())  # the note names the file (rich may fold the path)
+    board = lb.read_board(boards / "fashion-mnist-mini.parquet")
+    assert len(board) == n and board["verification"].isna().all()  # local runs, as if never set
+    assert set(results_store.read(path)["verification"]) == {"verified"}  # the file itself is left as it was
+    shown = invoke("leaderboard", "show", "fashion-mnist-mini", "--boards", str(boards), "--verified-only")
+    assert "ff[" not in shown.output
+
+
+def test_only_the_record_of_an_intact_folder_grants_a_state(submitted, tmp_path):
+    """A folder crafted to look verified: its rows say 'verified'. Unsealed, the folder no longer
+    matches its manifest and is refused; resealed, the state is the record's (deferred), not the rows'."""
+    folder = copy_of(submitted, tmp_path)
+    sub_record.write(verify(folder, budget=0), folder / "verification.json")  # a record of this manifest
+
+    def say_verified(df):
+        df["verification"] = pd.array(["verified"] * len(df), dtype="string")
+        return df
+
+    edit_rows(folder, say_verified)
+    boards = tmp_path / "boards"
+    refused = invoke("leaderboard", "update", str(folder), "--boards", str(boards), "--allow-deferred")
+    assert refused.exit_code == 2 and "was changed after it was submitted" in refused.output
+    assert not list(boards.glob("*.parquet"))
+    edit_rows(folder, lambda df: df, reseal=True)  # the manifest rebuilt from the edited rows
+    stale = invoke("leaderboard", "update", str(folder), "--boards", str(boards), "--allow-deferred")
+    assert stale.exit_code == 2 and "verified another manifest" in stale.output
+    sub_record.write(verify(folder, budget=0), folder / "verification.json")
+    merged = invoke("leaderboard", "update", str(folder), "--boards", str(boards), "--allow-deferred", "-q")
+    assert merged.exit_code == 0, merged.output
+    assert set(lb.read_board(boards / "fashion-mnist-mini.parquet")["verification"]) == {"deferred"}
+
+
+def test_a_verified_submission_shows_its_state_on_the_page_and_the_site(submitted, tmp_path):
+    folder = copy_of(submitted, tmp_path)
+    boards = tmp_path / "boards"
+    assert invoke("verify", str(folder), "--boards", str(boards), "-q").exit_code == 0
+    assert invoke("leaderboard", "update", str(folder), "--boards", str(boards), "-q").exit_code == 0
+    page = (boards / "fashion-mnist-mini.md").read_text(encoding="utf-8")
+    key = [line for line in page.splitlines() if line.startswith("- ") and "`" in line]
+    assert len(key) == 2 and all(line.endswith("` · verified") for line in key), key
+    assert (
+        "| configuration | seeds | last run | suite | versions | ffbench | git | torch | device | verification |"
+        in page
+    )
+    assert sum(line.rstrip().endswith("| verified |") for line in page.splitlines()) == 2
+    site = tmp_path / "site"
+    built = invoke("leaderboard", "site", str(site), "--boards", str(boards), "--no-figures")
+    assert built.exit_code == 0, built.output
+    html = (site / "fashion-mnist-mini.html").read_text(encoding="utf-8")
+    assert html.count("<td>verified</td>") >= 2 and "<td>local</td>" not in html
+
+
+def test_a_difference_with_no_board_cell_defers_and_a_board_cell_bounds_it(results_file, tmp_path):
+    """Every ff accuracy nudged by half its seed std and resealed: the exact re-run differs from it.
+    With no board the only bound is the submitter's seed std, so it is deferred; a board holding the
+    configuration's cells bounds it (within tolerance: verified, not identical)."""
+    ff = results_store.read(results_file)
+    overall = ff[is_rule(ff, "ff") & (ff["metric"] == "accuracy") & ff["class"].isna()]
+    std = float(overall["value"].std())
+    assert std > 0
+
+    def nudged(df):
+        hit = (df["metric"] == "accuracy") & df["class"].isna()
+        df.loc[hit, "value"] += std / 2
+        return df
+
+    folder = submit(results_of(results_file, tmp_path, edit=nudged, rules=["ff"]), "nudged", tmp_path / "subs")
+    alone = verify(folder, boards_dir=tmp_path / "no-boards")
+    (entry,) = alone["configurations"]
+    assert alone["status"] == "deferred" and entry["status"] == "deferred" and entry["mode"] == "exact"
+    assert "the board has no cell to bound their tolerance" in entry["reason"]
+    assert entry["unbounded"] and entry["unbounded"][0].startswith("accuracy/accuracy: submitted")
+    boards = tmp_path / "boards"
+    lb.update([results_of(results_file, tmp_path, rules=["ff"])], boards)  # local runs of the same configuration
+    bounded = verify(folder, boards_dir=boards)
+    (entry,) = bounded["configurations"]
+    assert bounded["status"] == "verified", entry["reason"]
+    assert entry["identical"] is False and entry["unbounded"] == []
+
+
+def test_the_deadline_stops_a_stretch_that_reports_nothing_and_restores_the_timer():
+    before = signal.getsignal(signal.SIGALRM)
+    t0 = time.monotonic()
+    with pytest.raises(OverBudget), deadline(0.05):
+        while time.monotonic() - t0 < 60:
+            pass
+    assert time.monotonic() - t0 < 30
+    assert signal.getsignal(signal.SIGALRM) is before and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    with pytest.raises(OverBudget), deadline(0.0) as reporter:
+        time.sleep(0.01)
+        reporter.progress(1, 2, "epoch 1")  # the first report past the deadline stops the run
+
+
+def test_a_rerun_past_its_share_of_the_budget_is_stopped_and_deferred(results_file, tmp_path):
+    """Seconds recorded as a millionth of a second (an estimate that fits any budget): the re-run is
+    stopped at the 0.05 s left, and deferred with both numbers, never verified."""
+
+    def claimed_fast(df):
+        return df.assign(train_seconds=1e-6, metric_seconds=1e-6)
+
+    folder = submit(results_of(results_file, tmp_path, edit=claimed_fast, rules=["ff"]), "fast", tmp_path / "subs")
+    before = signal.getsignal(signal.SIGALRM)
+    record = verify(folder, budget=0.05)
+    (entry,) = record["configurations"]
+    assert record["status"] == "deferred" and entry["status"] == "deferred", entry["reason"]
+    assert entry["values"] == [] and 0.05 <= entry["seconds"] < 10
+    assert "was stopped after" in entry["reason"] and "past the 0.05 s left of the budget" in entry["reason"]
+    estimated = re.search(r"\(estimated (\S+) s from the submitted seconds\)", entry["reason"])
+    assert estimated and 0 < float(estimated[1]) < 1e-4, entry["reason"]  # a few millionths, shown as such
+    assert signal.getsignal(signal.SIGALRM) is before
 
 
 # ---------------------------------------------------------------------------------------------
@@ -462,6 +624,23 @@ def test_rows_edited_after_submitting_fail_and_are_named(submitted, tmp_path, wh
     assert all(e in text for e in expected), text
     refused = invoke("leaderboard", "update", str(folder), "--boards", str(tmp_path / "b"))
     assert refused.exit_code == 2 and "was changed after it was submitted" in refused.output
+
+
+def test_a_seed_relabelled_to_a_new_number_is_reported_once(submitted, tmp_path):
+    folder = copy_of(submitted, tmp_path)
+
+    def relabel(df):
+        ff = is_rule(df, "ff") & (df["seed"] == 2)
+        df.loc[ff, "seed"] = 7
+        return df
+
+    edit_rows(folder, relabel)
+    record = verify(folder)
+    assert record["status"] == "failed"
+    ff_lines = [line for line in record["integrity"] if "ff[" in line]
+    assert ff_lines[0].endswith("seed relabelled: the rows labelled seed 7 are the manifest's seed 2"), ff_lines
+    assert not any("row removed" in line or "row added" in line for line in record["integrity"]), ff_lines
+    assert len(ff_lines) <= 4, ff_lines  # the relabelling, and the seeds and commands it changes
 
 
 def test_a_manifest_edited_alone_fails(submitted, tmp_path):

@@ -5,7 +5,10 @@ The folder must be intact (its rows still rebuild its manifest) and carry a veri
 that very manifest. A failed verification is refused with its reasons. Rows of verified
 configurations are merged as ``verified``; a deferred configuration (too costly to re-run within
 the budget) is refused unless ``allow_deferred`` is given, and its rows are then marked
-``deferred``. Every other path given to the update is passed through untouched.
+``deferred``. Every other path given to the update is a results file of runs made by whoever
+holds it: its rows are merged as local runs, so any ``verification`` they carry is cleared (on a
+copy, with a note naming the file). A verification state reaches a board only through a folder
+whose rows still rebuild its manifest and whose verification record names that manifest's hash.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ffbench import results_store
+from ffbench.results import write_atomic
+from ffbench.schema import RESULTS_SCHEMA_KEY, RESULTS_SCHEMA_VERSION
 from ffbench.submission import integrity
 from ffbench.submission.canonical import SubmissionError, config_key
 from ffbench.submission.folder import load, write_rows
@@ -70,6 +76,24 @@ def verified_rows(folder: str | os.PathLike, allow_deferred: bool = False) -> pd
     return rows
 
 
+def as_local_runs(path: Path, target: Path, log: Callable[[str], None]) -> Path:
+    """``path``, or where its rows were written with ``verification`` cleared when any row carried
+    one: a results file is not a verified submission, whatever its column says."""
+    rows = results_store.read(path)
+    carried = rows["verification"].dropna() if "verification" in rows.columns else ()
+    if len(carried) == 0:
+        return path
+    states = ", ".join(f"{n} {s}" for s, n in sorted(carried.astype(str).value_counts().items()))
+    log(
+        f"{path}: {len(carried)} row(s) carried a verification state ({states}); merged as local runs "
+        "(a verification state comes only from a verified submission folder: ffbench verify)"
+    )
+    rows["verification"] = pd.Series(pd.NA, index=rows.index, dtype="string")
+    target.parent.mkdir(parents=True)
+    write_atomic(rows, target, {RESULTS_SCHEMA_KEY: RESULTS_SCHEMA_VERSION})
+    return target
+
+
 @contextmanager
 def results_for_update(
     paths: Iterable[str | os.PathLike],
@@ -77,12 +101,14 @@ def results_for_update(
     log: Callable[[str], None] = lambda message: None,
 ) -> Iterator[list[Path]]:
     """The paths for ``ffbench.leaderboard.update``: each submission folder replaced by a temporary
-    results file of its verified rows (removed afterwards), every other path as given."""
+    results file of its verified rows, each results file whose rows carry a verification state by
+    a temporary copy without it (:func:`as_local_runs`; both removed afterwards), every other path
+    as given."""
     with tempfile.TemporaryDirectory(prefix="ffbench-submissions-") as tmp:
         out: list[Path] = []
         for i, path in enumerate(map(Path, paths)):
             if not is_submission(path):
-                out.append(path)
+                out.append(as_local_runs(path, Path(tmp) / f"results-{i}" / path.name, log))
                 continue
             rows = verified_rows(path, allow_deferred)
             counts = rows["verification"].value_counts().to_dict()

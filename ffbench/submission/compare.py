@@ -10,6 +10,11 @@ was. Stats a metric declares as measurements of the machine (``Metric.unverified
 compared. The component versions, the dataset's content hash and the set of whole-model rows must
 match; rows of one class (which exist only for classes with correct test samples, say) may differ in a
 tolerance comparison and are listed as unmatched.
+
+A value that differs by more than float rounding where the board has no cell to bound its
+tolerance passes only on the submitter's own seed std, which whoever made the rows chose: it is
+listed as ``unbounded``, and a configuration with such values is not verified (:mod:`.verify`
+defers it).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ class Comparison:
     problems: list[str] = field(default_factory=list)
     unchecked: list[str] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)
+    #: Values that differ beyond float rounding with no board cell to bound their tolerance.
+    unbounded: list[str] = field(default_factory=list)
 
     @property
     def identical(self) -> bool:
@@ -122,6 +129,7 @@ def compare(
         identical = both_nan or a == b
         difference = None if math.isnan(a) or math.isnan(b) else abs(a - b)
         ok = identical or (difference is not None and difference <= tol)
+        unbounded = ok and not identical and cap is None and difference > tolerance(0.0, 0.0, None, a)
         out.values.append(
             {
                 "metric_id": cell[0],
@@ -136,8 +144,11 @@ def compare(
                 "tolerance_cap": source,
                 "identical": identical,
                 "ok": ok,
+                "unbounded": unbounded,
             }
         )
+        if unbounded:
+            out.unbounded.append(f"{cell_text(cell)}: submitted {a!r}, re-run {b!r}")
         if not ok:
             shown = "NaN" if difference is None else f"differs by {difference:.6g} (tolerance {tol:.3g})"
             out.problems.append(f"{cell_text(cell)}: submitted {a!r}, re-run {b!r}: {shown}")

@@ -91,7 +91,8 @@ def _rows(label: str, given: dict, expected: dict, others: list[dict]) -> list[s
                 "(rows of another configuration swapped in)"
             ]
     lines: list[str] = []
-    skip: set[int] = set()
+    skip: set[int] = set()  # seeds of the rows that are another seed of the manifest, relabelled
+    relabelled_from: set[int] = set()  # the manifest's seeds they were
     for seed, cells in e_values.items():
         if g_values.get(seed) == cells:
             continue
@@ -99,13 +100,14 @@ def _rows(label: str, given: dict, expected: dict, others: list[dict]) -> list[s
         if twin:
             lines.append(f"{label}: seed relabelled: the rows labelled seed {seed} are the manifest's seed {twin[0]}")
             skip.add(seed)
+            relabelled_from.add(twin[0])
     g_rows = {(r["seed"], tuple(r["cell"])): r for r in given["rows"]}
     e_rows = {(r["seed"], tuple(r["cell"])): r for r in expected["rows"]}
     changed: dict[int, int] = {}
     for key in sorted(set(g_rows) | set(e_rows), key=str):
         seed, cell = key
-        if seed in skip:
-            continue
+        if seed in skip or (seed in relabelled_from and key not in e_rows):
+            continue  # reported once, as the relabelling
         where = f"{label} seed {seed} {cell_text(cell)}"
         if key not in e_rows:
             lines.append(f"row removed: {where} is in the manifest, not in the rows")
@@ -126,7 +128,7 @@ def _rows(label: str, given: dict, expected: dict, others: list[dict]) -> list[s
     for field in sorted(set(given) | set(expected)):
         if field not in ("rows", "key"):
             _diff(f"{label}: {field}", given.get(field), expected.get(field), other_fields)
-    relabelled = tuple(f"{label}: runs.{seed}." for seed in skip)
+    relabelled = tuple(f"{label}: runs.{seed}{end}" for seed in skip | relabelled_from for end in ".:")
     lines += [line for line in other_fields if not (relabelled and line.startswith(relabelled))]
     return lines if len(lines) <= LISTED else lines[:LISTED] + [f"... and {len(lines) - LISTED} more differences"]
 

@@ -13,7 +13,12 @@ the submission fails. Then, per configuration:
   estimate exceeds what is left of ``budget`` seconds (or that trained on CUDA while this re-run is
   on CPU) is **deferred**, never verified;
 - **the re-run** (:mod:`.rerun`) runs at the submitted thread count by default (so that, on the
-  same kind of machine, the values are identical), and its values are compared (:mod:`.compare`).
+  same kind of machine, the values are identical), and is stopped when it runs past what is left
+  of the budget (:mod:`.deadline`: the estimate came from the submitter's seconds): the
+  configuration is then deferred, with the seconds it was given;
+- **the comparison** (:mod:`.compare`): a configuration whose values differ beyond float rounding
+  where the board has no cell to bound their tolerance is deferred, not verified (its tolerance
+  would be the submitter's own seed std).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from ffbench.runner import Reporter
 from ffbench.submission import dists, integrity
 from ffbench.submission.canonical import config_key, config_label, sha256
 from ffbench.submission.compare import compare
+from ffbench.submission.deadline import OverBudget, deadline
 from ffbench.submission.folder import Submission, load
 from ffbench.submission.manifest import manifest_hash
 from ffbench.submission.record import FORMAT, FORMAT_VERSION, overall
@@ -77,6 +83,12 @@ def deferral(identity: dict, run: dict, device: torch.device) -> str | None:
             "verify it on a CUDA machine (ffbench verify --device cuda)"
         )
     return None
+
+
+def seconds_text(seconds: float) -> str:
+    """Seconds for a reason: whole seconds from 10 s, else three significant digits."""
+    seconds = max(float(seconds), 0.0)
+    return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.3g} s"
 
 
 def _metric_classes(registry, rows: pd.DataFrame) -> dict[str, type]:
@@ -126,12 +138,14 @@ def _configuration(
         "values": [],
         "unchecked": [],
         "unmatched": [],
+        "unbounded": [],
         "largest": None,
     }
     why_not = deferral(identity, run, device)
     if why_not is None and estimate > remaining:
         why_not = (
-            f"estimated {estimate:.0f} s for seed {seed}, more than the {max(remaining, 0):.0f} s left of the budget"
+            f"estimated {seconds_text(estimate)} for seed {seed}, "
+            f"more than the {seconds_text(remaining)} left of the budget"
         )
     if why_not:
         entry.update(status="deferred", reason=f"not re-run: {why_not}")
@@ -141,20 +155,30 @@ def _configuration(
     t0 = time.perf_counter()
     try:
         grid = rebuild(registry, identity, metric_ids, seed)
-        new = rerun(
-            registry,
-            grid,
-            device=device,
-            precision=str(identity["precision"]),
-            compiled=bool(identity["compiled"]),
-            threads=use_threads if device.type == "cpu" else None,
-            data_dir=data_dir,
-            download=download,
-            reporter=reporter,
-            log=log,
-        )
+        with deadline(remaining, reporter) as watched:
+            new = rerun(
+                registry,
+                grid,
+                device=device,
+                precision=str(identity["precision"]),
+                compiled=bool(identity["compiled"]),
+                threads=use_threads if device.type == "cpu" else None,
+                data_dir=data_dir,
+                download=download,
+                reporter=watched,
+                log=log,
+            )
     except RebuildError as exc:
         entry["reason"] = str(exc)
+        return entry
+    except OverBudget:
+        entry["seconds"] = round(time.perf_counter() - t0, 3)
+        entry.update(
+            status="deferred",
+            reason=f"not verified: the re-run of seed {seed} was stopped after {seconds_text(entry['seconds'])}, "
+            f"past the {seconds_text(remaining)} left of the budget (estimated {seconds_text(estimate)} "
+            "from the submitted seconds)",
+        )
         return entry
     entry["seconds"] = round(time.perf_counter() - t0, 3)
     exact = (
@@ -177,6 +201,7 @@ def _configuration(
         values=result.values,
         unchecked=result.unchecked,
         unmatched=result.unmatched,
+        unbounded=result.unbounded,
         largest=result.largest,
     )
     if result.problems:
@@ -184,6 +209,15 @@ def _configuration(
             f"seed {seed} re-run differs: "
             + "; ".join(result.problems[:5])
             + (f" (and {len(result.problems) - 5} more)" if len(result.problems) > 5 else "")
+        )
+        return entry
+    if result.unbounded:
+        entry.update(
+            status="deferred",
+            reason=f"not verified: seed {seed} re-run: {len(result.unbounded)} of {len(result.values)} values "
+            "differ from the submitted ones and the board has no cell to bound their tolerance (only the "
+            f"submitter's own seed std would); first: {result.unbounded[0]}. Verify where the re-run is "
+            "exact (the submitted device, thread count and torch) or once the board holds these cells",
         )
         return entry
     how = (

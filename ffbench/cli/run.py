@@ -172,7 +172,8 @@ def run(
             "-o",
             help="Where results go: a FILE.parquet (one file; each point is appended as a part and merged in "
             "when the run ends) or a FOLDER (a Parquet dataset of part files, one per point; read by pandas, "
-            "pyarrow and DuckDB as one table). Appended, never rewritten. Artifacts go next to it.",
+            "pyarrow and DuckDB as one table). Appended, never rewritten; where a point runs again, ffbench's "
+            "readers count its newest run. Artifacts go next to it.",
         ),
     ] = Path("ffbench-results.parquet"),
     device: DeviceOpt = "auto",
@@ -207,7 +208,8 @@ def run(
         bool,
         typer.Option(
             "--resume",
-            help="Skip run points whose metrics already have ok rows in --out (same config hash, seed included).",
+            help="Skip run points whose metrics already have ok rows in --out (same config hash, seed included, "
+            "same precision).",
         ),
     ] = False,
     executor: Annotated[

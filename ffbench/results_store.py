@@ -44,7 +44,7 @@ import pyarrow.parquet as pq
 from ffbench.errors import FFBenchError
 from ffbench.locking import folder_lock
 from ffbench.results import to_frame, write_atomic
-from ffbench.schema import COLUMNS, RESULTS_SCHEMA_KEY, RESULTS_SCHEMA_VERSION
+from ffbench.schema import COLUMNS, RESULTS_REQUIRED, RESULTS_SCHEMA_KEY, RESULTS_SCHEMA_VERSION
 from ffbench.untrusted import check_columns
 
 PART_GLOB = "part-*.parquet"
@@ -101,24 +101,51 @@ def append_and_compact(path: str | os.PathLike, rows: list[dict]) -> None:
 MERGED_KEY = b"ffbench_merged_parts"
 
 
+#: What the user can do about a results file that is refused (it is never changed).
+KEEP = "It was left as it is: remove it, or write results elsewhere with --out."
+#: Most missing columns a refusal lists by name.
+_SHOWN_MISSING = 12
+
+
+def check_schema(path: Path, schema: pa.Schema) -> None:
+    """Refuse the results file at ``path`` (:class:`FFBenchError` naming it and the columns) unless its
+    Arrow ``schema`` has every column of results schema 1 (columns a later version added read as
+    missing values; unknown columns are ignored) and every column of ffbench's holds values of its
+    type (:func:`ffbench.untrusted.check_columns`). Checked on every file before its rows are read,
+    so values that pandas would quietly convert (numbers stored as text, a run_id stored as an
+    integer) are refused too."""
+    missing = [c for c in RESULTS_REQUIRED if c not in schema.names]
+    if missing:
+        shown = ", ".join(missing[:_SHOWN_MISSING])
+        more = f" and {len(missing) - _SHOWN_MISSING} more" if len(missing) > _SHOWN_MISSING else ""
+        raise FFBenchError(
+            f"{path} is not an ffbench results file: it lacks the column(s) {shown}{more}, which every "
+            f"ffbench results file has, so it was not read. {KEEP}"
+        )
+    check_columns(schema, COLUMNS, path, "results", KEEP)
+
+
+def _file_schema(path: Path) -> pa.Schema:
+    try:
+        return pq.read_schema(path)
+    except Exception as exc:
+        raise FFBenchError(f"{path} is not a readable Parquet results file ({exc}). {KEEP}") from None
+
+
 def _read_file(path: Path) -> tuple[pd.DataFrame, set[str]]:
     """(rows, names of the parts this file already holds: they are skipped, then deleted). The
-    file is untrusted: a column of ffbench's with values of the wrong type is refused, named."""
-    keep = "It was left as it is: remove it, or write results elsewhere with --out."
+    file is untrusted: its columns are checked (:func:`check_schema`) before its rows are read."""
     try:
         table = pq.read_table(path)
     except Exception as exc:
-        raise FFBenchError(f"{path} is not a readable Parquet results file ({exc}). {keep}") from None
-    check_columns(table.schema, COLUMNS, path, "results", keep)
+        raise FFBenchError(f"{path} is not a readable Parquet results file ({exc}). {KEEP}") from None
+    check_schema(path, table.schema)
     df = table.to_pandas()
-    missing = [c for c in ("run_id", "metric", "value", "status") if c not in df.columns]
-    if missing:
-        raise FFBenchError(f"{path} is not an ffbench results file: columns {', '.join(missing)} are missing.")
     try:
         merged = set(json.loads((table.schema.metadata or {}).get(MERGED_KEY, b"[]")))
         df = to_frame(df.to_dict("records")) if set(df.columns) != set(COLUMNS) else df.astype(COLUMNS)
     except (TypeError, ValueError, ArithmeticError, pa.ArrowException) as exc:
-        raise FFBenchError(f"{path} holds values ffbench cannot read as results ({exc}). {keep}") from None
+        raise FFBenchError(f"{path} holds values ffbench cannot read as results ({exc}). {KEEP}") from None
     return df, merged
 
 
@@ -136,8 +163,9 @@ def _read_unlocked(path: Path) -> tuple[pd.DataFrame, list[Path], set[str]]:
     A compaction killed between writing its result and deleting the parts it merged leaves those
     parts behind; the merged file lists them, so they are not counted twice. Only the results file
     and compacted parts carry such a list. The files are read as one pyarrow dataset (fast for
-    thousands of parts); if their schemas disagree (results of an older ffbench) or one is
-    unreadable, file by file, which names the bad file."""
+    thousands of parts) once every file's columns are checked (:func:`check_schema`: a file of the
+    wrong form is refused, named); if their schemas disagree (results of an older ffbench), file by
+    file."""
     parts = sorted(parts_dir(path).glob(PART_GLOB)) if parts_dir(path).is_dir() else []
     files = ([path] if path.is_file() else []) + parts
     held: set[str] = set()
@@ -147,6 +175,8 @@ def _read_unlocked(path: Path) -> tuple[pd.DataFrame, list[Path], set[str]]:
     files = [f for f in files if f == path or f.name not in held]
     if not files:
         return to_frame([]), parts, held
+    for f in files:  # every file's columns, before any row is read or converted
+        check_schema(f, _file_schema(f))
     try:
         df = ds.dataset([str(f) for f in files], format="parquet").to_table().to_pandas()
         if list(df.columns) != list(COLUMNS):

@@ -80,6 +80,11 @@ COLUMNS: dict[str, str] = {
 #: ``verification`` (how a row was checked: empty for a local run; see ffbench verify).
 RESULTS_SCHEMA_VERSION = "2"
 RESULTS_SCHEMA_KEY = "ffbench_results_schema"
+#: Columns each results version added: a results file may lack these (it reads them as missing
+#: values), never the others (:data:`RESULTS_REQUIRED`).
+RESULTS_COLUMNS_ADDED = {"2": ("threads", "verification")}
+#: The columns of results schema 1, which every ffbench results file has.
+RESULTS_REQUIRED = tuple(c for c in COLUMNS if not any(c in cols for cols in RESULTS_COLUMNS_ADDED.values()))
 
 #: What makes two rows the same configuration (every parameter is inside the ids).
 CONFIG = ["rule_id", "goodness_id", "negatives_id", "dataset_id", "dataset_version", "dataset_hash", "precision"]

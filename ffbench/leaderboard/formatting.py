@@ -67,6 +67,8 @@ def mean_std(mean: float, std: float, stat=None, with_unit: bool = True) -> str:
     std = float(std) * factor
     if std == 0:
         return f"{significant(mean, 4)} ± 0{suffix}"
+    if not (math.isfinite(std) and math.isfinite(mean)):  # finite values so large their spread overflows
+        return f"{significant(mean, 4)} ± {significant(std, 3)}{suffix}"
     decimals = 2 - math.floor(math.log10(abs(std)))
     return f"{_fixed(mean, decimals)} ± {_fixed(std, decimals)}{suffix}"
 

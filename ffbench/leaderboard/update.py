@@ -2,8 +2,9 @@
 
 Results files are untrusted: every ``dataset_id`` that names a board is checked to be a plain
 name whose board file resolves inside the boards folder before anything is read from the folder
-or written to it; rows of runs made from a checkout with uncommitted changes (``git_sha`` ending
-in ``-dirty``) or with no recorded commit are refused unless ``allow_dirty``. Every board that
+or written to it; ok rows whose value is infinite are refused; rows of runs made from a checkout
+with uncommitted changes (``git_sha`` ending in ``-dirty``) or with no recorded commit are refused
+unless ``allow_dirty``. Every board that
 changes and every Markdown page are computed first and then written as one unit
 (:func:`ffbench.atomic_write.atomic_paths`): a failure anywhere before the renames leaves every
 file as it was.
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ffbench import results_store
@@ -106,6 +108,28 @@ def _board_names(frames: list[tuple[Path, pd.DataFrame]], rows: pd.DataFrame) ->
     return rows["dataset_id"].map(safe_board_name)
 
 
+def _refuse_infinite_values(frames: list[tuple[Path, pd.DataFrame]]) -> None:
+    """Refuse every ok row of every file whose value is infinite, named with its file and run: a
+    metric reports an undefined value as NaN (kept: a board's aggregates skip it), never as
+    infinity, so an infinite value is a broken or crafted row. Magnitudes are not capped: no metric
+    declares a range, and some (operation counts) are legitimately huge."""
+    refused: list[str] = []
+    for path, frame in frames:
+        ok = frame[frame["status"].eq("ok").fillna(False).astype(bool)]
+        bad = ok[np.isinf(ok["value"].astype("float64").to_numpy())]
+        for run_id, rows in bad.groupby("run_id", sort=True, dropna=False):
+            r = rows.iloc[0]
+            where = "".join(f" {c} {r[c]}" for c in ("layer", "class") if not pd.isna(r[c]))
+            first = f"{r['metric']}/{r['stat']}{where} = {r['value']}"
+            refused.append(f"{path}: run {run_id}, {len(rows)} row(s) (first: {first})")
+    if refused:
+        shown = "; ".join(refused[:10]) + (f"; and {len(refused) - 10} more run(s)" if len(refused) > 10 else "")
+        raise FFBenchError(
+            f"Refused rows whose value is infinite: {shown}. A metric reports an undefined value as NaN, "
+            "never as infinity: fix or drop these rows. No board was read or written."
+        )
+
+
 def is_dirty(git_sha: object) -> bool:
     """A git_sha that does not name a clean commit: missing, or ending in ``-dirty``."""
     return git_sha is None or pd.isna(git_sha) or str(git_sha).endswith("-dirty") or not str(git_sha).strip()
@@ -163,6 +187,7 @@ def update(
     if not paths:
         raise FFBenchError("No results files given. Usage: ffbench leaderboard update RESULTS.parquet ...")
     frames = [(p, results_store.read(p)) for p in paths]
+    _refuse_infinite_values(frames)
     results = pd.concat([f for _, f in frames], ignore_index=True)
     rows = board_rows(results, registry)
     names = _board_names(frames, rows)

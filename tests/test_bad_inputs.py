@@ -403,6 +403,100 @@ def test_results_info_refuses_a_wrongly_typed_file(world):
     refused(world, "results", "compact", bad, says=("headline (expected true/false, found text)",))
 
 
+@pytest.mark.parametrize(
+    "column, stored, says",
+    [
+        ("value", "0.5", "value (expected numbers, found text)"),  # text pandas would quietly convert
+        ("run_id", 7, "run_id (expected text, found integers)"),
+        ("started_at", 3, "started_at (expected text, found integers)"),
+    ],
+)
+def test_a_column_of_the_wrong_type_is_refused_even_where_its_values_would_convert(world, column, stored, says):
+    """Every reader checks each file's Parquet column types before converting anything: a value stored
+    as the text "0.5" or a run id stored as the integer 7 is refused by update, report, results info
+    and the pre-check of a run that would append to the file (before any training, no part left)."""
+    bad = world / "typed.parquet"
+    df = to_frame([row(run="t", seed=7)])
+    df[column] = stored
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), bad)
+    says = ("typed.parquet", says, "so it was not read")
+    refused(world, "leaderboard", "update", bad, "--boards", world / "boards", says=says)
+    refused(world, "report", bad, "--out", world / "rep", says=says)
+    refused(world, "results", "info", bad, says=says)
+    run = ["run", "--rule", TINY_RULE, "--dataset", DATA, "--metric", "accuracy", "--out", bad, "-q"]
+    refused(world, *run, says=says)
+    assert not (world / "rep").exists() and not (world / ".typed.parquet.parts").exists()
+    assert "t" not in set(lb.read_board(world / "boards" / "fashion-mnist-mini.parquet")["run_id"])
+
+
+def test_a_results_file_without_ffbenchs_columns_is_refused_naming_them(world):
+    """A file lacking columns every results file has is refused, naming them (not filled in as missing
+    values that crash deep inside the merge); one written before schema 2 (no threads, no
+    verification) still reads."""
+    full = to_frame([row(run="f", seed=7)])
+    full[["run_id", "metric", "value", "status"]].to_parquet(world / "few.parquet", index=False)
+    says = ("few.parquet", "lacks the column(s) config_hash, error, seed", "and 38 more", "so it was not read")
+    refused(world, "leaderboard", "update", world / "few.parquet", "--boards", world / "boards", says=says)
+    refused(world, "report", world / "few.parquet", "--out", world / "rep", says=says)
+    full.drop(columns=["seed"]).to_parquet(world / "noseed.parquet", index=False)
+    says = ("noseed.parquet", "lacks the column(s) seed, which every ffbench results file has")
+    refused(world, "results", "info", world / "noseed.parquet", says=says)
+    full.drop(columns=["threads", "verification"]).to_parquet(world / "v1.parquet", index=False)
+    older = invoke("results", "info", world / "v1.parquet")
+    assert older.exit_code == 0 and "v1.parquet: 1 row(s), 1 run(s)" in older.text, older.output
+
+
+def test_update_refuses_an_infinite_value_and_keeps_nan(world):
+    """An ok row whose value is infinite is refused, named with its file and run; NaN (an undefined
+    value, which aggregates skip) reaches the board; a huge finite value is not capped."""
+    inf = world / "inf.parquet"
+    append_and_compact(inf, [row(run="i", seed=7, value=float("inf")), row(run="j", seed=8, value=-float("inf"))])
+    says = ("Refused rows whose value is infinite", "inf.parquet: run i, 1 row(s)", "accuracy/accuracy = inf")
+    result = refused(world, "leaderboard", "update", inf, "--boards", world / "boards", says=says)
+    assert "run j, 1 row(s) (first: accuracy/accuracy = -inf)" in result.text
+    fine = world / "fine.parquet"
+    append_and_compact(fine, [row(run="n", seed=7, value=float("nan")), row(run="h", seed=8, value=1e300)])
+    assert invoke("leaderboard", "update", fine, "--boards", world / "boards", "-q").exit_code == 0
+    board = lb.read_board(world / "boards" / "fashion-mnist-mini.parquet").set_index("run_id")["value"]
+    assert np.isnan(board["n"]) and board["h"] == 1e300 and not np.isinf(board).any()
+
+
+def test_a_submission_with_a_wrongly_typed_column_is_refused_naming_it(world):
+    """Submissions use the shared column check: rows whose value column holds text are refused by
+    verify and by an update from the folder, naming the rows file and the column."""
+    from ffbench.submission.submit import submit
+
+    res = world / "mine.parquet"
+    append_and_compact(res, [row(run=f"s{i}", seed=i, value=0.5 + i / 10) for i in range(3)])
+    folder = submit(res, "my-sub", world / "subs")
+    rows = pq.read_table(folder / "rows.parquet")
+    text = pa.array([str(v) for v in rows.column("value").to_pylist()])
+    pq.write_table(rows.set_column(rows.schema.get_field_index("value"), "value", text), folder / "rows.parquet")
+    says = ("rows.parquet does not hold ffbench results rows", "value (expected numbers, found text)")
+    refused(world, "verify", folder, "--boards", world / "boards", says=says)
+    refused(world, "leaderboard", "update", folder, "--boards", world / "boards", says=says)
+
+
+@pytest.mark.parametrize(
+    "dataset_id", [None, "../secret/creds", "{world}/boards/fashion-mnist-mini", "README", "schema", "mnist"]
+)
+def test_verify_takes_a_board_spread_only_from_a_board_inside_the_boards_folder(world, dataset_id):
+    """The manifest's dataset_id names the board whose seed std caps a tolerance only if it is a safe
+    board name whose file resolves inside --boards: otherwise no board spread (no crash, nothing read
+    from elsewhere)."""
+    from ffbench.submission.tolerance import board_spread
+
+    boards = world / "boards"
+    (boards / "mnist.parquet").symlink_to(world / "elsewhere.parquet")  # a board leading outside
+    (world / "elsewhere.parquet").write_bytes((boards / "fashion-mnist-mini.parquet").read_bytes())
+    identity = {**row(), "dataset_id": dataset_id.format(world=world) if dataset_id else None}
+    spread = board_spread(boards, identity)
+    assert spread.board is None and spread.own == {} and spread.typical == {}
+    safe = board_spread(boards, {**row(), "dataset_id": "fashion-mnist-mini[train_size=300]"})
+    assert safe.board == boards / "fashion-mnist-mini.parquet"
+    assert safe.cap(("accuracy", "accuracy", None, None, None))[0] == 0.0  # three seeds of 0.5: std 0
+
+
 def test_an_error_message_prints_exactly_as_written(world):
     spec = "zz[a=[/bold]\\"  # markup, an unknown closing tag and a trailing backslash
     result = refused(world, "run", "--rule", spec, "--out", world / "r.parquet", says=(repr(spec),))

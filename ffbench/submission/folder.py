@@ -13,25 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ffbench.results import write_atomic
 from ffbench.schema import COLUMNS, RESULTS_SCHEMA_KEY, RESULTS_SCHEMA_VERSION
 from ffbench.submission.canonical import SubmissionError, check_name
 from ffbench.submission.manifest import MANIFEST_FILE, RECORD_FILE, ROWS_FILE, check_header, read_json
+from ffbench.untrusted import wrong_columns
 
 ALLOWED_FILES = {MANIFEST_FILE, ROWS_FILE, RECORD_FILE}
 #: Largest rows file read (bytes).
 MAX_ROWS_BYTES = 512 * 2**20
-
-#: pandas dtype -> whether an Arrow type may hold its values (a column of nulls fits any).
-_ARROW_FITS = {
-    "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
-    "Int64": pa.types.is_integer,
-    "float64": pa.types.is_floating,
-    "boolean": pa.types.is_boolean,
-}
 
 
 @dataclass
@@ -64,12 +56,7 @@ def read_rows(path: Path) -> pd.DataFrame:
     names = table.schema.names
     missing = [c for c in COLUMNS if c not in names]
     extra = [c for c in names if c not in COLUMNS]
-    wrong = []
-    for field in table.schema:
-        if field.name in COLUMNS:
-            t = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
-            if not (pa.types.is_null(t) or _ARROW_FITS[COLUMNS[field.name]](t)):
-                wrong.append(f"{field.name} ({t}, expected {COLUMNS[field.name]})")
+    wrong = wrong_columns(table.schema, COLUMNS)  # the one type check of every reader of untrusted rows
     problems = [
         p
         for p in (

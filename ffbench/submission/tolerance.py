@@ -11,7 +11,6 @@ rounding (:data:`FLOAT_RELATIVE` of the value, at least :data:`FLOAT_ABSOLUTE`) 
 from __future__ import annotations
 
 import math
-import re
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
@@ -19,13 +18,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from ffbench.leaderboard.store import board_name, read_board
+from ffbench.leaderboard.store import board_path, read_board, safe_board_name
+from ffbench.safe_paths import UnsafePathError
 from ffbench.submission.canonical import CONFIG_COLUMNS, cell_of, plain
 
 FLOAT_RELATIVE = 1e-6
 FLOAT_ABSOLUTE = 1e-9
-#: A board name that may become a file name (a dataset name: ffbench.registry.NAME_PATTERN, no "..").
-BOARD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")
 
 
 def _std(values: list[float]) -> float | None:
@@ -61,10 +59,10 @@ def board_spread(boards_dir: Path | None, identity: dict) -> BoardSpread:
     """The board spread for a configuration (``identity``: its manifest identity); empty without a board."""
     if boards_dir is None:
         return BoardSpread(None, {}, {})
-    name = board_name(str(identity.get("dataset_id") or ""))
-    if not BOARD_NAME.fullmatch(name) or ".." in name:
-        return BoardSpread(None, {}, {})
-    path = Path(boards_dir) / f"{name}.parquet"
+    try:  # the manifest is untrusted: its dataset_id names a board only if that stays in boards_dir
+        path = board_path(Path(boards_dir), safe_board_name(identity.get("dataset_id"), "the submission's manifest"))
+    except UnsafePathError:
+        return BoardSpread(None, {}, {})  # no board of that name can exist: no board spread
     if not path.is_file():
         return BoardSpread(None, {}, {})
     board = read_board(path)

@@ -264,6 +264,11 @@ def test_submit_refuses_failed_dirty_and_incomplete_rows_naming_them(results_fil
     def no_seed(df):
         return df[~(is_rule(df, "bp") & (df["seed"] == 2))]
 
+    def infinite(df):
+        hit = is_rule(df, "ff") & (df["seed"] == 0) & (df["metric"] == "accuracy") & df["class"].isna()
+        df.loc[hit, "value"] = float("inf")
+        return df
+
     def no_metric(df):
         return df[~(is_rule(df, "ff") & (df["seed"] == 1) & (df["metric"] == "sparsity"))]
 
@@ -271,6 +276,7 @@ def test_submit_refuses_failed_dirty_and_incomplete_rows_naming_them(results_fil
         (failed, "failed row: bp[", "seed 1 metric sparsity[samples=correct]: RuntimeError: boom"),
         (dirty, "dirty checkout: ff[", "seed 2 was run from"),
         (no_seed, "incomplete: bp[", "lacks seed 2, which the other configurations have"),
+        (infinite, "infinite value: ff[", "seed 0 metric accuracy stat accuracy = inf"),
         (no_metric, "incomplete: ff[", "seed 1 lacks metric sparsity[samples=correct], which its other seeds have"),
     ]
     for edit, *expected in cases:

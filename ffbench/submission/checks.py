@@ -1,11 +1,12 @@
-"""What a submission refuses: rows that failed, that a modified checkout computed, or that leave a
-configuration incomplete. Each problem is one line naming the configuration, seed and metric.
+"""What a submission refuses: rows that failed or hold an infinite value, that a modified checkout
+computed, or that leave a configuration incomplete. Each problem is one line naming the configuration, seed and metric.
 
 Used by ``ffbench submit`` (which refuses to write a submission with any of them) and by
 ``ffbench verify`` (a submission edited by hand afterwards fails with them)."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import pandas as pd
@@ -40,6 +41,19 @@ def _failed(records: list[dict]) -> list[str]:
             if plain(r.get("status")) != "ok"
         ]
     )
+
+
+def _infinite(records: list[dict]) -> list[str]:
+    """Ok rows whose value is infinite (an undefined value is NaN; boards refuse infinity)."""
+    lines = []
+    for r in records:
+        value = r.get("value")
+        if plain(r.get("status")) == "ok" and isinstance(value, (int, float)) and math.isinf(value):
+            lines.append(
+                f"infinite value: {_label(r)} seed {plain(r.get('seed'))} metric {plain(r.get('metric_id'))} "
+                f"stat {plain(r.get('stat'))} = {float(value)}"
+            )
+    return _limit(lines)
 
 
 def _dirty(records: list[dict]) -> list[str]:
@@ -142,7 +156,7 @@ def problems(results: pd.DataFrame) -> list[str]:
     records = results.to_dict("records")
     if not records:
         return ["no rows"]
-    found = _failed(records) + _dirty(records) + _identity(records) + _distributions(records)
+    found = _failed(records) + _infinite(records) + _dirty(records) + _identity(records) + _distributions(records)
     ok = [r for r in records if plain(r.get("status")) == "ok"]
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in ok:

@@ -166,7 +166,8 @@ def test_the_rank_column_is_the_separation_rank_on_the_first_column():
         for lab in label.values():
             if re.match(rf"\S+\s+{re.escape(lab)}\s+3\s", line):
                 got.setdefault(lab, line.split()[0])
-    assert got == want and sorted(want.values()) == ["1", "1", "1", "2", "2", "2", "2", "5"]
+    # every current configuration is ranked, ties share a rank, and the overview's # equals --json's
+    assert got == want and len(want) == len(view.order) and len(set(want.values())) < len(want)
 
 
 def test_all_shows_every_stat_and_still_fits():

@@ -349,7 +349,7 @@ def bpff_lr() -> str:
     if not n_fast:
         return "BP/FF at lr 3e-4 has no rows on the paper-scale board yet."
     configs = (BPFF, BPFF_FAST, FF_ANALYSED, FF_WRITTEN)
-    cols = PAPER_COLUMNS[:5]
+    cols = (*PAPER_COLUMNS[:5], ("live Hoyer L1", "sparsity", "hoyer_live", 1))
     lines = ["| configuration | " + " | ".join(c[0] for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for cfg in configs:
         n = len(seeds(df, cfg))

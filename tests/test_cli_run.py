@@ -80,6 +80,23 @@ def test_a_rerun_says_which_points_already_had_rows(tmp_path):
     assert "1 run point(s) added in" in first.output and "already" not in first.output
 
 
+def test_a_run_at_another_precision_is_not_counted_as_a_rerun(tmp_path):
+    # precision is outside the config hash, so only (hash, precision) tells a rerun from a new
+    # configuration: rows of the same point at bf16 do not make a float32 run a rerun
+    from ffbench import results_store
+
+    out = tmp_path / "r.parquet"
+    assert invoke("run", *TINY, "--metric", "accuracy", "--out", str(out)).exit_code == 0
+    rows = results_store.read(out).assign(precision="bf16")
+    out.unlink()
+    results_store.append_and_compact(out, rows.to_dict("records"))
+    loud = [a for a in TINY if a != "-q"]
+    result = invoke("run", *loud, "--metric", "accuracy", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "1 run point(s) added in" in said and "already" not in said
+
+
 def test_resume_skips_finished_points(tmp_path):
     out = tmp_path / "r.parquet"
     assert invoke("run", *TINY, "--metric", "accuracy", "--out", str(out)).exit_code == 0

@@ -329,7 +329,8 @@ def run(
             f"results -> {literal(opts.out)}"
         )
     # points of this grid that already have rows in --out: a rerun appends a newer run of them
-    earlier = set() if resume else {key[0] for key in completed_points(opts.out)}
+    # (config hash, precision): a bf16 run of a point with float32 rows is a new configuration, not a rerun
+    earlier = set() if resume else set(completed_points(opts.out))
     pool = None
     if executor != "local":
         pool = make_executor(
@@ -358,7 +359,9 @@ def run(
     else:
         print_summary(df, registry)
     if not quiet:  # at the end too: the start's "results ->" line has scrolled away by now
-        again = df.loc[df["config_hash"].isin(earlier), "run_id"].nunique()
+        precisions = df["precision"].astype("string").fillna("fp32")
+        rerun = [key in earlier for key in zip(df["config_hash"], precisions)]
+        again = df.loc[rerun, "run_id"].nunique()
         print_next_steps(err, opts.out, df["run_id"].nunique(), reporter.elapsed, again)
     failed = df.loc[df["status"] == "failed", "run_id"].nunique()
     if failed:

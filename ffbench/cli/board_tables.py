@@ -5,7 +5,7 @@ or transposed where that needs fewer tables; columns that do not fit go to furth
 word split. Under the tables: a note on the ranks, a key from each configuration label to its full
 identity, a key from each column label to its metric and stat, and a legend line per stat.
 
-The overview shows the board pages' headline columns (:class:`ffbench.leaderboard.page._Board`:
+The overview shows the board pages' headline columns (:class:`ffbench.leaderboard.page.BoardModel`:
 same columns, order and ranks); ``every`` shows every stat over all classes, headline ones first."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ffbench.cli.tables import chunked, notes, table_width
 from ffbench.leaderboard.aggregate import RANKED, rankable
 from ffbench.leaderboard.formatting import SHARED_MACHINE, machine_measured
 from ffbench.leaderboard.labels import identity
-from ffbench.leaderboard.page import ARROWS, _Board, _rank_text, _value_cell
+from ffbench.leaderboard.page import ARROWS, BoardModel, rank_text, value_cell
 from ffbench.leaderboard.schema import CONFIG, row_keys
 from ffbench.summary import spaced, stat_meaning
 
@@ -70,7 +70,7 @@ def over_all_classes(agg: pd.DataFrame) -> pd.DataFrame:
     return agg[agg["class"].isna() & agg["class_b"].isna()].assign(headline=True)
 
 
-def every_column(b: _Board) -> pd.DataFrame:
+def every_column(b: BoardModel) -> pd.DataFrame:
     """Every stat column of ``b`` (built with every stat as headline), ordered as the overview orders
     its columns: ranked first, time and memory last, whole model before layers, then by name."""
     cols = b.ranked.drop_duplicates("_col").copy()
@@ -90,10 +90,10 @@ class BoardView:
 
     def __init__(self, name: str, agg: pd.DataFrame, board: pd.DataFrame | None, every: bool = False):
         self.name, self.every = name, every
-        b = _Board(agg, board)  # the pages' overview: headline columns, order, the rank in #
+        b = BoardModel(agg, board)  # the pages' overview: headline columns, order, the rank in #
         self.board = b
         if every:
-            full = _Board(over_all_classes(agg), board)
+            full = BoardModel(over_all_classes(agg), board)
             head = list(b.columns["_col"])
             rest = every_column(full)
             cols = pd.concat([rest[rest["_col"].isin(head)].set_index("_col").loc[head].reset_index(), rest])
@@ -122,7 +122,7 @@ class BoardView:
         ranks = {k: "–" for k in self.order}
         if p is not None:
             first = self.board.cell(p["_col"])
-            ranks.update({k: _rank_text(first.loc[k]) for k in self.order if k in first.index})
+            ranks.update({k: rank_text(first.loc[k]) for k in self.order if k in first.index})
         values: dict[str, list[str]] = {k: [] for k in self.order}
         for _, c in self.cols.iterrows():
             cell = self.source.cell(c["_col"])
@@ -131,7 +131,7 @@ class BoardView:
                     values[k].append("–")
                     continue
                 r = cell.loc[k]
-                text, _ = _value_cell(r, self.board.seeds.get(k, 0))
+                text, _ = value_cell(r, self.board.seeds.get(k, 0))
                 if r["status"] == RANKED and not (p is not None and c["_col"] == p["_col"]):
                     text += f" ({int(r['rank'])})"
                 values[k].append(text)

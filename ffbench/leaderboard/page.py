@@ -82,8 +82,9 @@ def _n_seeds(agg: pd.DataFrame) -> dict[str, int]:
     return {k: len(v) for k, v in seeds.items()}
 
 
-class _Board:
-    """One board's aggregates, labels, ranks and order, computed once for every section."""
+class BoardModel:
+    """One board's aggregates, labels, ranks and order, computed once for every section of its page
+    and for the terminal tables of `ffbench leaderboard show`."""
 
     def __init__(self, agg: pd.DataFrame, board: pd.DataFrame | None = None):
         self.board, self.agg = board, agg
@@ -159,7 +160,7 @@ class _Board:
         return (names[0] if len(names) == 1 else "tied: " + ", ".join(names)), title
 
 
-def _rank_text(r: pd.Series) -> str:
+def rank_text(r: pd.Series) -> str:
     if r["status"] == RANKED:
         return str(int(r["rank"]))
     if r["status"] == PRELIMINARY:
@@ -171,7 +172,7 @@ def _sort_rank(r: pd.Series) -> float | None:
     return float(r["rank"]) if not pd.isna(r["rank"]) else None
 
 
-def _value_cell(r: pd.Series, n_seeds: int) -> tuple[str, float | None]:
+def value_cell(r: pd.Series, n_seeds: int) -> tuple[str, float | None]:
     text = mean_std(r["mean"], r["std"], r["stat"])
     if r["n"] < n_seeds:  # seeds where the value is undefined
         text += f" (n={r['n']})"
@@ -180,10 +181,10 @@ def _value_cell(r: pd.Series, n_seeds: int) -> tuple[str, float | None]:
 
 def overview_table(agg: pd.DataFrame, board: pd.DataFrame | None = None) -> TextTable:
     """The overview of a board from its aggregate (and its rows, which say what supersedes what)."""
-    return overview(_Board(agg, board))
+    return overview(BoardModel(agg, board))
 
 
-def overview(b: _Board) -> TextTable:
+def overview(b: BoardModel) -> TextTable:
     """One row per current configuration; the ranked headline values (rank in brackets after
     the first), best first on the first of them."""
     cols = b.columns
@@ -204,9 +205,9 @@ def overview(b: _Board) -> TextTable:
                 key.append(None)
                 continue
             r = cell.loc[k]
-            text, sort = _value_cell(r, b.seeds.get(k, 0))
+            text, sort = value_cell(r, b.seeds.get(k, 0))
             if p is not None and c["_col"] == p["_col"]:
-                row[0], key[0] = _rank_text(r), _sort_rank(r)
+                row[0], key[0] = rank_text(r), _sort_rank(r)
             elif r["status"] == RANKED:
                 text += f" ({int(r['rank'])})"
             row.append(text)
@@ -226,7 +227,7 @@ def overview(b: _Board) -> TextTable:
     )
 
 
-def key_table(b: _Board) -> TextTable:
+def key_table(b: BoardModel) -> TextTable:
     """Each label and the full identity it stands for (and how its rows were verified)."""
     verified = (b.agg["verification"].dropna() != LOCAL).any()
     headers = ["configuration", "identity"] + (["verification"] if verified else [])
@@ -244,7 +245,7 @@ def _layer_text(layer) -> str:
     return "all" if pd.isna(layer) else str(int(layer))
 
 
-def metric_sections(b: _Board) -> list[Section]:
+def metric_sections(b: BoardModel) -> list[Section]:
     """One section per metric: its headline stats, rows by layer then configuration (ranked
     stats: by rank and mean; others in the overview's order)."""
     sections = []
@@ -342,13 +343,13 @@ def _metric_table(b, rows, stats, ranked_stats, layers, position) -> TextTable:
                 cell = by_stat[s]
                 r = cell.loc[k] if k in cell.index else None
                 if s in ranked_stats:
-                    row.append("–" if r is None else _rank_text(r))
+                    row.append("–" if r is None else rank_text(r))
                     key.append(None if r is None else _sort_rank(r))
                 if r is None:
                     row.append("–")
                     key.append(None)
                 else:
-                    text, sort = _value_cell(r, b.seeds.get(k, 0))
+                    text, sort = value_cell(r, b.seeds.get(k, 0))
                     row.append(text)
                     key.append(sort)
             body.append(row)
@@ -370,7 +371,7 @@ def _seed_table(b, rows, stats, layers, position) -> TextTable:
     return TextTable("Per-seed values", headers, body, [True, False, False] + [True] * len(seeds), sort_keys=keys)
 
 
-def superseded_section(b: _Board) -> Section | None:
+def superseded_section(b: BoardModel) -> Section | None:
     stale = [k for k in b.configs.index if k in b.stale]
     if not stale:
         return None
@@ -390,7 +391,7 @@ def superseded_section(b: _Board) -> Section | None:
         for _, c in cols:
             cell = b.cell(c["_col"])
             if k in cell.index:
-                text, sort = _value_cell(cell.loc[k], b.seeds.get(k, 0))
+                text, sort = value_cell(cell.loc[k], b.seeds.get(k, 0))
             else:
                 text, sort = "–", None
             row.append(text)
@@ -444,7 +445,7 @@ def _text(v) -> str:
     return "–" if pd.isna(v) else str(v)
 
 
-def intro(b: _Board, name: str) -> list[str]:
+def intro(b: BoardModel, name: str) -> list[str]:
     n_runs = sum(b.seeds.values())
     stale = len(b.configs) - len(b.current)
     data = sorted(set(b.data.values()))
@@ -479,7 +480,7 @@ def build_page(board: pd.DataFrame, name: str, agg: pd.DataFrame) -> BoardPage:
     """The page of one board (``agg``: its :func:`~.aggregate.aggregate`)."""
     if board.empty:
         return BoardPage(name, ["No rows yet."], [])
-    b = _Board(agg, board)
+    b = BoardModel(agg, board)
     leader, on = b.leader()
     view = overview(b)
     over = Section("Overview", "overview", [view.note], [view])

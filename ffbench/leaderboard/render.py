@@ -13,7 +13,7 @@ from ffbench.leaderboard.aggregate import aggregate, metric_labels
 from ffbench.leaderboard.formatting import SHARED_MACHINE, machine_measured
 from ffbench.leaderboard.formatting import mean_std as _mean_std
 from ffbench.leaderboard.labels import short_labels
-from ffbench.leaderboard.page import ARROWS, BoardPage, _Board, build_page, cell_title, overview_table
+from ffbench.leaderboard.page import ARROWS, BoardModel, BoardPage, build_page, cell_title, overview_table
 from ffbench.leaderboard.page import provenance as _provenance
 from ffbench.leaderboard.schema import CELL, CONFIG, INDEX_NAME, row_keys
 from ffbench.leaderboard.store import list_boards, read_board
@@ -161,7 +161,7 @@ def leader(board: pd.DataFrame, agg: pd.DataFrame) -> tuple[str, str]:
     """(the leader on the board's first ranked value, or "tied: a, b", or why there is none; the value)."""
     if board.empty:
         return "", ""
-    return _Board(agg, board).leader()
+    return BoardModel(agg, board).leader()
 
 
 def render_index(boards: dict[str, pd.DataFrame], aggs: dict[str, pd.DataFrame] | None = None) -> str:

@@ -542,6 +542,32 @@ def test_diff_reports_changed_added_and_removed_values_with_ranks(tmp_path):
     assert same.exit_code == 0 and json.loads(same.stdout) == []
 
 
+def test_the_terminal_tables_of_diff_update_and_suites_fit_the_width(tmp_path):
+    # piped (not a terminal): COLUMNS, else 100 columns; names and numbers are never broken
+    def lines(*args, columns=100):
+        result = CliRunner(env={"COLUMNS": str(columns)}).invoke(cli(), [str(a) for a in args])
+        assert result.exit_code == 0, result.output
+        return result.stdout.splitlines()
+
+    boards, old = tmp_path / "boards", tmp_path / "old"
+    lb.update([results(tmp_path, "r.parquet", [row(rule="ff", seed=s, run=f"f{s}") for s in range(3)])], boards)
+    shutil.copytree(boards, old)
+    two = results(tmp_path, "r2.parquet", [row(rule="bp", seed=0, run="b0"), row(run="m", dataset="mnist")])
+    updated = lines("leaderboard", "update", two, "--boards", boards, "--no-render")
+    assert all(len(line) <= 100 for line in updated)
+    assert any("fashion-mnist-mini" in line for line in updated) and any("mnist " in line for line in updated)
+    both = lines("leaderboard", "diff", old, boards)  # two boards changed: a board column
+    assert all(len(line) <= 100 for line in both) and any("│ fashion-mnist-mini │" in line for line in both)
+    one = lines("leaderboard", "diff", old / "fashion-mnist-mini.parquet", boards / "fashion-mnist-mini.parquet")
+    top = next(i for i, line in enumerate(one) if line.startswith("┏"))
+    assert "(board fashion-mnist-mini)" in " ".join(one[:top]) and "board" not in one[top + 1]
+    suites = lines("leaderboard", "suites", columns=80)
+    assert all(len(line) <= 80 for line in suites)
+    names = {line.split("│")[1].strip() for line in suites if line.startswith("│")}
+    assert {suite.name for suite in get_registry().list_suites()} <= names  # each name whole on its line
+    assert any("Metrics: accuracy, sparsity." in line for line in suites)
+
+
 # -- suites -----------------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@ Markdown, list the suites. Logs go to stderr; tables, JSON and CSV to stdout."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +16,7 @@ from ffbench import leaderboard as lb
 from ffbench.cli.board_tables import BoardView, over_all_classes, print_overview, print_ranking
 from ffbench.cli.console import err, friendly_errors, out, print_json
 from ffbench.cli.examples import examples_epilog
+from ffbench.cli.tables import table_width
 from ffbench.errors import FFBenchError
 from ffbench.grid import suite_grid
 from ffbench.prechecks import check_folder_writable
@@ -53,10 +55,19 @@ BoardsOpt = Annotated[Path, typer.Option("--boards", help="Folder holding the bo
 DEFAULT_BOARDS = Path("leaderboards")
 
 
-def rich_table(table: lb.TextTable, title: str) -> Table:
+def print_table(table: lb.TextTable, title: str, wrap: tuple[str, ...] = ()) -> None:
+    """``table`` on stdout, fitted to the terminal (COLUMNS, or 100 columns when piped): only the
+    columns named in ``wrap`` (prose, labels) wrap between words; the others (names, numbers) are
+    never broken."""
+    out.print(rich_table(table, title, wrap), width=table_width(out))
+
+
+def rich_table(table: lb.TextTable, title: str, wrap: tuple[str, ...] | None = None) -> Table:
+    """``table`` as a rich Table; ``wrap``: the columns that may wrap (None: every column)."""
     view = Table(title=literal(title), caption=literal(table.note) if table.note else None)
     for header, numeric in zip(table.headers, table.numeric):
-        view.add_column(literal(header), justify="right" if numeric else "left", overflow="fold")
+        fixed = wrap is not None and header not in wrap
+        view.add_column(literal(header), justify="right" if numeric else "left", overflow="fold", no_wrap=fixed)
     for row in table.rows:
         view.add_row(*map(literal, row))
     return view
@@ -133,7 +144,7 @@ def update(
         [False] + [True] * 6 + [False],
         f"{len(report.failed)} failed row group(s) not merged" if report.failed else "",
     )
-    out.print(rich_table(table, "Leaderboard update (run x metric units)"))
+    print_table(table, "Leaderboard update (run x metric units)", wrap=("file",))
     if report.rendered:
         err.log(literal(f"Markdown rewritten: {', '.join(str(p) for p in report.rendered)}"))
     if report.dirty:
@@ -247,7 +258,14 @@ def diff(
         sys.stdout.write(f"### {table.title}\n\n{table.note}.\n\n{body}\n")
         return
     if table.rows:
-        out.print(rich_table(table, f"{old} -> {new}"))
+        title = f"{old} -> {new}"
+        boards = {row[0] for row in table.rows}
+        if len(boards) == 1:  # one board: named in the title, its column left out (the others get the width)
+            title = f"{title} (board {boards.pop()})"
+            table = dataclasses.replace(
+                table, headers=table.headers[1:], rows=[r[1:] for r in table.rows], numeric=table.numeric[1:]
+            )
+        print_table(table, title, wrap=("configuration", "cell"))
     else:
         out.print(literal(f"No changes shown ({table.note})."), highlight=False)
 
@@ -317,19 +335,13 @@ def suites(as_json: Annotated[bool, typer.Option("--json", help="Suites and thei
             points = str(len(suite_grid(registry, suite).points))
         except FFBenchError as exc:
             points = f"unavailable: {exc}"
-        rows.append([suite.name, suite.version, points, ", ".join(suite.metrics), suite.description])
+        rows.append([suite.name, suite.version, points, f"{suite.description}\nMetrics: {', '.join(suite.metrics)}."])
         described.append({**suite.describe(), "points": points})
     if as_json:
         print_json(described)
         return
-    out.print(
-        rich_table(
-            lb.TextTable(
-                "",
-                ["suite", "version", "run points", "metrics", "description"],
-                rows,
-                [False, False, True, False, False],
-            ),
-            "ffbench suites",
-        )
+    print_table(
+        lb.TextTable("", ["suite", "version", "run points", "what it runs"], rows, [False, False, True, False]),
+        "ffbench suites",
+        wrap=("what it runs",),
     )

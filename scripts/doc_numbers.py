@@ -365,14 +365,21 @@ def bpff_lr() -> str:
             ]
             lines.append(f"- L{layer}: " + "; ".join(said) + ".")
             continue
-        x = _mean(fast)
+        low, high = min(fast.values()), max(fast.values())
+        own = f"{low:.3f}" if n_fast == 1 else f"seeds {low:.3f}-{high:.3f}"
         said = []
         for cfg in (BPFF, FF_ANALYSED, FF_WRITTEN):
             other = values(df, cfg, "sparsity", "sparsity", layer)
             lo, hi = min(other.values()), max(other.values())
-            where = "above every seed of" if x > hi else "below every seed of" if x < lo else "within the seeds of"
+            where = (
+                "above every seed of"
+                if low > hi
+                else "below every seed of"
+                if high < lo
+                else "overlapping the seeds of"
+            )
             said.append(f"{where} {cfg.label} ({lo:.3f}-{hi:.3f})")
-        lines.append(f"- L{layer}: {x:.3f}, " + "; ".join(said) + ".")
+        lines.append(f"- L{layer}: {own}, " + "; ".join(said) + ".")
     if n_fast < MIN_SEEDS:
         lines.append(
             f"\n{BPFF_FAST.label} has {plural(n_fast, 'seed')}: preliminary, compared with the other "

@@ -67,6 +67,8 @@ BP = Config("BP", "bp", ("epochs=80", "lr=0.0001"))
 RANDOM = Config("random (untrained)", "random", ())
 BPFF_FAST = Config("BP/FF at lr 3e-4", "bp-ff", ("epochs=300", "lr=0.0003"))
 PAPER_CONFIGS = (FF_WRITTEN, FF_ANALYSED, BPFF, BP, RANDOM)
+#: Configurations whose input has no label pixels (their layer 1 reads the image only).
+LABEL_FREE = (BP, RANDOM)
 
 
 def board(path: Path | None = None) -> pd.DataFrame:
@@ -599,10 +601,14 @@ def excitation() -> str:
             skip = (
                 values(df, cfg, "excitation", "mean", layer, "excitation[bins=20,skip_inputs=10]") if layer == 1 else {}
             )
+            if cfg in LABEL_FREE and layer == 1:  # skip_inputs=10 would leave out ten image pixels
+                without = "no label inputs"
+            else:
+                without = mean_std(skip, n_config=n) if skip else "–"
             cells = [
                 mean_std(mean, n_config=n),
                 mean_std(values(df, cfg, "excitation", "frac_excitatory", layer), n_config=n),
-                mean_std(skip, n_config=n) if skip else "–",
+                without,
             ]
             lines.append(f"| {label(cfg, n)} L{layer} | {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

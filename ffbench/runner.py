@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 import torch
 
 from ffbench import results_store
@@ -208,11 +209,16 @@ def completed_points(out: Path) -> dict[tuple[str, str], set[str]]:
         return {}
     df = results_store.read(out)
     ok = df[df["status"] == "ok"]
-    precisions = ok["precision"].astype("string").fillna("fp32") if "precision" in ok else ["fp32"] * len(ok)
     done: dict[tuple[str, str], set[str]] = {}
-    for config_hash, precision, metric_id in zip(ok["config_hash"], precisions, ok["metric_id"]):
-        done.setdefault((config_hash, precision), set()).add(metric_id)
+    for key, metric_id in zip(point_keys(ok), ok["metric_id"]):
+        done.setdefault(key, set()).add(metric_id)
     return done
+
+
+def point_keys(df: pd.DataFrame) -> list[tuple[str, str]]:
+    """Each row's run point as (config hash, precision); rows without a precision are float32."""
+    precisions = df["precision"].astype("string").fillna("fp32") if "precision" in df else ["fp32"] * len(df)
+    return list(zip(df["config_hash"], precisions))
 
 
 class LocalExecutor:

@@ -62,12 +62,12 @@ def print_table(table: lb.TextTable, title: str, wrap: tuple[str, ...] = ()) -> 
     out.print(rich_table(table, title, wrap), width=table_width(out))
 
 
-def rich_table(table: lb.TextTable, title: str, wrap: tuple[str, ...] | None = None) -> Table:
-    """``table`` as a rich Table; ``wrap``: the columns that may wrap (None: every column)."""
+def rich_table(table: lb.TextTable, title: str, wrap: tuple[str, ...]) -> Table:
+    """``table`` as a rich Table; only the columns named in ``wrap`` may wrap."""
     view = Table(title=literal(title), caption=literal(table.note) if table.note else None)
     for header, numeric in zip(table.headers, table.numeric):
-        fixed = wrap is not None and header not in wrap
-        view.add_column(literal(header), justify="right" if numeric else "left", overflow="fold", no_wrap=fixed)
+        justify = "right" if numeric else "left"
+        view.add_column(literal(header), justify=justify, overflow="fold", no_wrap=header not in wrap)
     for row in table.rows:
         view.add_row(*map(literal, row))
     return view

@@ -30,7 +30,7 @@ from ffbench.prechecks import check_run_outputs
 from ffbench.precision import check_device, check_rules
 from ffbench.registry import get_registry
 from ffbench.results import newest_runs, to_frame
-from ffbench.runner import Runner, RunOptions, completed_points
+from ffbench.runner import Runner, RunOptions, completed_points, point_keys
 
 EXAMPLES = examples_epilog(
     ("ff on the Fashion-MNIST subset shipped with ffbench (quick preset)", "ffbench run"),
@@ -329,7 +329,7 @@ def run(
             f"results -> {literal(opts.out)}"
         )
     # points of this grid that already have rows in --out: a rerun appends a newer run of them
-    # (config hash, precision): a bf16 run of a point with float32 rows is a new configuration, not a rerun
+    # keyed by (config hash, precision): a bf16 run of a point with float32 rows is no rerun
     earlier = set() if resume else set(completed_points(opts.out))
     pool = None
     if executor != "local":
@@ -359,9 +359,7 @@ def run(
     else:
         print_summary(df, registry)
     if not quiet:  # at the end too: the start's "results ->" line has scrolled away by now
-        precisions = df["precision"].astype("string").fillna("fp32")
-        rerun = [key in earlier for key in zip(df["config_hash"], precisions)]
-        again = df.loc[rerun, "run_id"].nunique()
+        again = df.loc[[key in earlier for key in point_keys(df)], "run_id"].nunique()
         print_next_steps(err, opts.out, df["run_id"].nunique(), reporter.elapsed, again)
     failed = df.loc[df["status"] == "failed", "run_id"].nunique()
     if failed:
